@@ -1,0 +1,31 @@
+/**
+ * The one SQL port the event store, the projections and the migrations use, so that the same SQL runs on a
+ * real PostgreSQL server (`pg`) and on embedded PGlite.
+ */
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+  /** Several statements, no parameters (migrations). */
+  exec(text: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one dedicated connection held for as long as it runs (session-level advisory locks).
+   * On PGlite there is only one connection, shared.
+   */
+  session<T>(fn: (s: Queryable) => Promise<T>): Promise<T>;
+  /** Subscribes to NOTIFY on `channel`; the returned function unsubscribes. */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Errors that mean "the backend is unreachable or failing", mapped to 503 by HTTP. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

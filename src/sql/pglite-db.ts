@@ -1,0 +1,49 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Db, Queryable } from './db.js';
+
+interface PgliteLike {
+  query<R>(text: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  exec(text: string): Promise<unknown>;
+}
+
+function wrap(client: PgliteLike): Queryable {
+  return {
+    async query<R>(text: string, params?: unknown[]) {
+      const r = await client.query<R>(text, params);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(text) {
+      await client.exec(text);
+    },
+  };
+}
+
+/**
+ * A `Db` on embedded PGlite: the zero-setup default. PGlite is one connection; its `transaction` holds it
+ * exclusively, so concurrent callers queue, which is also what makes optimistic appends safe here.
+ */
+export async function createPgliteDb(dataDir?: string): Promise<Db> {
+  const lite = await PGlite.create(dataDir);
+  const base = wrap(lite);
+  return {
+    kind: 'pglite',
+    query: base.query,
+    exec: base.exec,
+    transaction(fn) {
+      return lite.transaction((tx) => fn(wrap(tx)));
+    },
+    // One process owns a PGlite data folder, and it has one backend: a session is simply that backend.
+    session(fn) {
+      return fn(base);
+    },
+    async listen(channel, onNotify) {
+      const unsub = await lite.listen(channel, () => onNotify());
+      return async () => {
+        await unsub();
+      };
+    },
+    async close() {
+      if (!lite.closed) await lite.close();
+    },
+  };
+}
