@@ -1,0 +1,298 @@
+import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs';
+import { type EventStore, type Position, START, comparePositions, formatPosition } from '../eventstore/port.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { Db } from '../sql/db.js';
+import { type Checkpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints, writeCheckpoint } from './checkpoints.js';
+import { Leadership } from './leadership.js';
+import type { Projection } from './projection.js';
+import { type RebuildProgress, rebuildProjection } from './rebuild.js';
+
+const PROGRESS_CHANNEL = 'crm_projection_progress';
+
+export interface EngineOptions {
+  store: EventStore;
+  db: Db;
+  projections: Projection[];
+  logger?: Logger;
+  batchSize?: number;
+  /** Fallback poll of the log when no wake-up arrives (ms). */
+  pollMs?: number;
+  /** How often a standby instance tries to take over (ms). */
+  standbyRetryMs?: number;
+}
+
+export interface ProjectionStatus {
+  name: string;
+  leader: boolean;
+  checkpoint: string;
+  eventsApplied: number;
+  lagEvents: number;
+  lagMs: number;
+  caughtUp: boolean;
+  lastError: string | null;
+  rebuilding: RebuildProgress | null;
+}
+
+interface Runner {
+  projection: Projection;
+  position: Position;
+  lastError: string | null;
+  rebuilding: RebuildProgress | null;
+}
+
+const LAG_CAP = 100_000;
+
+/**
+ * Runs projections: catch up from the stored checkpoint, then follow the log live (woken by the store's
+ * subscription, with a poll as fallback). Each batch writes its rows and its checkpoint in one transaction
+ * that first locks the checkpoint row: two instances can never apply the same events, whatever the
+ * advisory-lock leadership believes.
+ */
+export class ProjectionEngine {
+  readonly checkpoints$ = new BehaviorSubject<ReadonlyMap<string, Position>>(new Map());
+  private readonly runners: Map<string, Runner>;
+  private readonly leadership: Leadership;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private wakers = new Set<() => void>();
+  private cleanups: (() => Promise<void>)[] = [];
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private waiters = 0;
+  private notifying = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    const names = opts.projections.map((p) => p.name);
+    if (new Set(names).size !== names.length) throw new Error('projection names must be unique');
+    this.runners = new Map(opts.projections.map((p) => [p.name, { projection: p, position: START, lastError: null, rebuilding: null }]));
+    this.logger = opts.logger ?? silentLogger;
+    this.batchSize = opts.batchSize ?? 500;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.leadership = new Leadership(opts.db, names, opts.standbyRetryMs ?? 2000, (err) =>
+      this.logger.warn('projection leadership session lost', { error: err }),
+    );
+  }
+
+  get projectionNames(): string[] {
+    return [...this.runners.keys()];
+  }
+
+  isLeader(name: string): boolean {
+    return this.leadership.isLeader(name);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await ensureCheckpoints(this.opts.db, this.projectionNames);
+    await this.refreshCheckpoints();
+    const wakeAll = () => this.wakeLoops();
+    this.cleanups.push(await this.opts.store.subscribe(wakeAll));
+    // Another instance's progress moves our waitFor callers along.
+    this.cleanups.push(await this.opts.db.listen(PROGRESS_CHANNEL, () => void this.refreshCheckpoints().catch(() => {})));
+    this.leadership.start();
+    this.loops = [...this.runners.values()].map((r) => this.runLoop(r));
+  }
+
+  /** Stops at a checkpoint: the batch in flight commits, then every loop ends. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeLoops();
+    await Promise.all(this.loops);
+    this.loops = [];
+    await this.leadership.stop();
+    for (const c of this.cleanups.splice(0)) await c().catch(() => {});
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = null;
+  }
+
+  /**
+   * Resolves true once every projection (or the named ones) has applied the event at `position`, false after
+   * `timeoutMs`. Watches the stored checkpoints, so it also works when another instance leads.
+   */
+  async waitFor(position: Position, options: { timeoutMs?: number; projections?: string[] } = {}): Promise<boolean> {
+    const names = options.projections ?? this.projectionNames;
+    const reached = (m: ReadonlyMap<string, Position>) =>
+      names.every((n) => {
+        const p = m.get(n);
+        return p !== undefined && comparePositions(p, position) >= 0;
+      });
+    if (reached(this.checkpoints$.value)) return true;
+    this.waiters++;
+    this.ensureRefreshing();
+    try {
+      return await firstValueFrom(
+        this.checkpoints$.pipe(
+          filter(reached),
+          map(() => true),
+          timeout({ first: options.timeoutMs ?? 5000, with: () => of(false) }),
+        ),
+      );
+    } finally {
+      this.waiters--;
+    }
+  }
+
+  async status(): Promise<ProjectionStatus[]> {
+    const stored = new Map((await readCheckpoints(this.opts.db)).map((c) => [c.name, c]));
+    const out: ProjectionStatus[] = [];
+    for (const [name, r] of this.runners) {
+      const cp: Checkpoint | undefined = stored.get(name);
+      const position = cp?.position ?? START;
+      const lagEvents = await this.opts.store.countAfter(position, LAG_CAP);
+      let lagMs = 0;
+      if (lagEvents > 0) {
+        const [next] = await this.opts.store.readAll({ after: position, maxCount: 1 });
+        if (next) lagMs = Math.max(0, Date.now() - next.recordedAt.getTime());
+      }
+      out.push({
+        name,
+        leader: this.leadership.isLeader(name),
+        checkpoint: formatPosition(position),
+        eventsApplied: cp?.eventsApplied ?? 0,
+        lagEvents,
+        lagMs,
+        caughtUp: lagEvents === 0,
+        lastError: r.lastError,
+        rebuilding: r.rebuilding,
+      });
+    }
+    return out;
+  }
+
+  /** Rebuilds one projection from the log into tables aside, then swaps them in. */
+  async rebuild(name: string, onProgress?: (p: RebuildProgress) => void): Promise<void> {
+    const r = this.runners.get(name);
+    if (!r) throw new Error(`unknown projection ${name}`);
+    if (r.rebuilding) throw new Error(`projection ${name} is already being rebuilt`);
+    r.rebuilding = { phase: 'building', eventsApplied: 0, position: formatPosition(START) };
+    try {
+      await rebuildProjection({
+        db: this.opts.db,
+        store: this.opts.store,
+        projection: r.projection,
+        batchSize: Math.max(this.batchSize, 2000),
+        onProgress: (p) => {
+          r.rebuilding = p;
+          onProgress?.(p);
+        },
+      });
+    } finally {
+      r.rebuilding = null;
+    }
+    await this.refreshCheckpoints();
+    this.wakeLoops();
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+
+  private async runLoop(r: Runner): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      if (!this.leadership.isLeader(r.projection.name)) {
+        await this.sleep(200);
+        continue;
+      }
+      try {
+        const applied = await this.step(r);
+        failures = 0;
+        r.lastError = null;
+        if (applied === 0) await this.sleep(this.pollMs);
+      } catch (err) {
+        failures++;
+        r.lastError = err instanceof Error ? err.message : String(err);
+        this.logger.error('projection batch failed; retrying', { projection: r.projection.name, error: err, failures });
+        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  /** One batch. Returns how many events it read (0: caught up). */
+  private async step(r: Runner): Promise<number> {
+    const p = r.projection;
+    const batch = await this.opts.store.readAll({ after: r.position, maxCount: this.batchSize });
+    if (batch.length === 0) return 0;
+    const last = batch[batch.length - 1]!.position;
+    const relevant = p.eventTypes ? batch.filter((e) => p.eventTypes!.includes(e.type)) : batch;
+    const outcome = await this.opts.db.transaction(async (tx) => {
+      const stored = await lockCheckpoint(tx, p.name);
+      // Someone else (another instance, or a rebuild swap) moved the checkpoint: re-read from there.
+      if (comparePositions(stored.position, r.position) !== 0) return { stale: stored.position };
+      if (relevant.length > 0) await p.apply(relevant, { tx, table: (t) => t });
+      await writeCheckpoint(tx, p.name, last, relevant.length);
+      return { stale: null };
+    });
+    if (outcome.stale) {
+      r.position = outcome.stale;
+      this.publish(p.name, outcome.stale);
+      return 1;
+    }
+    r.position = last;
+    this.publish(p.name, last);
+    this.announceProgress();
+    return batch.length;
+  }
+
+  private publish(name: string, position: Position): void {
+    const next = new Map(this.checkpoints$.value);
+    const prev = next.get(name);
+    if (prev && comparePositions(prev, position) === 0) return;
+    next.set(name, position);
+    this.checkpoints$.next(next);
+  }
+
+  private async refreshCheckpoints(): Promise<void> {
+    for (const cp of await readCheckpoints(this.opts.db)) {
+      const r = this.runners.get(cp.name);
+      if (!r) continue;
+      // A standby follows the stored checkpoint, so that it resumes from there when it takes over.
+      if (!this.leadership.isLeader(cp.name)) r.position = cp.position;
+      this.publish(cp.name, cp.position);
+    }
+  }
+
+  /** While someone waits, poll the stored checkpoints too: NOTIFY is a hint, not a guarantee. */
+  private ensureRefreshing(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setInterval(() => {
+      if (this.waiters === 0) {
+        clearInterval(this.refreshTimer!);
+        this.refreshTimer = null;
+        return;
+      }
+      void this.refreshCheckpoints().catch(() => {});
+    }, 50);
+  }
+
+  private announceProgress(): void {
+    if (this.notifying) return;
+    this.notifying = true;
+    void this.opts.db
+      .query(`SELECT pg_notify('${PROGRESS_CHANNEL}', '')`)
+      .catch(() => {})
+      .finally(() => {
+        this.notifying = false;
+      });
+  }
+
+  private wakeLoops(): void {
+    for (const w of this.wakers) w();
+    this.wakers.clear();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+}
+

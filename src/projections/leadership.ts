@@ -1,0 +1,77 @@
+import type { Db, Queryable } from '../sql/db.js';
+
+/**
+ * Session-level advisory locks, one per projection, held on one dedicated connection. A lock only saves
+ * wasted work: correctness between instances comes from the checkpoint row lock in every batch.
+ */
+export class Leadership {
+  private held = new Set<string>();
+  private stopped = false;
+  private session: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly names: string[],
+    private readonly retryMs: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  isLeader(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      while (!this.stopped) {
+        try {
+          await this.db.session((s) => this.holdLocks(s));
+        } catch (err) {
+          this.held.clear();
+          if (!this.stopped) this.onError(err);
+        }
+        if (!this.stopped) await this.sleep(this.retryMs);
+      }
+    };
+    this.session = loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.session;
+    this.held.clear();
+  }
+
+  private async holdLocks(s: Queryable): Promise<void> {
+    try {
+      while (!this.stopped) {
+        for (const name of this.names) {
+          if (this.held.has(name)) continue;
+          const { rows } = await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('crm_projection'), hashtext($1)) AS ok`, [name]);
+          if (rows[0]?.ok) this.held.add(name);
+        }
+        // Also proves the connection is alive: a dead one throws, and we stop believing we lead.
+        await s.query('SELECT 1');
+        await this.sleep(this.retryMs);
+      }
+    } finally {
+      if (this.held.size > 0) {
+        await s.query(`SELECT pg_advisory_unlock_all()`).catch(() => {});
+      }
+      this.held.clear();
+    }
+  }
+
+  /** A sleep that `stop` cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}

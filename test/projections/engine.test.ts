@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type EventStore, type Position, type RecordedEvent, comparePositions } from '../../src/eventstore/port.js';
+import { createSqlEventStore } from '../../src/eventstore/sql-event-store.js';
+import { ProjectionEngine } from '../../src/projections/engine.js';
+import type { Projection } from '../../src/projections/projection.js';
+import type { RebuildProgress } from '../../src/projections/rebuild.js';
+import type { Db } from '../../src/sql/db.js';
+import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
+import { type TestBackend, sqlBackend } from '../support/stores.js';
+
+/** A read model of "Noted" events: one row per event, the text transformed by `shape`. */
+function notesProjection(opts: { failOn?: () => string | null; shape?: (s: string) => string; appliedBy?: string } = {}): Projection {
+  return {
+    name: 'notes',
+    tables: ['test_notes'],
+    eventTypes: ['Noted'],
+    async apply(events: RecordedEvent[], { tx, table }) {
+      for (const e of events) {
+        const text = (e.data as { text: string }).text;
+        await tx.query(
+          `INSERT INTO ${table('test_notes')} (event_id, text) VALUES ($1, $2) ON CONFLICT (event_id) DO UPDATE SET text = excluded.text`,
+          [e.id, (opts.shape ?? ((s) => s))(text)],
+        );
+        if (opts.appliedBy) await tx.query(`INSERT INTO test_applies (event_id, engine) VALUES ($1, $2)`, [e.id, opts.appliedBy]);
+        if (opts.failOn?.() === text.slice(text.indexOf(':') + 1)) throw new Error(`refusing ${text}`);
+      }
+    },
+  };
+}
+
+async function createTables(db: Db) {
+  await db.exec(`CREATE TABLE IF NOT EXISTS test_notes (event_id uuid PRIMARY KEY, text text NOT NULL);
+                 CREATE TABLE IF NOT EXISTS test_applies (event_id uuid NOT NULL, engine text NOT NULL)`);
+  await db.exec(`TRUNCATE test_notes, test_applies; DELETE FROM crm_projection_checkpoints`);
+}
+
+// The log outlives each test: every test tags its notes and counts only its own.
+let tag = '';
+const newTag = () => {
+  tag = `t${randomUUID().replace(/[^a-f]/g, '')}:`;
+};
+
+async function note(store: EventStore, text: string): Promise<Position> {
+  return (await store.append(`note-${randomUUID()}`, [{ type: 'Noted', data: { text: tag + text } }], 'no_stream')).position;
+}
+
+const count = async (db: Db, where = 'true') =>
+  Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_notes WHERE text ILIKE $1 AND ${where}`, [`${tag}%`])).rows[0]!.n);
+
+function engineSuite(label: 'pglite' | 'postgres') {
+  describe(`projection engine on ${label}`, () => {
+    let b: TestBackend;
+    const engines: ProjectionEngine[] = [];
+    const engine = (projection: Projection, extra: Partial<ConstructorParameters<typeof ProjectionEngine>[0]> = {}) => {
+      const e = new ProjectionEngine({ store: b.store, db: b.db, projections: [projection], pollMs: 100, standbyRetryMs: 100, ...extra });
+      engines.push(e);
+      return e;
+    };
+    beforeAll(async () => {
+      b = await sqlBackend(label);
+    });
+    afterAll(() => b?.drop());
+    beforeEach(newTag);
+    afterEach(async () => {
+      for (const e of engines.splice(0)) await e.stop();
+      await createTables(b.db);
+    });
+
+    it('catches up from the log, then follows it live', async () => {
+      await createTables(b.db);
+      for (let i = 0; i < 30; i++) await note(b.store, `old ${i}`);
+      const e = engine(notesProjection());
+      await e.start();
+      const live = await note(b.store, 'new');
+      expect(await e.waitFor(live, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(31);
+      const status = await e.status();
+      expect(status[0]).toMatchObject({ name: 'notes', caughtUp: true, lagEvents: 0, eventsApplied: 31, leader: true });
+    });
+
+    it('writes rows and checkpoint in one transaction: a failing batch leaves neither, and is retried', async () => {
+      await createTables(b.db);
+      let failing: string | null = 'poison';
+      const e = engine(notesProjection({ failOn: () => failing }), { batchSize: 1 });
+      await e.start();
+      const first = await note(b.store, 'fine');
+      expect(await e.waitFor(first, { timeoutMs: 10_000 })).toBe(true);
+      const poison = await note(b.store, 'poison');
+      expect(await e.waitFor(poison, { timeoutMs: 500 })).toBe(false);
+      expect(await count(b.db)).toBe(1); // the poison row was rolled back with its checkpoint
+      const [st] = await e.status();
+      expect(st!.lastError).toMatch(/refusing .*poison/);
+      expect(st!.lagEvents).toBe(1);
+      expect(st!.lagMs).toBeGreaterThan(0);
+      failing = null;
+      expect(await e.waitFor(poison, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(2);
+    });
+
+    it('re-delivery is harmless: resetting the checkpoint re-applies to the same rows', async () => {
+      await createTables(b.db);
+      const e = engine(notesProjection());
+      await e.start();
+      let last: Position | null = null;
+      for (let i = 0; i < 10; i++) last = await note(b.store, `n${i}`);
+      expect(await e.waitFor(last!, { timeoutMs: 10_000 })).toBe(true);
+      await b.db.query(`UPDATE crm_projection_checkpoints SET commit_pos = 0, prepare_pos = 0 WHERE name = 'notes'`);
+      const after = await note(b.store, 'after reset');
+      expect(await e.waitFor(after, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(11);
+    });
+
+    it('stops at a checkpoint and resumes from it', async () => {
+      await createTables(b.db);
+      const e1 = engine(notesProjection());
+      await e1.start();
+      const p1 = await note(b.store, 'one');
+      expect(await e1.waitFor(p1, { timeoutMs: 10_000 })).toBe(true);
+      await e1.stop();
+      const p2 = await note(b.store, 'two');
+      expect(await e1.waitFor(p2, { timeoutMs: 300 })).toBe(false);
+      const e2 = engine(notesProjection());
+      await e2.start();
+      expect(await e2.waitFor(p2, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(2);
+    });
+
+    it('rebuilds into tables aside with progress, swapping them in when caught up', async () => {
+      await createTables(b.db);
+      for (let i = 0; i < 120; i++) await note(b.store, `r${i}`);
+      const e = engine(notesProjection(), { batchSize: 25 });
+      await e.start();
+      expect(await e.waitFor(await note(b.store, 'r-last'), { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db, 'text = upper(text)')).toBe(0);
+
+      // The new code shapes rows differently; the rebuild brings every row to it.
+      const v2 = notesProjection({ shape: (s) => s.toUpperCase() });
+      const e2 = new ProjectionEngine({ store: b.store, db: b.db, projections: [v2], pollMs: 100, batchSize: 25 });
+      const progress: RebuildProgress[] = [];
+      const during = note(b.store, 'during');
+      await e2.rebuild('notes', (p) => progress.push(p));
+      const duringPos = await during;
+      expect(progress[0]!.phase).toBe('building');
+      expect(progress.some((p) => p.phase === 'swapping')).toBe(true);
+      expect(progress.at(-1)).toMatchObject({ phase: 'done' });
+      expect(progress.at(-1)!.eventsApplied).toBeGreaterThanOrEqual(121);
+      // Every event before the rebuild began is now shaped by the new code (the one appended meanwhile may be
+      // applied by either side of the swap).
+      expect(await count(b.db, `text = upper(text) AND text NOT ILIKE '%during'`)).toBe(121);
+      // The live engine goes on from the swapped checkpoint without losing the event appended meanwhile.
+      expect(await e.waitFor(duringPos, { timeoutMs: 10_000 })).toBe(true);
+      const tail = await note(b.store, 'tail');
+      expect(await e.waitFor(tail, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(123);
+      const tables = await b.db.query(`SELECT 1 FROM pg_tables WHERE tablename LIKE 'test_notes%'`);
+      expect(tables.rows).toHaveLength(1);
+    });
+  });
+}
+
+engineSuite('pglite');
+
+describe.skipIf(!TEST_DATABASE_URL)(`postgres${POSTGRES_SKIP_REASON}`, () => {
+  engineSuite('postgres');
+
+  it('two engines with their own pools: one applies, the other stands by, serves waitFor and takes over', async () => {
+    const b = await sqlBackend('postgres');
+    try {
+      newTag();
+      await createTables(b.db);
+      const otherDb = b.connect();
+      const otherStore = await createSqlEventStore(otherDb);
+      const a = new ProjectionEngine({ store: b.store, db: b.db, projections: [notesProjection({ appliedBy: 'a' })], pollMs: 50, standbyRetryMs: 100 });
+      const c = new ProjectionEngine({ store: otherStore, db: otherDb, projections: [notesProjection({ appliedBy: 'c' })], pollMs: 50, standbyRetryMs: 100 });
+      await Promise.all([a.start(), c.start()]);
+      let last: Position | null = null;
+      const writes = Array.from({ length: 200 }, (_, i) => note(i % 2 ? b.store : otherStore, `x${i}`));
+      for (const p of await Promise.all(writes)) if (!last || comparePositions(p, last) > 0) last = p;
+      // Either engine can answer read-your-writes, whichever leads.
+      expect(await a.waitFor(last!, { timeoutMs: 15_000 })).toBe(true);
+      expect(await c.waitFor(last!, { timeoutMs: 15_000 })).toBe(true);
+      expect([a.isLeader('notes'), c.isLeader('notes')].filter(Boolean)).toHaveLength(1);
+      const applies = await b.db.query<{ n: number; d: number; engines: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d, count(DISTINCT engine)::int AS engines FROM test_applies`,
+      );
+      expect(applies.rows[0]).toEqual({ n: 200, d: 200, engines: 1 });
+
+      const [leader, standby] = a.isLeader('notes') ? [a, c] : [c, a];
+      await leader.stop();
+      const next = await note(b.store, 'after failover');
+      expect(await standby.waitFor(next, { timeoutMs: 15_000 })).toBe(true);
+      expect(standby.isLeader('notes')).toBe(true);
+      const total = await b.db.query<{ n: number; d: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM test_applies`);
+      expect(total.rows[0]).toEqual({ n: 201, d: 201 });
+      await standby.stop();
+    } finally {
+      await b.drop();
+    }
+  }, 60_000);
+});
