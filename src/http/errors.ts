@@ -1,0 +1,81 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import {
+  IdempotencyConflictError,
+  InvalidEventError,
+  InvalidExpectedRevisionError,
+  InvalidStreamNameError,
+  WrongExpectedRevisionError,
+} from '../eventstore/port.js';
+import type { Logger } from '../logger.js';
+import { BackendUnavailableError } from '../sql/db.js';
+
+/** An error with an HTTP status, thrown by handlers and guards. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, details?: unknown) => new HttpError(400, message, details);
+export const notFound = (message = 'Not found') => new HttpError(404, message);
+export const conflict = (message: string, details?: unknown) => new HttpError(409, message, details);
+export const unprocessable = (message: string, details?: unknown) => new HttpError(422, message, details);
+
+/** Connection failures of pg/PGlite/EventStoreDB: the backend is down, not the request wrong. */
+function isBackendDown(err: unknown): boolean {
+  if (err instanceof BackendUnavailableError) return true;
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P03', '53300'].includes(code)) return true;
+  if (code.startsWith('08')) return true; // SQLSTATE class 08: connection exception
+  const name = typeof e.name === 'string' ? e.name : '';
+  if (['UnavailableError', 'DeadlineExceededError', 'NotLeaderError'].includes(name)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|PGlite is closed|Cannot use a pool after calling end/i.test(message);
+}
+
+/** Maps every error to the JSON shape `{error, details?}`; never a stack trace, never an internal message. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    if (res.headersSent) return;
+    let status = 500;
+    let body: { error: string; details?: unknown } = { error: 'Internal error' };
+    const e = err as { type?: string; status?: number; statusCode?: number };
+    if (err instanceof HttpError) {
+      status = err.status;
+      body = { error: err.message, ...(err.details === undefined ? {} : { details: err.details }) };
+    } else if (err instanceof ZodError) {
+      status = 400;
+      body = { error: 'Validation failed', details: err.issues };
+    } else if (e?.type === 'entity.too.large') {
+      status = 413;
+      body = { error: 'Request body too large' };
+    } else if (e?.type === 'entity.parse.failed') {
+      status = 400;
+      body = { error: 'Malformed JSON body' };
+    } else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+      status = e.status;
+      body = { error: 'Bad request' };
+    } else if (err instanceof WrongExpectedRevisionError || err instanceof IdempotencyConflictError) {
+      status = 409;
+      body = { error: 'Conflict: the resource was changed concurrently, retry the request' };
+    } else if (err instanceof InvalidStreamNameError || err instanceof InvalidExpectedRevisionError || err instanceof InvalidEventError) {
+      status = 400;
+      body = { error: err.message };
+    } else if (isBackendDown(err)) {
+      status = 503;
+      body = { error: 'Service unavailable: a backend is unreachable' };
+    }
+    if (status >= 500) logger.error('request failed', { method: req.method, path: req.path, status, error: err });
+    else logger.debug('request refused', { method: req.method, path: req.path, status });
+    res.status(status).json(body);
+  };
+}
+
+export const unknownRoute: RequestHandler = (_req, _res, next) => next(notFound('Unknown route'));

@@ -1,0 +1,70 @@
+import type { Server } from 'node:http';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createRuntime } from './runtime.js';
+import { DataDirBusyError } from './sql/data-dir-lock.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`crm-outreach: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let rt;
+  try {
+    rt = await createRuntime(config, logger);
+  } catch (err) {
+    if (err instanceof DataDirBusyError || err instanceof ConfigError) {
+      process.stderr.write(`crm-outreach: ${err.message}\n`);
+      process.exit(1);
+    }
+    logger.error('could not start: a backend is unreachable or failing', { error: err });
+    process.exit(1);
+  }
+  await rt.engine.start();
+  const app = createApp(rt);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info('crm-outreach listening', {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    eventStore: rt.store.kind,
+    readModels: rt.db.kind,
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    // Stop accepting, let in-flight requests finish, then stop projections at a checkpoint and close pools.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await rt.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import type { EventStore } from './eventstore/port.js';
+import { createSqlEventStore } from './eventstore/sql-event-store.js';
+import type { Logger } from './logger.js';
+import { ProjectionEngine } from './projections/engine.js';
+import { allProjections } from './projections/index.js';
+import type { Projection } from './projections/projection.js';
+import { lockDataDir } from './sql/data-dir-lock.js';
+import type { Db } from './sql/db.js';
+import { loadMigrations, migrate } from './sql/migrate.js';
+import { createPgDb } from './sql/pg-db.js';
+import { createPgliteDb } from './sql/pglite-db.js';
+
+const READ_MODEL_MIGRATIONS = fileURLToPath(new URL('./projections/migrations/', import.meta.url));
+
+/** Everything the service runs on, wired from the configuration: the composition root. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  store: EventStore;
+  engine: ProjectionEngine;
+  close(): Promise<void>;
+}
+
+async function openEventStore(config: Config, db: Db): Promise<EventStore> {
+  if (!config.eventStoreUrl) return createSqlEventStore(db);
+  // Loaded only when configured: the gRPC client is heavy and most installs never use it.
+  const { createEventStoreDbStore } = await import('./eventstore/eventstoredb.js');
+  return createEventStoreDbStore(config.eventStoreUrl);
+}
+
+export async function createRuntime(
+  config: Config,
+  logger: Logger,
+  options: { projections?: Projection[]; db?: Db } = {},
+): Promise<Runtime> {
+  let unlock = () => {};
+  let db = options.db;
+  if (!db) {
+    if (config.databaseUrl) {
+      db = createPgDb({ connectionString: config.databaseUrl });
+    } else {
+      unlock = lockDataDir(config.dataDir);
+      db = await createPgliteDb(join(config.dataDir, 'pglite')).catch((err: unknown) => {
+        unlock();
+        throw err;
+      });
+    }
+  }
+  try {
+    const store = await openEventStore(config, db);
+    await migrate(db, 'read_models', await loadMigrations(READ_MODEL_MIGRATIONS));
+    const engine = new ProjectionEngine({
+      store,
+      db,
+      projections: options.projections ?? allProjections(),
+      logger: logger.child({ component: 'projections' }),
+    });
+    const ownedDb = db;
+    return {
+      config,
+      logger,
+      db,
+      store,
+      engine,
+      async close() {
+        await engine.stop();
+        await store.close();
+        if (!options.db) await ownedDb.close();
+        unlock();
+      },
+    };
+  } catch (err) {
+    if (!options.db) await db.close().catch(() => {});
+    unlock();
+    throw err;
+  }
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from './support/app.js';
+
+const TSX = 'node_modules/.bin/tsx';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startServer(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(TSX, ['src/main.ts'], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitHealthy(port: number, withinMs: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < withinMs) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.status === 200) return Date.now() - start;
+    } catch {
+      /* not yet listening */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not healthy within ${withinMs} ms`);
+}
+
+describe('the server process', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+  });
+
+  it('exits 1 with a clear message on a bad configuration value', async () => {
+    const s = startServer({ PORT: 'not-a-port' });
+    children.push(s.child);
+    expect(await s.exited).toBe(1);
+    expect(s.output()).toMatch(/invalid configuration:\s+PORT:/);
+    expect(s.output()).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('starts on an empty data folder, shuts down gracefully on SIGTERM, and restarts with its data', async () => {
+    const dir = tempDir();
+    try {
+      const port = await freePort();
+      const env = { PORT: String(port), CRM_DATA_DIR: dir.path };
+      const first = startServer(env);
+      children.push(first.child);
+      await waitHealthy(port, 10_000);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      expect(first.output()).toContain('"msg":"stopped"');
+
+      const second = startServer(env);
+      children.push(second.child);
+      await waitHealthy(port, 10_000);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(200);
+      second.child.kill('SIGINT');
+      expect(await second.exited).toBe(0);
+    } finally {
+      dir.remove();
+    }
+  }, 60_000);
+
+  it('refuses a data folder another live process holds', async () => {
+    const dir = tempDir();
+    try {
+      const port = await freePort();
+      const first = startServer({ PORT: String(port), CRM_DATA_DIR: dir.path });
+      children.push(first.child);
+      await waitHealthy(port, 10_000);
+      const second = startServer({ PORT: String(await freePort()), CRM_DATA_DIR: dir.path });
+      children.push(second.child);
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toMatch(/in use by process/);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+    } finally {
+      dir.remove();
+    }
+  }, 60_000);
+});

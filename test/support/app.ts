@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
+import { type Runtime, createRuntime } from '../../src/runtime.js';
+import { pgliteDatabase, postgresDatabase } from './databases.js';
+
+export interface TestApp {
+  rt: Runtime;
+  app: ReturnType<typeof createApp>;
+  close(): Promise<void>;
+}
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), dataDir: join(tmpdir(), 'crm-unused'), logLevel: 'silent', ...overrides };
+}
+
+/** The real app on a fresh in-memory PGlite or a fresh Postgres schema, projections running. */
+export async function startTestApp(backend: 'pglite' | 'postgres', opts: { logger?: Logger; config?: Partial<Config> } = {}): Promise<TestApp> {
+  const t = backend === 'pglite' ? await pgliteDatabase() : await postgresDatabase();
+  const rt = await createRuntime(testConfig(opts.config), opts.logger ?? silentLogger, { db: t.db });
+  await rt.engine.start();
+  return {
+    rt,
+    app: createApp(rt),
+    async close() {
+      await rt.close();
+      await t.drop();
+    },
+  };
+}
+
+export function tempDir(prefix = 'crm-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
