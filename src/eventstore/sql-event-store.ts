@@ -6,6 +6,7 @@ import {
   type AppendResult,
   type EventStore,
   type ExpectedRevision,
+  type PreparedEvent,
   IdempotencyConflictError,
   type Position,
   type ReadAllOptions,
@@ -21,6 +22,25 @@ import {
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const NOTIFY_CHANNEL = 'crm_es_appended';
 const UNIQUE_VIOLATION = '23505';
+const MAX_BATCH_ITEMS = 256;
+const MAX_BATCHES_IN_FLIGHT = 2;
+
+interface PendingAppend {
+  streamName: string;
+  expected: ExpectedRevision;
+  events: PreparedEvent[];
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+interface BatchRow {
+  item: number;
+  status: string;
+  last_revision: string | null;
+  commit_id: string | null;
+  last_position: string | null;
+  actual: string | null;
+}
 
 interface EventRow {
   position: string | number | bigint;
@@ -48,6 +68,8 @@ function toRecorded(r: EventRow): RecordedEvent {
     recordedAt: r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at),
   };
 }
+
+const byStream = (a: PendingAppend, b: PendingAppend) => (a.streamName < b.streamName ? -1 : a.streamName > b.streamName ? 1 : 0);
 
 function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: string }).code === UNIQUE_VIOLATION;
@@ -84,51 +106,105 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       });
   };
 
-  async function callAppend(streamName: string, expected: ExpectedRevision, prepared: ReturnType<typeof prepareAppend>) {
-    return db.query<{ status: string; last_revision: string | null; commit_id: string | null; last_position: string | null; actual: string | null }>(
-      `SELECT status, last_revision::text, commit_id, last_position::text, actual::text
-         FROM crm_es_append($1, $2, $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])`,
-      [
-        streamName,
-        String(expected),
-        prepared.map((e) => e.id),
-        prepared.map((e) => e.type),
-        prepared.map((e) => JSON.stringify(e.data)),
-        prepared.map((e) => JSON.stringify(e.metadata)),
-      ],
-    );
+  // Group commit: appends that arrive while earlier ones are in flight go together in one call and one
+  // transaction. A lone append goes at once, so there is no added latency when there is no contention.
+  const queue: PendingAppend[] = [];
+  let inFlight = 0;
+  const maxInFlight = db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT;
+
+  const pump = () => {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      // Items are applied in stream order (the sort is stable: one stream's appends keep their arrival order),
+      // so two concurrent batches lock their streams in the same order and cannot deadlock.
+      const batch = queue.splice(0, MAX_BATCH_ITEMS).sort(byStream);
+      inFlight++;
+      void runBatch(batch).finally(() => {
+        inFlight--;
+        pump();
+      });
+    }
+  };
+
+  async function runBatch(batch: PendingAppend[]): Promise<void> {
+    let rows: BatchRow[];
+    try {
+      rows = await callBatch(batch);
+    } catch (err) {
+      if (batch.length > 1) {
+        // One item's failure (two identical appends racing on an event id, say) must not fail the others.
+        await Promise.all(batch.map((p) => runBatch([p])));
+        return;
+      }
+      if (!isUniqueViolation(err)) {
+        batch[0]!.reject(err);
+        return;
+      }
+      // Two identical appends raced past the duplicate check; the retry now finds the winner's events.
+      try {
+        rows = await callBatch(batch);
+      } catch (again) {
+        batch[0]!.reject(again);
+        return;
+      }
+    }
+    let appended = false;
+    for (const row of rows) {
+      const p = batch[row.item - 1]!;
+      switch (row.status) {
+        case 'ok':
+        case 'duplicate':
+          appended ||= row.status === 'ok';
+          p.resolve({
+            nextExpectedRevision: Number(row.last_revision),
+            position: { commit: BigInt(row.commit_id!), prepare: BigInt(row.last_position!) },
+            duplicate: row.status === 'duplicate',
+          });
+          break;
+        case 'conflict': {
+          const actual = Number(row.actual);
+          p.reject(new WrongExpectedRevisionError(p.streamName, p.expected, actual < 0 ? 'no_stream' : actual));
+          break;
+        }
+        default:
+          p.reject(new IdempotencyConflictError(p.streamName));
+      }
+    }
+    if (appended) wake();
+  }
+
+  function callBatch(batch: PendingAppend[]) {
+    const events = batch.flatMap((p) => p.events);
+    return db
+      .query<BatchRow>(
+        `SELECT item, status, last_revision::text, commit_id, last_position::text, actual::text
+           FROM crm_es_append_batch($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])`,
+        [
+          batch.map((p) => p.streamName),
+          batch.map((p) => String(p.expected)),
+          batch.map((p) => p.events.length),
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => JSON.stringify(e.metadata)),
+        ],
+      )
+      .then((r) => r.rows);
   }
 
   return {
     kind: db.kind,
 
-    async append(streamName, events, expected): Promise<AppendResult> {
-      const prepared = prepareAppend(streamName, events, expected, randomUUID);
-      let result;
+    append(streamName, events, expected): Promise<AppendResult> {
+      let prepared: PreparedEvent[];
       try {
-        result = await callAppend(streamName, expected, prepared);
+        prepared = prepareAppend(streamName, events, expected, randomUUID);
       } catch (err) {
-        // Two identical appends raced past the duplicate check; the loser's retry now finds the winner's events.
-        if (!isUniqueViolation(err)) throw err;
-        result = await callAppend(streamName, expected, prepared);
+        return Promise.reject(err);
       }
-      const row = result.rows[0]!;
-      switch (row.status) {
-        case 'ok':
-        case 'duplicate':
-          if (row.status === 'ok') wake();
-          return {
-            nextExpectedRevision: Number(row.last_revision),
-            position: { commit: BigInt(row.commit_id!), prepare: BigInt(row.last_position!) },
-            duplicate: row.status === 'duplicate',
-          };
-        case 'conflict': {
-          const actual = Number(row.actual);
-          throw new WrongExpectedRevisionError(streamName, expected, actual < 0 ? 'no_stream' : actual);
-        }
-        default:
-          throw new IdempotencyConflictError(streamName);
-      }
+      return new Promise<AppendResult>((resolve, reject) => {
+        queue.push({ streamName, expected, events: prepared, resolve, reject });
+        pump();
+      });
     },
 
     async readStream(streamName, options: ReadStreamOptions = {}) {
@@ -183,6 +259,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     },
 
     async close() {
+      while (queue.length > 0 || inFlight > 0) await new Promise((r) => setTimeout(r, 5));
       await notifying;
     },
   };

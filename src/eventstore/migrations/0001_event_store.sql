@@ -22,63 +22,87 @@ CREATE TABLE crm_es_events (
 
 CREATE INDEX crm_es_events_global_order ON crm_es_events (txid, position);
 
--- One round trip per append. Returns one row:
+-- One round trip for a batch of appends (group commit: concurrent appends of one process share a
+-- transaction). Each item is decided on its own, in order, exactly as if appended alone; callers sort items
+-- by stream so that concurrent batches lock stream rows in one order and cannot deadlock.
+-- One row per item:
 --   status 'ok' | 'duplicate' | 'conflict' | 'idempotency_conflict'
---   actual: the stream's revision before the append (-1: no stream), for conflicts
-CREATE FUNCTION crm_es_append(
-  p_stream text, p_expected text, p_ids uuid[], p_types text[], p_data jsonb[], p_meta jsonb[]
-) RETURNS TABLE (status text, last_revision bigint, commit_id text, last_position bigint, actual bigint)
+--   actual: the stream's revision (-1: no stream), for conflicts
+CREATE FUNCTION crm_es_append_batch(
+  p_streams text[], p_expected text[], p_counts integer[],
+  p_ids uuid[], p_types text[], p_data jsonb[], p_meta jsonb[]
+) RETURNS TABLE (item integer, status text, last_revision bigint, commit_id text, last_position bigint, actual bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-  n integer := cardinality(p_ids);
+  off integer := 0;
+  n integer;
+  ids uuid[];
+  stream text;
+  expected text;
   cur bigint;
-  pos bigint;
-  dup_count integer;
-  dup_last bigint;
-  dup_commit text;
-  dup_pos bigint;
+  found_any integer;
+  found_here integer;
 BEGIN
-  -- An append is applied at most once per event id: a retried request returns the first result.
-  FOR attempt IN 1..2 LOOP
-    SELECT count(*), max(e.revision), max(e.txid::text), max(e.position)
-      INTO dup_count, dup_last, dup_commit, dup_pos
-      FROM crm_es_events e WHERE e.event_id = ANY (p_ids) AND e.stream_name = p_stream;
-    IF dup_count = n THEN
-      RETURN QUERY SELECT 'duplicate'::text, dup_last, dup_commit, dup_pos, NULL::bigint;
-      RETURN;
-    ELSIF dup_count > 0 OR EXISTS (SELECT 1 FROM crm_es_events e WHERE e.event_id = ANY (p_ids)) THEN
-      RETURN QUERY SELECT 'idempotency_conflict'::text, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint;
-      RETURN;
-    END IF;
-    EXIT WHEN attempt = 2;
+  FOR i IN 1 .. cardinality(p_streams) LOOP
+    item := i;
+    n := p_counts[i];
+    stream := p_streams[i];
+    expected := p_expected[i];
+    ids := p_ids[off + 1 : off + n];
+    status := NULL;
+    last_revision := NULL; commit_id := NULL; last_position := NULL; actual := NULL;
 
-    IF p_expected = 'no_stream' THEN
-      INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (p_stream, n - 1)
-        ON CONFLICT (stream_name) DO NOTHING RETURNING s.revision INTO cur;
-    ELSIF p_expected = 'stream_exists' THEN
-      UPDATE crm_es_streams s SET revision = s.revision + n WHERE s.stream_name = p_stream RETURNING s.revision INTO cur;
-    ELSIF p_expected = 'any' THEN
-      INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (p_stream, n - 1)
-        ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + n RETURNING s.revision INTO cur;
-    ELSE
-      UPDATE crm_es_streams s SET revision = s.revision + n
-        WHERE s.stream_name = p_stream AND s.revision = p_expected::bigint RETURNING s.revision INTO cur;
-    END IF;
+    FOR attempt IN 1 .. 2 LOOP
+      -- An append is applied at most once per event id: a retried request returns the first result.
+      SELECT count(*), count(*) FILTER (WHERE e.stream_name = stream),
+             max(e.revision), max(e.txid::text), max(e.position)
+        INTO found_any, found_here, last_revision, commit_id, last_position
+        FROM crm_es_events e WHERE e.event_id = ANY (ids);
+      IF found_here = n THEN
+        status := 'duplicate';
+      ELSIF found_any > 0 THEN
+        status := 'idempotency_conflict';
+        last_revision := NULL; commit_id := NULL; last_position := NULL;
+      END IF;
+      EXIT WHEN status IS NOT NULL OR attempt = 2;
 
-    IF cur IS NOT NULL THEN
-      WITH ins AS (
-        INSERT INTO crm_es_events (event_id, stream_name, revision, type, data, metadata)
-          SELECT u.id, p_stream, cur - n + u.ord, u.type, u.data, u.meta
-          FROM unnest(p_ids, p_types, p_data, p_meta) WITH ORDINALITY AS u(id, type, data, meta, ord)
-          RETURNING crm_es_events.position
-      ) SELECT max(ins.position) INTO pos FROM ins;
-      RETURN QUERY SELECT 'ok'::text, cur, pg_current_xact_id()::text, pos, NULL::bigint;
-      RETURN;
+      cur := NULL;
+      IF expected = 'no_stream' THEN
+        INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (stream, n - 1)
+          ON CONFLICT (stream_name) DO NOTHING RETURNING s.revision INTO cur;
+      ELSIF expected = 'stream_exists' THEN
+        UPDATE crm_es_streams s SET revision = s.revision + n WHERE s.stream_name = stream RETURNING s.revision INTO cur;
+      ELSIF expected = 'any' THEN
+        INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (stream, n - 1)
+          ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + n RETURNING s.revision INTO cur;
+      ELSE
+        UPDATE crm_es_streams s SET revision = s.revision + n
+          WHERE s.stream_name = stream AND s.revision = expected::bigint RETURNING s.revision INTO cur;
+      END IF;
+
+      IF cur IS NOT NULL THEN
+        WITH ins AS (
+          INSERT INTO crm_es_events (event_id, stream_name, revision, type, data, metadata)
+            SELECT u.id, stream, cur - n + u.ord, u.type, u.data, u.meta
+              FROM unnest(ids, p_types[off + 1 : off + n], p_data[off + 1 : off + n], p_meta[off + 1 : off + n])
+                   WITH ORDINALITY AS u(id, type, data, meta, ord)
+            RETURNING crm_es_events.position
+        ) SELECT max(ins.position) INTO last_position FROM ins;
+        status := 'ok';
+        last_revision := cur;
+        commit_id := pg_current_xact_id()::text;
+        EXIT;
+      END IF;
+      -- Otherwise the expectation failed, perhaps because this very append committed concurrently (a retry
+      -- racing its original): the row lock we waited on makes that commit visible to the second look.
+    END LOOP;
+
+    IF status IS NULL THEN
+      status := 'conflict';
+      SELECT coalesce(max(s.revision), -1) INTO actual FROM crm_es_streams s WHERE s.stream_name = stream;
     END IF;
-    -- The expectation failed. It may have failed because this very append committed concurrently
-    -- (a retry racing its original): the row lock we waited on makes that commit visible to the re-check.
+    RETURN NEXT;
+    off := off + n;
   END LOOP;
-  SELECT s.revision INTO cur FROM crm_es_streams s WHERE s.stream_name = p_stream;
-  RETURN QUERY SELECT 'conflict'::text, NULL::bigint, NULL::text, NULL::bigint, coalesce(cur, -1);
 END
 $$;

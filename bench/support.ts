@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { Db } from '../src/sql/db.js';
+import { createPgDb } from '../src/sql/pg-db.js';
+import { createPgliteDb } from '../src/sql/pglite-db.js';
+
+export interface BenchDb {
+  backend: 'pglite' | 'postgres';
+  db: Db;
+  /** Another pool on the same schema (postgres only). */
+  connect(max: number): Db;
+  drop(): Promise<void>;
+}
+
+export function benchArgs(extra: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }> = {}) {
+  const { values } = parseArgs({
+    options: { backend: { type: 'string', default: 'pglite' }, ...extra },
+    allowPositionals: false,
+  });
+  const backend = values.backend;
+  if (backend !== 'pglite' && backend !== 'postgres') {
+    process.stderr.write('--backend must be pglite or postgres\n');
+    process.exit(2);
+  }
+  return { ...values, backend } as Record<string, string | boolean | undefined> & { backend: 'pglite' | 'postgres' };
+}
+
+/** A fresh in-memory PGlite, or a fresh schema in DATABASE_URL that is dropped afterwards. */
+export async function openBenchDb(backend: 'pglite' | 'postgres', max = 70): Promise<BenchDb> {
+  if (backend === 'pglite') {
+    const db = await createPgliteDb();
+    return { backend, db, connect: () => db, drop: () => db.close() };
+  }
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    process.stderr.write('--backend postgres needs DATABASE_URL\n');
+    process.exit(2);
+  }
+  const schema = `bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const pools: Db[] = [];
+  const connect = (m: number) => {
+    const d = createPgDb({ connectionString: url, schema, max: m, applicationName: 'crm-bench' });
+    pools.push(d);
+    return d;
+  };
+  const db = connect(max);
+  return {
+    backend,
+    db,
+    connect,
+    async drop() {
+      for (const p of pools) await p.close().catch(() => {});
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** Runs `workers` loops that each call `op` until `total` operations are done; returns throughput and latency. */
+export async function runConcurrent(workers: number, total: number, op: (worker: number, i: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (;;) {
+        const i = next++;
+        if (i >= total) return;
+        const t0 = performance.now();
+        await op(w, i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    operations: total,
+    concurrency: workers,
+    perSecond: round(total / seconds),
+    p50Ms: round(percentile(latencies, 50), 2),
+    p99Ms: round(percentile(latencies, 99), 2),
+  };
+}
+
+/** Samples resident memory while `fn` runs; returns its peak in MB. */
+export async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  try {
+    const result = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, peakRssMb: round(peak / 1024 / 1024) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export { round };
