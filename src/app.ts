@@ -1,6 +1,11 @@
 import express from 'express';
 import { errorHandler, unknownRoute } from './http/errors.js';
+import { authenticate } from './http/auth.js';
 import { healthRouter } from './http/health.js';
+import { requestLog } from './http/request-log.js';
+import { agentKeysRouter } from './http/routes/agent-keys.js';
+import { boardTokensRouter } from './http/routes/board-tokens.js';
+import { secretsRouter } from './http/routes/secrets.js';
 import type { Runtime } from './runtime.js';
 
 export const BODY_LIMIT = '1mb';
@@ -10,8 +15,14 @@ export function createApp(rt: Runtime): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(requestLog(rt.logger));
   app.use(healthRouter(rt));
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(authenticate(rt));
+  // Routers carry full paths and are mounted at the root, so the security matrix can list every route.
+  app.use(boardTokensRouter(rt));
+  app.use(agentKeysRouter(rt));
+  app.use(secretsRouter(rt));
   app.use(unknownRoute);
   app.use(errorHandler(rt.logger));
   return app;

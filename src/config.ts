@@ -29,6 +29,10 @@ const EnvSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   EVENTSTORE_URL: url(['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrent:']).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  CRM_AUTH_MODE: z.enum(['local_trusted', 'authenticated']).optional(),
+  // Checked (and never echoed) where it is decoded: src/secrets/master-key.ts.
+  CRM_SECRETS_MASTER_KEY: z.string().trim().min(1).optional(),
+  CRM_BOARD_TOKEN_TTL_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
 });
 
 export type Config = {
@@ -38,6 +42,11 @@ export type Config = {
   databaseUrl: string | undefined;
   eventStoreUrl: string | undefined;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** `local_trusted`: every request acts as an instance-admin board user (loopback only). */
+  authMode: 'local_trusted' | 'authenticated';
+  secretsMasterKey: string | undefined;
+  /** Default lifetime of a board token; 0 means it never expires. */
+  boardTokenTtlDays: number;
 };
 
 export class ConfigError extends Error {
@@ -54,6 +63,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const loopback = isLoopbackHost(e.HOST);
+  const authMode = e.CRM_AUTH_MODE ?? (loopback ? 'local_trusted' : 'authenticated');
+  if (authMode === 'local_trusted' && !loopback) {
+    throw new ConfigError(
+      `invalid configuration:\n  CRM_AUTH_MODE: local_trusted trusts every request, so it is only allowed on a loopback HOST (got ${e.HOST}); use CRM_AUTH_MODE=authenticated`,
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -61,5 +77,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     eventStoreUrl: e.EVENTSTORE_URL,
     logLevel: e.LOG_LEVEL,
+    authMode,
+    secretsMasterKey: e.CRM_SECRETS_MASTER_KEY,
+    boardTokenTtlDays: e.CRM_BOARD_TOKEN_TTL_DAYS,
   };
 }

@@ -7,6 +7,8 @@ import type { Logger } from './logger.js';
 import { ProjectionEngine } from './projections/engine.js';
 import { allProjections } from './projections/index.js';
 import type { Projection } from './projections/projection.js';
+import type { MasterKey } from './secrets/crypto.js';
+import { loadMasterKey } from './secrets/master-key.js';
 import { lockDataDir } from './sql/data-dir-lock.js';
 import type { Db } from './sql/db.js';
 import { loadMigrations, migrate } from './sql/migrate.js';
@@ -22,6 +24,9 @@ export interface Runtime {
   db: Db;
   store: EventStore;
   engine: ProjectionEngine;
+  masterKey: MasterKey;
+  /** The clock, injectable so that tests can move time (token expiry, quota days). */
+  now(): Date;
   close(): Promise<void>;
 }
 
@@ -35,8 +40,9 @@ async function openEventStore(config: Config, db: Db): Promise<EventStore> {
 export async function createRuntime(
   config: Config,
   logger: Logger,
-  options: { projections?: Projection[]; db?: Db } = {},
+  options: { projections?: Projection[]; db?: Db; now?: () => Date } = {},
 ): Promise<Runtime> {
+  const masterKey = loadMasterKey(config.secretsMasterKey, config.dataDir);
   let unlock = () => {};
   let db = options.db;
   if (!db) {
@@ -66,6 +72,8 @@ export async function createRuntime(
       db,
       store,
       engine,
+      masterKey,
+      now: options.now ?? (() => new Date()),
       async close() {
         await engine.stop();
         await store.close();

@@ -24,7 +24,20 @@ describe('configuration from the environment', () => {
       databaseUrl: 'postgres://u@h:5432/d',
       eventStoreUrl: 'esdb://h:2113?tls=false',
       logLevel: 'debug',
+      authMode: 'authenticated',
+      secretsMasterKey: undefined,
+      boardTokenTtlDays: 30,
     });
+  });
+
+  it('defaults to local_trusted on loopback and authenticated elsewhere', () => {
+    expect(loadConfig({}).authMode).toBe('local_trusted');
+    expect(loadConfig({ HOST: '0.0.0.0' }).authMode).toBe('authenticated');
+    expect(loadConfig({ CRM_AUTH_MODE: 'authenticated' }).authMode).toBe('authenticated');
+  });
+
+  it('refuses local_trusted on a non-loopback HOST with a clear message', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0', CRM_AUTH_MODE: 'local_trusted' })).toThrow(/only allowed on a loopback HOST/);
   });
 
   it.each([
@@ -33,6 +46,8 @@ describe('configuration from the environment', () => {
     ['DATABASE_URL', 'mysql://x'],
     ['EVENTSTORE_URL', 'not a url'],
     ['LOG_LEVEL', 'loud'],
+    ['CRM_AUTH_MODE', 'open'],
+    ['CRM_BOARD_TOKEN_TTL_DAYS', '-1'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));

@@ -7,6 +7,7 @@ import {
   InvalidStreamNameError,
   WrongExpectedRevisionError,
 } from '../eventstore/port.js';
+import { DomainError, type DomainErrorKind } from '../domain/decider.js';
 import type { Logger } from '../logger.js';
 import { BackendUnavailableError } from '../sql/db.js';
 
@@ -25,6 +26,14 @@ export const badRequest = (message: string, details?: unknown) => new HttpError(
 export const notFound = (message = 'Not found') => new HttpError(404, message);
 export const conflict = (message: string, details?: unknown) => new HttpError(409, message, details);
 export const unprocessable = (message: string, details?: unknown) => new HttpError(422, message, details);
+
+const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
+  invalid_input: 400,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  invalid_state: 422,
+};
 
 /** Connection failures of pg/PGlite/EventStoreDB: the backend is down, not the request wrong. */
 function isBackendDown(err: unknown): boolean {
@@ -49,6 +58,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const e = err as { type?: string; status?: number; statusCode?: number };
     if (err instanceof HttpError) {
       status = err.status;
+      body = { error: err.message, ...(err.details === undefined ? {} : { details: err.details }) };
+    } else if (err instanceof DomainError) {
+      status = DOMAIN_STATUS[err.kind];
       body = { error: err.message, ...(err.details === undefined ? {} : { details: err.details }) };
     } else if (err instanceof ZodError) {
       status = 400;

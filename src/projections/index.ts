@@ -1,6 +1,8 @@
+import { accessTokensProjection } from './access-tokens.js';
 import type { Projection } from './projection.js';
+import { secretsProjection } from './secrets.js';
 
 /** Every read model of the service. Each feature adds its projection here. */
 export function allProjections(): Projection[] {
-  return [];
+  return [accessTokensProjection, secretsProjection];
 }

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.js';
+import { issueBoardToken } from '../../src/commands/access-tokens.js';
+import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { type Runtime, createRuntime } from '../../src/runtime.js';
@@ -13,14 +15,29 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** An admin board token issued straight through the command, as the CLI does. */
+export async function adminToken(rt: Runtime): Promise<string> {
+  const issued = await issueBoardToken(rt.store, { userId: 'test-admin', instanceAdmin: true, companyIds: [], ttlDays: 0 }, LOCAL_OPERATOR, rt.now());
+  await rt.engine.waitFor(issued.position!);
+  return issued.token;
+}
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({}), dataDir: join(tmpdir(), 'crm-unused'), logLevel: 'silent', ...overrides };
 }
 
 /** The real app on a fresh in-memory PGlite or a fresh Postgres schema, projections running. */
-export async function startTestApp(backend: 'pglite' | 'postgres', opts: { logger?: Logger; config?: Partial<Config> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  backend: 'pglite' | 'postgres',
+  opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date } = {},
+): Promise<TestApp> {
   const t = backend === 'pglite' ? await pgliteDatabase() : await postgresDatabase();
-  const rt = await createRuntime(testConfig(opts.config), opts.logger ?? silentLogger, { db: t.db });
+  const rt = await createRuntime(testConfig({ secretsMasterKey: TEST_MASTER_KEY, ...opts.config }), opts.logger ?? silentLogger, {
+    db: t.db,
+    now: opts.now,
+  });
   await rt.engine.start();
   return {
     rt,

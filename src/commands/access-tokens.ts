@@ -1,0 +1,77 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { accessTokenDecider, accessTokenStream } from '../domain/access-token.js';
+import type { EventStore, Position } from '../eventstore/port.js';
+import { type Actor, actorLabel, actorMetadata } from './actor.js';
+import { handleCommand } from './handle-command.js';
+
+export const BOARD_TOKEN = /^pcp_board_[0-9a-f]{48}$/;
+export const AGENT_KEY = /^pcp_[0-9a-f]{48}$/;
+
+export const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+const newToken = (prefix: 'pcp_board_' | 'pcp_') => `${prefix}${randomBytes(24).toString('hex')}`;
+
+export interface IssuedToken {
+  id: string;
+  /** Shown once; only its SHA-256 is stored. */
+  token: string;
+  expiresAt: string | null;
+  position: Position | null;
+}
+
+export async function issueBoardToken(
+  store: EventStore,
+  input: { userId: string; instanceAdmin: boolean; companyIds: string[]; ttlDays: number },
+  actor: Actor,
+  now: Date,
+): Promise<IssuedToken> {
+  const tokenId = randomUUID();
+  const token = newToken('pcp_board_');
+  const expiresAt = input.ttlDays === 0 ? null : new Date(now.getTime() + input.ttlDays * 86_400_000).toISOString();
+  const r = await handleCommand(
+    store,
+    accessTokenStream(tokenId),
+    accessTokenDecider,
+    {
+      type: 'IssueBoardToken',
+      tokenId,
+      tokenHash: hashToken(token),
+      userId: input.userId,
+      instanceAdmin: input.instanceAdmin,
+      companyIds: [...new Set(input.companyIds)],
+      expiresAt,
+      issuedBy: actorLabel(actor),
+      now: now.toISOString(),
+    },
+    actorMetadata(actor),
+  );
+  return { id: tokenId, token, expiresAt, position: r.position };
+}
+
+export async function issueAgentKey(store: EventStore, input: { agentId: string; companyId: string }, actor: Actor, now: Date): Promise<IssuedToken> {
+  const tokenId = randomUUID();
+  const token = newToken('pcp_');
+  const r = await handleCommand(
+    store,
+    accessTokenStream(tokenId),
+    accessTokenDecider,
+    { type: 'IssueAgentKey', tokenId, tokenHash: hashToken(token), agentId: input.agentId, companyId: input.companyId, issuedBy: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return { id: tokenId, token, expiresAt: null, position: r.position };
+}
+
+export async function revokeAccessToken(
+  store: EventStore,
+  input: { tokenId: string; kind: 'board' | 'agent'; companyId?: string },
+  actor: Actor,
+  now: Date,
+): Promise<Position | null> {
+  const r = await handleCommand(
+    store,
+    accessTokenStream(input.tokenId),
+    accessTokenDecider,
+    { type: 'RevokeToken', ...input, revokedBy: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return r.position;
+}

@@ -1,0 +1,30 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { HttpError } from './errors.js';
+
+export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID').transform((s) => s.toLowerCase());
+
+/** Parses a JSON body against a strict schema: unknown fields are a 400 like any other bad field. */
+export function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const body: unknown = req.body;
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    if (req.is('application/json') === false || body === undefined) throw new HttpError(400, 'Expected a JSON object body (Content-Type: application/json)');
+    throw new HttpError(400, 'Expected a JSON object body');
+  }
+  const r = schema.safeParse(body);
+  if (!r.success) throw new HttpError(400, 'Validation failed', r.error.issues.map(({ code, path, message }) => ({ code, path, message })));
+  return r.data;
+}
+
+export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const r = schema.safeParse(req.query);
+  if (!r.success) throw new HttpError(400, 'Invalid query parameters', r.error.issues.map(({ code, path, message }) => ({ code, path, message })));
+  return r.data;
+}
+
+/** A path parameter that must be a UUID: malformed is 400. */
+export function uuidParam(req: Request, name: string): string {
+  const r = uuid.safeParse(req.params[name]);
+  if (!r.success) throw new HttpError(400, `${name} must be a UUID`);
+  return r.data;
+}

@@ -1,0 +1,19 @@
+import type { Response } from 'express';
+import { type Position, formatPosition } from '../eventstore/port.js';
+import type { Runtime } from '../runtime.js';
+
+const READ_YOUR_WRITES_TIMEOUT_MS = 5000;
+
+/**
+ * Replies to a command once the read models include its events, so that the client's next query sees its
+ * own write (bounded: the write is durable either way). The position goes out as `X-CRM-Position`.
+ */
+export async function replyAfterWrite(rt: Runtime, res: Response, position: Position | null, status: number, body?: unknown): Promise<void> {
+  if (position) {
+    res.setHeader('X-CRM-Position', formatPosition(position));
+    const caughtUp = await rt.engine.waitFor(position, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS });
+    if (!caughtUp) rt.logger.warn('read models lag behind a write', { position: formatPosition(position) });
+  }
+  if (body === undefined) res.status(status).end();
+  else res.status(status).json(body);
+}

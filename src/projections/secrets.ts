@@ -1,0 +1,54 @@
+import type { SecretEvent } from '../domain/secret.js';
+import { formatSecretRef } from '../secrets/secret-ref.js';
+import type { Queryable } from '../sql/db.js';
+import type { Projection } from './projection.js';
+
+/** Metadata of secrets only; values stay sealed in their streams. */
+export const secretsProjection: Projection = {
+  name: 'secrets',
+  tables: ['crm_secrets'],
+  eventTypes: ['SecretCreated', 'SecretVersionAdded'],
+  async apply(events, { tx, table }) {
+    const t = table('crm_secrets');
+    for (const e of events as unknown as SecretEvent[]) {
+      if (e.type === 'SecretCreated') {
+        await tx.query(
+          `INSERT INTO ${t} (id, company_id, name, latest_version, created_at, updated_at, created_by)
+           VALUES ($1, $2, $3, 1, $4, $4, $5) ON CONFLICT (id) DO NOTHING`,
+          [e.data.secretId, e.data.companyId, e.data.name, e.data.createdAt, e.data.createdBy],
+        );
+      } else {
+        await tx.query(`UPDATE ${t} SET latest_version = greatest(latest_version, $2), updated_at = $3 WHERE id = $1`, [
+          e.data.secretId,
+          e.data.version,
+          e.data.addedAt,
+        ]);
+      }
+    }
+  },
+};
+
+interface SecretRow {
+  id: string;
+  name: string;
+  latest_version: number;
+  created_at: Date;
+  updated_at: Date;
+  created_by: string;
+}
+
+export async function listSecrets(q: Queryable, companyId: string) {
+  const { rows } = await q.query<SecretRow>(
+    `SELECT id, name, latest_version, created_at, updated_at, created_by FROM crm_secrets WHERE company_id = $1 ORDER BY created_at, id`,
+    [companyId],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    latestVersion: r.latest_version,
+    ref: formatSecretRef(r.id),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    createdBy: r.created_by,
+  }));
+}

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueAgentKey, issueBoardToken, revokeAccessToken } from '../../src/commands/access-tokens.js';
+import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
+import type { Position } from '../../src/eventstore/port.js';
+import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
+import { type TestApp, startTestApp } from '../support/app.js';
+import { listRoutes } from '../support/routes.js';
+
+/**
+ * Every route x every kind of caller -> the status it must get. A route served by the app that is missing
+ * here fails the suite: each new route joins the table.
+ */
+const ACTORS = [
+  'anonymous',
+  'badToken',
+  'revokedToken',
+  'expiredToken',
+  'otherCompanyAgent',
+  'nonMemberBoard',
+  'memberBoard', // a board user of the company, not an instance admin
+  'companyAgent',
+  'admin',
+] as const;
+type ActorName = (typeof ACTORS)[number];
+
+interface Fixtures {
+  companyId: string;
+  boardTokenId: () => Promise<string>;
+  agentKeyId: () => Promise<string>;
+  secretId: string;
+}
+
+interface RouteCase {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  url: (f: Fixtures) => Promise<string> | string;
+  body?: () => unknown;
+  /** Statuses in the order of ACTORS. */
+  expect: [number, number, number, number, number, number, number, number, number];
+}
+
+//                                    anon bad  rev  exp  oAg  nonM memB cAg  admin
+const PUBLIC: RouteCase['expect'] = [200, 200, 200, 200, 200, 200, 200, 200, 200];
+
+const ROUTES: RouteCase[] = [
+  { method: 'GET', path: '/healthz', url: () => '/healthz', expect: PUBLIC },
+  { method: 'GET', path: '/readyz', url: () => '/readyz', expect: PUBLIC },
+  {
+    method: 'POST',
+    path: '/api/admin/board-tokens',
+    url: () => '/api/admin/board-tokens',
+    body: () => ({ userId: `u-${randomUUID()}`, companyIds: [] }),
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 201],
+  },
+  { method: 'GET', path: '/api/admin/board-tokens', url: () => '/api/admin/board-tokens', expect: [401, 401, 401, 401, 403, 403, 403, 403, 200] },
+  {
+    method: 'DELETE',
+    path: '/api/admin/board-tokens/:tokenId',
+    url: async (f) => `/api/admin/board-tokens/${await f.boardTokenId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 204],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/agent-keys',
+    url: (f) => `/api/companies/${f.companyId}/agent-keys`,
+    body: () => ({ agentId: `a-${randomUUID()}` }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/agent-keys',
+    url: (f) => `/api/companies/${f.companyId}/agent-keys`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/agent-keys/:keyId',
+    url: async (f) => `/api/companies/${f.companyId}/agent-keys/${await f.agentKeyId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 403, 204],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/secrets',
+    url: (f) => `/api/companies/${f.companyId}/crm/secrets`,
+    body: () => ({ name: 'smtp', value: 'smtp://u:p@127.0.0.1:2525' }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/secrets',
+    url: (f) => `/api/companies/${f.companyId}/crm/secrets`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/secrets/:secretId/versions',
+    url: (f) => `/api/companies/${f.companyId}/crm/secrets/${f.secretId}/versions`,
+    body: () => ({ value: 'rotated' }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+];
+
+function matrixSuite(backend: 'pglite' | 'postgres') {
+  describe(`security matrix on ${backend}`, () => {
+    let t: TestApp;
+    let clock = Date.now();
+    const tokens = {} as Record<ActorName, string | null>;
+    let fixtures: Fixtures;
+
+    beforeAll(async () => {
+      t = await startTestApp(backend, { config: { authMode: 'authenticated' }, now: () => new Date(clock) });
+      const { rt } = t;
+      const companyId = randomUUID();
+      const otherCompanyId = randomUUID();
+      let last: Position | null = null;
+      const board = async (userId: string, instanceAdmin: boolean, companyIds: string[], ttlDays = 0) => {
+        const r = await issueBoardToken(rt.store, { userId, instanceAdmin, companyIds, ttlDays }, LOCAL_OPERATOR, rt.now());
+        last = r.position;
+        return r;
+      };
+      const agent = async (companyIdOfAgent: string) => {
+        const r = await issueAgentKey(rt.store, { agentId: `agent-${randomUUID()}`, companyId: companyIdOfAgent }, LOCAL_OPERATOR, rt.now());
+        last = r.position;
+        return r;
+      };
+      tokens.anonymous = null;
+      tokens.badToken = `pcp_board_${'0'.repeat(48)}`;
+      const revoked = await board('revoked', true, [companyId]);
+      await revokeAccessToken(rt.store, { tokenId: revoked.id, kind: 'board' }, LOCAL_OPERATOR, rt.now());
+      tokens.revokedToken = revoked.token;
+      clock -= 2 * 86_400_000;
+      tokens.expiredToken = (await board('expired', true, [companyId], 1)).token;
+      clock += 2 * 86_400_000;
+      tokens.otherCompanyAgent = (await agent(otherCompanyId)).token;
+      tokens.nonMemberBoard = (await board('outsider', false, [otherCompanyId])).token;
+      tokens.memberBoard = (await board('member', false, [companyId])).token;
+      tokens.companyAgent = (await agent(companyId)).token;
+      tokens.admin = (await board('admin', true, [])).token;
+      await rt.engine.waitFor(last!);
+      const secret = await request(t.app)
+        .post(`/api/companies/${companyId}/crm/secrets`)
+        .set('authorization', `Bearer ${tokens.admin}`)
+        .send({ name: 'fixture', value: 'v1' });
+      expect(secret.status).toBe(201);
+      fixtures = {
+        companyId,
+        secretId: secret.body.id,
+        boardTokenId: async () => {
+          const r = await board(`victim-${randomUUID()}`, false, []);
+          await rt.engine.waitFor(r.position!);
+          return r.id;
+        },
+        agentKeyId: async () => {
+          const r = await agent(companyId);
+          await rt.engine.waitFor(r.position!);
+          return r.id;
+        },
+      };
+    }, 60_000);
+    afterAll(() => t?.close());
+
+    it('lists every route the app serves', () => {
+      const served = listRoutes(t.app).map((r) => `${r.method} ${r.path}`).sort();
+      const tabled = ROUTES.map((r) => `${r.method} ${r.path}`).sort();
+      expect(served).toEqual(tabled);
+    });
+
+    for (const route of ROUTES) {
+      it(`${route.method} ${route.path}`, async () => {
+        const got: Record<string, number> = {};
+        const want: Record<string, number> = {};
+        for (const [i, actor] of ACTORS.entries()) {
+          let req = request(t.app)[route.method.toLowerCase() as 'get'](await route.url(fixtures));
+          const token = tokens[actor];
+          if (token) req = req.set('authorization', `Bearer ${token}`);
+          const res = route.body ? await req.send(route.body() as object) : await req;
+          got[actor] = res.status;
+          want[actor] = route.expect[i]!;
+          if (res.status >= 400) expect(res.body, `${actor}: JSON error shape`).toHaveProperty('error');
+          if (res.status === 401) expect(res.body).toEqual({ error: 'Unauthorized' });
+        }
+        expect(got).toEqual(want);
+      });
+    }
+  });
+}
+
+matrixSuite('pglite');
+describe.skipIf(!TEST_DATABASE_URL)(`postgres${POSTGRES_SKIP_REASON}`, () => matrixSuite('postgres'));
