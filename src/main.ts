@@ -1,6 +1,6 @@
-import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createRuntime } from './runtime.js';
 import { DataDirBusyError } from './sql/data-dir-lock.js';
@@ -32,9 +32,10 @@ async function main(): Promise<void> {
   }
   await rt.engine.start();
   const app = createApp(rt);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
+  const server = createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
