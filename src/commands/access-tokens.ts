@@ -62,7 +62,7 @@ export async function issueAgentKey(store: EventStore, input: { agentId: string;
 
 export async function revokeAccessToken(
   store: EventStore,
-  input: { tokenId: string; kind: 'board' | 'agent'; companyId?: string },
+  input: { tokenId: string; kind?: 'board' | 'agent'; companyId?: string },
   actor: Actor,
   now: Date,
 ): Promise<Position | null> {

@@ -16,8 +16,8 @@ export type AccessTokenCommand =
       now: string;
     }
   | { type: 'IssueAgentKey'; tokenId: string; tokenHash: string; agentId: string; companyId: string; issuedBy: string; now: string }
-  /** `kind` and `companyId` scope the revocation: a key of another kind or company is "not found". */
-  | { type: 'RevokeToken'; tokenId: string; kind: 'board' | 'agent'; companyId?: string; revokedBy: string; now: string };
+  /** `kind` and `companyId`, when given, scope the revocation: a key of another kind or company is "not found". */
+  | { type: 'RevokeToken'; tokenId: string; kind?: 'board' | 'agent'; companyId?: string; revokedBy: string; now: string };
 
 export type AccessTokenEvent =
   | DomainEvent<
@@ -68,7 +68,9 @@ export const accessTokenDecider: Decider<AccessTokenCommand, AccessTokenState, A
       }
       case 'RevokeToken': {
         const visible =
-          state.status !== 'none' && state.kind === command.kind && (command.companyId === undefined || command.companyId === state.companyId);
+          state.status !== 'none' &&
+          (command.kind === undefined || command.kind === state.kind) &&
+          (command.companyId === undefined || command.companyId === state.companyId);
         if (!visible) throw new DomainError('not_found', 'token not found');
         if (state.status === 'revoked') return []; // revoking twice is harmless
         return [{ type: 'AccessTokenRevoked', data: { tokenId: command.tokenId, revokedBy: command.revokedBy, revokedAt: command.now } }];

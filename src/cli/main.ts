@@ -1,0 +1,180 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { issueAgentKey, issueBoardToken, revokeAccessToken } from '../commands/access-tokens.js';
+import { LOCAL_OPERATOR } from '../commands/actor.js';
+import { createSecret } from '../commands/secrets.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { DomainError } from '../domain/decider.js';
+import type { Position } from '../eventstore/port.js';
+import { createLogger } from '../logger.js';
+import { type Runtime, createRuntime } from '../runtime.js';
+import { DataDirBusyError } from '../sql/data-dir-lock.js';
+
+/** A mistake in the command line: one line on stderr, exit 2. */
+class UsageError extends Error {}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const HELP: Record<string, string> = {
+  '': `Usage: crm <command> [options]
+
+Works on the storage configured by the environment (CRM_DATA_DIR, DATABASE_URL, EVENTSTORE_URL), as the
+server does; with embedded storage the server must not be running.
+
+Commands:
+  token board    issue a board token (a person)
+  token agent    issue an agent key (one agent of one company)
+  token revoke   revoke a board token or an agent key
+  secret put     store a secret of a company, reading its value from stdin
+
+Run 'crm <command> --help' for a command's options.`,
+  token: `Usage: crm token <board|agent|revoke> [options]   ('crm token <sub> --help' for each)`,
+  'token board': `Usage: crm token board --user <id> [--admin] [--company <uuid>]... [--ttl-days N]
+
+Prints the token alone on stdout (it is shown once; only its hash is stored).
+  --user <id>        the person's user id (required)
+  --admin            an instance admin
+  --company <uuid>   a company the person is a member of (repeatable)
+  --ttl-days N       lifetime in days (default CRM_BOARD_TOKEN_TTL_DAYS, 30; 0 = never expires)`,
+  'token agent': `Usage: crm token agent --agent <id> --company <uuid>
+
+Prints the agent key alone on stdout (shown once).`,
+  'token revoke': `Usage: crm token revoke <token-id>
+
+Revokes a board token or an agent key by its id (not the token itself).`,
+  secret: `Usage: crm secret put --company <uuid> --name <name>   ('crm secret put --help')`,
+  'secret put': `Usage: crm secret put --company <uuid> --name <name> < value
+
+Reads the value from stdin (a trailing newline is dropped) and prints its reference, secret://<id>:latest.`,
+};
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals = 0): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true });
+    if (!r.values.help && r.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${r.positionals.length}`);
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+}
+
+const requireUuid = (value: unknown, flag: string): string => {
+  if (typeof value !== 'string' || !UUID.test(value)) throw new UsageError(`${flag} must be a UUID`);
+  return value.toLowerCase();
+};
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Enter the secret value, then Ctrl-D:\n');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Opens the configured storage, runs `fn`, and lets the read models catch up before closing. */
+async function withRuntime(fn: (rt: Runtime) => Promise<{ out: string; position: Position | null }>): Promise<string> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel === 'debug' ? 'debug' : 'error', (l) => process.stderr.write(`${l}\n`));
+  const rt = await createRuntime(config, logger);
+  try {
+    const { out, position } = await fn(rt);
+    if (position) {
+      // So that a server started next finds the token in its read model at once.
+      await rt.engine.start();
+      await rt.engine.waitFor(position, { timeoutMs: 30_000 });
+    }
+    return out;
+  } finally {
+    await rt.close();
+  }
+}
+
+export async function run(argv: string[]): Promise<string> {
+  const [group, sub, ...rest] = argv;
+  const key = [group, sub].filter((x) => x && !x.startsWith('-')).join(' ');
+  if (!group || group === '--help' || group === '-h') return HELP['']!;
+  if ((!sub || sub === '--help' || sub === '-h') && HELP[group]) return HELP[group]!;
+  if (!HELP[key] || key.split(' ').length !== 2) throw new UsageError(`unknown command '${[group, sub].filter(Boolean).join(' ')}' (see crm --help)`);
+
+  switch (key) {
+    case 'token board': {
+      const { values } = parse(rest, {
+        user: { type: 'string' },
+        admin: { type: 'boolean' },
+        company: { type: 'string', multiple: true },
+        'ttl-days': { type: 'string' },
+      });
+      if (values.help) return HELP[key]!;
+      if (typeof values.user !== 'string' || !values.user.trim()) throw new UsageError('--user is required');
+      const companies = ((values.company as string[] | undefined) ?? []).map((c) => requireUuid(c, '--company'));
+      let ttlDays: number | undefined;
+      if (values['ttl-days'] !== undefined) {
+        ttlDays = Number(values['ttl-days']);
+        if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650) throw new UsageError('--ttl-days must be a whole number from 0 to 3650');
+      }
+      return withRuntime(async (rt) => {
+        const r = await issueBoardToken(
+          rt.store,
+          { userId: (values.user as string).trim(), instanceAdmin: values.admin === true, companyIds: companies, ttlDays: ttlDays ?? rt.config.boardTokenTtlDays },
+          LOCAL_OPERATOR,
+          rt.now(),
+        );
+        return { out: r.token, position: r.position };
+      });
+    }
+    case 'token agent': {
+      const { values } = parse(rest, { agent: { type: 'string' }, company: { type: 'string' } });
+      if (values.help) return HELP[key]!;
+      if (typeof values.agent !== 'string' || !values.agent.trim()) throw new UsageError('--agent is required');
+      const companyId = requireUuid(values.company, '--company');
+      return withRuntime(async (rt) => {
+        const r = await issueAgentKey(rt.store, { agentId: (values.agent as string).trim(), companyId }, LOCAL_OPERATOR, rt.now());
+        return { out: r.token, position: r.position };
+      });
+    }
+    case 'token revoke': {
+      const { values, positionals } = parse(rest, {}, 1);
+      if (values.help) return HELP[key]!;
+      const tokenId = requireUuid(positionals[0], 'the token id');
+      return withRuntime(async (rt) => {
+        const position = await revokeAccessToken(rt.store, { tokenId }, LOCAL_OPERATOR, rt.now());
+        return { out: `revoked ${tokenId}`, position };
+      });
+    }
+    case 'secret put': {
+      const { values } = parse(rest, { company: { type: 'string' }, name: { type: 'string' } });
+      if (values.help) return HELP[key]!;
+      const companyId = requireUuid(values.company, '--company');
+      if (typeof values.name !== 'string' || !values.name.trim()) throw new UsageError('--name is required');
+      const value = await readStdin();
+      if (!value) throw new UsageError('the secret value (stdin) is empty');
+      return withRuntime(async (rt) => {
+        const s = await createSecret(rt.store, rt.masterKey, { companyId, name: (values.name as string).trim(), value }, LOCAL_OPERATOR, rt.now());
+        return { out: s.ref, position: s.position };
+      });
+    }
+    default:
+      throw new UsageError(`unknown command '${key}' (see crm --help)`);
+  }
+}
+
+// Run only as a program (tests import `run`).
+const invokedDirectly = process.argv[1] && /(?:cli\/main\.ts|bin\/crm(?:\.js)?)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  run(process.argv.slice(2)).then(
+    (out) => {
+      process.stdout.write(`${out}\n`);
+    },
+    (err: unknown) => {
+      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof DomainError) {
+        process.stderr.write(`crm: ${err.message.split('\n').join(' ')}\n`);
+        process.exitCode = err instanceof UsageError ? 2 : 1;
+        return;
+      }
+      process.stderr.write('crm: failed: a backend is unreachable or failing (set LOG_LEVEL=debug for details)\n');
+      if (process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error)?.message ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
