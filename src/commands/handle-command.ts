@@ -42,12 +42,14 @@ export async function handleCommand<Command, State, Event extends DomainEvent>(
   store: EventStore,
   streamName: string,
   decider: Decider<Command, State, Event>,
-  command: Command,
+  /** The command, or how to make it from the current state (when it needs facts read elsewhere). */
+  command: Command | ((state: State) => Promise<Command>),
   metadata: EventMetadata = {},
 ): Promise<CommandResult<State, Event>> {
   for (let attempt = 1; ; attempt++) {
     const { state, revision } = await loadAggregate(store, streamName, decider);
-    const events = decider.decide(command, state);
+    const cmd = typeof command === 'function' ? await (command as (s: State) => Promise<Command>)(state) : command;
+    const events = decider.decide(cmd, state);
     if (events.length === 0) return { events, state, position: null, revision };
     const expected: ExpectedRevision = revision === null ? 'no_stream' : revision;
     try {

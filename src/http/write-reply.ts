@@ -8,12 +8,20 @@ const READ_YOUR_WRITES_TIMEOUT_MS = 5000;
  * Replies to a command once the read models include its events, so that the client's next query sees its
  * own write (bounded: the write is durable either way). The position goes out as `X-CRM-Position`.
  */
-export async function replyAfterWrite(rt: Runtime, res: Response, position: Position | null, status: number, body?: unknown): Promise<void> {
+export async function replyAfterWrite(
+  rt: Runtime,
+  res: Response,
+  position: Position | null,
+  status: number,
+  /** The reply body, or a function that reads it from the read models once they include the write. */
+  body?: unknown,
+): Promise<void> {
   if (position) {
     res.setHeader('X-CRM-Position', formatPosition(position));
     const caughtUp = await rt.engine.waitFor(position, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS });
     if (!caughtUp) rt.logger.warn('read models lag behind a write', { position: formatPosition(position) });
   }
-  if (body === undefined) res.status(status).end();
-  else res.status(status).json(body);
+  const payload = typeof body === 'function' ? await (body as () => Promise<unknown>)() : body;
+  if (payload === undefined) res.status(status).end();
+  else res.status(status).json(payload);
 }

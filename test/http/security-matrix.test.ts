@@ -30,6 +30,8 @@ interface Fixtures {
   boardTokenId: () => Promise<string>;
   agentKeyId: () => Promise<string>;
   secretId: string;
+  pieceId: string;
+  freshPieceId: () => Promise<string>;
 }
 
 interface RouteCase {
@@ -100,7 +102,43 @@ const ROUTES: RouteCase[] = [
     body: () => ({ value: 'rotated' }),
     expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
   },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/content-pieces',
+    url: (f) => `/api/companies/${f.companyId}/crm/content-pieces?niche=renovation`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/content-pieces',
+    url: (f) => `/api/companies/${f.companyId}/crm/content-pieces`,
+    body: () => pieceBody(),
+    expect: [401, 401, 401, 401, 403, 403, 201, 201, 201],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/content-pieces/:pieceId',
+    url: (f) => `/api/companies/${f.companyId}/crm/content-pieces/${f.pieceId}`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'PATCH',
+    path: '/api/companies/:companyId/crm/content-pieces/:pieceId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/content-pieces/${await f.freshPieceId()}`,
+    body: () => ({ title: 'Renamed' }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/crm/content-pieces/:pieceId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/content-pieces/${await f.freshPieceId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 204, 204],
+  },
 ];
+
+export function pieceBody() {
+  return { title: 'First touch', sourcePath: `knowledge/${randomUUID()}.md`, sourceSha256: 'a'.repeat(64), tags: ['nurture'], niche: 'renovation' };
+}
 
 function matrixSuite(backend: 'pglite' | 'postgres') {
   describe(`security matrix on ${backend}`, () => {
@@ -144,9 +182,16 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         .set('authorization', `Bearer ${tokens.admin}`)
         .send({ name: 'fixture', value: 'v1' });
       expect(secret.status).toBe(201);
+      const piece = async () => {
+        const res = await request(t.app).post(`/api/companies/${companyId}/crm/content-pieces`).set('authorization', `Bearer ${tokens.admin}`).send(pieceBody());
+        expect(res.status).toBe(201);
+        return res.body.id as string;
+      };
       fixtures = {
         companyId,
         secretId: secret.body.id,
+        pieceId: await piece(),
+        freshPieceId: piece,
         boardTokenId: async () => {
           const r = await board(`victim-${randomUUID()}`, false, []);
           await rt.engine.waitFor(r.position!);

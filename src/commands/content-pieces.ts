@@ -1,0 +1,100 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  type ContentPieceFields,
+  type HolderStatus,
+  contentPieceDecider,
+  contentPieceStream,
+  sourcePathClaimDecider,
+  sourcePathClaimStream,
+} from '../domain/content-piece.js';
+import type { EventStore, Position } from '../eventstore/port.js';
+import { type Actor, actorLabel, actorMetadata } from './actor.js';
+import { handleCommand, loadAggregate } from './handle-command.js';
+
+const pathHash = (sourcePath: string) => createHash('sha256').update(sourcePath, 'utf8').digest('hex').slice(0, 40);
+
+async function holderStatus(store: EventStore, holder: string | null, sourcePath: string): Promise<HolderStatus | null> {
+  if (holder === null) return null;
+  const { state } = await loadAggregate(store, contentPieceStream(holder), contentPieceDecider);
+  if (state.status === 'none') return 'missing';
+  return state.status === 'active' && state.fields.sourcePath === sourcePath ? 'live' : 'gone';
+}
+
+/** Claims (company, sourcePath) for a piece; a live holder makes it a 409 carrying the holder's id. */
+async function claimSourcePath(store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) {
+  await handleCommand(
+    store,
+    sourcePathClaimStream(companyId, pathHash(sourcePath)),
+    sourcePathClaimDecider,
+    async (state) => ({ type: 'ClaimSourcePath' as const, pieceId, sourcePath, holder: await holderStatus(store, state.holder, sourcePath), now: now.toISOString() }),
+    actorMetadata(actor),
+  );
+}
+
+async function releaseSourcePath(store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) {
+  await handleCommand(
+    store,
+    sourcePathClaimStream(companyId, pathHash(sourcePath)),
+    sourcePathClaimDecider,
+    { type: 'ReleaseSourcePath', pieceId, now: now.toISOString() },
+    actorMetadata(actor),
+  );
+}
+
+export async function createContentPiece(
+  store: EventStore,
+  input: { companyId: string; fields: ContentPieceFields },
+  actor: Actor,
+  now: Date,
+): Promise<{ id: string; position: Position | null }> {
+  const pieceId = randomUUID();
+  // The claim first: of two racing identical creations, one claims and the other gets the 409.
+  await claimSourcePath(store, input.companyId, input.fields.sourcePath, pieceId, actor, now);
+  const r = await handleCommand(
+    store,
+    contentPieceStream(pieceId),
+    contentPieceDecider,
+    { type: 'CreateContentPiece', pieceId, companyId: input.companyId, fields: input.fields, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return { id: pieceId, position: r.position };
+}
+
+export async function updateContentPiece(
+  store: EventStore,
+  input: { companyId: string; pieceId: string; changes: Partial<ContentPieceFields> },
+  actor: Actor,
+  now: Date,
+): Promise<{ position: Position | null }> {
+  const { state } = await loadAggregate(store, contentPieceStream(input.pieceId), contentPieceDecider);
+  const oldPath = state.status === 'active' && state.companyId === input.companyId ? state.fields.sourcePath : null;
+  const moving = oldPath !== null && input.changes.sourcePath !== undefined && input.changes.sourcePath !== oldPath;
+  if (moving) await claimSourcePath(store, input.companyId, input.changes.sourcePath!, input.pieceId, actor, now);
+  const r = await handleCommand(
+    store,
+    contentPieceStream(input.pieceId),
+    contentPieceDecider,
+    { type: 'UpdateContentPiece', pieceId: input.pieceId, companyId: input.companyId, changes: input.changes, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  // A claim left behind by a crash here is stale (its holder moved) and is taken over when next claimed.
+  if (moving) await releaseSourcePath(store, input.companyId, oldPath, input.pieceId, actor, now);
+  return { position: r.position };
+}
+
+export async function deleteContentPiece(
+  store: EventStore,
+  input: { companyId: string; pieceId: string },
+  actor: Actor,
+  now: Date,
+): Promise<{ position: Position | null }> {
+  const r = await handleCommand(
+    store,
+    contentPieceStream(input.pieceId),
+    contentPieceDecider,
+    { type: 'DeleteContentPiece', pieceId: input.pieceId, companyId: input.companyId, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  if (r.state.status !== 'none') await releaseSourcePath(store, input.companyId, r.state.fields.sourcePath, input.pieceId, actor, now);
+  return { position: r.position };
+}
