@@ -5,6 +5,7 @@ import { healthRouter } from './http/health.js';
 import { requestLog } from './http/request-log.js';
 import { agentKeysRouter } from './http/routes/agent-keys.js';
 import { boardTokensRouter } from './http/routes/board-tokens.js';
+import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
 import { secretsRouter } from './http/routes/secrets.js';
 import type { Runtime } from './runtime.js';
@@ -25,6 +26,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(agentKeysRouter(rt));
   app.use(secretsRouter(rt));
   app.use(contentPiecesRouter(rt));
+  app.use(brandVoiceRouter(rt));
   app.use(unknownRoute);
   app.use(errorHandler(rt.logger));
   return app;

@@ -33,6 +33,11 @@ const EnvSchema = z.object({
   // Checked (and never echoed) where it is decoded: src/secrets/master-key.ts.
   CRM_SECRETS_MASTER_KEY: z.string().trim().min(1).optional(),
   CRM_BOARD_TOKEN_TTL_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  CRM_LLM_BASE_URL: url(['http:', 'https:']).optional(),
+  CRM_LLM_API_KEY: z.string().trim().min(1).optional(),
+  CRM_LLM_MODEL: z.string().trim().min(1).max(200).default('gpt-4o-mini'),
+  CRM_LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
 });
 
 export type Config = {
@@ -47,6 +52,9 @@ export type Config = {
   secretsMasterKey: string | undefined;
   /** Default lifetime of a board token; 0 means it never expires. */
   boardTokenTtlDays: number;
+  /** An OpenAI-compatible endpoint for the brand-voice checker; both set, or the guide checker is used. */
+  llm: { baseUrl: string; apiKey: string; model: string; timeoutMs: number } | null;
+  postIssueHooksPath: string;
 };
 
 export class ConfigError extends Error {
@@ -70,6 +78,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration:\n  CRM_AUTH_MODE: local_trusted trusts every request, so it is only allowed on a loopback HOST (got ${e.HOST}); use CRM_AUTH_MODE=authenticated`,
     );
   }
+  if (Boolean(e.CRM_LLM_BASE_URL) !== Boolean(e.CRM_LLM_API_KEY)) {
+    throw new ConfigError('invalid configuration:\n  CRM_LLM_BASE_URL and CRM_LLM_API_KEY go together: set both, or neither');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -80,5 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authMode,
     secretsMasterKey: e.CRM_SECRETS_MASTER_KEY,
     boardTokenTtlDays: e.CRM_BOARD_TOKEN_TTL_DAYS,
+    llm:
+      e.CRM_LLM_BASE_URL && e.CRM_LLM_API_KEY
+        ? { baseUrl: e.CRM_LLM_BASE_URL, apiKey: e.CRM_LLM_API_KEY, model: e.CRM_LLM_MODEL, timeoutMs: e.CRM_LLM_TIMEOUT_MS }
+        : null,
+    postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
   };
 }

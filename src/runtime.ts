@@ -7,6 +7,10 @@ import type { Logger } from './logger.js';
 import { ProjectionEngine } from './projections/engine.js';
 import { allProjections } from './projections/index.js';
 import type { Projection } from './projections/projection.js';
+import type { BrandVoiceChecker } from './brand-voice/checker.js';
+import { guideChecker } from './brand-voice/guide-checker.js';
+import { llmChecker } from './brand-voice/llm-checker.js';
+import { BrandVoiceService } from './commands/brand-voice.js';
 import type { MasterKey } from './secrets/crypto.js';
 import { loadMasterKey } from './secrets/master-key.js';
 import { lockDataDir } from './sql/data-dir-lock.js';
@@ -25,6 +29,7 @@ export interface Runtime {
   store: EventStore;
   engine: ProjectionEngine;
   masterKey: MasterKey;
+  brandVoice: BrandVoiceService;
   /** The clock, injectable so that tests can move time (token expiry, quota days). */
   now(): Date;
   close(): Promise<void>;
@@ -40,7 +45,7 @@ async function openEventStore(config: Config, db: Db): Promise<EventStore> {
 export async function createRuntime(
   config: Config,
   logger: Logger,
-  options: { projections?: Projection[]; db?: Db; now?: () => Date } = {},
+  options: { projections?: Projection[]; db?: Db; now?: () => Date; checker?: BrandVoiceChecker } = {},
 ): Promise<Runtime> {
   const masterKey = loadMasterKey(config.secretsMasterKey, config.dataDir);
   let unlock = () => {};
@@ -66,6 +71,8 @@ export async function createRuntime(
       logger: logger.child({ component: 'projections' }),
     });
     const ownedDb = db;
+    const now = options.now ?? (() => new Date());
+    const checker = options.checker ?? (config.llm ? llmChecker(config.llm) : guideChecker);
     return {
       config,
       logger,
@@ -73,7 +80,8 @@ export async function createRuntime(
       store,
       engine,
       masterKey,
-      now: options.now ?? (() => new Date()),
+      brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),
+      now,
       async close() {
         await engine.stop();
         await store.close();

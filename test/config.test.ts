@@ -27,6 +27,8 @@ describe('configuration from the environment', () => {
       authMode: 'authenticated',
       secretsMasterKey: undefined,
       boardTokenTtlDays: 30,
+      llm: null,
+      postIssueHooksPath: expect.stringMatching(/config\/post-issue-hooks\.yaml$/),
     });
   });
 
@@ -48,6 +50,8 @@ describe('configuration from the environment', () => {
     ['LOG_LEVEL', 'loud'],
     ['CRM_AUTH_MODE', 'open'],
     ['CRM_BOARD_TOKEN_TTL_DAYS', '-1'],
+    ['CRM_LLM_BASE_URL', 'ftp://x'],
+    ['CRM_LLM_TIMEOUT_MS', '5'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
@@ -60,6 +64,11 @@ describe('configuration from the environment', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain('hunter2');
     }
+  });
+
+  it('wants the LLM URL and key together', () => {
+    expect(() => loadConfig({ CRM_LLM_BASE_URL: 'http://127.0.0.1:9' })).toThrow(/go together/);
+    expect(loadConfig({ CRM_LLM_BASE_URL: 'http://127.0.0.1:9', CRM_LLM_API_KEY: 'k' }).llm).toMatchObject({ model: 'gpt-4o-mini', timeoutMs: 20000 });
   });
 
   it('knows loopback hosts', () => {

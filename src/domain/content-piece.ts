@@ -1,3 +1,4 @@
+import { canonicalJson } from './canonical-json.js';
 import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 
@@ -58,7 +59,7 @@ export const contentPieceDecider: Decider<ContentPieceCommand, ContentPieceState
       return [{ type: 'ContentPieceDeleted', data: { pieceId: command.pieceId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now } }];
     }
     const changes = Object.fromEntries(
-      Object.entries(command.changes).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(state.fields[k as keyof ContentPieceFields])),
+      Object.entries(command.changes).filter(([k, v]) => canonicalJson(v) !== canonicalJson(state.fields[k as keyof ContentPieceFields])),
     ) as Partial<ContentPieceFields>;
     if (Object.keys(changes).length === 0) return [];
     return [{ type: 'ContentPieceUpdated', data: { pieceId: command.pieceId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now } }];

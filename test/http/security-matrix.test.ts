@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueAgentKey, issueBoardToken, revokeAccessToken } from '../../src/commands/access-tokens.js';
@@ -133,6 +133,29 @@ const ROUTES: RouteCase[] = [
     path: '/api/companies/:companyId/crm/content-pieces/:pieceId',
     url: async (f) => `/api/companies/${f.companyId}/crm/content-pieces/${await f.freshPieceId()}`,
     expect: [401, 401, 401, 401, 403, 403, 204, 204, 204],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/brand-voice/guide',
+    url: (f) => `/api/companies/${f.companyId}/crm/brand-voice/guide`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'PUT',
+    path: '/api/companies/:companyId/crm/brand-voice/guide',
+    url: (f) => `/api/companies/${f.companyId}/crm/brand-voice/guide`,
+    body: () => ({ bannedPhrases: [`phrase ${randomUUID()}`] }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/brand-voice/check',
+    url: (f) => `/api/companies/${f.companyId}/crm/brand-voice/check`,
+    body: () => {
+      const draft = `Hello ${randomUUID()}`;
+      return { draft, contentSha256: createHash('sha256').update(draft).digest('hex') };
+    },
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
   },
 ];
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.js';
+import type { BrandVoiceChecker } from '../../src/brand-voice/checker.js';
 import { issueBoardToken } from '../../src/commands/access-tokens.js';
 import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -31,12 +32,13 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 /** The real app on a fresh in-memory PGlite or a fresh Postgres schema, projections running. */
 export async function startTestApp(
   backend: 'pglite' | 'postgres',
-  opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date } = {},
+  opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date; checker?: BrandVoiceChecker } = {},
 ): Promise<TestApp> {
   const t = backend === 'pglite' ? await pgliteDatabase() : await postgresDatabase();
   const rt = await createRuntime(testConfig({ secretsMasterKey: TEST_MASTER_KEY, ...opts.config }), opts.logger ?? silentLogger, {
     db: t.db,
     now: opts.now,
+    checker: opts.checker,
   });
   await rt.engine.start();
   return {
