@@ -7,6 +7,7 @@ import { agentKeysRouter } from './http/routes/agent-keys.js';
 import { boardTokensRouter } from './http/routes/board-tokens.js';
 import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
+import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
 import type { Runtime } from './runtime.js';
 
@@ -27,6 +28,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(secretsRouter(rt));
   app.use(contentPiecesRouter(rt));
   app.use(brandVoiceRouter(rt));
+  app.use(postIssueHooksRouter(rt));
   app.use(unknownRoute);
   app.use(errorHandler(rt.logger));
   return app;

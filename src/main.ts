@@ -1,4 +1,6 @@
 import { createApp } from './app.js';
+import { SYSTEM_ACTOR } from './commands/actor.js';
+import { syncHookRegistryAtStart } from './commands/post-issue-hooks.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
@@ -31,6 +33,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await rt.engine.start();
+  await syncHookRegistryAtStart(rt, SYSTEM_ACTOR, logger).catch((err: unknown) =>
+    logger.warn('post-issue hooks registry not synced at start', { error: err }),
+  );
   const app = createApp(rt);
   const server = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {

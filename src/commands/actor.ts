@@ -7,6 +7,9 @@ export type Actor =
 
 export const LOCAL_OPERATOR: Actor = { kind: 'board', tokenId: null, userId: 'local', instanceAdmin: true, companyIds: [] };
 
+/** The service itself (start-up work). */
+export const SYSTEM_ACTOR: Actor = { kind: 'board', tokenId: null, userId: 'system', instanceAdmin: true, companyIds: [] };
+
 /** The actor as written into events: who, never a credential. */
 export function actorLabel(actor: Actor): string {
   return actor.kind === 'board' ? `board:${actor.userId}` : `agent:${actor.agentId}`;

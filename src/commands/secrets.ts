@@ -76,11 +76,17 @@ export interface ResolvedSecret {
  * for a channel adapter. A malformed reference is invalid input (400); a reference to a missing secret, to
  * another company's, or to a version that does not exist cannot be used (422).
  */
-export async function resolveSecret(store: EventStore, master: MasterKey, ref: string, companyId: string): Promise<ResolvedSecret> {
+export async function resolveSecret(
+  store: EventStore,
+  master: MasterKey,
+  ref: string,
+  /** The company the reference must belong to; null only for instance-level configuration written by operators. */
+  companyId: string | null,
+): Promise<ResolvedSecret> {
   const parsed = parseSecretRef(ref);
   if (!parsed) throw new DomainError('invalid_input', 'secretRef must be secret://<uuid>:<version|latest>');
   const { state } = await loadAggregate(store, secretStream(parsed.secretId), secretDecider);
-  if (!state.exists || state.companyId !== companyId) {
+  if (!state.exists || (companyId !== null && state.companyId !== companyId)) {
     throw new DomainError('invalid_state', 'secretRef does not name a secret of this company');
   }
   const version = parsed.version === 'latest' ? state.latest : parsed.version;

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueAgentKey, issueBoardToken, revokeAccessToken } from '../../src/commands/access-tokens.js';
@@ -157,11 +158,26 @@ const ROUTES: RouteCase[] = [
     },
     expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
   },
+  {
+    method: 'POST',
+    path: '/api/admin/post-issue-hooks/reload',
+    url: () => '/api/admin/post-issue-hooks/reload',
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/post-issue-hooks/run',
+    url: (f) => `/api/companies/${f.companyId}/crm/post-issue-hooks/run`,
+    body: () => ({ issueId: 'ISS-1', status: 'done', labels: [] }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
 ];
 
 export function pieceBody() {
   return { title: 'First touch', sourcePath: `knowledge/${randomUUID()}.md`, sourceSha256: 'a'.repeat(64), tags: ['nurture'], niche: 'renovation' };
 }
+
+const HOOKS_EXAMPLE = fileURLToPath(new URL('../../config/post-issue-hooks.yaml', import.meta.url));
 
 function matrixSuite(backend: 'pglite' | 'postgres') {
   describe(`security matrix on ${backend}`, () => {
@@ -171,7 +187,7 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
     let fixtures: Fixtures;
 
     beforeAll(async () => {
-      t = await startTestApp(backend, { config: { authMode: 'authenticated' }, now: () => new Date(clock) });
+      t = await startTestApp(backend, { config: { authMode: 'authenticated', postIssueHooksPath: HOOKS_EXAMPLE }, now: () => new Date(clock) });
       const { rt } = t;
       const companyId = randomUUID();
       const otherCompanyId = randomUUID();
