@@ -22,6 +22,8 @@ import {
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const NOTIFY_CHANNEL = 'crm_es_appended';
 const UNIQUE_VIOLATION = '23505';
+const SERIALIZATION_FAILURE = '40001';
+const MAX_RETRIES = 10;
 const MAX_BATCH_ITEMS = 256;
 const MAX_BATCHES_IN_FLIGHT = 2;
 
@@ -71,9 +73,13 @@ function toRecorded(r: EventRow): RecordedEvent {
 
 const byStream = (a: PendingAppend, b: PendingAppend) => (a.streamName < b.streamName ? -1 : a.streamName > b.streamName ? 1 : 0);
 
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === UNIQUE_VIOLATION;
-}
+const sqlState = (err: unknown) => (typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined);
+
+/**
+ * Failures that a fresh transaction resolves: two identical appends raced past the duplicate check (the retry
+ * finds the winner's events), or the stream order check refused an old transaction id.
+ */
+const isRetryable = (err: unknown) => sqlState(err) === UNIQUE_VIOLATION || sqlState(err) === SERIALIZATION_FAILURE;
 
 /**
  * The event store on PostgreSQL or PGlite (the same SQL). Appends are one call of `crm_es_append`;
@@ -126,25 +132,20 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
   };
 
   async function runBatch(batch: PendingAppend[]): Promise<void> {
-    let rows: BatchRow[];
-    try {
-      rows = await callBatch(batch);
-    } catch (err) {
-      if (batch.length > 1) {
-        // One item's failure (two identical appends racing on an event id, say) must not fail the others.
-        await Promise.all(batch.map((p) => runBatch([p])));
-        return;
-      }
-      if (!isUniqueViolation(err)) {
-        batch[0]!.reject(err);
-        return;
-      }
-      // Two identical appends raced past the duplicate check; the retry now finds the winner's events.
+    let rows: BatchRow[] | null = null;
+    for (let attempt = 1; rows === null; attempt++) {
       try {
         rows = await callBatch(batch);
-      } catch (again) {
-        batch[0]!.reject(again);
-        return;
+      } catch (err) {
+        if (batch.length > 1) {
+          // One item's failure must not fail the others: each goes again in a transaction of its own.
+          await Promise.all(batch.map((p) => runBatch([p])));
+          return;
+        }
+        if (!isRetryable(err) || attempt >= MAX_RETRIES) {
+          batch[0]!.reject(err);
+          return;
+        }
       }
     }
     let appended = false;

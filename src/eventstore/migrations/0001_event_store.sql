@@ -4,7 +4,10 @@
 
 CREATE TABLE crm_es_streams (
   stream_name text PRIMARY KEY,
-  revision bigint NOT NULL
+  revision bigint NOT NULL,
+  -- The transaction that wrote the stream last. A transaction whose id is older must not write after it:
+  -- its events would come before the newer ones in (txid, position) order, against the stream's revisions.
+  last_txid xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 
 CREATE TABLE crm_es_events (
@@ -40,6 +43,8 @@ DECLARE
   stream text;
   expected text;
   cur bigint;
+  prev_txid xid8;
+  exists_now boolean;
   found_any integer;
   found_here integer;
 BEGIN
@@ -66,35 +71,44 @@ BEGIN
       END IF;
       EXIT WHEN status IS NOT NULL OR attempt = 2;
 
-      cur := NULL;
-      IF expected = 'no_stream' THEN
-        INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (stream, n - 1)
-          ON CONFLICT (stream_name) DO NOTHING RETURNING s.revision INTO cur;
-      ELSIF expected = 'stream_exists' THEN
-        UPDATE crm_es_streams s SET revision = s.revision + n WHERE s.stream_name = stream RETURNING s.revision INTO cur;
-      ELSIF expected = 'any' THEN
-        INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (stream, n - 1)
-          ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + n RETURNING s.revision INTO cur;
-      ELSE
-        UPDATE crm_es_streams s SET revision = s.revision + n
-          WHERE s.stream_name = stream AND s.revision = expected::bigint RETURNING s.revision INTO cur;
+      SELECT s.revision, s.last_txid INTO cur, prev_txid FROM crm_es_streams s WHERE s.stream_name = stream FOR UPDATE;
+      exists_now := FOUND;
+      IF exists_now AND prev_txid > pg_current_xact_id() THEN
+        -- Only a transaction that touched another stream first can hold an id older than the last writer's:
+        -- the caller retries the append in a fresh transaction.
+        RAISE EXCEPTION 'crm_es_out_of_order' USING ERRCODE = '40001';
       END IF;
 
-      IF cur IS NOT NULL THEN
-        WITH ins AS (
-          INSERT INTO crm_es_events (event_id, stream_name, revision, type, data, metadata)
-            SELECT u.id, stream, cur - n + u.ord, u.type, u.data, u.meta
-              FROM unnest(ids, p_types[off + 1 : off + n], p_data[off + 1 : off + n], p_meta[off + 1 : off + n])
-                   WITH ORDINALITY AS u(id, type, data, meta, ord)
-            RETURNING crm_es_events.position
-        ) SELECT max(ins.position) INTO last_position FROM ins;
-        status := 'ok';
-        last_revision := cur;
-        commit_id := pg_current_xact_id()::text;
-        EXIT;
+      IF (expected = 'no_stream' AND exists_now)
+         OR (expected = 'stream_exists' AND NOT exists_now)
+         OR (expected NOT IN ('no_stream', 'stream_exists', 'any') AND (NOT exists_now OR cur <> expected::bigint)) THEN
+        CONTINUE; -- a conflict, unless this very append committed concurrently: the second look tells
       END IF;
-      -- Otherwise the expectation failed, perhaps because this very append committed concurrently (a retry
-      -- racing its original): the row lock we waited on makes that commit visible to the second look.
+
+      IF exists_now THEN
+        UPDATE crm_es_streams s SET revision = s.revision + n, last_txid = pg_current_xact_id()
+          WHERE s.stream_name = stream RETURNING s.revision INTO cur;
+      ELSE
+        INSERT INTO crm_es_streams AS s (stream_name, revision) VALUES (stream, n - 1)
+          ON CONFLICT (stream_name) DO NOTHING RETURNING s.revision INTO cur;
+        IF cur IS NULL THEN
+          -- Created concurrently: 'no_stream' has lost; anything else decides again on the new row.
+          IF expected = 'no_stream' THEN CONTINUE; END IF;
+          RAISE EXCEPTION 'crm_es_created_concurrently' USING ERRCODE = '40001';
+        END IF;
+      END IF;
+
+      WITH ins AS (
+        INSERT INTO crm_es_events (event_id, stream_name, revision, type, data, metadata)
+          SELECT u.id, stream, cur - n + u.ord, u.type, u.data, u.meta
+            FROM unnest(ids, p_types[off + 1 : off + n], p_data[off + 1 : off + n], p_meta[off + 1 : off + n])
+                 WITH ORDINALITY AS u(id, type, data, meta, ord)
+          RETURNING crm_es_events.position
+      ) SELECT max(ins.position) INTO last_position FROM ins;
+      status := 'ok';
+      last_revision := cur;
+      commit_id := pg_current_xact_id()::text;
+      EXIT;
     END LOOP;
 
     IF status IS NULL THEN

@@ -1,0 +1,515 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  NO_STREAM,
+  START as ESDB_START,
+  STREAM_EXISTS,
+  StreamNotFoundError as EsdbStreamNotFoundError,
+  WrongExpectedVersionError,
+  excludeSystemEvents,
+  jsonEvent,
+  type AllStreamRecordedEvent,
+  type AllStreamSubscription,
+  type AppendExpectedRevision,
+  type ReadPosition,
+  type ReadRevision,
+  type ResolvedEvent,
+  type StreamingRead,
+} from '@eventstore/db-client';
+import {
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  EventStoreError,
+  type ExpectedRevision,
+  IdempotencyConflictError,
+  type Position,
+  type PreparedEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  START,
+  StreamNotFoundError,
+  WrongExpectedRevisionError,
+  assertStreamName,
+  comparePositions,
+  prepareAppend,
+} from './port.js';
+
+/*
+ * The event store on EventStoreDB, through `@eventstore/db-client` 6.x (gRPC; server 20.10+, positions on stream
+ * reads from 22.6). The choice of client lives in this file only; `@kurrent/kurrentdb-client` is its
+ * wire-compatible successor.
+ *
+ * What the client and the server give us, and what this adapter adds to honour the port exactly:
+ *
+ * - Expected revisions map 1:1 (`no_stream` -> NO_STREAM, `stream_exists` -> STREAM_EXISTS, `any` -> ANY,
+ *   n -> BigInt(n)) and the server enforces each one (IndexWriter.CheckCommit). A mismatch rejects with the
+ *   client's `WrongExpectedVersionError`, whose `actualVersion` is a bigint or the string 'no_stream' (from the
+ *   batch-append error details; the older metadata path may carry -1n, which also means no stream).
+ * - Global positions: an event appended over gRPC is a self-committed prepare record, and `$all` reports it at
+ *   {commit: its log position, prepare: its log position}. The append result carries {commit, prepare} of the
+ *   last appended event. Reading `$all` from a position is inclusive, so `readAll` drops events <= `after`.
+ * - Reads of a missing stream throw the client's `StreamNotFoundError` while iterating (6.x: the ReadStream
+ *   destroys itself with it); we turn it into ours.
+ * - `readAll` in client 6.x takes no server-side filter, so system events (`$` types or streams: stats,
+ *   settings, scavenges, ...) are dropped here and the read pages on until `maxCount` user events are found.
+ *   Subscriptions do take one (`excludeSystemEvents()`, a server-side event-type regex `^[^$].*`).
+ *
+ * Idempotency, and what `duplicate` can and cannot tell:
+ * - The server's idempotency check works per stream, on event ids. With an exact revision or `no_stream`, when
+ *   the stream has moved past the expected revision, it compares the ids stored right after that revision
+ *   with the append's: all equal -> success without writing (answering the first write's revision and
+ *   position), none -> WrongExpectedVersion, some -> WrongExpectedVersion too ("corrupted idempotency").
+ *   With `any` / `stream_exists` it looks the ids up in an in-memory cache of recently committed event ids:
+ *   best effort, a cache miss appends the events a second time. When the expected revision equals the
+ *   current one the server writes, whether or not the ids are stored earlier in the stream.
+ * - The wire answer of an idempotent no-op is identical to that of a fresh write, so EventStoreDB never tells
+ *   us which one happened. Hence:
+ *   * ids this adapter generated (randomUUID) cannot be stored yet: no check, `duplicate: false` is certain;
+ *   * when the caller supplied ids, we look for them at the end of the stream first (a bounded backwards
+ *     scan, DUPLICATE_SCAN_LIMIT events): all found -> nothing is written and we answer `duplicate: true` with
+ *     the stored revision and position; some found -> IdempotencyConflictError; none -> append. On a
+ *     WrongExpectedVersion we scan again, since an identical append may have landed in between;
+ *   * identical appends racing in this process are joined: the first one runs, the others answer its
+ *     result with `duplicate: true`;
+ *   * what remains inexact: identical appends racing from two processes can both answer `duplicate: false`
+ *     (the server still stores the events once for an exact revision / `no_stream`, best effort for `any`),
+ *     ids stored further back than the scan limit are not seen, and an id reused in another stream is not
+ *     detected (EventStoreDB has no index of event ids across streams, and allows that reuse).
+ */
+
+/** How far back (events) an append with caller-supplied ids looks for them before writing. */
+export const DUPLICATE_SCAN_LIMIT = 1_000;
+const SCAN_PAGE = 100;
+const DEFAULT_READ_ALL_MAX = 1_000;
+const PING_TIMEOUT_MS = 5_000;
+const RESUBSCRIBE_MIN_MS = 250;
+const RESUBSCRIBE_MAX_MS = 5_000;
+/** The client's sentinel for "no position" on events read from a stream before server 22.6. */
+const NO_POSITION = 0xffff_ffff_ffff_ffffn;
+
+// ---------------------------------------------------------------------------------------------------------
+// Pure mapping helpers (unit-tested without a server)
+
+export function toClientExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
+  switch (expected) {
+    case 'no_stream':
+      return NO_STREAM;
+    case 'stream_exists':
+      return STREAM_EXISTS;
+    case 'any':
+      return ANY;
+    default:
+      return BigInt(expected);
+  }
+}
+
+/** The client reports a missing stream as 'no_stream' (or -1n on the metadata error path). */
+export function toActualRevision(actual: unknown): number | 'no_stream' {
+  if (typeof actual === 'bigint') return actual < 0n ? 'no_stream' : Number(actual);
+  if (typeof actual === 'number' && Number.isFinite(actual)) return actual < 0 ? 'no_stream' : actual;
+  return 'no_stream';
+}
+
+/** The client's WrongExpectedVersionError as ours; anything else is not a revision conflict (null). */
+export function toWrongExpectedRevisionError(
+  err: unknown,
+  streamName: string,
+  expected: ExpectedRevision,
+): WrongExpectedRevisionError | null {
+  if (!(err instanceof WrongExpectedVersionError)) return null;
+  return new WrongExpectedRevisionError(streamName, expected, toActualRevision(err.actualVersion));
+}
+
+/** A position as the client gives it (absent, or the u64-max sentinel of old servers) as ours, or null. */
+export function toPortPosition(p: { commit: bigint; prepare: bigint } | undefined | null): Position | null {
+  if (!p || typeof p.commit !== 'bigint' || typeof p.prepare !== 'bigint') return null;
+  if (p.commit < 0n || p.prepare < 0n || p.commit === NO_POSITION || p.prepare === NO_POSITION) return null;
+  return { commit: p.commit, prepare: p.prepare };
+}
+
+/** Where a `$all` read starts for an exclusive checkpoint: the log start, or the checkpoint itself (inclusive). */
+export function toReadPosition(after: Position): ReadPosition {
+  return after.commit === 0n && after.prepare === 0n ? ESDB_START : { commit: after.commit, prepare: after.prepare };
+}
+
+/**
+ * The client (6.x) parses only `esdb://` and `esdb+discover://`; KurrentDB, the same server renamed, is
+ * addressed as `kurrentdb://` (or `kurrent://`) and speaks the same gRPC protocol.
+ */
+export function toClientConnectionString(connectionString: string): string {
+  return connectionString.trim().replace(/^(?:kurrentdb|kurrent)(\+discover)?:\/\//i, (_m, discover?: string) => `esdb${discover ?? ''}://`);
+}
+
+export function isSystemEvent(e: { streamId: string; type: string }): boolean {
+  return e.streamId.startsWith('$') || e.type.startsWith('$');
+}
+
+/** What this adapter reads of the client's recorded event (a structural subset, so tests can build one). */
+export interface EsdbRecord {
+  streamId: string;
+  id: string;
+  type: string;
+  revision: bigint;
+  created: Date;
+  isJson: boolean;
+  data: unknown;
+  metadata: unknown;
+  position?: { commit: bigint; prepare: bigint };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function parseJsonBytes(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The client parses JSON metadata itself; it hands back bytes when they are not JSON, undefined when empty. */
+export function toMetadata(raw: unknown): EventMetadata {
+  const value = raw instanceof Uint8Array ? parseJsonBytes(raw) : raw;
+  return isPlainObject(value) ? (value as EventMetadata) : {};
+}
+
+function toData(e: EsdbRecord): unknown {
+  if (e.isJson || !(e.data instanceof Uint8Array)) return e.data;
+  const parsed = parseJsonBytes(e.data);
+  return parsed === undefined ? e.data : parsed;
+}
+
+export function toRecordedEvent(e: EsdbRecord): RecordedEvent {
+  return {
+    id: e.id.toLowerCase(),
+    streamName: e.streamId,
+    type: e.type,
+    data: toData(e),
+    metadata: toMetadata(e.metadata),
+    revision: Number(e.revision),
+    // Servers before 22.6 give no position on stream reads (the pinned image is 23.10); $all reads always do.
+    position: toPortPosition(e.position) ?? START,
+    recordedAt: e.created,
+  };
+}
+
+export interface StoredRef {
+  revision: number;
+  position: Position;
+}
+
+export type StoredIds = { kind: 'none' } | { kind: 'partial' } | { kind: 'all'; revision: number; position: Position };
+
+/** Whether an append's ids are all, partly or not stored, given those found in the stream. */
+export function classifyStoredIds(ids: readonly string[], found: ReadonlyMap<string, StoredRef>): StoredIds {
+  const hits = ids.map((id) => found.get(id.toLowerCase())).filter((r): r is StoredRef => r !== undefined);
+  if (hits.length === 0) return { kind: 'none' };
+  if (hits.length < ids.length) return { kind: 'partial' };
+  let last = hits[0]!;
+  for (const h of hits) if (h.revision > last.revision) last = h;
+  let position = hits[0]!.position;
+  for (const h of hits) if (comparePositions(h.position, position) > 0) position = h.position;
+  return { kind: 'all', revision: last.revision, position };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function collect<E>(read: StreamingRead<E>): Promise<E[]> {
+  const out: E[] = [];
+  for await (const item of read) out.push(item);
+  return out;
+}
+
+function toEventData(e: PreparedEvent) {
+  return jsonEvent({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
+}
+
+export async function createEventStoreDbStore(connectionString: string): Promise<EventStore> {
+  const client = EventStoreDBClient.connectionString(toClientConnectionString(connectionString));
+  const inFlight = new Map<string, Promise<AppendResult>>();
+  const subscriptions = new Set<() => Promise<void>>();
+
+  /** The ids among the last events of the stream (bounded scan backwards; the rest of one append is adjacent). */
+  async function scanStoredIds(streamName: string, ids: readonly string[]): Promise<Map<string, StoredRef>> {
+    const wanted = new Set(ids.map((id) => id.toLowerCase()));
+    const found = new Map<string, StoredRef>();
+    let from: ReadRevision = END;
+    let scanned = 0;
+    let budget = DUPLICATE_SCAN_LIMIT;
+    for (;;) {
+      let page: ResolvedEvent[];
+      try {
+        page = await collect(client.readStream(streamName, { direction: BACKWARDS, fromRevision: from, maxCount: SCAN_PAGE }));
+      } catch (err) {
+        if (err instanceof EsdbStreamNotFoundError) return found;
+        throw err;
+      }
+      let oldest: bigint | null = null;
+      for (const resolved of page) {
+        const e = resolved.event;
+        if (!e) continue;
+        scanned++;
+        oldest = e.revision;
+        const id = e.id.toLowerCase();
+        if (wanted.has(id)) {
+          found.set(id, { revision: Number(e.revision), position: toPortPosition(e.position) ?? START });
+        }
+      }
+      if (found.size === wanted.size) return found;
+      if (found.size > 0) budget = Math.max(budget, scanned + wanted.size);
+      if (page.length < SCAN_PAGE || oldest === null || oldest === 0n || scanned >= budget) return found;
+      from = oldest - 1n;
+    }
+  }
+
+  async function currentRevision(streamName: string): Promise<number | 'no_stream'> {
+    try {
+      const [last] = await collect(client.readStream(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
+      return last?.event ? Number(last.event.revision) : 'no_stream';
+    } catch (err) {
+      if (err instanceof EsdbStreamNotFoundError) return 'no_stream';
+      throw err;
+    }
+  }
+
+  async function positionOfRevision(streamName: string, revision: number): Promise<Position> {
+    const [e] = await collect(client.readStream(streamName, { fromRevision: BigInt(revision), maxCount: 1 }));
+    return toPortPosition(e?.event?.position) ?? START;
+  }
+
+  async function appendOnce(
+    streamName: string,
+    prepared: PreparedEvent[],
+    expected: ExpectedRevision,
+    callerIds: boolean,
+  ): Promise<AppendResult> {
+    const ids = prepared.map((e) => e.id);
+    const storedResult = async (): Promise<AppendResult | null> => {
+      const stored = classifyStoredIds(ids, await scanStoredIds(streamName, ids));
+      if (stored.kind === 'partial') throw new IdempotencyConflictError(streamName);
+      if (stored.kind === 'all') return { nextExpectedRevision: stored.revision, position: stored.position, duplicate: true };
+      return null;
+    };
+    const conflict = async (actual: number | 'no_stream'): Promise<AppendResult> => {
+      // An identical append may have landed between our check and our write, at another revision than expected.
+      if (callerIds) {
+        const dup = await storedResult();
+        if (dup) return dup;
+      }
+      throw new WrongExpectedRevisionError(streamName, expected, actual);
+    };
+
+    if (callerIds) {
+      const dup = await storedResult();
+      if (dup) return dup;
+    }
+    let result;
+    try {
+      result = await client.appendToStream(streamName, prepared.map(toEventData), {
+        expectedRevision: toClientExpectedRevision(expected),
+      });
+    } catch (err) {
+      const mapped = toWrongExpectedRevisionError(err, streamName, expected);
+      if (!mapped) throw err;
+      return conflict(mapped.actual);
+    }
+    if (!result.success) {
+      // Only when the connection string sets throwOnAppendFailure=false; its revision is then unreliable.
+      return conflict(await currentRevision(streamName));
+    }
+    const nextExpectedRevision = Number(result.nextExpectedRevision);
+    return {
+      nextExpectedRevision,
+      position: toPortPosition(result.position) ?? (await positionOfRevision(streamName, nextExpectedRevision)),
+      duplicate: false,
+    };
+  }
+
+  /** Identical appends (same stream, same ids) in flight in this process: the first runs, the others join it. */
+  async function joinIdenticalAppends(key: string, run: () => Promise<AppendResult>): Promise<AppendResult> {
+    let joined: Promise<AppendResult> | undefined;
+    for (;;) {
+      const current = inFlight.get(key);
+      if (!current || current === joined) break;
+      joined = current;
+      try {
+        return { ...(await current), duplicate: true };
+      } catch {
+        // The first attempt failed (conflict, outage): this one makes its own.
+      }
+    }
+    const attempt = run();
+    inFlight.set(key, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (inFlight.get(key) === attempt) inFlight.delete(key);
+    }
+  }
+
+  async function readAllPage(from: ReadPosition, count: number): Promise<AllStreamRecordedEvent[]> {
+    const page = await collect(client.readAll({ direction: FORWARDS, fromPosition: from, maxCount: count }));
+    return page.flatMap((r) => (r.event ? [r.event] : []));
+  }
+
+  /** Visits the user events strictly after `after`, in order, until `visit` returns false or the log ends. */
+  async function scanAll(after: Position, pageSize: number, visit: (e: AllStreamRecordedEvent) => boolean): Promise<void> {
+    let floor = after;
+    for (;;) {
+      const page = await readAllPage(toReadPosition(floor), pageSize);
+      let last: Position | null = null;
+      for (const e of page) {
+        const pos = toPortPosition(e.position);
+        if (!pos || comparePositions(pos, floor) <= 0) continue; // the read is inclusive of its start
+        last = pos;
+        if (isSystemEvent(e)) continue;
+        if (!visit(e)) return;
+      }
+      if (page.length < pageSize || !last) return;
+      floor = last;
+    }
+  }
+
+  const store: EventStore = {
+    kind: 'eventstoredb',
+
+    async append(streamName, events, expected): Promise<AppendResult> {
+      const prepared = prepareAppend(streamName, events, expected, randomUUID);
+      const callerIds = events.some((e) => e.id !== undefined);
+      if (!callerIds) return appendOnce(streamName, prepared, expected, false);
+      const key = `${streamName}\n${prepared.map((e) => e.id).join(',')}`;
+      return joinIdenticalAppends(key, () => appendOnce(streamName, prepared, expected, true));
+    },
+
+    async readStream(streamName, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+      assertStreamName(streamName);
+      const backwards = options.direction === 'backwards';
+      const from = options.fromRevision;
+      const maxCount = options.maxCount;
+      try {
+        const read = client.readStream(streamName, {
+          direction: backwards ? BACKWARDS : FORWARDS,
+          fromRevision: from === undefined ? (backwards ? END : ESDB_START) : BigInt(from),
+          // A count of 0 still tells a missing stream from an empty range.
+          ...(maxCount === undefined ? {} : { maxCount: Math.max(maxCount, 1) }),
+        });
+        const out: RecordedEvent[] = [];
+        for await (const resolved of read) if (resolved.event) out.push(toRecordedEvent(resolved.event));
+        return maxCount !== undefined && maxCount <= 0 ? [] : out;
+      } catch (err) {
+        if (err instanceof EsdbStreamNotFoundError) throw new StreamNotFoundError(streamName);
+        throw err;
+      }
+    },
+
+    async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+      const max = options.maxCount ?? DEFAULT_READ_ALL_MAX;
+      if (max <= 0) return [];
+      const out: RecordedEvent[] = [];
+      await scanAll(options.after ?? START, Math.min(Math.max(max + 1, 64), 4_096), (e) => {
+        out.push(toRecordedEvent(e));
+        return out.length < max;
+      });
+      return out;
+    },
+
+    async countAfter(after, cap): Promise<number> {
+      if (cap <= 0) return 0;
+      let n = 0;
+      await scanAll(after, Math.min(Math.max(cap + 1, 64), 4_096), () => ++n < cap);
+      return n;
+    },
+
+    async subscribe(onAppend) {
+      let stopped = false;
+      let current: AllStreamSubscription | null = null;
+      let timer: NodeJS.Timeout | null = null;
+      let backoff = RESUBSCRIBE_MIN_MS;
+      const wake = () => {
+        try {
+          onAppend();
+        } catch {
+          // A wake-up signal must not break the subscription.
+        }
+      };
+
+      const start = () => {
+        if (stopped) return;
+        const sub = client.subscribeToAll({ fromPosition: END, filter: excludeSystemEvents() });
+        current = sub;
+        let dropped = false;
+        const drop = () => {
+          if (dropped) return;
+          dropped = true;
+          if (current === sub) current = null;
+          sub.unsubscribe().catch(() => undefined);
+          if (stopped) return;
+          // Events appended while we were away are only signalled by this wake-up after resubscribing.
+          timer = setTimeout(() => {
+            timer = null;
+            start();
+            wake();
+          }, backoff);
+          timer.unref();
+          backoff = Math.min(backoff * 2, RESUBSCRIBE_MAX_MS);
+        };
+        sub.on('confirmation', () => {
+          backoff = RESUBSCRIBE_MIN_MS;
+        });
+        sub.on('data', (resolved) => {
+          backoff = RESUBSCRIBE_MIN_MS;
+          if (!dropped && !stopped && !(resolved.event && isSystemEvent(resolved.event))) wake();
+        });
+        sub.on('error', drop); // also keeps late stream errors from being unhandled
+        sub.on('end', drop);
+        sub.on('close', drop);
+      };
+
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        subscriptions.delete(stop);
+        if (timer) clearTimeout(timer);
+        timer = null;
+        const sub = current;
+        current = null;
+        if (sub) await sub.unsubscribe().catch(() => undefined);
+      };
+      subscriptions.add(stop);
+      start();
+      return stop;
+    },
+
+    async ping() {
+      const read = client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
+      const done = collect(read);
+      done.catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new EventStoreError(`EventStoreDB did not answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([done, timeout]);
+      } catch (err) {
+        read.cancel().catch(() => undefined);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      await Promise.all([...subscriptions].map((stop) => stop()));
+      await client.dispose();
+    },
+  };
+  return store;
+}
