@@ -38,6 +38,7 @@ const EnvSchema = z.object({
   CRM_LLM_MODEL: z.string().trim().min(1).max(200).default('gpt-4o-mini'),
   CRM_LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
+  CRM_DISPATCH_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
 });
 
 export type Config = {
@@ -55,6 +56,8 @@ export type Config = {
   /** An OpenAI-compatible endpoint for the brand-voice checker; both set, or the guide checker is used. */
   llm: { baseUrl: string; apiKey: string; model: string; timeoutMs: number } | null;
   postIssueHooksPath: string;
+  /** How long a reservation may wait for its outcome before the reconciler settles it as interrupted. */
+  dispatchLeaseMs: number;
 };
 
 export class ConfigError extends Error {
@@ -96,5 +99,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { baseUrl: e.CRM_LLM_BASE_URL, apiKey: e.CRM_LLM_API_KEY, model: e.CRM_LLM_MODEL, timeoutMs: e.CRM_LLM_TIMEOUT_MS }
         : null,
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
+    dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
   };
 }

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await rt.engine.start();
+  rt.reconciler.start();
   await syncHookRegistryAtStart(rt, SYSTEM_ACTOR, logger).catch((err: unknown) =>
     logger.warn('post-issue hooks registry not synced at start', { error: err }),
   );

@@ -10,7 +10,11 @@ import type { Projection } from './projections/projection.js';
 import type { BrandVoiceChecker } from './brand-voice/checker.js';
 import { guideChecker } from './brand-voice/guide-checker.js';
 import { llmChecker } from './brand-voice/llm-checker.js';
+import { emailAdapter } from './channels/email.js';
+import { type ChannelAdapters, unavailableAdapter } from './channels/port.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
+import { Dispatcher } from './commands/dispatch.js';
+import { Reconciler } from './commands/reconciler.js';
 import type { MasterKey } from './secrets/crypto.js';
 import { loadMasterKey } from './secrets/master-key.js';
 import { lockDataDir } from './sql/data-dir-lock.js';
@@ -30,9 +34,21 @@ export interface Runtime {
   engine: ProjectionEngine;
   masterKey: MasterKey;
   brandVoice: BrandVoiceService;
+  dispatcher: Dispatcher;
+  reconciler: Reconciler;
   /** The clock, injectable so that tests can move time (token expiry, quota days). */
   now(): Date;
   close(): Promise<void>;
+}
+
+function defaultAdapters(): ChannelAdapters {
+  return {
+    email: emailAdapter,
+    'cal-com': unavailableAdapter('cal-com'),
+    linkedin: unavailableAdapter('linkedin'),
+    whatsapp: unavailableAdapter('whatsapp'),
+    instagram: unavailableAdapter('instagram'),
+  };
 }
 
 async function openEventStore(config: Config, db: Db): Promise<EventStore> {
@@ -45,7 +61,14 @@ async function openEventStore(config: Config, db: Db): Promise<EventStore> {
 export async function createRuntime(
   config: Config,
   logger: Logger,
-  options: { projections?: Projection[]; db?: Db; now?: () => Date; checker?: BrandVoiceChecker } = {},
+  options: {
+    projections?: Projection[];
+    db?: Db;
+    now?: () => Date;
+    checker?: BrandVoiceChecker;
+    /** Channel adapters to use instead of the real ones (benchmarks; never reachable over HTTP). */
+    adapters?: Partial<ChannelAdapters>;
+  } = {},
 ): Promise<Runtime> {
   const masterKey = loadMasterKey(config.secretsMasterKey, config.dataDir);
   let unlock = () => {};
@@ -73,6 +96,8 @@ export async function createRuntime(
     const ownedDb = db;
     const now = options.now ?? (() => new Date());
     const checker = options.checker ?? (config.llm ? llmChecker(config.llm) : guideChecker);
+    const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters: { ...defaultAdapters(), ...options.adapters }, leaseMs: config.dispatchLeaseMs });
+    const reconciler = new Reconciler({ db, dispatcher, now, leaseMs: config.dispatchLeaseMs, logger: logger.child({ component: 'reconciler' }) });
     return {
       config,
       logger,
@@ -81,8 +106,11 @@ export async function createRuntime(
       engine,
       masterKey,
       brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),
+      dispatcher,
+      reconciler,
       now,
       async close() {
+        await reconciler.stop();
         await engine.stop();
         await store.close();
         if (!options.db) await ownedDb.close();

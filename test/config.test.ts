@@ -29,6 +29,7 @@ describe('configuration from the environment', () => {
       boardTokenTtlDays: 30,
       llm: null,
       postIssueHooksPath: expect.stringMatching(/config\/post-issue-hooks\.yaml$/),
+      dispatchLeaseMs: 300000,
     });
   });
 

@@ -1,0 +1,66 @@
+import nodemailer from 'nodemailer';
+import { type ChannelAdapter, ChannelError } from './port.js';
+
+const SEND_TIMEOUT_MS = 30_000;
+
+/** Why an SMTP send failed, as a code for the activity (never the credential or the server's full reply). */
+function classify(err: unknown): ChannelError {
+  const e = err as { code?: string; responseCode?: number; command?: string };
+  if (typeof e.responseCode === 'number') {
+    const transient = e.responseCode >= 400 && e.responseCode < 500;
+    const what = e.command === 'RCPT TO' || e.code === 'EENVELOPE' ? 'recipient refused' : 'message refused';
+    return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient);
+  }
+  if (e.code === 'EAUTH') return new ChannelError('smtp_auth', 'the SMTP server refused the credentials');
+  if (e.code === 'ETIMEDOUT' || e.code === 'ECONNECTION' || e.code === 'ESOCKET' || e.code === 'EDNS') {
+    return new ChannelError('smtp_unreachable', 'the SMTP server could not be reached', true);
+  }
+  return new ChannelError('smtp_error', 'the SMTP send failed');
+}
+
+/**
+ * Email over SMTP with nodemailer. The credential is an SMTP URL (`smtp://user:pass@host:port` or `smtps://`).
+ * One connection per send: outboxes are few, and no pooled connection outlives a rotated secret.
+ */
+export const emailAdapter: ChannelAdapter = {
+  async send(outbox, credential, message) {
+    let url: URL;
+    try {
+      url = new URL(credential);
+    } catch {
+      throw new ChannelError('smtp_credential_invalid', 'the SMTP credential is not an smtp:// or smtps:// URL');
+    }
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+      throw new ChannelError('smtp_credential_invalid', 'the SMTP credential is not an smtp:// or smtps:// URL');
+    }
+    const transport = nodemailer.createTransport({
+      host: url.hostname,
+      port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
+      secure: url.protocol === 'smtps:',
+      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
+      tls: { rejectUnauthorized: !['127.0.0.1', 'localhost', '::1'].includes(url.hostname) },
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: SEND_TIMEOUT_MS,
+    });
+    const cfg = outbox.config as { fromAddress: string; fromName?: string; replyTo?: string };
+    const p = message.payload as { subject: string; text?: string; html?: string; headers?: Record<string, string> };
+    try {
+      const info = await transport.sendMail({
+        from: cfg.fromName ? { name: cfg.fromName, address: cfg.fromAddress } : cfg.fromAddress,
+        to: message.to,
+        replyTo: cfg.replyTo,
+        subject: p.subject,
+        text: p.text,
+        html: p.html,
+        headers: { 'X-CRM-Activity-Id': message.activityId, ...(p.headers ?? {}) },
+      });
+      return { providerMessageId: typeof info.messageId === 'string' ? info.messageId : null };
+    } catch (err) {
+      throw classify(err);
+    } finally {
+      transport.close();
+    }
+  },
+};

@@ -1,0 +1,46 @@
+import type { OutboxChannel } from '../domain/channels.js';
+
+export interface OutboxForAdapter {
+  outboxId: string;
+  companyId: string;
+  channel: OutboxChannel;
+  config: Record<string, unknown>;
+}
+
+export interface OutgoingMessage {
+  activityId: string;
+  to: string;
+  payload: Record<string, unknown>;
+  /** Stable per activity: providers that deduplicate get it. */
+  idempotencyKey: string;
+}
+
+/**
+ * A channel adapter: delivers one message with the credential's secret value. Throws `ChannelError` when the
+ * provider refuses or cannot be reached; the message carries no secret.
+ */
+export interface ChannelAdapter {
+  send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage): Promise<{ providerMessageId: string | null }>;
+}
+
+export class ChannelError extends Error {
+  override readonly name = 'ChannelError';
+  constructor(
+    /** e.g. `smtp_550`, `130429`: shown to the client in the activity's error. */
+    readonly code: string,
+    message: string,
+    /** A transient error may succeed later; a permanent one will not. */
+    readonly transient: boolean = false,
+  ) {
+    super(message);
+  }
+}
+
+export type ChannelAdapters = Record<OutboxChannel, ChannelAdapter>;
+
+/** A channel whose adapter is not built yet: sends fail visibly (and are refunded), never silently. */
+export const unavailableAdapter = (channel: string): ChannelAdapter => ({
+  async send() {
+    throw new ChannelError('channel_unavailable', `the ${channel} channel adapter is not available in this version`);
+  },
+});

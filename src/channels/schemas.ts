@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import type { OutboxChannel } from '../domain/channels.js';
+
+const httpsOrLoopback = z.url({ protocol: /^https?$/ });
+
+/** Outbox `config` per channel (what is not secret: the secret holds the credential). */
+export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unknown>>> = {
+  email: z
+    .object({
+      fromAddress: z.email(),
+      fromName: z.string().trim().min(1).max(200).optional(),
+      replyTo: z.email().optional(),
+    })
+    .strict(),
+  'cal-com': z
+    .object({ eventTypeId: z.number().int().positive(), baseUrl: httpsOrLoopback.optional() })
+    .strict(),
+  linkedin: z
+    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback.optional() })
+    .strict(),
+  whatsapp: z
+    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })
+    .strict(),
+  instagram: z
+    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })
+    .strict(),
+};
+
+/** A send's `payload` per channel (a dry run is validated as its outbox's channel). */
+export const SEND_PAYLOAD: Record<OutboxChannel, z.ZodType<Record<string, unknown>>> = {
+  email: z
+    .object({
+      subject: z.string().trim().min(1).max(998),
+      text: z.string().max(512 * 1024).optional(),
+      html: z.string().max(512 * 1024).optional(),
+    })
+    .strict()
+    .refine((p) => p.text !== undefined || p.html !== undefined, { message: 'an email needs text or html', path: ['text'] }),
+  'cal-com': z
+    .object({
+      start: z.iso.datetime({ offset: true }),
+      attendee: z.object({ name: z.string().trim().min(1).max(200), email: z.email(), timeZone: z.string().min(1).max(64) }).strict(),
+      lengthInMinutes: z.number().int().positive().max(24 * 60).optional(),
+    })
+    .strict(),
+  linkedin: z
+    .object({ kind: z.enum(['invitation', 'message']), note: z.string().max(300).optional(), text: z.string().min(1).max(8000).optional() })
+    .strict()
+    .refine((p) => p.kind === 'invitation' || p.text !== undefined, { message: 'a message needs text', path: ['text'] }),
+  whatsapp: z
+    .object({
+      text: z.string().min(1).max(4096).optional(),
+      template: z
+        .object({ name: z.string().min(1).max(512), language: z.string().min(2).max(15), components: z.array(z.record(z.string(), z.unknown())).max(20).optional() })
+        .strict()
+        .optional(),
+    })
+    .strict()
+    .refine((p) => (p.text === undefined) !== (p.template === undefined), { message: 'a WhatsApp message is text or a template', path: ['text'] }),
+  instagram: z.object({ text: z.string().min(1).max(1000), humanAgent: z.boolean().optional() }).strict(),
+};

@@ -1,0 +1,332 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { ChannelError, type ChannelAdapters } from '../channels/port.js';
+import { SEND_PAYLOAD } from '../channels/schemas.js';
+import { type ActivityCommand, type ActivityError, type ActivityRequest, ANSWERABLE, type ActivityState, activityDecider, activityStream } from '../domain/activity.js';
+import { allowedBy, allowlistDecider, allowlistStream } from '../domain/allowlist.js';
+import { approvalDecider, approvalStream } from '../domain/approval.js';
+import { approvalRulesDecider, approvalRulesStream, evaluateRules } from '../domain/approval-rules.js';
+import { canonicalJson } from '../domain/canonical-json.js';
+import type { OutboxChannel, SendChannel } from '../domain/channels.js';
+import { contentPieceDecider, contentPieceStream } from '../domain/content-piece.js';
+import { DomainError } from '../domain/decider.js';
+import { localDay } from '../domain/time-window.js';
+import { type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
+import { sharedCap } from '../projections/outboxes.js';
+import type { MasterKey } from '../secrets/crypto.js';
+import type { Queryable } from '../sql/db.js';
+import { type Actor, actorLabel, actorMetadata } from './actor.js';
+import { handleCommand, loadAggregate } from './handle-command.js';
+import { loadOutbox } from './outboxes.js';
+import { type BucketKey, QuotaReserver } from './quota.js';
+import { resolveSecret } from './secrets.js';
+
+export interface SendRequest {
+  channel: SendChannel;
+  outboxId: string;
+  to: string;
+  payload: Record<string, unknown>;
+  contentPieceId?: string | null;
+  clientDedupKey?: string | null;
+  tags?: string[];
+}
+
+export type SendStatus = 'draft_pending_approval' | 'sent' | 'sent_dryrun' | 'blocked_by_allowlist' | 'blocked_by_quota' | 'failed';
+
+export interface SendResult {
+  id: string;
+  status: SendStatus | 'rejected';
+  approvalId?: string;
+  error?: ActivityError;
+}
+
+export interface DispatcherDeps {
+  store: EventStore;
+  db: Queryable;
+  masterKey: MasterKey;
+  adapters: ChannelAdapters;
+  now: () => Date;
+  /** How long a reservation may stay without an outcome before the reconciler settles it (ms). */
+  leaseMs: number;
+}
+
+/** Tracks the furthest position a command reached, for read-your-writes. */
+class Positions {
+  last: Position | null = null;
+  add(p: Position | null) {
+    if (p && (!this.last || comparePositions(p, this.last) > 0)) this.last = p;
+  }
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/** A recipient in the form its channel takes; a malformed one is a 400 before anything is written. */
+function checkRecipient(channel: OutboxChannel, to: string): void {
+  const ok = channel === 'email' || channel === 'cal-com' ? EMAIL.test(to) : channel === 'whatsapp' ? E164.test(to) : to.trim().length > 0;
+  if (!ok) throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`);
+}
+
+/** A dedup key names one activity, deterministically (a UUID made from the company and the key). */
+export function dedupActivityId(companyId: string, key: string): string {
+  const h = createHash('sha256').update(`${companyId}\u0000${key}`, 'utf8').digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const resultOf = (id: string, s: ActivityState): SendResult => ({
+  id,
+  status: s.status as SendResult['status'],
+  ...(s.approvalId ? { approvalId: s.approvalId } : {}),
+  ...(s.error ? { error: s.error } : {}),
+});
+
+/**
+ * The dispatcher: every send, manual or scheduled, goes allowlist -> approval rules -> quota -> adapter, and
+ * ends in exactly one status, each step an event on the activity's stream.
+ */
+export class Dispatcher {
+  readonly quota: QuotaReserver;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.quota = new QuotaReserver(deps.store);
+  }
+
+  private async activity(activityId: string, command: ActivityCommand, actor: Actor, positions: Positions): Promise<ActivityState> {
+    const r = await handleCommand(this.deps.store, activityStream(activityId), activityDecider, command, actorMetadata(actor));
+    positions.add(r.position);
+    return r.state;
+  }
+
+  async send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+    const positions = new Positions();
+    const now = this.deps.now();
+    const tags = [...new Set(req.tags ?? [])].sort();
+    const requestHash = createHash('sha256')
+      .update(canonicalJson({ channel: req.channel, outboxId: req.outboxId, to: req.to, payload: req.payload, contentPieceId: req.contentPieceId ?? null, tags }))
+      .digest('hex');
+    const activityId = req.clientDedupKey ? dedupActivityId(companyId, req.clientDedupKey) : randomUUID();
+
+    if (req.clientDedupKey) {
+      const existing = await this.existing(activityId, requestHash);
+      if (existing) return { result: existing, position: null };
+    }
+
+    const outbox = await loadOutbox(this.deps.store, companyId, req.outboxId);
+    if (!outbox) throw new DomainError('not_found', 'outbox not found');
+    if (req.channel !== 'dry-run' && req.channel !== outbox.channel) {
+      throw new DomainError('invalid_state', `channel ${req.channel} does not match the outbox's channel ${outbox.channel}`);
+    }
+    const payload = SEND_PAYLOAD[outbox.channel].safeParse(req.payload);
+    if (!payload.success) {
+      throw new DomainError('invalid_input', `payload is not a valid ${outbox.channel} payload`, payload.error.issues.map(({ code, path, message }) => ({ code, path: ['payload', ...path], message })));
+    }
+    checkRecipient(outbox.channel, req.to);
+    let niche = outbox.niche;
+    let allTags = tags;
+    if (req.contentPieceId) {
+      const { state: piece } = await loadAggregate(this.deps.store, contentPieceStream(req.contentPieceId), contentPieceDecider);
+      if (piece.status !== 'active' || piece.companyId !== companyId) throw new DomainError('not_found', 'content piece not found');
+      niche = niche ?? piece.fields.niche;
+      allTags = [...new Set([...piece.fields.tags, ...tags])].sort();
+    }
+
+    const request: ActivityRequest = {
+      activityId,
+      companyId,
+      outboxId: outbox.outboxId,
+      channel: req.channel,
+      outboxChannel: outbox.channel,
+      to: req.to.trim(),
+      payload: payload.data,
+      contentPieceId: req.contentPieceId ?? null,
+      niche,
+      tags: allTags,
+      clientDedupKey: req.clientDedupKey ?? null,
+      requestHash,
+      requestedBy: actorLabel(actor),
+      requestedAt: now.toISOString(),
+    };
+    try {
+      const r = await this.deps.store.append(activityStream(activityId), [{ type: 'ActivityRequested', data: { ...request }, metadata: actorMetadata(actor) }], 'no_stream');
+      positions.add(r.position);
+    } catch (err) {
+      // The same dedup key, concurrently: the first request goes on, this one answers with its result.
+      if (!(err instanceof WrongExpectedRevisionError) || !req.clientDedupKey) throw err;
+      const existing = await this.existing(activityId, requestHash);
+      if (existing) return { result: existing, position: null };
+      throw err;
+    }
+
+    const iso = now.toISOString();
+    const { state: allowlist } = await loadAggregate(this.deps.store, allowlistStream(companyId), allowlistDecider);
+    if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
+      const s = await this.activity(activityId, { type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso }, actor, positions);
+      return { result: resultOf(activityId, s), position: positions.last };
+    }
+    if (req.channel === 'dry-run') {
+      const s = await this.activity(activityId, { type: 'SendDryRun', now: iso }, actor, positions);
+      return { result: resultOf(activityId, s), position: positions.last };
+    }
+    const { state: rules } = await loadAggregate(this.deps.store, approvalRulesStream(companyId), approvalRulesDecider);
+    const decision = evaluateRules(rules.rules.values(), { channel: outbox.channel, niche, tags: allTags, at: now });
+    if (decision.action === 'queue_for_manual') {
+      const approvalId = randomUUID();
+      const a = await handleCommand(
+        this.deps.store,
+        approvalStream(approvalId),
+        approvalDecider,
+        {
+          type: 'RequestApproval',
+          data: { approvalId, activityId, companyId, outboxId: outbox.outboxId, channel: outbox.channel, to: request.to, ruleId: decision.rule?.ruleId ?? null, at: iso },
+        },
+        actorMetadata(actor),
+      );
+      positions.add(a.position);
+      const s = await this.activity(activityId, { type: 'QueueForApproval', approvalId, ruleId: decision.rule?.ruleId ?? null, now: iso }, actor, positions);
+      return { result: resultOf(activityId, s), position: positions.last };
+    }
+    await this.activity(activityId, { type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now: iso }, actor, positions);
+    const s = await this.dispatchApproved(activityId, actor, positions);
+    return { result: resultOf(activityId, s), position: positions.last };
+  }
+
+  /** The rest of the pipeline for an approved activity: quota, then the channel adapter. */
+  async dispatchApproved(activityId: string, actor: Actor, positions: Positions): Promise<ActivityState> {
+    const { state } = await loadAggregate(this.deps.store, activityStream(activityId), activityDecider);
+    const request = state.request!;
+    const now = this.deps.now();
+    const iso = now.toISOString();
+    const outbox = await loadOutbox(this.deps.store, request.companyId, request.outboxId);
+    if (!outbox) {
+      return this.activity(activityId, { type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }, actor, positions);
+    }
+    const key: BucketKey = { companyId: request.companyId, credentialId: outbox.credentialId, day: localDay(now, outbox.timezone) };
+    // The smallest cap of the outboxes sharing the credential; this outbox's own in case the read model lags.
+    const cap = Math.min(outbox.dailyCap, (await sharedCap(this.deps.db, request.companyId, outbox.credentialId)) ?? Number.POSITIVE_INFINITY);
+    const reservation = await this.quota.reserve(key, activityId, cap, now);
+    positions.add(reservation.position);
+    if (!reservation.reserved) {
+      return this.activity(activityId, { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso }, actor, positions);
+    }
+    await this.activity(
+      activityId,
+      {
+        type: 'StartDispatch',
+        bucket: `${key.credentialId}.${key.day}`,
+        credentialId: key.credentialId,
+        day: key.day,
+        leaseUntil: new Date(now.getTime() + this.deps.leaseMs).toISOString(),
+        now: iso,
+      },
+      actor,
+      positions,
+    );
+    let error: ActivityError;
+    try {
+      const credential = await resolveSecret(this.deps.store, this.deps.masterKey, outbox.secretRef, request.companyId);
+      const sent = await this.deps.adapters[outbox.channel].send(
+        { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config },
+        credential.value,
+        { activityId, to: request.to, payload: request.payload, idempotencyKey: activityId },
+      );
+      return this.activity(activityId, { type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }, actor, positions);
+    } catch (err) {
+      error =
+        err instanceof ChannelError
+          ? { code: err.code, message: err.message }
+          : err instanceof DomainError
+            ? { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' }
+            : { code: 'adapter_error', message: 'the channel adapter failed' };
+    }
+    // The provider did not take the message: the unit goes back.
+    const refund = await this.quota.refund(key, activityId, this.deps.now());
+    positions.add(refund.position);
+    return this.activity(activityId, { type: 'RecordFailed', error, quotaRefunded: true, now: this.deps.now().toISOString() }, actor, positions);
+  }
+
+  /** The first result of a dedup key, once it has one; a different request under the same key is a 409. */
+  private async existing(activityId: string, requestHash: string): Promise<SendResult | null> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { state } = await loadAggregate(this.deps.store, activityStream(activityId), activityDecider);
+      if (state.status === 'none') return null;
+      if (state.request!.requestHash !== requestHash) {
+        throw new DomainError('conflict', 'clientDedupKey was already used for a different request', { activityId });
+      }
+      if (ANSWERABLE.has(state.status)) return resultOf(activityId, state);
+      if (Date.now() > deadline) throw new DomainError('conflict', 'the first request with this clientDedupKey is still in progress; retry later', { activityId });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Approvals
+
+  /** All-or-nothing check, then each approval granted and its activity dispatched. */
+  async approve(companyId: string, approvalIds: string[], actor: Actor) {
+    const approvals = await this.checkPending(companyId, approvalIds);
+    const positions = new Positions();
+    const now = this.deps.now().toISOString();
+    const results = [];
+    for (const { approvalId, activityId } of approvals) {
+      const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'GrantApproval', companyId, by: actorLabel(actor), now }, actorMetadata(actor));
+      positions.add(a.position);
+      await this.activity(activityId, { type: 'ApproveActivity', approvalId, ruleId: null, by: actorLabel(actor), now }, actor, positions);
+      const s = await this.dispatchApproved(activityId, actor, positions);
+      results.push({ approvalId, activityId, status: s.status, ...(s.error ? { error: s.error } : {}) });
+    }
+    return { results, position: positions.last };
+  }
+
+  async reject(companyId: string, approvalIds: string[], reason: string | null, actor: Actor) {
+    const approvals = await this.checkPending(companyId, approvalIds);
+    const positions = new Positions();
+    const now = this.deps.now().toISOString();
+    const results = [];
+    for (const { approvalId, activityId } of approvals) {
+      const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'RejectApproval', companyId, by: actorLabel(actor), reason, now }, actorMetadata(actor));
+      positions.add(a.position);
+      const s = await this.activity(activityId, { type: 'RejectActivity', approvalId, by: actorLabel(actor), reason, now }, actor, positions);
+      results.push({ approvalId, activityId, status: s.status });
+    }
+    return { results, position: positions.last };
+  }
+
+  private async checkPending(companyId: string, approvalIds: string[]) {
+    const states = await Promise.all(
+      approvalIds.map(async (approvalId) => ({ approvalId, state: (await loadAggregate(this.deps.store, approvalStream(approvalId), approvalDecider)).state })),
+    );
+    const refused = states.filter(({ state }) => state.status !== 'pending' || state.companyId !== companyId).map((s) => s.approvalId);
+    if (refused.length > 0) {
+      throw new DomainError('conflict', 'some approvals are unknown or not pending; nothing was changed', { approvalIds: refused });
+    }
+    return states.map(({ approvalId, state }) => ({ approvalId, activityId: state.activityId! }));
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Reconciliation
+
+  /**
+   * Settles an activity left without an outcome past the lease (a crash between reservation and outcome) as
+   * `failed` / `dispatch_interrupted`. The quota unit is kept: the provider may have accepted the message,
+   * and giving the unit back could let the day's sends exceed the cap. It is never re-sent.
+   */
+  async settleInterrupted(activityId: string, actor: Actor): Promise<boolean> {
+    const now = this.deps.now();
+    const { state } = await loadAggregate(this.deps.store, activityStream(activityId), activityDecider);
+    if (!['requested', 'approved', 'dispatching'].includes(state.status)) return false;
+    if (state.updatedAt && Date.parse(state.updatedAt) > now.getTime() - this.deps.leaseMs) return false;
+    try {
+      await handleCommand(
+        this.deps.store,
+        activityStream(activityId),
+        activityDecider,
+        { type: 'RecordFailed', error: { code: 'dispatch_interrupted', message: 'the dispatch was interrupted before an outcome was known; it is not retried' }, quotaRefunded: false, now: now.toISOString() },
+        actorMetadata(actor),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof DomainError) return false; // settled meanwhile
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { type OutboxFields, outboxDecider, outboxStream } from '../domain/outbox.js';
+import type { EventStore, Position } from '../eventstore/port.js';
+import type { MasterKey } from '../secrets/crypto.js';
+import { type Actor, actorLabel, actorMetadata } from './actor.js';
+import { handleCommand, loadAggregate } from './handle-command.js';
+import { resolveSecret } from './secrets.js';
+
+/** The credential behind a reference: the secret must exist in the company (else 422, or 400 if malformed). */
+async function credentialOf(store: EventStore, master: MasterKey, secretRef: string, companyId: string): Promise<string> {
+  return (await resolveSecret(store, master, secretRef, companyId)).secretId;
+}
+
+export async function createOutbox(
+  store: EventStore,
+  master: MasterKey,
+  input: { companyId: string; fields: Omit<OutboxFields, 'credentialId'> },
+  actor: Actor,
+  now: Date,
+): Promise<{ id: string; position: Position | null }> {
+  const credentialId = await credentialOf(store, master, input.fields.secretRef, input.companyId);
+  const outboxId = randomUUID();
+  const r = await handleCommand(
+    store,
+    outboxStream(outboxId),
+    outboxDecider,
+    { type: 'CreateOutbox', outboxId, companyId: input.companyId, fields: { ...input.fields, credentialId }, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return { id: outboxId, position: r.position };
+}
+
+export async function updateOutbox(
+  store: EventStore,
+  master: MasterKey,
+  input: { companyId: string; outboxId: string; changes: Partial<Omit<OutboxFields, 'channel' | 'credentialId'>> },
+  actor: Actor,
+  now: Date,
+): Promise<{ position: Position | null }> {
+  const changes: Partial<OutboxFields> = { ...input.changes };
+  if (input.changes.secretRef !== undefined) changes.credentialId = await credentialOf(store, master, input.changes.secretRef, input.companyId);
+  const r = await handleCommand(
+    store,
+    outboxStream(input.outboxId),
+    outboxDecider,
+    { type: 'UpdateOutbox', outboxId: input.outboxId, companyId: input.companyId, changes, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return { position: r.position };
+}
+
+export async function deleteOutbox(store: EventStore, input: { companyId: string; outboxId: string }, actor: Actor, now: Date) {
+  const r = await handleCommand(
+    store,
+    outboxStream(input.outboxId),
+    outboxDecider,
+    { type: 'DeleteOutbox', ...input, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return { position: r.position };
+}
+
+/** The live outbox of a company, from its stream (the dispatcher's source of truth), or null. */
+export async function loadOutbox(store: EventStore, companyId: string, outboxId: string) {
+  const { state } = await loadAggregate(store, outboxStream(outboxId), outboxDecider);
+  return state.status === 'active' && state.companyId === companyId ? { outboxId, companyId, ...state.fields } : null;
+}

@@ -1,0 +1,147 @@
+import type { SendChannel } from './channels.js';
+import { type Decider, type DomainEvent, DomainError } from './decider.js';
+
+/** One stream per send attempt: its whole decision history, for audit. */
+export const activityStream = (activityId: string) => `crm_activity-${activityId}`;
+
+/** What a send ends in (or waits in, for a human). */
+export type FinalStatus = 'draft_pending_approval' | 'sent' | 'sent_dryrun' | 'blocked_by_allowlist' | 'blocked_by_quota' | 'failed' | 'rejected';
+export type ActivityStatus = 'none' | 'requested' | 'approved' | 'dispatching' | FinalStatus;
+
+/** Statuses a send can be answered with: settled, or waiting for a human. */
+export const ANSWERABLE: ReadonlySet<ActivityStatus> = new Set<ActivityStatus>([
+  'draft_pending_approval',
+  'sent',
+  'sent_dryrun',
+  'blocked_by_allowlist',
+  'blocked_by_quota',
+  'failed',
+  'rejected',
+]);
+
+export interface ActivityError {
+  code: string;
+  message: string;
+}
+
+export interface ActivityRequest {
+  activityId: string;
+  companyId: string;
+  outboxId: string;
+  channel: SendChannel;
+  outboxChannel: string;
+  to: string;
+  payload: Record<string, unknown>;
+  contentPieceId: string | null;
+  niche: string | null;
+  tags: string[];
+  clientDedupKey: string | null;
+  /** SHA-256 of the request as sent: a repeated dedup key with another request is refused. */
+  requestHash: string;
+  requestedBy: string;
+  requestedAt: string;
+}
+
+export type ActivityEvent =
+  | DomainEvent<'ActivityRequested', ActivityRequest & Record<string, unknown>>
+  | DomainEvent<'ActivityBlocked', { activityId: string; status: 'blocked_by_allowlist' | 'blocked_by_quota'; reason: string; at: string }>
+  | DomainEvent<'ActivitySentDryRun', { activityId: string; at: string }>
+  | DomainEvent<'ActivityQueuedForApproval', { activityId: string; approvalId: string; ruleId: string | null; at: string }>
+  | DomainEvent<'ActivityApproved', { activityId: string; approvalId: string | null; ruleId: string | null; by: string; at: string }>
+  | DomainEvent<'ActivityRejected', { activityId: string; approvalId: string; by: string; reason: string | null; at: string }>
+  | DomainEvent<'ActivityDispatching', { activityId: string; bucket: string; credentialId: string; day: string; leaseUntil: string; at: string }>
+  | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string }>
+  | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>;
+
+export interface ActivityState {
+  status: ActivityStatus;
+  request: ActivityRequest | null;
+  approvalId: string | null;
+  bucket: string | null;
+  error: ActivityError | null;
+  updatedAt: string | null;
+}
+
+export type ActivityCommand =
+  | { type: 'RequestActivity'; request: ActivityRequest }
+  | { type: 'BlockActivity'; status: 'blocked_by_allowlist' | 'blocked_by_quota'; reason: string; now: string }
+  | { type: 'SendDryRun'; now: string }
+  | { type: 'QueueForApproval'; approvalId: string; ruleId: string | null; now: string }
+  | { type: 'ApproveActivity'; approvalId: string | null; ruleId: string | null; by: string; now: string }
+  | { type: 'RejectActivity'; approvalId: string; by: string; reason: string | null; now: string }
+  | { type: 'StartDispatch'; bucket: string; credentialId: string; day: string; leaseUntil: string; now: string }
+  | { type: 'RecordSent'; providerMessageId: string | null; now: string }
+  | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string };
+
+/** Which statuses each command may start from: anything else is an invalid transition (422). */
+const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, ActivityStatus[]> = {
+  BlockActivity: ['requested', 'approved'],
+  SendDryRun: ['requested'],
+  QueueForApproval: ['requested'],
+  ApproveActivity: ['requested', 'draft_pending_approval'],
+  RejectActivity: ['draft_pending_approval'],
+  StartDispatch: ['approved'],
+  RecordSent: ['dispatching'],
+  RecordFailed: ['requested', 'approved', 'dispatching'],
+};
+
+export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEvent> = {
+  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, error: null, updatedAt: null }),
+  evolve(state, event) {
+    const at = 'at' in event.data ? (event.data.at as string) : state.updatedAt;
+    switch (event.type) {
+      case 'ActivityRequested':
+        return { ...state, status: 'requested', request: event.data, updatedAt: event.data.requestedAt };
+      case 'ActivityBlocked':
+        return { ...state, status: event.data.status, updatedAt: at };
+      case 'ActivitySentDryRun':
+        return { ...state, status: 'sent_dryrun', updatedAt: at };
+      case 'ActivityQueuedForApproval':
+        return { ...state, status: 'draft_pending_approval', approvalId: event.data.approvalId, updatedAt: at };
+      case 'ActivityApproved':
+        return { ...state, status: 'approved', updatedAt: at };
+      case 'ActivityRejected':
+        return { ...state, status: 'rejected', updatedAt: at };
+      case 'ActivityDispatching':
+        return { ...state, status: 'dispatching', bucket: event.data.bucket, updatedAt: at };
+      case 'ActivitySent':
+        return { ...state, status: 'sent', updatedAt: at };
+      case 'ActivityFailed':
+        return { ...state, status: 'failed', error: event.data.error, updatedAt: at };
+    }
+  },
+  decide(command, state) {
+    if (command.type === 'RequestActivity') {
+      if (state.status !== 'none') throw new DomainError('conflict', 'activity already requested');
+      return [{ type: 'ActivityRequested', data: { ...command.request } }];
+    }
+    if (state.status === 'none') throw new DomainError('not_found', 'activity not found');
+    if (!FROM[command.type].includes(state.status)) {
+      throw new DomainError('invalid_state', `cannot ${command.type} an activity that is ${state.status}`);
+    }
+    const activityId = state.request!.activityId;
+    switch (command.type) {
+      case 'BlockActivity':
+        return [{ type: 'ActivityBlocked', data: { activityId, status: command.status, reason: command.reason, at: command.now } }];
+      case 'SendDryRun':
+        return [{ type: 'ActivitySentDryRun', data: { activityId, at: command.now } }];
+      case 'QueueForApproval':
+        return [{ type: 'ActivityQueuedForApproval', data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, at: command.now } }];
+      case 'ApproveActivity':
+        return [{ type: 'ActivityApproved', data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, by: command.by, at: command.now } }];
+      case 'RejectActivity':
+        return [{ type: 'ActivityRejected', data: { activityId, approvalId: command.approvalId, by: command.by, reason: command.reason, at: command.now } }];
+      case 'StartDispatch':
+        return [
+          {
+            type: 'ActivityDispatching',
+            data: { activityId, bucket: command.bucket, credentialId: command.credentialId, day: command.day, leaseUntil: command.leaseUntil, at: command.now },
+          },
+        ];
+      case 'RecordSent':
+        return [{ type: 'ActivitySent', data: { activityId, providerMessageId: command.providerMessageId, at: command.now } }];
+      case 'RecordFailed':
+        return [{ type: 'ActivityFailed', data: { activityId, error: command.error, quotaRefunded: command.quotaRefunded, at: command.now } }];
+    }
+  },
+};

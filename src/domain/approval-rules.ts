@@ -1,0 +1,120 @@
+import type { SendChannel } from './channels.js';
+import { canonicalJson } from './canonical-json.js';
+import { type Decider, type DomainEvent, DomainError } from './decider.js';
+import { inTimeWindow } from './time-window.js';
+
+/** One rule set per company: rules are evaluated together, in priority order. */
+export const approvalRulesStream = (companyId: string) => `crm_approval_rules-${companyId}`;
+
+export type ApprovalAction = 'auto_approve' | 'queue_for_manual';
+
+export interface RulePredicate {
+  channel?: SendChannel;
+  niche?: string;
+  tags?: string[];
+  timeOfDay?: { start: string; end: string; tz: string };
+}
+
+export interface ApprovalRule {
+  ruleId: string;
+  predicate: RulePredicate;
+  action: ApprovalAction;
+  priority: number;
+  /** Creation order: ties of priority go to the oldest rule. */
+  seq: number;
+  createdAt: string;
+}
+
+export type ApprovalRulesCommand =
+  | { type: 'AddApprovalRule'; companyId: string; ruleId: string; predicate: RulePredicate; action: ApprovalAction; priority: number; actor: string; now: string }
+  | {
+      type: 'UpdateApprovalRule';
+      companyId: string;
+      ruleId: string;
+      changes: Partial<Pick<ApprovalRule, 'predicate' | 'action' | 'priority'>>;
+      actor: string;
+      now: string;
+    }
+  | { type: 'DeleteApprovalRule'; companyId: string; ruleId: string; actor: string; now: string };
+
+export type ApprovalRulesEvent =
+  | DomainEvent<'ApprovalRuleAdded', { companyId: string; rule: ApprovalRule; addedBy: string }>
+  | DomainEvent<'ApprovalRuleUpdated', { companyId: string; ruleId: string; changes: Partial<Pick<ApprovalRule, 'predicate' | 'action' | 'priority'>>; updatedBy: string; updatedAt: string }>
+  | DomainEvent<'ApprovalRuleDeleted', { companyId: string; ruleId: string; deletedBy: string; deletedAt: string }>;
+
+export type ApprovalRulesState = { rules: Map<string, ApprovalRule>; nextSeq: number };
+
+export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesState, ApprovalRulesEvent> = {
+  initialState: () => ({ rules: new Map(), nextSeq: 1 }),
+  evolve(state, event) {
+    const rules = new Map(state.rules);
+    switch (event.type) {
+      case 'ApprovalRuleAdded':
+        rules.set(event.data.rule.ruleId, event.data.rule);
+        return { rules, nextSeq: Math.max(state.nextSeq, event.data.rule.seq + 1) };
+      case 'ApprovalRuleUpdated': {
+        const r = rules.get(event.data.ruleId);
+        if (r) rules.set(r.ruleId, { ...r, ...event.data.changes });
+        return { ...state, rules };
+      }
+      case 'ApprovalRuleDeleted':
+        rules.delete(event.data.ruleId);
+        return { ...state, rules };
+    }
+  },
+  decide(command, state) {
+    switch (command.type) {
+      case 'AddApprovalRule':
+        if (state.rules.has(command.ruleId)) throw new DomainError('conflict', 'rule id already used');
+        return [
+          {
+            type: 'ApprovalRuleAdded',
+            data: {
+              companyId: command.companyId,
+              rule: { ruleId: command.ruleId, predicate: command.predicate, action: command.action, priority: command.priority, seq: state.nextSeq, createdAt: command.now },
+              addedBy: command.actor,
+            },
+          },
+        ];
+      case 'UpdateApprovalRule': {
+        const rule = state.rules.get(command.ruleId);
+        if (!rule) throw new DomainError('not_found', 'approval rule not found');
+        const changes = Object.fromEntries(
+          Object.entries(command.changes).filter(([k, v]) => canonicalJson(v) !== canonicalJson(rule[k as keyof ApprovalRule])),
+        );
+        if (Object.keys(changes).length === 0) return [];
+        return [{ type: 'ApprovalRuleUpdated', data: { companyId: command.companyId, ruleId: command.ruleId, changes, updatedBy: command.actor, updatedAt: command.now } }];
+      }
+      case 'DeleteApprovalRule':
+        if (!state.rules.has(command.ruleId)) throw new DomainError('not_found', 'approval rule not found');
+        return [{ type: 'ApprovalRuleDeleted', data: { companyId: command.companyId, ruleId: command.ruleId, deletedBy: command.actor, deletedAt: command.now } }];
+    }
+  },
+};
+
+export interface SendFacts {
+  channel: SendChannel;
+  niche: string | null;
+  tags: string[];
+  at: Date;
+}
+
+/** Every field the predicate gives must match; absent fields match anything. */
+export function ruleMatches(predicate: RulePredicate, send: SendFacts): boolean {
+  if (predicate.channel !== undefined && predicate.channel !== send.channel) return false;
+  if (predicate.niche !== undefined && predicate.niche !== send.niche) return false;
+  if (predicate.tags !== undefined && !predicate.tags.every((t) => send.tags.includes(t))) return false;
+  if (predicate.timeOfDay !== undefined && !inTimeWindow(send.at, predicate.timeOfDay)) return false;
+  return true;
+}
+
+/** Evaluation order: ascending priority, ties oldest first. */
+export function orderedRules(rules: Iterable<ApprovalRule>): ApprovalRule[] {
+  return [...rules].sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+}
+
+/** First match wins; no match queues for a human. */
+export function evaluateRules(rules: Iterable<ApprovalRule>, send: SendFacts): { rule: ApprovalRule | null; action: ApprovalAction } {
+  for (const rule of orderedRules(rules)) if (ruleMatches(rule.predicate, send)) return { rule, action: rule.action };
+  return { rule: null, action: 'queue_for_manual' };
+}

@@ -1,0 +1,81 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { activityStream } from '../../domain/activity.js';
+import { SEND_CHANNELS } from '../../domain/channels.js';
+import { StreamNotFoundError } from '../../eventstore/port.js';
+import { getActivity, listActivities } from '../../projections/activities.js';
+import { listCredentialBuckets } from '../../projections/credential-buckets.js';
+import type { Runtime } from '../../runtime.js';
+import { companyOf, requireCompanyAccess } from '../auth.js';
+import { badRequest, notFound } from '../errors.js';
+import { parseQuery, uuid, uuidParam } from '../validate.js';
+
+const STATUSES = ['requested', 'approved', 'dispatching', 'draft_pending_approval', 'sent', 'sent_dryrun', 'blocked_by_allowlist', 'blocked_by_quota', 'failed', 'rejected'] as const;
+
+const ListQuery = z
+  .object({
+    status: z.enum(STATUSES).optional(),
+    channel: z.enum(SEND_CHANNELS).optional(),
+    outboxId: uuid.optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    cursor: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const at = new Date(createdAt);
+    if (Number.isNaN(at.getTime()) || !uuid.safeParse(id).success) throw new Error('bad');
+    return { createdAt: at, id };
+  } catch {
+    throw badRequest('cursor is not one this API gave');
+  }
+}
+
+/** Activities (one per send) with their audit history, and the quota buckets. */
+export function activitiesRouter(rt: Runtime): Router {
+  const r = Router();
+  const base = '/api/companies/:companyId/crm/activities';
+  r.get(base, requireCompanyAccess, async (req, res) => {
+    const q = parseQuery(ListQuery, req);
+    res.json(
+      await listActivities(rt.db, companyOf(res), {
+        status: q.status,
+        channel: q.channel,
+        outboxId: q.outboxId,
+        since: q.since ? new Date(q.since) : undefined,
+        until: q.until ? new Date(q.until) : undefined,
+        after: q.cursor ? decodeCursor(q.cursor) : undefined,
+        limit: q.limit,
+      }),
+    );
+  });
+  r.get(`${base}/:activityId`, requireCompanyAccess, async (req, res) => {
+    const activity = await getActivity(rt.db, companyOf(res), uuidParam(req, 'activityId'));
+    if (!activity) throw notFound('activity not found');
+    res.json(activity);
+  });
+  r.get(`${base}/:activityId/history`, requireCompanyAccess, async (req, res) => {
+    const activityId = uuidParam(req, 'activityId');
+    let events;
+    try {
+      events = await rt.store.readStream(activityStream(activityId));
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) throw notFound('activity not found');
+      throw err;
+    }
+    if ((events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res)) throw notFound('activity not found');
+    res.json({
+      activityId,
+      events: events.map((e) => ({ revision: e.revision, type: e.type, data: e.data, actor: e.metadata.actor ?? null, recordedAt: e.recordedAt })),
+    });
+  });
+  r.get('/api/companies/:companyId/crm/credential-buckets', requireCompanyAccess, async (req, res) => {
+    const { day } = parseQuery(z.object({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'day must be YYYY-MM-DD') }).strict(), req);
+    res.json({ items: await listCredentialBuckets(rt.db, companyOf(res), day) });
+  });
+  return r;
+}

@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { addAllowlistEntry, removeAllowlistEntry } from '../../commands/allowlist.js';
+import { normalizePattern } from '../../domain/allowlist.js';
+import { SEND_CHANNELS } from '../../domain/channels.js';
+import { listAllowlist } from '../../projections/allowlist.js';
+import type { Runtime } from '../../runtime.js';
+import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
+import { parseBody, uuidParam } from '../validate.js';
+import { replyAfterWrite } from '../write-reply.js';
+
+const AddBody = z
+  .object({
+    pattern: z
+      .string()
+      .max(500)
+      .transform((p, ctx) => {
+        const n = normalizePattern(p);
+        if (!n) {
+          ctx.addIssue({ code: 'custom', message: 'pattern must be an email, *@domain.tld, an E.164 number, a handle, a profile URL, or *' });
+          return z.NEVER;
+        }
+        return n.pattern;
+      }),
+    channel: z.enum(SEND_CHANNELS).nullable().default(null),
+    note: z.string().max(1000).nullable().default(null),
+  })
+  .strict();
+
+/** Who may be contacted at all. Only board users change it: agents must not widen their own reach. */
+export function allowlistRouter(rt: Runtime): Router {
+  const r = Router();
+  const base = '/api/companies/:companyId/crm/allowlist';
+  r.get(base, requireCompanyAccess, async (_req, res) => {
+    res.json({ items: await listAllowlist(rt.db, companyOf(res)) });
+  });
+  r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
+    const body = parseBody(AddBody, req);
+    const { id, position } = await addAllowlistEntry(rt.store, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 201, { id, ...body });
+  });
+  r.delete(`${base}/:entryId`, requireCompanyAccess, requireBoard, async (req, res) => {
+    const { position } = await removeAllowlistEntry(rt.store, { companyId: companyOf(res), entryId: uuidParam(req, 'entryId') }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 204);
+  });
+  return r;
+}

@@ -1,0 +1,81 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { addApprovalRule, deleteApprovalRule, loadApprovalRules, updateApprovalRule } from '../../commands/approval-rules.js';
+import { ruleMatches } from '../../domain/approval-rules.js';
+import { NICHE, SEND_CHANNELS } from '../../domain/channels.js';
+import { DomainError } from '../../domain/decider.js';
+import { HH_MM, isTimeZone } from '../../domain/time-window.js';
+import { listApprovalRules } from '../../projections/approval-rules.js';
+import type { Runtime } from '../../runtime.js';
+import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
+import { parseBody, uuidParam } from '../validate.js';
+import { replyAfterWrite } from '../write-reply.js';
+
+const tag = z.string().min(1).max(64);
+const Predicate = z
+  .object({
+    channel: z.enum(SEND_CHANNELS).optional(),
+    niche: z.string().regex(NICHE, 'niche must be a slug').optional(),
+    tags: z.array(tag).max(50).optional(),
+    timeOfDay: z
+      .object({
+        start: z.string().regex(HH_MM, 'start must be HH:MM'),
+        end: z.string().regex(HH_MM, 'end must be HH:MM'),
+        tz: z.string().refine(isTimeZone, 'tz must be an IANA time zone'),
+      })
+      .strict()
+      .refine((w) => w.start !== w.end, { message: 'start and end must differ (end is exclusive)', path: ['end'] })
+      .optional(),
+  })
+  .strict();
+const Action = z.enum(['auto_approve', 'queue_for_manual']);
+const Priority = z.number().int().min(-1_000_000).max(1_000_000);
+
+const CreateBody = z.object({ predicate: Predicate.default({}), action: Action, priority: Priority.default(100) }).strict();
+const PatchBody = z
+  .object({ predicate: Predicate, action: Action, priority: Priority })
+  .partial()
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change');
+const PreviewBody = z
+  .object({
+    channel: z.enum(SEND_CHANNELS),
+    niche: z.string().regex(NICHE).nullable().default(null),
+    tags: z.array(tag).max(100).default([]),
+    at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+/** Approval rules, evaluated by ascending priority (ties: oldest first); first match wins. Board users write. */
+export function approvalRulesRouter(rt: Runtime): Router {
+  const r = Router();
+  const base = '/api/companies/:companyId/crm/approval-rules';
+  const view = async (companyId: string, id: string) => (await listApprovalRules(rt.db, companyId)).find((x) => x.id === id);
+  r.get(base, requireCompanyAccess, async (_req, res) => {
+    res.json({ items: await listApprovalRules(rt.db, companyOf(res)) });
+  });
+  r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
+    const body = parseBody(CreateBody, req);
+    const { id, position } = await addApprovalRule(rt.store, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 201, () => view(companyOf(res), id));
+  });
+  r.patch(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
+    const ruleId = uuidParam(req, 'ruleId');
+    const changes = parseBody(PatchBody, req);
+    const { position } = await updateApprovalRule(rt.store, { companyId: companyOf(res), ruleId, changes }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 200, () => view(companyOf(res), ruleId));
+  });
+  r.delete(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
+    const { position } = await deleteApprovalRule(rt.store, { companyId: companyOf(res), ruleId: uuidParam(req, 'ruleId') }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 204);
+  });
+  r.post(`${base}/:ruleId/preview`, requireCompanyAccess, async (req, res) => {
+    const ruleId = uuidParam(req, 'ruleId');
+    const body = parseBody(PreviewBody, req);
+    const rule = (await loadApprovalRules(rt.store, companyOf(res))).rules.get(ruleId);
+    if (!rule) throw new DomainError('not_found', 'approval rule not found');
+    const matches = ruleMatches(rule.predicate, { channel: body.channel, niche: body.niche, tags: body.tags, at: body.at ? new Date(body.at) : rt.now() });
+    res.json({ matches, action: rule.action });
+  });
+  return r;
+}

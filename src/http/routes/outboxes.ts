@@ -1,0 +1,83 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { OUTBOX_CONFIG } from '../../channels/schemas.js';
+import { createOutbox, deleteOutbox, loadOutbox, updateOutbox } from '../../commands/outboxes.js';
+import { NICHE, OUTBOX_CHANNELS } from '../../domain/channels.js';
+import { DEFAULT_DAILY_CAP } from '../../domain/outbox.js';
+import { isTimeZone } from '../../domain/time-window.js';
+import { getOutbox, listOutboxes } from '../../projections/outboxes.js';
+import type { Runtime } from '../../runtime.js';
+import { parseSecretRef } from '../../secrets/secret-ref.js';
+import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
+import { HttpError, notFound } from '../errors.js';
+import { parseBody, uuidParam } from '../validate.js';
+import { replyAfterWrite } from '../write-reply.js';
+
+const fields = {
+  niche: z.string().regex(NICHE, 'niche must be a slug (a-z, 0-9, -)').nullable(),
+  secretRef: z.string().refine((r) => parseSecretRef(r) !== null, 'secretRef must be secret://<uuid>:<version|latest>'),
+  config: z.record(z.string(), z.unknown()),
+  dailyCap: z.number().int().min(0).max(1_000_000),
+  timezone: z.string().refine(isTimeZone, 'timezone must be an IANA time zone, e.g. Europe/Paris'),
+};
+
+const CreateBody = z
+  .object({
+    channel: z.enum(OUTBOX_CHANNELS),
+    niche: fields.niche.default(null),
+    secretRef: fields.secretRef,
+    config: fields.config,
+    dailyCap: fields.dailyCap.optional(),
+    timezone: fields.timezone.default('UTC'),
+  })
+  .strict();
+
+const PatchBody = z.object(fields).partial().strict().refine((b) => Object.keys(b).length > 0, 'nothing to change');
+
+function checkConfig(channel: keyof typeof OUTBOX_CONFIG, config: unknown) {
+  const r = OUTBOX_CONFIG[channel].safeParse(config);
+  if (!r.success) throw new HttpError(400, `config is not a valid ${channel} outbox config`, r.error.issues.map(({ code, path, message }) => ({ code, path: ['config', ...path], message })));
+  return r.data;
+}
+
+/** Outboxes: a channel, its configuration and the credential (secret) it sends with. Board users write. */
+export function outboxesRouter(rt: Runtime): Router {
+  const r = Router();
+  const base = '/api/companies/:companyId/crm/outboxes';
+  r.get(base, requireCompanyAccess, async (_req, res) => {
+    res.json({ items: await listOutboxes(rt.db, companyOf(res)) });
+  });
+  r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
+    const body = parseBody(CreateBody, req);
+    const config = checkConfig(body.channel, body.config);
+    const { id, position } = await createOutbox(
+      rt.store,
+      rt.masterKey,
+      { companyId: companyOf(res), fields: { ...body, config, dailyCap: body.dailyCap ?? DEFAULT_DAILY_CAP[body.channel] } },
+      actorOf(res),
+      rt.now(),
+    );
+    await replyAfterWrite(rt, res, position, 201, () => getOutbox(rt.db, companyOf(res), id));
+  });
+  r.get(`${base}/:outboxId`, requireCompanyAccess, async (req, res) => {
+    const outbox = await getOutbox(rt.db, companyOf(res), uuidParam(req, 'outboxId'));
+    if (!outbox) throw notFound('outbox not found');
+    res.json(outbox);
+  });
+  r.patch(`${base}/:outboxId`, requireCompanyAccess, requireBoard, async (req, res) => {
+    const outboxId = uuidParam(req, 'outboxId');
+    const changes = parseBody(PatchBody, req);
+    if (changes.config !== undefined) {
+      const current = await loadOutbox(rt.store, companyOf(res), outboxId);
+      if (!current) throw notFound('outbox not found');
+      changes.config = checkConfig(current.channel, changes.config);
+    }
+    const { position } = await updateOutbox(rt.store, rt.masterKey, { companyId: companyOf(res), outboxId, changes }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 200, () => getOutbox(rt.db, companyOf(res), outboxId));
+  });
+  r.delete(`${base}/:outboxId`, requireCompanyAccess, requireBoard, async (req, res) => {
+    const { position } = await deleteOutbox(rt.store, { companyId: companyOf(res), outboxId: uuidParam(req, 'outboxId') }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, position, 204);
+  });
+  return r;
+}

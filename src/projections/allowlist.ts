@@ -1,0 +1,31 @@
+import type { AllowlistEvent } from '../domain/allowlist.js';
+import type { Queryable } from '../sql/db.js';
+import type { Projection } from './projection.js';
+
+export const allowlistProjection: Projection = {
+  name: 'allowlist',
+  tables: ['crm_allowlist_entries'],
+  eventTypes: ['AllowlistEntryAdded', 'AllowlistEntryRemoved'],
+  async apply(events, { tx, table }) {
+    const t = table('crm_allowlist_entries');
+    for (const e of events as unknown as AllowlistEvent[]) {
+      if (e.type === 'AllowlistEntryAdded') {
+        const x = e.data.entry;
+        await tx.query(
+          `INSERT INTO ${t} (id, company_id, pattern, channel, note, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+          [x.entryId, e.data.companyId, x.pattern, x.channel, x.note, x.createdAt, x.createdBy],
+        );
+      } else {
+        await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.entryId]);
+      }
+    }
+  },
+};
+
+export async function listAllowlist(q: Queryable, companyId: string) {
+  const { rows } = await q.query<{ id: string; pattern: string; channel: string | null; note: string | null; created_at: Date; created_by: string }>(
+    `SELECT id, pattern, channel, note, created_at, created_by FROM crm_allowlist_entries WHERE company_id = $1 ORDER BY created_at, id`,
+    [companyId],
+  );
+  return rows.map((r) => ({ id: r.id, pattern: r.pattern, channel: r.channel, note: r.note, createdAt: r.created_at, createdBy: r.created_by }));
+}

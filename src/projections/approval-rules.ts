@@ -1,0 +1,42 @@
+import type { ApprovalRulesEvent } from '../domain/approval-rules.js';
+import type { Queryable } from '../sql/db.js';
+import type { Projection } from './projection.js';
+
+const COLUMN = { predicate: 'predicate', action: 'action', priority: 'priority' } as const;
+
+export const approvalRulesProjection: Projection = {
+  name: 'approval_rules',
+  tables: ['crm_approval_rules'],
+  eventTypes: ['ApprovalRuleAdded', 'ApprovalRuleUpdated', 'ApprovalRuleDeleted'],
+  async apply(events, { tx, table }) {
+    const t = table('crm_approval_rules');
+    for (const e of events as unknown as ApprovalRulesEvent[]) {
+      if (e.type === 'ApprovalRuleAdded') {
+        const r = e.data.rule;
+        await tx.query(
+          `INSERT INTO ${t} (id, company_id, predicate, action, priority, seq, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING`,
+          [r.ruleId, e.data.companyId, JSON.stringify(r.predicate), r.action, r.priority, r.seq, r.createdAt],
+        );
+      } else if (e.type === 'ApprovalRuleUpdated') {
+        const entries = Object.entries(e.data.changes) as [keyof typeof COLUMN, unknown][];
+        const sets = entries.map(([k], i) => `${COLUMN[k]} = $${i + 3}`);
+        await tx.query(`UPDATE ${t} SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, [
+          e.data.ruleId,
+          e.data.updatedAt,
+          ...entries.map(([k, v]) => (k === 'predicate' ? JSON.stringify(v) : v)),
+        ]);
+      } else {
+        await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.ruleId]);
+      }
+    }
+  },
+};
+
+/** Rows in evaluation order: ascending priority, ties oldest first. */
+export async function listApprovalRules(q: Queryable, companyId: string) {
+  const { rows } = await q.query<{ id: string; predicate: Record<string, unknown>; action: string; priority: number; created_at: Date; updated_at: Date }>(
+    `SELECT id, predicate, action, priority, created_at, updated_at FROM crm_approval_rules WHERE company_id = $1 ORDER BY priority, seq`,
+    [companyId],
+  );
+  return rows.map((r) => ({ id: r.id, predicate: r.predicate, action: r.action, priority: r.priority, createdAt: r.created_at, updatedAt: r.updated_at }));
+}

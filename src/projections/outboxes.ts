@@ -1,0 +1,87 @@
+import type { OutboxEvent, OutboxFields } from '../domain/outbox.js';
+import type { Queryable } from '../sql/db.js';
+import type { Projection } from './projection.js';
+
+const COLUMN: Record<keyof OutboxFields, string> = {
+  channel: 'channel',
+  niche: 'niche',
+  secretRef: 'secret_ref',
+  credentialId: 'credential_id',
+  config: 'config',
+  dailyCap: 'daily_cap',
+  timezone: 'timezone',
+};
+const dbValue = (k: keyof OutboxFields, v: unknown) => (k === 'config' ? JSON.stringify(v) : v);
+
+export const outboxesProjection: Projection = {
+  name: 'outboxes',
+  tables: ['crm_outboxes'],
+  eventTypes: ['OutboxCreated', 'OutboxUpdated', 'OutboxDeleted'],
+  async apply(events, { tx, table }) {
+    const t = table('crm_outboxes');
+    for (const e of events as unknown as OutboxEvent[]) {
+      if (e.type === 'OutboxCreated') {
+        const f = e.data.fields;
+        await tx.query(
+          `INSERT INTO ${t} (id, company_id, channel, niche, secret_ref, credential_id, config, daily_cap, timezone, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING`,
+          [e.data.outboxId, e.data.companyId, f.channel, f.niche, f.secretRef, f.credentialId, JSON.stringify(f.config), f.dailyCap, f.timezone, e.data.createdAt],
+        );
+      } else if (e.type === 'OutboxUpdated') {
+        const entries = Object.entries(e.data.changes) as [keyof OutboxFields, unknown][];
+        const sets = entries.map(([k], i) => `${COLUMN[k]} = $${i + 3}`);
+        await tx.query(`UPDATE ${t} SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, [
+          e.data.outboxId,
+          e.data.updatedAt,
+          ...entries.map(([k, v]) => dbValue(k, v)),
+        ]);
+      } else {
+        await tx.query(`UPDATE ${t} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [e.data.outboxId, e.data.deletedAt]);
+      }
+    }
+  },
+};
+
+interface Row {
+  id: string;
+  channel: string;
+  niche: string | null;
+  secret_ref: string;
+  credential_id: string;
+  config: Record<string, unknown>;
+  daily_cap: number;
+  timezone: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const view = (r: Row) => ({
+  id: r.id,
+  channel: r.channel,
+  niche: r.niche,
+  secretRef: r.secret_ref,
+  config: r.config,
+  dailyCap: r.daily_cap,
+  timezone: r.timezone,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export async function listOutboxes(q: Queryable, companyId: string) {
+  const { rows } = await q.query<Row>(`SELECT * FROM crm_outboxes WHERE company_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, [companyId]);
+  return rows.map(view);
+}
+
+export async function getOutbox(q: Queryable, companyId: string, id: string) {
+  const { rows } = await q.query<Row>(`SELECT * FROM crm_outboxes WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL`, [companyId, id]);
+  return rows[0] ? view(rows[0]) : null;
+}
+
+/** Outboxes sharing a credential share the smallest of their caps. */
+export async function sharedCap(q: Queryable, companyId: string, credentialId: string): Promise<number | null> {
+  const { rows } = await q.query<{ cap: number | null }>(
+    `SELECT min(daily_cap)::int AS cap FROM crm_outboxes WHERE company_id = $1 AND credential_id = $2 AND deleted_at IS NULL`,
+    [companyId, credentialId],
+  );
+  return rows[0]?.cap ?? null;
+}
