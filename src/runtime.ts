@@ -96,7 +96,9 @@ export async function createRuntime(
     const ownedDb = db;
     const now = options.now ?? (() => new Date());
     const checker = options.checker ?? (config.llm ? llmChecker(config.llm) : guideChecker);
-    const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters: { ...defaultAdapters(), ...options.adapters }, leaseMs: config.dispatchLeaseMs });
+    const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters: { ...defaultAdapters(), ...options.adapters }, leaseMs: config.dispatchLeaseMs,
+      maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
+    });
     const reconciler = new Reconciler({ db, dispatcher, now, leaseMs: config.dispatchLeaseMs, logger: logger.child({ component: 'reconciler' }) });
     return {
       config,

@@ -13,7 +13,7 @@ function classify(err: unknown): ChannelError {
   }
   if (e.code === 'EAUTH') return new ChannelError('smtp_auth', 'the SMTP server refused the credentials');
   if (e.code === 'ETIMEDOUT' || e.code === 'ECONNECTION' || e.code === 'ESOCKET' || e.code === 'EDNS') {
-    return new ChannelError('smtp_unreachable', 'the SMTP server could not be reached', true);
+    return new ChannelError('smtp_unreachable', `the SMTP server could not be reached (${e.code})`, true);
   }
   return new ChannelError('smtp_error', 'the SMTP send failed');
 }
@@ -40,8 +40,8 @@ export const emailAdapter: ChannelAdapter = {
       auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
       // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
       tls: { rejectUnauthorized: !['127.0.0.1', 'localhost', '::1'].includes(url.hostname) },
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
       socketTimeout: SEND_TIMEOUT_MS,
     });
     const cfg = outbox.config as { fromAddress: string; fromName?: string; replyTo?: string };

@@ -47,6 +47,26 @@ export interface DispatcherDeps {
   now: () => Date;
   /** How long a reservation may stay without an outcome before the reconciler settles it (ms). */
   leaseMs: number;
+  /** Sends run at once; more wait their turn (backpressure: embedded PGlite runs one query at a time). */
+  maxConcurrentSends: number;
+}
+
+/** A counting semaphore: at most `size` holders, the others wait in arrival order. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
 }
 
 /** Tracks the furthest position a command reached, for read-your-writes. */
@@ -85,9 +105,11 @@ const resultOf = (id: string, s: ActivityState): SendResult => ({
  */
 export class Dispatcher {
   readonly quota: QuotaReserver;
+  private readonly slots: Semaphore;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.quota = new QuotaReserver(deps.store);
+    this.slots = new Semaphore(deps.maxConcurrentSends);
   }
 
   private async activity(activityId: string, command: ActivityCommand, actor: Actor, positions: Positions): Promise<ActivityState> {
@@ -96,7 +118,11 @@ export class Dispatcher {
     return r.state;
   }
 
-  async send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+  send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+    return this.slots.run(() => this.sendNow(companyId, req, actor));
+  }
+
+  private async sendNow(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
     const positions = new Positions();
     const now = this.deps.now();
     const tags = [...new Set(req.tags ?? [])].sort();

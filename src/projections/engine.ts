@@ -1,5 +1,5 @@
 import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs';
-import { type EventStore, type Position, START, comparePositions, formatPosition } from '../eventstore/port.js';
+import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Db } from '../sql/db.js';
 import { type Checkpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints, writeCheckpoint } from './checkpoints.js';
@@ -35,12 +35,18 @@ export interface ProjectionStatus {
 
 interface Runner {
   projection: Projection;
+  /** Where this engine has read the log up to (ahead of `persisted` over batches the projection ignores). */
   position: Position;
+  /** The checkpoint as this engine last wrote or read it: the fence compares the stored one with it. */
+  persisted: Position;
+  persistedAt: number;
   lastError: string | null;
   rebuilding: RebuildProgress | null;
 }
 
 const LAG_CAP = 100_000;
+/** A checkpoint over events a projection ignores is written at most this often (ms). */
+const IDLE_CHECKPOINT_MS = 250;
 
 /**
  * Runs projections: catch up from the stored checkpoint, then follow the log live (woken by the store's
@@ -62,11 +68,14 @@ export class ProjectionEngine {
   private refreshTimer: NodeJS.Timeout | null = null;
   private waiters = 0;
   private notifying = false;
+  private readonly reads = new Map<string, Promise<RecordedEvent[]>>();
 
   constructor(private readonly opts: EngineOptions) {
     const names = opts.projections.map((p) => p.name);
     if (new Set(names).size !== names.length) throw new Error('projection names must be unique');
-    this.runners = new Map(opts.projections.map((p) => [p.name, { projection: p, position: START, lastError: null, rebuilding: null }]));
+    this.runners = new Map(
+      opts.projections.map((p) => [p.name, { projection: p, position: START, persisted: START, persistedAt: 0, lastError: null, rebuilding: null }]),
+    );
     this.logger = opts.logger ?? silentLogger;
     this.batchSize = opts.batchSize ?? 500;
     this.pollMs = opts.pollMs ?? 1000;
@@ -213,33 +222,58 @@ export class ProjectionEngine {
   /** One batch. Returns how many events it read (0: caught up). */
   private async step(r: Runner): Promise<number> {
     const p = r.projection;
-    const batch = await this.opts.store.readAll({ after: r.position, maxCount: this.batchSize });
-    if (batch.length === 0) return 0;
+    const batch = await this.read(r.position);
+    if (batch.length === 0) {
+      if (comparePositions(r.position, r.persisted) !== 0) await this.commit(r, r.position, []);
+      return 0;
+    }
     const last = batch[batch.length - 1]!.position;
     const relevant = p.eventTypes ? batch.filter((e) => p.eventTypes!.includes(e.type)) : batch;
+    if (relevant.length === 0 && Date.now() - r.persistedAt < IDLE_CHECKPOINT_MS) {
+      // Nothing to write: move on in memory (waitFor in this process sees it) and persist a little later.
+      r.position = last;
+      this.publish(p.name, last);
+      return batch.length;
+    }
+    await this.commit(r, last, relevant);
+    return batch.length;
+  }
+
+  /** Applies events and moves the checkpoint in one transaction, fenced by the checkpoint row's lock. */
+  private async commit(r: Runner, to: Position, events: RecordedEvent[]): Promise<void> {
+    const p = r.projection;
     const outcome = await this.opts.db.transaction(async (tx) => {
       const stored = await lockCheckpoint(tx, p.name);
       // Someone else (another instance, or a rebuild swap) moved the checkpoint: re-read from there.
-      if (comparePositions(stored.position, r.position) !== 0) return { stale: stored.position };
-      if (relevant.length > 0) await p.apply(relevant, { tx, table: (t) => t });
-      await writeCheckpoint(tx, p.name, last, relevant.length);
+      if (comparePositions(stored.position, r.persisted) !== 0) return { stale: stored.position };
+      if (events.length > 0) await p.apply(events, { tx, table: (t) => t });
+      await writeCheckpoint(tx, p.name, to, events.length);
       return { stale: null };
     });
-    if (outcome.stale) {
-      r.position = outcome.stale;
-      this.publish(p.name, outcome.stale);
-      return 1;
+    const now = outcome.stale ?? to;
+    r.position = now;
+    r.persisted = now;
+    r.persistedAt = Date.now();
+    this.publish(p.name, now);
+    if (!outcome.stale) this.announceProgress();
+  }
+
+  /** Loops at the same position share one read of the log. */
+  private read(after: Position): Promise<RecordedEvent[]> {
+    const key = formatPosition(after);
+    let pending = this.reads.get(key);
+    if (!pending) {
+      pending = this.opts.store.readAll({ after, maxCount: this.batchSize }).finally(() => this.reads.delete(key));
+      this.reads.set(key, pending);
     }
-    r.position = last;
-    this.publish(p.name, last);
-    this.announceProgress();
-    return batch.length;
+    return pending;
   }
 
   private publish(name: string, position: Position): void {
     const next = new Map(this.checkpoints$.value);
     const prev = next.get(name);
-    if (prev && comparePositions(prev, position) === 0) return;
+    // Monotonic: "has reached" never goes back (a standby's stored view may trail this engine's memory).
+    if (prev && comparePositions(prev, position) >= 0) return;
     next.set(name, position);
     this.checkpoints$.next(next);
   }
@@ -249,7 +283,10 @@ export class ProjectionEngine {
       const r = this.runners.get(cp.name);
       if (!r) continue;
       // A standby follows the stored checkpoint, so that it resumes from there when it takes over.
-      if (!this.leadership.isLeader(cp.name)) r.position = cp.position;
+      if (!this.leadership.isLeader(cp.name)) {
+        r.position = cp.position;
+        r.persisted = cp.position;
+      }
       this.publish(cp.name, cp.position);
     }
   }

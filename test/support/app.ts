@@ -6,7 +6,7 @@ import type { BrandVoiceChecker } from '../../src/brand-voice/checker.js';
 import { issueBoardToken } from '../../src/commands/access-tokens.js';
 import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { type Logger, silentLogger } from '../../src/logger.js';
+import { type LogLevel, type Logger, createLogger, silentLogger } from '../../src/logger.js';
 import { type Runtime, createRuntime } from '../../src/runtime.js';
 import { pgliteDatabase, postgresDatabase } from './databases.js';
 
@@ -35,7 +35,9 @@ export async function startTestApp(
   opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date; checker?: BrandVoiceChecker } = {},
 ): Promise<TestApp> {
   const t = backend === 'pglite' ? await pgliteDatabase() : await postgresDatabase();
-  const rt = await createRuntime(testConfig({ secretsMasterKey: TEST_MASTER_KEY, ...opts.config }), opts.logger ?? silentLogger, {
+  // TEST_LOG=warn (or debug) shows the service's own log while debugging a test.
+  const logger = opts.logger ?? (process.env.TEST_LOG ? createLogger(process.env.TEST_LOG as LogLevel, (l) => process.stderr.write(`${l}\n`)) : silentLogger);
+  const rt = await createRuntime(testConfig({ secretsMasterKey: TEST_MASTER_KEY, ...opts.config }), logger, {
     db: t.db,
     now: opts.now,
     checker: opts.checker,

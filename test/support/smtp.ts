@@ -1,0 +1,53 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+/** A real SMTP server in this process, on loopback, recording what it accepts. */
+export async function smtpServer(opts: { rejectRecipients?: string[] } = {}) {
+  const messages: ReceivedMail[] = [];
+  const rejected = new Set((opts.rejectRecipients ?? []).map((r) => r.toLowerCase()));
+  const server = new SMTPServer({
+    authOptional: true,
+    allowInsecureAuth: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onAuth(auth, _session, cb) {
+      if (auth.username === 'mailer' && auth.password === 'mail-pass') cb(null, { user: auth.username });
+      else cb(new Error('invalid credentials'));
+    },
+    onRcptTo(address, _session, cb) {
+      if (rejected.has(address.address.toLowerCase())) {
+        const err = Object.assign(new Error('no such mailbox'), { responseCode: 550 });
+        cb(err);
+        return;
+      }
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = (server.server as unknown as { address(): AddressInfo }).address();
+  return {
+    port,
+    url: `smtp://mailer:mail-pass@127.0.0.1:${port}`,
+    messages,
+    rejected,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
