@@ -33,6 +33,13 @@ interface Fixtures {
   secretId: string;
   pieceId: string;
   freshPieceId: () => Promise<string>;
+  outboxId: string;
+  freshOutboxId: () => Promise<string>;
+  freshAllowlistEntryId: () => Promise<string>;
+  ruleId: string;
+  freshRuleId: () => Promise<string>;
+  freshApprovalId: () => Promise<string>;
+  activityId: string;
 }
 
 interface RouteCase {
@@ -171,7 +178,151 @@ const ROUTES: RouteCase[] = [
     body: () => ({ issueId: 'ISS-1', status: 'done', labels: [] }),
     expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
   },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/outboxes',
+    url: (f) => `/api/companies/${f.companyId}/crm/outboxes`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/outboxes',
+    url: (f) => `/api/companies/${f.companyId}/crm/outboxes`,
+    body: () => outboxBody(matrixSecretRef),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/outboxes/:outboxId',
+    url: (f) => `/api/companies/${f.companyId}/crm/outboxes/${f.outboxId}`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'PATCH',
+    path: '/api/companies/:companyId/crm/outboxes/:outboxId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/outboxes/${await f.freshOutboxId()}`,
+    body: () => ({ dailyCap: 7 }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/crm/outboxes/:outboxId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/outboxes/${await f.freshOutboxId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 403, 204],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/allowlist',
+    url: (f) => `/api/companies/${f.companyId}/crm/allowlist`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/allowlist',
+    url: (f) => `/api/companies/${f.companyId}/crm/allowlist`,
+    body: () => ({ pattern: `${randomUUID()}@example.org` }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/crm/allowlist/:entryId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/allowlist/${await f.freshAllowlistEntryId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 403, 204],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/approval-rules',
+    url: (f) => `/api/companies/${f.companyId}/crm/approval-rules`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/approval-rules',
+    url: (f) => `/api/companies/${f.companyId}/crm/approval-rules`,
+    body: () => ({ predicate: { niche: 'zz-matrix' }, action: 'queue_for_manual', priority: 500 }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'PATCH',
+    path: '/api/companies/:companyId/crm/approval-rules/:ruleId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/approval-rules/${await f.freshRuleId()}`,
+    body: () => ({ priority: 600 }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/crm/approval-rules/:ruleId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/approval-rules/${await f.freshRuleId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 403, 204],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/approval-rules/:ruleId/preview',
+    url: (f) => `/api/companies/${f.companyId}/crm/approval-rules/${f.ruleId}/preview`,
+    body: () => ({ channel: 'email', niche: 'zz-matrix', tags: [] }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/send',
+    url: (f) => `/api/companies/${f.companyId}/crm/send`,
+    body: () => ({ channel: 'dry-run', outboxId: matrixOutboxId, to: 'someone@example.org', payload: { subject: 'Hi', text: 'x' } }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/approvals',
+    url: (f) => `/api/companies/${f.companyId}/crm/approvals?status=pending`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/approvals/bulk-approve',
+    url: (f) => `/api/companies/${f.companyId}/crm/approvals/bulk-approve`,
+    body: () => ({ approvalIds: [matrixApprovalIds.shift()] }),
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/approvals/bulk-reject',
+    url: (f) => `/api/companies/${f.companyId}/crm/approvals/bulk-reject`,
+    body: () => ({ approvalIds: [matrixApprovalIds.shift()] }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/activities',
+    url: (f) => `/api/companies/${f.companyId}/crm/activities?limit=5`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/activities/:activityId',
+    url: (f) => `/api/companies/${f.companyId}/crm/activities/${f.activityId}`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/activities/:activityId/history',
+    url: (f) => `/api/companies/${f.companyId}/crm/activities/${f.activityId}/history`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/credential-buckets',
+    url: (f) => `/api/companies/${f.companyId}/crm/credential-buckets?day=2026-11-30`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
 ];
+
+// Fixtures the table's bodies refer to, set up before the rows run.
+let matrixSecretRef = '';
+let matrixOutboxId = '';
+const matrixApprovalIds: string[] = [];
+
+function outboxBody(secretRef: string) {
+  return { channel: 'email', secretRef, config: { fromAddress: 'ops@example.com' }, dailyCap: 10 };
+}
 
 export function pieceBody() {
   return { title: 'First touch', sourcePath: `knowledge/${randomUUID()}.md`, sourceSha256: 'a'.repeat(64), tags: ['nurture'], niche: 'renovation' };
@@ -226,8 +377,45 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         expect(res.status).toBe(201);
         return res.body.id as string;
       };
+      const admin = { authorization: `Bearer ${tokens.admin}` };
+      matrixSecretRef = secret.body.ref;
+      const outbox = async () => {
+        const res = await request(t.app).post(`/api/companies/${companyId}/crm/outboxes`).set(admin).send(outboxBody(matrixSecretRef));
+        expect(res.status).toBe(201);
+        return res.body.id as string;
+      };
+      matrixOutboxId = await outbox();
+      const entry = async () => {
+        const res = await request(t.app).post(`/api/companies/${companyId}/crm/allowlist`).set(admin).send({ pattern: `${randomUUID()}@example.org` });
+        expect(res.status).toBe(201);
+        return res.body.id as string;
+      };
+      const rule = async () => {
+        const res = await request(t.app).post(`/api/companies/${companyId}/crm/approval-rules`).set(admin).send({ predicate: { niche: 'zz-matrix' }, action: 'queue_for_manual' });
+        expect(res.status).toBe(201);
+        return res.body.id as string;
+      };
+      expect((await request(t.app).post(`/api/companies/${companyId}/crm/allowlist`).set(admin).send({ pattern: '*@example.org' })).status).toBe(201);
+      const approval = async () => {
+        const res = await request(t.app)
+          .post(`/api/companies/${companyId}/crm/send`)
+          .set(admin)
+          .send({ channel: 'email', outboxId: matrixOutboxId, to: 'pending@example.org', payload: { subject: 'Hi', text: 'x' } });
+        expect(res.body.status).toBe('draft_pending_approval');
+        return res.body as { id: string; approvalId: string };
+      };
+      // Every call of bulk-approve/reject (by any actor) takes one pending approval of its own.
+      const firstApproval = await approval();
+      for (let i = 0; i < 2 * ACTORS.length; i++) matrixApprovalIds.push((await approval()).approvalId);
       fixtures = {
         companyId,
+        outboxId: matrixOutboxId,
+        freshOutboxId: outbox,
+        freshAllowlistEntryId: entry,
+        ruleId: await rule(),
+        freshRuleId: rule,
+        freshApprovalId: async () => (await approval()).approvalId,
+        activityId: firstApproval.id,
         secretId: secret.body.id,
         pieceId: await piece(),
         freshPieceId: piece,
