@@ -1,6 +1,6 @@
 import express from 'express';
 import { errorHandler, unknownRoute } from './http/errors.js';
-import { authenticate } from './http/auth.js';
+import { authenticate, requireActor } from './http/auth.js';
 import { healthRouter } from './http/health.js';
 import { requestLog } from './http/request-log.js';
 import { activitiesRouter } from './http/routes/activities.js';
@@ -26,8 +26,10 @@ export function createApp(rt: Runtime): express.Express {
   app.set('trust proxy', false);
   app.use(requestLog(rt.logger));
   app.use(healthRouter(rt));
-  app.use(express.json({ limit: BODY_LIMIT }));
   app.use(authenticate(rt));
+  // Every /api route needs an actor: refuse anonymous callers before their body is read.
+  app.use('/api', requireActor);
+  app.use(express.json({ limit: BODY_LIMIT }));
   // Routers carry full paths and are mounted at the root, so the security matrix can list every route.
   app.use(boardTokensRouter(rt));
   app.use(agentKeysRouter(rt));

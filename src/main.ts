@@ -38,11 +38,19 @@ async function main(): Promise<void> {
     logger.warn('post-issue hooks registry not synced at start', { error: err }),
   );
   const app = createApp(rt);
+  let stopping = false;
   const server = createHttpServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    process.stderr.write(`crm-outreach: cannot listen on ${config.host}:${config.port}${code ? ` (${code})` : ''}\n`);
+    await rt.close().catch(() => {});
+    process.exit(1);
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info('crm-outreach listening', {
@@ -51,7 +59,6 @@ async function main(): Promise<void> {
     readModels: rt.db.kind,
   });
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -64,6 +71,9 @@ async function main(): Promise<void> {
     // Stop accepting, let in-flight requests finish, then stop projections at a checkpoint and close pools.
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
+      // A keep-alive connection becomes idle once its in-flight request is answered: close it then.
+      const reaper = setInterval(() => server.closeIdleConnections(), 50);
+      reaper.unref();
       server.closeIdleConnections();
     });
     await rt.close();

@@ -65,7 +65,7 @@ describe('the crm CLI', () => {
       const port = await freePort();
       const server = startServer({ ...env, PORT: String(port), CRM_AUTH_MODE: 'authenticated' });
       children.push(server.child);
-      await waitHealthy(port, 15_000);
+      await waitHealthy(port, 60_000);
       const base = `http://127.0.0.1:${port}`;
       const call = (method: string, path: string, token: string, body?: unknown) =>
         fetch(base + path, {

@@ -24,14 +24,14 @@ describe('the server process', () => {
       const env = { PORT: String(port), CRM_DATA_DIR: dir.path };
       const first = startServer(env);
       children.push(first.child);
-      await waitHealthy(port, 30_000);
+      await waitHealthy(port, 60_000);
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
       expect(first.output()).toContain('"msg":"stopped"');
 
       const second = startServer(env);
       children.push(second.child);
-      await waitHealthy(port, 30_000);
+      await waitHealthy(port, 60_000);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);
       second.child.kill('SIGINT');
@@ -47,7 +47,7 @@ describe('the server process', () => {
       const port = await freePort();
       const first = startServer({ PORT: String(port), CRM_DATA_DIR: dir.path });
       children.push(first.child);
-      await waitHealthy(port, 30_000);
+      await waitHealthy(port, 60_000);
       const second = startServer({ PORT: String(await freePort()), CRM_DATA_DIR: dir.path });
       children.push(second.child);
       expect(await second.exited).toBe(1);

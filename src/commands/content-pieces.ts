@@ -7,17 +7,18 @@ import {
   sourcePathClaimDecider,
   sourcePathClaimStream,
 } from '../domain/content-piece.js';
+import { canonicalSourcePath } from '../domain/source-path.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 
-const pathHash = (sourcePath: string) => createHash('sha256').update(sourcePath, 'utf8').digest('hex').slice(0, 40);
+const pathHash = (sourcePath: string) => createHash('sha256').update(canonicalSourcePath(sourcePath), 'utf8').digest('hex').slice(0, 40);
 
 async function holderStatus(store: EventStore, holder: string | null, sourcePath: string): Promise<HolderStatus | null> {
   if (holder === null) return null;
   const { state } = await loadAggregate(store, contentPieceStream(holder), contentPieceDecider);
   if (state.status === 'none') return 'missing';
-  return state.status === 'active' && state.fields.sourcePath === sourcePath ? 'live' : 'gone';
+  return state.status === 'active' && canonicalSourcePath(state.fields.sourcePath) === canonicalSourcePath(sourcePath) ? 'live' : 'gone';
 }
 
 /** Claims (company, sourcePath) for a piece; a live holder makes it a 409 carrying the holder's id. */
@@ -50,14 +51,20 @@ export async function createContentPiece(
   const pieceId = randomUUID();
   // The claim first: of two racing identical creations, one claims and the other gets the 409.
   await claimSourcePath(store, input.companyId, input.fields.sourcePath, pieceId, actor, now);
-  const r = await handleCommand(
-    store,
-    contentPieceStream(pieceId),
-    contentPieceDecider,
-    { type: 'CreateContentPiece', pieceId, companyId: input.companyId, fields: input.fields, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
-  );
-  return { id: pieceId, position: r.position };
+  try {
+    const r = await handleCommand(
+      store,
+      contentPieceStream(pieceId),
+      contentPieceDecider,
+      { type: 'CreateContentPiece', pieceId, companyId: input.companyId, fields: input.fields, actor: actorLabel(actor), now: now.toISOString() },
+      actorMetadata(actor),
+    );
+    return { id: pieceId, position: r.position };
+  } catch (err) {
+    // Free the path at once rather than after the lease (best effort: a stale claim is taken over anyway).
+    await releaseSourcePath(store, input.companyId, input.fields.sourcePath, pieceId, actor, now).catch(() => {});
+    throw err;
+  }
 }
 
 export async function updateContentPiece(
@@ -68,7 +75,7 @@ export async function updateContentPiece(
 ): Promise<{ position: Position | null }> {
   const { state } = await loadAggregate(store, contentPieceStream(input.pieceId), contentPieceDecider);
   const oldPath = state.status === 'active' && state.companyId === input.companyId ? state.fields.sourcePath : null;
-  const moving = oldPath !== null && input.changes.sourcePath !== undefined && input.changes.sourcePath !== oldPath;
+  const moving = oldPath !== null && input.changes.sourcePath !== undefined && canonicalSourcePath(input.changes.sourcePath) !== canonicalSourcePath(oldPath);
   if (moving) await claimSourcePath(store, input.companyId, input.changes.sourcePath!, input.pieceId, actor, now);
   const r = await handleCommand(
     store,

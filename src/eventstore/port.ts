@@ -78,6 +78,11 @@ export interface EventStore {
   /** Counts the events after `after`, up to `cap` (projection lag). */
   countAfter(after: Position, cap: number): Promise<number>;
   /**
+   * When the oldest event after `after` was recorded, including events not yet readable in global order
+   * (lag in time, also while readers are held back). Null when there is none.
+   */
+  oldestAfter?(after: Position): Promise<Date | null>;
+  /**
    * Calls `onAppend` (possibly coalesced, possibly spuriously) when events may have been appended, by this
    * process or another. A wake-up signal only: readers always read from their own checkpoint.
    */
@@ -154,9 +159,27 @@ export function assertExpectedRevision(expected: unknown): asserts expected is E
   throw new InvalidExpectedRevisionError(expected);
 }
 
-/** Only what survives JSON unchanged: no undefined, functions, BigInt, NaN/Infinity, Dates, class instances or cycles. */
-function assertJson(value: unknown, path: string, seen: Set<object>): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+const MAX_DEPTH = 64;
+// NUL cannot be stored in PostgreSQL text/jsonb, and a lone surrogate is not valid Unicode.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why a string cannot be stored as given, or null. */
+export function unstorableString(s: string): string | null {
+  return UNSTORABLE.test(s) ? 'contains a NUL character or an unpaired surrogate' : null;
+}
+
+/**
+ * Only what survives JSON and jsonb unchanged: no undefined, functions, BigInt, NaN/Infinity, Dates, class
+ * instances, cycles, NUL characters or unpaired surrogates, and at most 64 levels deep.
+ */
+function assertJson(value: unknown, path: string, seen: Set<object>, depth = 0): void {
+  if (depth > MAX_DEPTH) throw new InvalidEventError(`${path} is nested more than ${MAX_DEPTH} levels deep`);
+  if (typeof value === 'string') {
+    const problem = unstorableString(value);
+    if (problem) throw new InvalidEventError(`${path} ${problem}`);
+    return;
+  }
+  if (value === null || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new InvalidEventError(`${path} is not a finite number`);
     return;
@@ -165,13 +188,14 @@ function assertJson(value: unknown, path: string, seen: Set<object>): void {
   if (seen.has(value)) throw new InvalidEventError(`${path} is a cycle`);
   seen.add(value);
   if (Array.isArray(value)) {
-    value.forEach((v, i) => assertJson(v, `${path}[${i}]`, seen));
+    value.forEach((v, i) => assertJson(v, `${path}[${i}]`, seen, depth + 1));
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw new InvalidEventError(`${path} is not a plain object`);
     for (const [k, v] of Object.entries(value)) {
+      if (unstorableString(k)) throw new InvalidEventError(`${path} has a key that ${unstorableString(k)}`);
       if (v === undefined) continue; // dropped by JSON, as an absent optional field
-      assertJson(v, `${path}.${k}`, seen);
+      assertJson(v, `${path}.${k}`, seen, depth + 1);
     }
   }
   seen.delete(value);

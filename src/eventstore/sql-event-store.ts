@@ -251,6 +251,15 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       return Number(rows[0]!.n);
     },
 
+    async oldestAfter(after) {
+      const { rows } = await db.query<{ at: Date | string | null }>(
+        `SELECT min(recorded_at) AS at FROM crm_es_events WHERE (txid, position) > ($1::text::xid8, $2::bigint)`,
+        [after.commit.toString(), after.prepare.toString()],
+      );
+      const at = rows[0]?.at;
+      return at ? new Date(at) : null;
+    },
+
     subscribe(onAppend) {
       return db.listen(NOTIFY_CHANNEL, onAppend);
     },

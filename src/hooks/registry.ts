@@ -62,7 +62,13 @@ export function parseHookRegistry(text: string): ParsedRegistry {
       }),
     };
   }
-  const parsed = HookRegistrySchema.safeParse(doc.toJS() ?? {});
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    return { ok: false, problems: [{ message: err instanceof Error ? err.message.split('\n')[0]! : 'the YAML cannot be read' }] };
+  }
+  const parsed = HookRegistrySchema.safeParse(value);
   if (parsed.success) return { ok: true, registry: parsed.data, sha256 };
   return {
     ok: false,

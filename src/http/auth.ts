@@ -12,6 +12,20 @@ const TOUCH_EVERY_MS = 60_000;
 const unauthorized = () => new HttpError(401, 'Unauthorized');
 const forbidden = (message = 'Forbidden') => new HttpError(403, message);
 
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+function isLoopbackRequest(req: Request): boolean {
+  const host = req.headers.host;
+  if (!host || !LOOPBACK_HOST.test(host)) return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return LOOPBACK_HOST.test(new URL(origin).host);
+  } catch {
+    return false;
+  }
+}
+
 export function actorOf(res: Response): Actor {
   const actor = res.locals.actor as Actor | undefined;
   if (!actor) throw unauthorized();
@@ -27,13 +41,16 @@ export function authenticate(rt: Runtime): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
       if (rt.config.authMode === 'local_trusted') {
+        // Trust only what provably comes from this machine: a web page elsewhere can make a browser send
+        // requests here (DNS rebinding sends its own Host, cross-site forms their Origin).
+        if (!isLoopbackRequest(req)) throw forbidden('local_trusted mode accepts loopback Host and Origin only');
         res.locals.actor = LOCAL_OPERATOR;
         return next();
       }
       const header = req.headers.authorization;
       if (header === undefined) return next();
       if (header.length > MAX_AUTHORIZATION_LENGTH) throw unauthorized();
-      const m = /^Bearer (\S+)$/.exec(header);
+      const m = /^Bearer (\S+)$/i.exec(header);
       const token = m?.[1];
       if (!token || !(BOARD_TOKEN.test(token) || AGENT_KEY.test(token))) throw unauthorized();
       const row = await findTokenByHash(rt.db, hashToken(token));
@@ -45,6 +62,7 @@ export function authenticate(rt: Runtime): RequestHandler {
           : { kind: 'agent', tokenId: row.id, agentId: row.agent_id!, companyId: row.company_ids[0]! };
       const last = lastTouched.get(row.id) ?? 0;
       if (now.getTime() - last >= TOUCH_EVERY_MS) {
+        if (lastTouched.size > 10_000) lastTouched.clear();
         lastTouched.set(row.id, now.getTime());
         // Telemetry: a failure here must not fail the request.
         void touchToken(rt.db, row.id, now).catch(() => lastTouched.delete(row.id));
@@ -56,7 +74,7 @@ export function authenticate(rt: Runtime): RequestHandler {
   };
 }
 
-/** Any authenticated actor. */
+/** Any authenticated actor. Mounted on /api before the body is parsed: anonymous callers get 401 first. */
 export const requireActor: RequestHandler = (_req, res, next) => {
   if (!res.locals.actor) return next(unauthorized());
   next();

@@ -49,6 +49,16 @@ function isBackendDown(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|PGlite is closed|Cannot use a pool after calling end/i.test(message);
 }
 
+/**
+ * Input the database refuses as such (NUL in text, bad encoding, untranslatable characters) or too deeply
+ * nested to process: the request is at fault, not the service.
+ */
+function isUnstorableInput(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (code === '22P05' || code === '22021' || code === '22P02' || code === '54001') return true;
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
 /** Maps every error to the JSON shape `{error, details?}`; never a stack trace, never an internal message. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -73,13 +83,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       body = { error: 'Malformed JSON body' };
     } else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
       status = e.status;
-      body = { error: 'Bad request' };
+      body = { error: e.status === 415 ? 'Unsupported content type or encoding' : 'Bad request' };
     } else if (err instanceof WrongExpectedRevisionError || err instanceof IdempotencyConflictError) {
       status = 409;
       body = { error: 'Conflict: the resource was changed concurrently, retry the request' };
     } else if (err instanceof InvalidStreamNameError || err instanceof InvalidExpectedRevisionError || err instanceof InvalidEventError) {
       status = 400;
       body = { error: err.message };
+    } else if (isUnstorableInput(err)) {
+      status = 400;
+      body = { error: 'The input has characters or nesting that cannot be stored' };
     } else if (isBackendDown(err)) {
       status = 503;
       body = { error: 'Service unavailable: a backend is unreachable' };

@@ -154,8 +154,10 @@ export class ProjectionEngine {
       const lagEvents = await this.opts.store.countAfter(position, LAG_CAP);
       let lagMs = 0;
       if (lagEvents > 0) {
-        const [next] = await this.opts.store.readAll({ after: position, maxCount: 1 });
-        if (next) lagMs = Math.max(0, Date.now() - next.recordedAt.getTime());
+        const oldest = this.opts.store.oldestAfter
+          ? await this.opts.store.oldestAfter(position)
+          : ((await this.opts.store.readAll({ after: position, maxCount: 1 }))[0]?.recordedAt ?? null);
+        if (oldest) lagMs = Math.max(0, Date.now() - oldest.getTime());
       }
       out.push({
         name,

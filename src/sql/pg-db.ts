@@ -67,20 +67,52 @@ export function createPgDb(opts: PgDbOptions): Db {
         client.release(broken);
       }
     },
+    /**
+     * LISTEN on a dedicated connection that is re-established (with backoff) when it drops; after a reconnect
+     * the listener is woken once, since notifications sent meanwhile are lost.
+     */
     async listen(channel, onNotify) {
-      const client = await pool.connect();
-      listeners.add(client);
-      const handler = (msg: pg.Notification) => {
-        if (msg.channel === channel) onNotify();
+      let current: pg.PoolClient | null = null;
+      let closed = false;
+      const connect = async (): Promise<void> => {
+        const c = await pool.connect();
+        const onError = () => {
+          if (current !== c) return;
+          current = null;
+          listeners.delete(c);
+          c.release(true);
+          void retry();
+        };
+        c.on('notification', (msg: pg.Notification) => {
+          if (msg.channel === channel) onNotify();
+        });
+        c.on('error', onError);
+        c.on('end', onError);
+        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        current = c;
+        listeners.add(c);
       };
-      client.on('notification', handler);
-      client.on('error', () => {});
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      const retry = async () => {
+        for (let delay = 100; !closed; delay = Math.min(delay * 2, 5000)) {
+          await new Promise((r) => setTimeout(r, delay));
+          if (closed) return;
+          try {
+            await connect();
+            onNotify();
+            return;
+          } catch {
+            /* still down: try again later */
+          }
+        }
+      };
+      await connect();
       return async () => {
-        if (!listeners.delete(client)) return;
-        client.off('notification', handler);
-        await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
-        client.release(true);
+        closed = true;
+        const c = current;
+        current = null;
+        if (!c || !listeners.delete(c)) return;
+        await c.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
+        c.release(true);
       };
     },
     async close() {

@@ -43,6 +43,12 @@ describe('the post-issue hooks registry file', () => {
     if (!r.ok) expect(r.problems[0]!.line).toBe(line);
   });
 
+  it('refuses a YAML alias bomb as a problem, not a crash', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`), 'hooks: []'].join('\n');
+    const r = parseHookRegistry(bomb);
+    expect(r.ok).toBe(false);
+  });
+
   it('matches a hook without `on` always, with `on` by one status and all labels', () => {
     const always = { name: 'a', action: 'brand-voice-coverage' as const };
     const scoped = { ...always, on: { statuses: ['done', 'closed'], labels: ['marketing', 'q3'] } };

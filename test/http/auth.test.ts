@@ -79,6 +79,13 @@ function authSuite(backend: 'pglite' | 'postgres') {
       expect(res.body).toEqual({ error: 'Unauthorized' });
     });
 
+    it('the Bearer scheme is case-insensitive; anonymous callers get 401 before their body is read', async () => {
+      expect((await request(t.app).get(`/api/companies/${A}/agent-keys`).set('authorization', `bearer ${admin}`)).status).toBe(200);
+      const res = await request(t.app).post(`/api/companies/${A}/crm/secrets`).set('content-type', 'application/json').send('{"broken": ');
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'Unauthorized' });
+    });
+
     it('a malformed companyId is 400 for an authenticated caller, 401 for an anonymous one', async () => {
       expect((await request(t.app).get('/api/companies/not-a-uuid/crm/secrets').set(as(admin))).status).toBe(400);
       expect((await request(t.app).get('/api/companies/not-a-uuid/crm/secrets')).status).toBe(401);
@@ -124,11 +131,18 @@ describe('headers over the HTTP parser limit', () => {
 });
 
 describe('local_trusted mode', () => {
-  it('acts as an instance-admin board user without any header', async () => {
+  it('acts as an instance-admin board user without any header, for loopback callers only', async () => {
     const t = await startTestApp('pglite', { config: { authMode: 'local_trusted' } });
     try {
       expect((await request(t.app).get('/api/admin/board-tokens')).status).toBe(200);
       expect((await request(t.app).get(`/api/companies/${randomUUID()}/crm/secrets`)).status).toBe(200);
+      // DNS rebinding (a foreign Host) and cross-site requests (a foreign Origin) are refused.
+      const rebinding = await request(t.app).post('/api/admin/board-tokens').set('host', 'attacker.example:3000').send({ userId: 'evil', instanceAdmin: true });
+      expect(rebinding.status).toBe(403);
+      const crossSite = await request(t.app).post('/api/admin/post-issue-hooks/reload').set('origin', 'https://evil.example');
+      expect(crossSite.status).toBe(403);
+      expect((await request(t.app).get('/api/admin/board-tokens').set('host', 'localhost:3000').set('origin', 'http://localhost:5173')).status).toBe(200);
+      expect((await request(t.app).get('/api/admin/board-tokens')).body.items).toEqual([]);
     } finally {
       await t.close();
     }

@@ -118,6 +118,10 @@ function suite(backend: 'pglite' | 'postgres') {
       ['empty segment', { sourcePath: 'a//b.md' }, /sourcePath/],
       ['empty', { sourcePath: '' }, /sourcePath/],
       ['unknown field', { colour: 'red' }, /Validation failed/],
+      ['a NUL in the title', { title: 'a\u0000b' }, /NUL/],
+      ['an unpaired surrogate', { summary: 'a\ud800b' }, /surrogate/],
+      ['percent-encoded four times', { sourcePath: 'docs/%2525252e%2525252e/x.md' }, /sourcePath/],
+      ['frontmatter nested 100 deep', { frontmatter: JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100)) }, /nested/],
       ['bad niche', { niche: 'Not A Slug' }, /niche/],
       ['bad channel', { channelIntent: 'fax' }, /Validation failed/],
     ];
@@ -127,6 +131,17 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.body)).toMatch(message);
       expect((await request(t.app).get(url())).body.items.length).toBe(before);
+    });
+
+    it('one file, however spelled, is one piece; a NUL in a filter is a 400', async () => {
+      const first = await request(t.app).post(url()).send(body({ sourcePath: 'kb/spelled.md' }));
+      expect(first.status).toBe(201);
+      for (const spelling of ['kb%2Fspelled.md', 'kb\\spelled.md', 'kb/spelled%2emd']) {
+        const res = await request(t.app).post(url()).send(body({ sourcePath: spelling }));
+        expect(res.status, spelling).toBe(409);
+        expect(res.body.details.existingId).toBe(first.body.id);
+      }
+      expect((await request(t.app).get(url()).query({ sourcePath: 'a\u0000b' })).status).toBe(400);
     });
 
     it('a bad patch is 400 and changes nothing', async () => {
