@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type QuotaBucketCommand, quotaBucketDecider, usedUnits } from '../../src/domain/quota-bucket.js';
+
+const key = { companyId: 'c', credentialId: 'k', day: '2026-11-30' };
+const command = (ids: string[]) =>
+  fc.oneof(
+    fc.record({ activityId: fc.constantFrom(...ids), cap: fc.integer({ min: 0, max: 6 }) }).map(
+      (r): QuotaBucketCommand => ({ type: 'Reserve', ...key, requests: [r], now: 't' }),
+    ),
+    fc.array(fc.record({ activityId: fc.constantFrom(...ids), cap: fc.integer({ min: 0, max: 6 }) }), { maxLength: 8 }).map(
+      (requests): QuotaBucketCommand => ({ type: 'Reserve', ...key, requests, now: 't' }),
+    ),
+    fc.constantFrom(...ids).map((activityId): QuotaBucketCommand => ({ type: 'Refund', ...key, activityId, now: 't' })),
+  );
+
+describe('quota bucket (properties)', () => {
+  it('every unit is taken within the cap of its reservation, and an activity holds one unit at most', () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `a${i}`);
+    fc.assert(
+      fc.property(fc.array(command(ids), { maxLength: 60 }), (commands) => {
+        let state = quotaBucketDecider.initialState();
+        for (const c of commands) {
+          for (const e of quotaBucketDecider.decide(c, state)) {
+            const held = state.holders.has(e.data.activityId);
+            state = quotaBucketDecider.evolve(state, e);
+            // Each unit is taken within the cap its reservation carries, and only by one not holding one.
+            if (e.type === 'QuotaReserved') {
+              expect(held).toBe(false);
+              expect(usedUnits(state)).toBeLessThanOrEqual(e.data.cap);
+            }
+          }
+          expect(state.holders.size).toBeLessThanOrEqual(state.reserved.size);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('with one cap, a day never has more than cap holders, whatever the interleaving of reservations and refunds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 }), fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 })), { maxLength: 100 }), (cap, ops) => {
+        let state = quotaBucketDecider.initialState();
+        for (const [reserve, n] of ops) {
+          const c: QuotaBucketCommand = reserve
+            ? { type: 'Reserve', ...key, requests: [{ activityId: `a${n}`, cap }], now: 't' }
+            : { type: 'Refund', ...key, activityId: `a${n}`, now: 't' };
+          state = quotaBucketDecider.decide(c, state).reduce(quotaBucketDecider.evolve, state);
+          expect(usedUnits(state)).toBeLessThanOrEqual(cap);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
