@@ -92,6 +92,56 @@ export function dedupActivityId(companyId: string, key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/**
+ * An activity this process is working on: its state and revision are kept, so each step decides on them and
+ * appends with the exact revision, without reading the stream again. A conflict (someone else wrote) reloads.
+ */
+class ActivityHandle {
+  constructor(
+    readonly id: string,
+    public state: ActivityState,
+    public revision: number | null,
+    private readonly store: EventStore,
+    private readonly actor: Actor,
+    readonly positions: Positions,
+  ) {}
+
+  static async load(store: EventStore, id: string, actor: Actor, positions: Positions): Promise<ActivityHandle> {
+    const { state, revision } = await loadAggregate(store, activityStream(id), activityDecider);
+    return new ActivityHandle(id, state, revision, store, actor, positions);
+  }
+
+  /** Decides the commands in order and appends their events together. */
+  async apply(commands: ActivityCommand[], options: { retryOnConflict?: boolean } = {}): Promise<ActivityState> {
+    for (;;) {
+      let state = this.state;
+      const events = [];
+      for (const c of commands) {
+        const decided = activityDecider.decide(c, state);
+        events.push(...decided);
+        state = decided.reduce(activityDecider.evolve, state);
+      }
+      if (events.length === 0) return state;
+      try {
+        const r = await this.store.append(
+          activityStream(this.id),
+          events.map((e) => ({ type: e.type, data: e.data, metadata: actorMetadata(this.actor) })),
+          this.revision === null ? 'no_stream' : this.revision,
+        );
+        this.state = state;
+        this.revision = r.nextExpectedRevision;
+        this.positions.add(r.position);
+        return state;
+      } catch (err) {
+        if (!(err instanceof WrongExpectedRevisionError) || options.retryOnConflict === false) throw err;
+        const fresh = await loadAggregate(this.store, activityStream(this.id), activityDecider);
+        this.state = fresh.state;
+        this.revision = fresh.revision;
+      }
+    }
+  }
+}
+
 const resultOf = (id: string, s: ActivityState): SendResult => ({
   id,
   status: s.status as SendResult['status'],
@@ -110,12 +160,6 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.quota = new QuotaReserver(deps.store);
     this.slots = new Semaphore(deps.maxConcurrentSends);
-  }
-
-  private async activity(activityId: string, command: ActivityCommand, actor: Actor, positions: Positions): Promise<ActivityState> {
-    const r = await handleCommand(this.deps.store, activityStream(activityId), activityDecider, command, actorMetadata(actor));
-    positions.add(r.position);
-    return r.state;
   }
 
   send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
@@ -171,70 +215,86 @@ export class Dispatcher {
       requestedBy: actorLabel(actor),
       requestedAt: now.toISOString(),
     };
-    try {
-      const r = await this.deps.store.append(activityStream(activityId), [{ type: 'ActivityRequested', data: { ...request }, metadata: actorMetadata(actor) }], 'no_stream');
-      positions.add(r.position);
-    } catch (err) {
-      // The same dedup key, concurrently: the first request goes on, this one answers with its result.
-      if (!(err instanceof WrongExpectedRevisionError) || !req.clientDedupKey) throw err;
-      const existing = await this.existing(activityId, requestHash);
-      if (existing) return { result: existing, position: null };
-      throw err;
-    }
-
     const iso = now.toISOString();
+
+    // Allowlist, dry run and approval rules are decided first, so that the request and its first decision
+    // go in one append (the one that claims a dedup key).
+    const steps: ActivityCommand[] = [{ type: 'RequestActivity', request }];
+    let approval: { approvalId: string; ruleId: string | null } | null = null;
     const { state: allowlist } = await loadAggregate(this.deps.store, allowlistStream(companyId), allowlistDecider);
     if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
-      const s = await this.activity(activityId, { type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso }, actor, positions);
-      return { result: resultOf(activityId, s), position: positions.last };
+      steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso });
+    } else if (req.channel === 'dry-run') {
+      steps.push({ type: 'SendDryRun', now: iso });
+    } else {
+      const { state: rules } = await loadAggregate(this.deps.store, approvalRulesStream(companyId), approvalRulesDecider);
+      const decision = evaluateRules(rules.rules.values(), { channel: outbox.channel, niche, tags: allTags, at: now });
+      if (decision.action === 'queue_for_manual') {
+        approval = { approvalId: randomUUID(), ruleId: decision.rule?.ruleId ?? null };
+        steps.push({ type: 'QueueForApproval', ...approval, now: iso });
+      } else {
+        steps.push({ type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now: iso });
+      }
     }
-    if (req.channel === 'dry-run') {
-      const s = await this.activity(activityId, { type: 'SendDryRun', now: iso }, actor, positions);
-      return { result: resultOf(activityId, s), position: positions.last };
-    }
-    const { state: rules } = await loadAggregate(this.deps.store, approvalRulesStream(companyId), approvalRulesDecider);
-    const decision = evaluateRules(rules.rules.values(), { channel: outbox.channel, niche, tags: allTags, at: now });
-    if (decision.action === 'queue_for_manual') {
-      const approvalId = randomUUID();
+    if (approval) {
+      // The approval exists before the activity names it, so a pending activity always has its approval.
       const a = await handleCommand(
         this.deps.store,
-        approvalStream(approvalId),
+        approvalStream(approval.approvalId),
         approvalDecider,
         {
           type: 'RequestApproval',
-          data: { approvalId, activityId, companyId, outboxId: outbox.outboxId, channel: outbox.channel, to: request.to, ruleId: decision.rule?.ruleId ?? null, at: iso },
+          data: { approvalId: approval.approvalId, activityId, companyId, outboxId: outbox.outboxId, channel: outbox.channel, to: request.to, ruleId: approval.ruleId, at: iso },
         },
         actorMetadata(actor),
       );
       positions.add(a.position);
-      const s = await this.activity(activityId, { type: 'QueueForApproval', approvalId, ruleId: decision.rule?.ruleId ?? null, now: iso }, actor, positions);
-      return { result: resultOf(activityId, s), position: positions.last };
     }
-    await this.activity(activityId, { type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now: iso }, actor, positions);
-    const s = await this.dispatchApproved(activityId, actor, positions);
+
+    const activity = new ActivityHandle(activityId, activityDecider.initialState(), null, this.deps.store, actor, positions);
+    try {
+      await activity.apply(steps, { retryOnConflict: false });
+    } catch (err) {
+      // The same dedup key, concurrently: the first request goes on, this one answers with its result.
+      if (!(err instanceof WrongExpectedRevisionError) || !req.clientDedupKey) throw err;
+      if (approval) await this.dropOrphanApproval(companyId, approval.approvalId, actor);
+      const existing = await this.existing(activityId, requestHash);
+      if (existing) return { result: existing, position: null };
+      throw err;
+    }
+    const s = activity.state.status === 'approved' ? await this.dispatchApproved(activity) : activity.state;
     return { result: resultOf(activityId, s), position: positions.last };
   }
 
+  /** An approval made for a request that lost a dedup race names no activity of its own: close it. */
+  private async dropOrphanApproval(companyId: string, approvalId: string, actor: Actor) {
+    await handleCommand(
+      this.deps.store,
+      approvalStream(approvalId),
+      approvalDecider,
+      { type: 'RejectApproval', companyId, by: actorLabel(actor), reason: 'duplicate request (clientDedupKey)', now: this.deps.now().toISOString() },
+      actorMetadata(actor),
+    ).catch(() => {});
+  }
+
   /** The rest of the pipeline for an approved activity: quota, then the channel adapter. */
-  async dispatchApproved(activityId: string, actor: Actor, positions: Positions): Promise<ActivityState> {
-    const { state } = await loadAggregate(this.deps.store, activityStream(activityId), activityDecider);
-    const request = state.request!;
+  private async dispatchApproved(activity: ActivityHandle): Promise<ActivityState> {
+    const request = activity.state.request!;
     const now = this.deps.now();
     const iso = now.toISOString();
     const outbox = await loadOutbox(this.deps.store, request.companyId, request.outboxId);
     if (!outbox) {
-      return this.activity(activityId, { type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }, actor, positions);
+      return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }]);
     }
     const key: BucketKey = { companyId: request.companyId, credentialId: outbox.credentialId, day: localDay(now, outbox.timezone) };
     // The smallest cap of the outboxes sharing the credential; this outbox's own in case the read model lags.
     const cap = Math.min(outbox.dailyCap, (await sharedCap(this.deps.db, request.companyId, outbox.credentialId)) ?? Number.POSITIVE_INFINITY);
-    const reservation = await this.quota.reserve(key, activityId, cap, now);
-    positions.add(reservation.position);
+    const reservation = await this.quota.reserve(key, activity.id, cap, now);
+    activity.positions.add(reservation.position);
     if (!reservation.reserved) {
-      return this.activity(activityId, { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso }, actor, positions);
+      return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso }]);
     }
-    await this.activity(
-      activityId,
+    await activity.apply([
       {
         type: 'StartDispatch',
         bucket: `${key.credentialId}.${key.day}`,
@@ -243,18 +303,16 @@ export class Dispatcher {
         leaseUntil: new Date(now.getTime() + this.deps.leaseMs).toISOString(),
         now: iso,
       },
-      actor,
-      positions,
-    );
+    ]);
     let error: ActivityError;
     try {
       const credential = await resolveSecret(this.deps.store, this.deps.masterKey, outbox.secretRef, request.companyId);
       const sent = await this.deps.adapters[outbox.channel].send(
         { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config },
         credential.value,
-        { activityId, to: request.to, payload: request.payload, idempotencyKey: activityId },
+        { activityId: activity.id, to: request.to, payload: request.payload, idempotencyKey: activity.id },
       );
-      return this.activity(activityId, { type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }, actor, positions);
+      return activity.apply([{ type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }]);
     } catch (err) {
       error =
         err instanceof ChannelError
@@ -264,9 +322,9 @@ export class Dispatcher {
             : { code: 'adapter_error', message: 'the channel adapter failed' };
     }
     // The provider did not take the message: the unit goes back.
-    const refund = await this.quota.refund(key, activityId, this.deps.now());
-    positions.add(refund.position);
-    return this.activity(activityId, { type: 'RecordFailed', error, quotaRefunded: true, now: this.deps.now().toISOString() }, actor, positions);
+    const refund = await this.quota.refund(key, activity.id, this.deps.now());
+    activity.positions.add(refund.position);
+    return activity.apply([{ type: 'RecordFailed', error, quotaRefunded: true, now: this.deps.now().toISOString() }]);
   }
 
   /** The first result of a dedup key, once it has one; a different request under the same key is a 409. */
@@ -296,8 +354,9 @@ export class Dispatcher {
     for (const { approvalId, activityId } of approvals) {
       const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'GrantApproval', companyId, by: actorLabel(actor), now }, actorMetadata(actor));
       positions.add(a.position);
-      await this.activity(activityId, { type: 'ApproveActivity', approvalId, ruleId: null, by: actorLabel(actor), now }, actor, positions);
-      const s = await this.dispatchApproved(activityId, actor, positions);
+      const activity = await ActivityHandle.load(this.deps.store, activityId, actor, positions);
+      await activity.apply([{ type: 'ApproveActivity', approvalId, ruleId: null, by: actorLabel(actor), now }]);
+      const s = await this.dispatchApproved(activity);
       results.push({ approvalId, activityId, status: s.status, ...(s.error ? { error: s.error } : {}) });
     }
     return { results, position: positions.last };
@@ -311,7 +370,8 @@ export class Dispatcher {
     for (const { approvalId, activityId } of approvals) {
       const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'RejectApproval', companyId, by: actorLabel(actor), reason, now }, actorMetadata(actor));
       positions.add(a.position);
-      const s = await this.activity(activityId, { type: 'RejectActivity', approvalId, by: actorLabel(actor), reason, now }, actor, positions);
+      const activity = await ActivityHandle.load(this.deps.store, activityId, actor, positions);
+      const s = await activity.apply([{ type: 'RejectActivity', approvalId, by: actorLabel(actor), reason, now }]);
       results.push({ approvalId, activityId, status: s.status });
     }
     return { results, position: positions.last };

@@ -128,6 +128,9 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       case 'QueueForApproval':
         return [{ type: 'ActivityQueuedForApproval', data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, at: command.now } }];
       case 'ApproveActivity':
+        if (state.status === 'draft_pending_approval' && command.approvalId !== state.approvalId) {
+          throw new DomainError('invalid_state', 'this approval is not the one the activity waits for');
+        }
         return [{ type: 'ActivityApproved', data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, by: command.by, at: command.now } }];
       case 'RejectActivity':
         return [{ type: 'ActivityRejected', data: { activityId, approvalId: command.approvalId, by: command.by, reason: command.reason, at: command.now } }];

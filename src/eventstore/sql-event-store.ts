@@ -232,12 +232,13 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
 
     async readAll(options: ReadAllOptions = {}) {
       const after: Position = options.after ?? START;
+      // Two statements on purpose: the read's snapshot must be taken after the horizon was computed.
+      const horizon = (await db.query<{ h: string }>(`SELECT crm_es_read_horizon()::text AS h`)).rows[0]!.h;
       const { rows } = await db.query<EventRow>(
         `SELECT ${COLUMNS} FROM crm_es_events
-          WHERE (txid, position) > ($1::text::xid8, $2::bigint)
-            AND txid < pg_snapshot_xmin(pg_current_snapshot())
+          WHERE (txid, position) > ($1::text::xid8, $2::bigint) AND txid < $4::text::xid8
           ORDER BY txid, position LIMIT $3`,
-        [after.commit.toString(), after.prepare.toString(), options.maxCount ?? 1000],
+        [after.commit.toString(), after.prepare.toString(), options.maxCount ?? 1000, horizon],
       );
       return rows.map(toRecorded);
     },

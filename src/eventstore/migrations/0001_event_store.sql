@@ -1,6 +1,7 @@
 -- The event store on PostgreSQL / PGlite.
--- Global order is (txid, position): readers only read below pg_snapshot_xmin, so an event whose
--- transaction commits late is never skipped (a plain sequence high-water mark would skip it).
+-- Global order is (txid, position). Readers only read below a horizon: the oldest transaction that may still
+-- insert events (see crm_es_read_horizon), so an event whose transaction commits late is never skipped (a
+-- plain sequence high-water mark would skip it).
 
 CREATE TABLE crm_es_streams (
   stream_name text PRIMARY KEY,
@@ -48,6 +49,8 @@ DECLARE
   found_any integer;
   found_here integer;
 BEGIN
+  -- Before this transaction gets an id: from now until it ends, readers see it in pg_locks as an appender.
+  LOCK TABLE crm_es_events IN ROW EXCLUSIVE MODE;
   FOR i IN 1 .. cardinality(p_streams) LOOP
     item := i;
     n := p_counts[i];
@@ -119,4 +122,22 @@ BEGIN
     off := off + n;
   END LOOP;
 END
+$$;
+
+-- The read horizon: every event with a txid below it is committed or will never exist. It is the oldest
+-- running transaction that holds crm_es_events' append lock (taken before an appender has a transaction id),
+-- or the snapshot's xmax. Transactions that do not append (in this schema, or in other databases) do not
+-- hold readers back, as pg_snapshot_xmin would. Call it in its own statement, before the read it bounds.
+CREATE FUNCTION crm_es_read_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $$
+  WITH snap AS (SELECT pg_current_snapshot() AS s),
+  appenders AS (
+    SELECT DISTINCT l2.transactionid::text::numeric AS x
+      FROM pg_locks l1
+      JOIN pg_locks l2 ON l2.pid = l1.pid AND l2.locktype = 'transactionid' AND l2.mode = 'ExclusiveLock'
+     WHERE l1.locktype = 'relation' AND l1.relation = 'crm_es_events'::regclass AND l1.mode = 'RowExclusiveLock'
+  )
+  SELECT least(
+    pg_snapshot_xmax(snap.s),
+    (SELECT min(x8) FROM pg_snapshot_xip(snap.s) AS x8 WHERE (x8::text::numeric % 4294967296) IN (SELECT x FROM appenders))
+  ) FROM snap
 $$;
