@@ -1,5 +1,5 @@
 import type { SendChannel } from './channels.js';
-import { canonicalJson } from './canonical-json.js';
+import { changedFields } from './changes.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 import { inTimeWindow } from './time-window.js';
 
@@ -79,9 +79,7 @@ export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesSt
       case 'UpdateApprovalRule': {
         const rule = state.rules.get(command.ruleId);
         if (!rule) throw new DomainError('not_found', 'approval rule not found');
-        const changes = Object.fromEntries(
-          Object.entries(command.changes).filter(([k, v]) => canonicalJson(v) !== canonicalJson(rule[k as keyof ApprovalRule])),
-        );
+        const changes = changedFields(rule, command.changes);
         if (Object.keys(changes).length === 0) return [];
         return [{ type: 'ApprovalRuleUpdated', data: { companyId: command.companyId, ruleId: command.ruleId, changes, updatedBy: command.actor, updatedAt: command.now } }];
       }

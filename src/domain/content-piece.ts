@@ -1,4 +1,4 @@
-import { canonicalJson } from './canonical-json.js';
+import { changedFields } from './changes.js';
 import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 
@@ -58,9 +58,7 @@ export const contentPieceDecider: Decider<ContentPieceCommand, ContentPieceState
     if (command.type === 'DeleteContentPiece') {
       return [{ type: 'ContentPieceDeleted', data: { pieceId: command.pieceId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now } }];
     }
-    const changes = Object.fromEntries(
-      Object.entries(command.changes).filter(([k, v]) => canonicalJson(v) !== canonicalJson(state.fields[k as keyof ContentPieceFields])),
-    ) as Partial<ContentPieceFields>;
+    const changes = changedFields(state.fields, command.changes as Partial<ContentPieceFields>);
     if (Object.keys(changes).length === 0) return [];
     return [{ type: 'ContentPieceUpdated', data: { pieceId: command.pieceId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now } }];
   },

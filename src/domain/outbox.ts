@@ -1,5 +1,5 @@
 import type { OutboxChannel } from './channels.js';
-import { canonicalJson } from './canonical-json.js';
+import { changedFields } from './changes.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 
 export const outboxStream = (outboxId: string) => `crm_outbox-${outboxId}`;
@@ -57,9 +57,7 @@ export const outboxDecider: Decider<OutboxCommand, OutboxState, OutboxEvent> = {
     if (command.type === 'DeleteOutbox') {
       return [{ type: 'OutboxDeleted', data: { outboxId: command.outboxId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now } }];
     }
-    const changes = Object.fromEntries(
-      Object.entries(command.changes).filter(([k, v]) => canonicalJson(v) !== canonicalJson(state.fields[k as keyof OutboxFields])),
-    ) as Partial<OutboxFields>;
+    const changes = changedFields(state.fields, command.changes as Partial<OutboxFields>);
     if (Object.keys(changes).length === 0) return [];
     return [{ type: 'OutboxUpdated', data: { outboxId: command.outboxId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now } }];
   },

@@ -1,5 +1,6 @@
 import type { ApprovalRulesEvent } from '../domain/approval-rules.js';
 import type { Queryable } from '../sql/db.js';
+import { updateChangedColumns } from './apply-changes.js';
 import type { Projection } from './projection.js';
 
 const COLUMN = { predicate: 'predicate', action: 'action', priority: 'priority' } as const;
@@ -18,13 +19,7 @@ export const approvalRulesProjection: Projection = {
           [r.ruleId, e.data.companyId, JSON.stringify(r.predicate), r.action, r.priority, r.seq, r.createdAt],
         );
       } else if (e.type === 'ApprovalRuleUpdated') {
-        const entries = Object.entries(e.data.changes) as [keyof typeof COLUMN, unknown][];
-        const sets = entries.map(([k], i) => `${COLUMN[k]} = $${i + 3}`);
-        await tx.query(`UPDATE ${t} SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, [
-          e.data.ruleId,
-          e.data.updatedAt,
-          ...entries.map(([k, v]) => (k === 'predicate' ? JSON.stringify(v) : v)),
-        ]);
+        await updateChangedColumns(tx, t, e.data.ruleId, e.data.updatedAt, e.data.changes, COLUMN, ['predicate']);
       } else {
         await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.ruleId]);
       }

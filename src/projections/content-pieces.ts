@@ -1,5 +1,6 @@
 import type { ContentPieceEvent, ContentPieceFields } from '../domain/content-piece.js';
 import type { Queryable } from '../sql/db.js';
+import { updateChangedColumns } from './apply-changes.js';
 import type { Projection } from './projection.js';
 
 const COLUMN: Record<keyof ContentPieceFields, string> = {
@@ -32,16 +33,9 @@ export const contentPiecesProjection: Projection = {
           );
           break;
         }
-        case 'ContentPieceUpdated': {
-          const entries = Object.entries(e.data.changes) as [keyof ContentPieceFields, unknown][];
-          const sets = entries.map(([k], i) => `${COLUMN[k]} = $${i + 3}`);
-          await tx.query(`UPDATE ${t} SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, [
-            e.data.pieceId,
-            e.data.updatedAt,
-            ...entries.map(([k, v]) => dbValue(k, v)),
-          ]);
+        case 'ContentPieceUpdated':
+          await updateChangedColumns(tx, t, e.data.pieceId, e.data.updatedAt, e.data.changes, COLUMN, ['frontmatter']);
           break;
-        }
         case 'ContentPieceDeleted':
           await tx.query(`UPDATE ${t} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [e.data.pieceId, e.data.deletedAt]);
           break;

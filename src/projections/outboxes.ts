@@ -1,5 +1,6 @@
 import type { OutboxEvent, OutboxFields } from '../domain/outbox.js';
 import type { Queryable } from '../sql/db.js';
+import { updateChangedColumns } from './apply-changes.js';
 import type { Projection } from './projection.js';
 
 const COLUMN: Record<keyof OutboxFields, string> = {
@@ -11,7 +12,6 @@ const COLUMN: Record<keyof OutboxFields, string> = {
   dailyCap: 'daily_cap',
   timezone: 'timezone',
 };
-const dbValue = (k: keyof OutboxFields, v: unknown) => (k === 'config' ? JSON.stringify(v) : v);
 
 export const outboxesProjection: Projection = {
   name: 'outboxes',
@@ -28,13 +28,7 @@ export const outboxesProjection: Projection = {
           [e.data.outboxId, e.data.companyId, f.channel, f.niche, f.secretRef, f.credentialId, JSON.stringify(f.config), f.dailyCap, f.timezone, e.data.createdAt],
         );
       } else if (e.type === 'OutboxUpdated') {
-        const entries = Object.entries(e.data.changes) as [keyof OutboxFields, unknown][];
-        const sets = entries.map(([k], i) => `${COLUMN[k]} = $${i + 3}`);
-        await tx.query(`UPDATE ${t} SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, [
-          e.data.outboxId,
-          e.data.updatedAt,
-          ...entries.map(([k, v]) => dbValue(k, v)),
-        ]);
+        await updateChangedColumns(tx, t, e.data.outboxId, e.data.updatedAt, e.data.changes, COLUMN, ['config']);
       } else {
         await tx.query(`UPDATE ${t} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [e.data.outboxId, e.data.deletedAt]);
       }
