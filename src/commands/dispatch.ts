@@ -9,16 +9,19 @@ import { canonicalJson } from '../domain/canonical-json.js';
 import type { OutboxChannel, SendChannel } from '../domain/channels.js';
 import { contentPieceDecider, contentPieceStream } from '../domain/content-piece.js';
 import { DomainError } from '../domain/decider.js';
+import { type OutboxState, outboxDecider, outboxStream } from '../domain/outbox.js';
+import { secretDecider, secretStream } from '../domain/secret.js';
 import { localDay } from '../domain/time-window.js';
 import { type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
 import { sharedCap } from '../projections/outboxes.js';
 import type { MasterKey } from '../secrets/crypto.js';
+import { parseSecretRef } from '../secrets/secret-ref.js';
 import type { Queryable } from '../sql/db.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
-import { loadOutbox } from './outboxes.js';
 import { type BucketKey, QuotaReserver } from './quota.js';
-import { resolveSecret } from './secrets.js';
+import { AggregateCache } from './aggregate-cache.js';
+import { openSecret } from './secrets.js';
 
 export interface SendRequest {
   channel: SendChannel;
@@ -142,6 +145,13 @@ class ActivityHandle {
   }
 }
 
+type LiveOutbox = NonNullable<ReturnType<typeof liveOutbox>>;
+
+/** The outbox a company may send through: live, and its own. */
+function liveOutbox(state: OutboxState, companyId: string, outboxId: string) {
+  return state.status === 'active' && state.companyId === companyId ? { outboxId, companyId, ...state.fields } : null;
+}
+
 const resultOf = (id: string, s: ActivityState): SendResult => ({
   id,
   status: s.status as SendResult['status'],
@@ -156,9 +166,11 @@ const resultOf = (id: string, s: ActivityState): SendResult => ({
 export class Dispatcher {
   readonly quota: QuotaReserver;
   private readonly slots: Semaphore;
+  private readonly cache: AggregateCache;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.quota = new QuotaReserver(deps.store);
+    this.cache = new AggregateCache(deps.store);
     this.slots = new Semaphore(deps.maxConcurrentSends);
   }
 
@@ -180,7 +192,13 @@ export class Dispatcher {
       if (existing) return { result: existing, position: null };
     }
 
-    const outbox = await loadOutbox(this.deps.store, companyId, req.outboxId);
+    // Everything the decisions read, caught up in one query.
+    const [outboxState, allowlist, rules] = await this.cache.load([
+      { streamName: outboxStream(req.outboxId), decider: outboxDecider },
+      { streamName: allowlistStream(companyId), decider: allowlistDecider },
+      { streamName: approvalRulesStream(companyId), decider: approvalRulesDecider },
+    ] as const);
+    const outbox = liveOutbox(outboxState, companyId, req.outboxId);
     if (!outbox) throw new DomainError('not_found', 'outbox not found');
     if (req.channel !== 'dry-run' && req.channel !== outbox.channel) {
       throw new DomainError('invalid_state', `channel ${req.channel} does not match the outbox's channel ${outbox.channel}`);
@@ -193,7 +211,7 @@ export class Dispatcher {
     let niche = outbox.niche;
     let allTags = tags;
     if (req.contentPieceId) {
-      const { state: piece } = await loadAggregate(this.deps.store, contentPieceStream(req.contentPieceId), contentPieceDecider);
+      const [piece] = await this.cache.load([{ streamName: contentPieceStream(req.contentPieceId), decider: contentPieceDecider }] as const);
       if (piece.status !== 'active' || piece.companyId !== companyId) throw new DomainError('not_found', 'content piece not found');
       niche = niche ?? piece.fields.niche;
       allTags = [...new Set([...piece.fields.tags, ...tags])].sort();
@@ -221,13 +239,11 @@ export class Dispatcher {
     // go in one append (the one that claims a dedup key).
     const steps: ActivityCommand[] = [{ type: 'RequestActivity', request }];
     let approval: { approvalId: string; ruleId: string | null } | null = null;
-    const { state: allowlist } = await loadAggregate(this.deps.store, allowlistStream(companyId), allowlistDecider);
     if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
       steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso });
     } else if (req.channel === 'dry-run') {
       steps.push({ type: 'SendDryRun', now: iso });
     } else {
-      const { state: rules } = await loadAggregate(this.deps.store, approvalRulesStream(companyId), approvalRulesDecider);
       const decision = evaluateRules(rules.rules.values(), { channel: outbox.channel, niche, tags: allTags, at: now });
       if (decision.action === 'queue_for_manual') {
         approval = { approvalId: randomUUID(), ruleId: decision.rule?.ruleId ?? null };
@@ -262,7 +278,7 @@ export class Dispatcher {
       if (existing) return { result: existing, position: null };
       throw err;
     }
-    const s = activity.state.status === 'approved' ? await this.dispatchApproved(activity) : activity.state;
+    const s = activity.state.status === 'approved' ? await this.dispatchApproved(activity, outbox) : activity.state;
     return { result: resultOf(activityId, s), position: positions.last };
   }
 
@@ -278,11 +294,12 @@ export class Dispatcher {
   }
 
   /** The rest of the pipeline for an approved activity: quota, then the channel adapter. */
-  private async dispatchApproved(activity: ActivityHandle): Promise<ActivityState> {
+  private async dispatchApproved(activity: ActivityHandle, known?: LiveOutbox): Promise<ActivityState> {
     const request = activity.state.request!;
     const now = this.deps.now();
     const iso = now.toISOString();
-    const outbox = await loadOutbox(this.deps.store, request.companyId, request.outboxId);
+    const outbox =
+      known ?? liveOutbox((await this.cache.load([{ streamName: outboxStream(request.outboxId), decider: outboxDecider }] as const))[0], request.companyId, request.outboxId);
     if (!outbox) {
       return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }]);
     }
@@ -306,7 +323,10 @@ export class Dispatcher {
     ]);
     let error: ActivityError;
     try {
-      const credential = await resolveSecret(this.deps.store, this.deps.masterKey, outbox.secretRef, request.companyId);
+      const ref = parseSecretRef(outbox.secretRef);
+      if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
+      const [secret] = await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const);
+      const credential = openSecret(secret, ref, this.deps.masterKey, request.companyId);
       const sent = await this.deps.adapters[outbox.channel].send(
         { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config },
         credential.value,

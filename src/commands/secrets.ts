@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/decider.js';
-import { secretDecider, secretStream } from '../domain/secret.js';
+import { type SecretState, secretDecider, secretStream } from '../domain/secret.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { type MasterKey, open, seal } from '../secrets/crypto.js';
-import { formatSecretRef, parseSecretRef } from '../secrets/secret-ref.js';
+import { type SecretRef, formatSecretRef, parseSecretRef } from '../secrets/secret-ref.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 
@@ -86,6 +86,11 @@ export async function resolveSecret(
   const parsed = parseSecretRef(ref);
   if (!parsed) throw new DomainError('invalid_input', 'secretRef must be secret://<uuid>:<version|latest>');
   const { state } = await loadAggregate(store, secretStream(parsed.secretId), secretDecider);
+  return openSecret(state, parsed, master, companyId);
+}
+
+/** The value a parsed reference names in a loaded secret, after the company check (422 when refused). */
+export function openSecret(state: SecretState, parsed: SecretRef, master: MasterKey, companyId: string | null): ResolvedSecret {
   if (!state.exists || (companyId !== null && state.companyId !== companyId)) {
     throw new DomainError('invalid_state', 'secretRef does not name a secret of this company');
   }

@@ -78,6 +78,11 @@ export interface EventStore {
   /** Counts the events after `after`, up to `cap` (projection lag). */
   countAfter(after: Position, cap: number): Promise<number>;
   /**
+   * The events of several streams from a revision on (inclusive), in one round trip where the backend allows
+   * it. A missing stream gives no events. Used to catch cached aggregates up.
+   */
+  readStreamsForward?(requests: { streamName: string; fromRevision: number }[]): Promise<Map<string, RecordedEvent[]>>;
+  /**
    * When the oldest event after `after` was recorded, including events not yet readable in global order
    * (lag in time, also while readers are held back). Null when there is none.
    */

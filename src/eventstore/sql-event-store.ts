@@ -252,6 +252,20 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       return Number(rows[0]!.n);
     },
 
+    async readStreamsForward(requests) {
+      for (const r of requests) assertStreamName(r.streamName);
+      const { rows } = await db.query<EventRow>(
+        `SELECT e.position, e.txid::text AS commit_id, e.event_id::text, e.stream_name, e.revision, e.type, e.data, e.metadata, e.recorded_at
+           FROM unnest($1::text[], $2::bigint[]) AS r(s, from_rev)
+           JOIN crm_es_events e ON e.stream_name = r.s AND e.revision >= r.from_rev
+          ORDER BY e.stream_name, e.revision`,
+        [requests.map((r) => r.streamName), requests.map((r) => r.fromRevision)],
+      );
+      const out = new Map<string, RecordedEvent[]>(requests.map((r) => [r.streamName, []]));
+      for (const row of rows) out.get(row.stream_name)!.push(toRecorded(row));
+      return out;
+    },
+
     async oldestAfter(after) {
       const { rows } = await db.query<{ at: Date | string | null }>(
         `SELECT min(recorded_at) AS at FROM crm_es_events WHERE (txid, position) > ($1::text::xid8, $2::bigint)`,
