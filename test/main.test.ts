@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './support/app.js';
 import { freePort, startServer, waitHealthy } from './support/processes.js';
@@ -36,6 +36,26 @@ describe('the server process', () => {
       expect(ready.status).toBe(200);
       second.child.kill('SIGINT');
       expect(await second.exited).toBe(0);
+    } finally {
+      dir.remove();
+    }
+  }, 120_000);
+
+  it('`npm start` passes SIGTERM on: the server stops gracefully, not orphaned', async () => {
+    const dir = tempDir();
+    try {
+      const port = await freePort();
+      const npm = spawn('npm', ['start'], { env: { ...process.env, LOG_LEVEL: 'info', PORT: String(port), CRM_DATA_DIR: dir.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(npm);
+      let out = '';
+      npm.stdout!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+      await waitHealthy(port, 60_000);
+      npm.kill('SIGTERM');
+      await exited;
+      // The port is free again: the server itself went, and said so.
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+      expect(out).toContain('"msg":"stopped"');
     } finally {
       dir.remove();
     }
