@@ -12,6 +12,10 @@ function classify(err: unknown): ChannelError {
     return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient);
   }
   if (e.code === 'EAUTH') return new ChannelError('smtp_auth', 'the SMTP server refused the credentials');
+  // Once the message was being handed over, a lost connection leaves its fate unknown: no refund.
+  if ((e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') && e.command === 'DATA') {
+    return new ChannelError('smtp_outcome_unknown', `the SMTP connection was lost while the message was being sent (${e.code})`, false, false);
+  }
   if (e.code === 'ETIMEDOUT' || e.code === 'ECONNECTION' || e.code === 'ESOCKET' || e.code === 'EDNS') {
     return new ChannelError('smtp_unreachable', `the SMTP server could not be reached (${e.code})`, true);
   }

@@ -31,6 +31,8 @@ export class ChannelError extends Error {
     message: string,
     /** A transient error may succeed later; a permanent one will not. */
     readonly transient: boolean = false,
+    /** False when the provider may have taken the message anyway (a timeout after it was handed over). */
+    readonly refundable: boolean = true,
   ) {
     super(message);
   }

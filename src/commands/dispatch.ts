@@ -321,30 +321,31 @@ export class Dispatcher {
         now: iso,
       },
     ]);
-    let error: ActivityError;
+    let sent: { providerMessageId: string | null };
     try {
       const ref = parseSecretRef(outbox.secretRef);
       if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
       const [secret] = await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const);
       const credential = openSecret(secret, ref, this.deps.masterKey, request.companyId);
-      const sent = await this.deps.adapters[outbox.channel].send(
+      sent = await this.deps.adapters[outbox.channel].send(
         { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config },
         credential.value,
         { activityId: activity.id, to: request.to, payload: request.payload, idempotencyKey: activity.id },
       );
-      return activity.apply([{ type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }]);
     } catch (err) {
-      error =
+      const error: ActivityError =
         err instanceof ChannelError
           ? { code: err.code, message: err.message }
           : err instanceof DomainError
             ? { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' }
             : { code: 'adapter_error', message: 'the channel adapter failed' };
+      // The unit goes back only when the provider surely did not take the message.
+      const refund = !(err instanceof ChannelError) || err.refundable;
+      if (refund) activity.positions.add((await this.quota.refund(key, activity.id, this.deps.now())).position);
+      return activity.apply([{ type: 'RecordFailed', error, quotaRefunded: refund, now: this.deps.now().toISOString() }]);
     }
-    // The provider did not take the message: the unit goes back.
-    const refund = await this.quota.refund(key, activity.id, this.deps.now());
-    activity.positions.add(refund.position);
-    return activity.apply([{ type: 'RecordFailed', error, quotaRefunded: true, now: this.deps.now().toISOString() }]);
+    // Sent. If this record cannot be written, nothing is refunded or retried: the reconciler settles it.
+    return activity.apply([{ type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }]);
   }
 
   /** The first result of a dedup key, once it has one; a different request under the same key is a 409. */
@@ -369,9 +370,10 @@ export class Dispatcher {
   async approve(companyId: string, approvalIds: string[], actor: Actor) {
     const approvals = await this.checkPending(companyId, approvalIds);
     const positions = new Positions();
-    const now = this.deps.now().toISOString();
     const results = [];
     for (const { approvalId, activityId } of approvals) {
+      // Per item: a long batch must not stamp its last activities with a time the reconciler finds stale.
+      const now = this.deps.now().toISOString();
       const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'GrantApproval', companyId, by: actorLabel(actor), now }, actorMetadata(actor));
       positions.add(a.position);
       const activity = await ActivityHandle.load(this.deps.store, activityId, actor, positions);
@@ -418,20 +420,25 @@ export class Dispatcher {
    */
   async settleInterrupted(activityId: string, actor: Actor): Promise<boolean> {
     const now = this.deps.now();
-    const { state } = await loadAggregate(this.deps.store, activityStream(activityId), activityDecider);
-    if (!['requested', 'approved', 'dispatching'].includes(state.status)) return false;
-    if (state.updatedAt && Date.parse(state.updatedAt) > now.getTime() - this.deps.leaseMs) return false;
+    const interrupted = (state: ActivityState) => {
+      if (!['requested', 'approved', 'dispatching'].includes(state.status)) return false;
+      const leaseEnd = state.status === 'dispatching' && state.leaseUntil ? Date.parse(state.leaseUntil) : Date.parse(state.updatedAt ?? '') + this.deps.leaseMs;
+      return leaseEnd <= now.getTime();
+    };
     try {
-      await handleCommand(
-        this.deps.store,
-        activityStream(activityId),
-        activityDecider,
-        { type: 'RecordFailed', error: { code: 'dispatch_interrupted', message: 'the dispatch was interrupted before an outcome was known; it is not retried' }, quotaRefunded: false, now: now.toISOString() },
-        actorMetadata(actor),
-      );
-      return true;
+      const r = await handleCommand(this.deps.store, activityStream(activityId), activityDecider, async (state) => {
+        // Decided on the state as it is now, on every attempt: a dispatch that moved on is left alone.
+        if (!interrupted(state)) throw new DomainError('conflict', 'not interrupted');
+        return {
+          type: 'RecordFailed' as const,
+          error: { code: 'dispatch_interrupted', message: 'the dispatch was interrupted before an outcome was known; it is not retried' },
+          quotaRefunded: false,
+          now: now.toISOString(),
+        };
+      }, actorMetadata(actor));
+      return r.events.length > 0;
     } catch (err) {
-      if (err instanceof DomainError) return false; // settled meanwhile
+      if (err instanceof DomainError) return false; // settled or moving on meanwhile
       throw err;
     }
   }

@@ -58,6 +58,8 @@ export interface ActivityState {
   request: ActivityRequest | null;
   approvalId: string | null;
   bucket: string | null;
+  /** Until when a dispatch in progress is presumed alive (the reconciler waits for it). */
+  leaseUntil: string | null;
   error: ActivityError | null;
   updatedAt: string | null;
 }
@@ -86,7 +88,7 @@ const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, Activity
 };
 
 export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEvent> = {
-  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, error: null, updatedAt: null }),
+  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, leaseUntil: null, error: null, updatedAt: null }),
   evolve(state, event) {
     const at = 'at' in event.data ? (event.data.at as string) : state.updatedAt;
     switch (event.type) {
@@ -103,7 +105,7 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       case 'ActivityRejected':
         return { ...state, status: 'rejected', updatedAt: at };
       case 'ActivityDispatching':
-        return { ...state, status: 'dispatching', bucket: event.data.bucket, updatedAt: at };
+        return { ...state, status: 'dispatching', bucket: event.data.bucket, leaseUntil: event.data.leaseUntil, updatedAt: at };
       case 'ActivitySent':
         return { ...state, status: 'sent', updatedAt: at };
       case 'ActivityFailed':

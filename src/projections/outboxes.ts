@@ -79,3 +79,12 @@ export async function sharedCap(q: Queryable, companyId: string, credentialId: s
   );
   return rows[0]?.cap ?? null;
 }
+
+/** The time zones other live outboxes on a credential count the quota day in. */
+export async function credentialTimezones(q: Queryable, companyId: string, credentialId: string, exceptOutboxId: string | null): Promise<string[]> {
+  const { rows } = await q.query<{ timezone: string }>(
+    `SELECT DISTINCT timezone FROM crm_outboxes WHERE company_id = $1 AND credential_id = $2 AND deleted_at IS NULL AND ($3::uuid IS NULL OR id <> $3)`,
+    [companyId, credentialId, exceptOutboxId],
+  );
+  return rows.map((r) => r.timezone);
+}

@@ -49,6 +49,14 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).get(`${base}/${created.body.id}`)).status).toBe(404);
       expect((await request(t.app).post(`/api/companies/${A}/crm/send`).send(email('a@example.org', {}, created.body.id))).status).toBe(404);
       expect((await t.rt.store.readStream(outboxStream(created.body.id))).map((e) => e.type)).toEqual(['OutboxCreated', 'OutboxUpdated', 'OutboxDeleted']);
+      // Outboxes on one credential count the quota day in one time zone.
+      const utc = await request(t.app).post(base).send(ok);
+      expect(utc.status).toBe(201);
+      const tokyo = await request(t.app).post(base).send({ ...ok, timezone: 'Asia/Tokyo' });
+      expect(tokyo.status).toBe(422);
+      expect(tokyo.body.error).toMatch(/UTC/);
+      expect((await request(t.app).patch(`${base}/${utc.body.id}`).send({ timezone: 'Asia/Tokyo' })).status).toBe(200);
+      expect((await request(t.app).post(base).send({ ...ok, timezone: 'Asia/Tokyo' })).status).toBe(201);
       // Another company's outbox does not exist from here.
       const other = await request(t.app).post(`/api/companies/${B}/crm/outboxes`).send({ ...ok, secretRef: secretB });
       expect(other.status).toBe(201);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { activityStream } from '../../src/domain/activity.js';
 import { localDay } from '../../src/domain/time-window.js';
 import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
@@ -198,6 +199,17 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).get(`${c.base}/activities/${activityId}`)).body).toMatchObject({ status: 'failed', error: { code: 'dispatch_interrupted' } });
       expect((await request(t.app).get(`${c.base}/credential-buckets`).query({ day: today() })).body.items[0]).toMatchObject({ used: 1 });
       expect(await t.rt.reconciler.runOnce()).toBe(0);
+
+      // A dispatch still within its lease is left alone, however old its last event.
+      const alive = randomUUID();
+      const future = new Date(Date.now() + 60_000).toISOString();
+      await t.rt.store.append(activityStream(alive), [
+        { type: 'ActivityRequested', data: { activityId: alive, companyId: c.companyId, outboxId: c.outboxId, channel: 'email', outboxChannel: 'email', to: 'z@example.org', payload: {}, contentPieceId: null, niche: null, tags: [], clientDedupKey: null, requestHash: 'x', requestedBy: 'test', requestedAt: past } },
+        { type: 'ActivityApproved', data: { activityId: alive, approvalId: null, ruleId: null, by: 'rule', at: past } },
+        { type: 'ActivityDispatching', data: { activityId: alive, bucket: 'b', credentialId: c.credentialId, day: today(), leaseUntil: future, at: past } },
+      ], 'no_stream');
+      expect(await t.rt.dispatcher.settleInterrupted(alive, LOCAL_OPERATOR)).toBe(false);
+      expect((await t.rt.store.readStream(activityStream(alive))).at(-1)!.type).toBe('ActivityDispatching');
     });
   });
 }

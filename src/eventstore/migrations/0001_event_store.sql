@@ -125,16 +125,20 @@ END
 $$;
 
 -- The read horizon: every event with a txid below it is committed or will never exist. It is the oldest
--- running transaction that holds crm_es_events' append lock (taken before an appender has a transaction id),
--- or the snapshot's xmax. Transactions that do not append (in this schema, or in other databases) do not
--- hold readers back, as pg_snapshot_xmin would. Call it in its own statement, before the read it bounds.
+-- in-progress transaction of the snapshot whose backend holds crm_es_events' append lock (taken before an
+-- appender has a transaction id), or the snapshot's xmax. Transactions that do not append (in this schema,
+-- or in other databases) do not hold readers back, as pg_snapshot_xmin would. The holders' transaction ids
+-- come from pg_stat_activity.backend_xid, which PostgreSQL publishes as it assigns the id (before the id's
+-- own lock appears in pg_locks). Readers must see the appenders' sessions: run the service as one role.
+-- Call it in its own statement, before the read it bounds.
 CREATE FUNCTION crm_es_read_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $$
   WITH snap AS (SELECT pg_current_snapshot() AS s),
   appenders AS (
-    SELECT DISTINCT l2.transactionid::text::numeric AS x
-      FROM pg_locks l1
-      JOIN pg_locks l2 ON l2.pid = l1.pid AND l2.locktype = 'transactionid' AND l2.mode = 'ExclusiveLock'
-     WHERE l1.locktype = 'relation' AND l1.relation = 'crm_es_events'::regclass AND l1.mode = 'RowExclusiveLock'
+    SELECT DISTINCT a.backend_xid::text::numeric AS x
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'relation' AND l.relation = 'crm_es_events'::regclass AND l.mode = 'RowExclusiveLock'
+       AND a.backend_xid IS NOT NULL
   )
   SELECT least(
     pg_snapshot_xmax(snap.s),

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { OUTBOX_CONFIG } from '../../channels/schemas.js';
 import { createOutbox, deleteOutbox, loadOutbox, updateOutbox } from '../../commands/outboxes.js';
 import { NICHE, OUTBOX_CHANNELS } from '../../domain/channels.js';
+import { DomainError } from '../../domain/decider.js';
 import { DEFAULT_DAILY_CAP } from '../../domain/outbox.js';
 import { isTimeZone } from '../../domain/time-window.js';
-import { getOutbox, listOutboxes } from '../../projections/outboxes.js';
+import { credentialTimezones, getOutbox, listOutboxes } from '../../projections/outboxes.js';
 import type { Runtime } from '../../runtime.js';
 import { parseSecretRef } from '../../secrets/secret-ref.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
@@ -40,6 +41,19 @@ function checkConfig(channel: keyof typeof OUTBOX_CONFIG, config: unknown) {
   return r.data;
 }
 
+/**
+ * Outboxes sharing a credential share its daily cap, so they must count the day in one time zone: two
+ * clocks would make two buckets for one credential's day, and twice the cap.
+ */
+async function checkOneTimezone(rt: Runtime, companyId: string, secretRef: string, timezone: string, outboxId: string | null) {
+  const ref = parseSecretRef(secretRef);
+  if (!ref) return;
+  const others = (await credentialTimezones(rt.db, companyId, ref.secretId, outboxId)).filter((tz) => tz !== timezone);
+  if (others.length > 0) {
+    throw new DomainError('invalid_state', `outboxes sharing this credential count the quota day in ${others[0]}; use the same timezone`);
+  }
+}
+
 /** Outboxes: a channel, its configuration and the credential (secret) it sends with. Board users write. */
 export function outboxesRouter(rt: Runtime): Router {
   const r = Router();
@@ -50,6 +64,7 @@ export function outboxesRouter(rt: Runtime): Router {
   r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
     const body = parseBody(CreateBody, req);
     const config = checkConfig(body.channel, body.config);
+    await checkOneTimezone(rt, companyOf(res), body.secretRef, body.timezone, null);
     const { id, position } = await createOutbox(
       rt.store,
       rt.masterKey,
@@ -67,10 +82,11 @@ export function outboxesRouter(rt: Runtime): Router {
   r.patch(`${base}/:outboxId`, requireCompanyAccess, requireBoard, async (req, res) => {
     const outboxId = uuidParam(req, 'outboxId');
     const changes = parseBody(PatchBody, req);
-    if (changes.config !== undefined) {
-      const current = await loadOutbox(rt.store, companyOf(res), outboxId);
-      if (!current) throw notFound('outbox not found');
-      changes.config = checkConfig(current.channel, changes.config);
+    const current = await loadOutbox(rt.store, companyOf(res), outboxId);
+    if (!current) throw notFound('outbox not found');
+    if (changes.config !== undefined) changes.config = checkConfig(current.channel, changes.config);
+    if (changes.timezone !== undefined || changes.secretRef !== undefined) {
+      await checkOneTimezone(rt, companyOf(res), changes.secretRef ?? current.secretRef, changes.timezone ?? current.timezone, outboxId);
     }
     const { position } = await updateOutbox(rt.store, rt.masterKey, { companyId: companyOf(res), outboxId, changes }, actorOf(res), rt.now());
     await replyAfterWrite(rt, res, position, 200, () => getOutbox(rt.db, companyOf(res), outboxId));
