@@ -7,7 +7,8 @@ import { createLogger } from './logger.js';
 import { createRuntime } from './runtime.js';
 import { DataDirBusyError } from './sql/data-dir-lock.js';
 
-const SHUTDOWN_GRACE_MS = 10_000;
+// Longer than the slowest in-flight work: a post-issue webhook (3 attempts x 5 s, with backoff).
+const SHUTDOWN_GRACE_MS = 30_000;
 
 async function main(): Promise<void> {
   let config;
