@@ -6,7 +6,7 @@ import { allowedBy, allowlistDecider, allowlistStream } from '../domain/allowlis
 import { approvalDecider, approvalStream } from '../domain/approval.js';
 import { approvalRulesDecider, approvalRulesStream, evaluateRules } from '../domain/approval-rules.js';
 import { canonicalJson } from '../domain/canonical-json.js';
-import type { OutboxChannel, SendChannel } from '../domain/channels.js';
+import { E164_NUMBER, EMAIL_ADDRESS, type OutboxChannel, type SendChannel } from '../domain/channels.js';
 import { contentPieceDecider, contentPieceStream } from '../domain/content-piece.js';
 import { DomainError } from '../domain/decider.js';
 import { type OutboxState, outboxDecider, outboxStream } from '../domain/outbox.js';
@@ -80,12 +80,10 @@ class Positions {
   }
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const E164 = /^\+[1-9]\d{6,14}$/;
 
 /** A recipient in the form its channel takes; a malformed one is a 400 before anything is written. */
 function checkRecipient(channel: OutboxChannel, to: string): void {
-  const ok = channel === 'email' || channel === 'cal-com' ? EMAIL.test(to) : channel === 'whatsapp' ? E164.test(to) : to.trim().length > 0;
+  const ok = channel === 'email' || channel === 'cal-com' ? EMAIL_ADDRESS.test(to) : channel === 'whatsapp' ? E164_NUMBER.test(to) : to.trim().length > 0;
   if (!ok) throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`);
 }
 

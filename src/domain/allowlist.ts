@@ -1,4 +1,4 @@
-import type { SendChannel } from './channels.js';
+import { E164_NUMBER, EMAIL_ADDRESS, type SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 
 /** One allowlist per company: small, read whole on every send. */
@@ -45,8 +45,6 @@ export const allowlistDecider: Decider<AllowlistCommand, AllowlistState, Allowli
 // ---------------------------------------------------------------------------------------------------------
 // Patterns
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const E164 = /^\+[1-9]\d{6,14}$/;
 const HANDLE = /^@?[A-Za-z0-9._-]{1,100}$/;
 
 export type PatternKind = 'everyone' | 'email' | 'domain' | 'phone' | 'url' | 'handle';
@@ -56,8 +54,8 @@ export function normalizePattern(raw: string): { kind: PatternKind; pattern: str
   const p = raw.trim();
   if (p === '*') return { kind: 'everyone', pattern: '*' };
   if (/^\*@[^\s@*]+\.[^\s@*]+$/.test(p)) return { kind: 'domain', pattern: p.toLowerCase() };
-  if (EMAIL.test(p) && !p.includes('*')) return { kind: 'email', pattern: p.toLowerCase() };
-  if (E164.test(p)) return { kind: 'phone', pattern: p };
+  if (EMAIL_ADDRESS.test(p) && !p.includes('*')) return { kind: 'email', pattern: p.toLowerCase() };
+  if (E164_NUMBER.test(p)) return { kind: 'phone', pattern: p };
   if (/^https?:\/\/\S+$/i.test(p)) return { kind: 'url', pattern: normalizeUrl(p) };
   if (HANDLE.test(p)) return { kind: 'handle', pattern: p.replace(/^@/, '').toLowerCase() };
   return null;
@@ -76,8 +74,8 @@ function normalizeUrl(u: string): string {
 export function normalizeRecipient(to: string): string {
   const t = to.trim();
   if (/^https?:\/\//i.test(t)) return normalizeUrl(t);
-  if (EMAIL.test(t)) return t.toLowerCase();
-  if (E164.test(t.replace(/[\s()-]/g, ''))) return t.replace(/[\s()-]/g, '');
+  if (EMAIL_ADDRESS.test(t)) return t.toLowerCase();
+  if (E164_NUMBER.test(t.replace(/[\s()-]/g, ''))) return t.replace(/[\s()-]/g, '');
   return t.replace(/^@/, '').toLowerCase();
 }
 

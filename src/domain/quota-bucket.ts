@@ -63,8 +63,3 @@ export const quotaBucketDecider: Decider<QuotaBucketCommand, QuotaBucketState, Q
     return events;
   },
 };
-
-/** After deciding a batch: which requests hold a unit now. */
-export function holdsUnit(state: QuotaBucketState, activityId: string): boolean {
-  return state.holders.has(activityId);
-}

@@ -9,7 +9,6 @@ import {
 } from '../eventstore/port.js';
 import { DomainError, type DomainErrorKind } from '../domain/decider.js';
 import type { Logger } from '../logger.js';
-import { BackendUnavailableError } from '../sql/db.js';
 
 /** An error with an HTTP status, thrown by handlers and guards. */
 export class HttpError extends Error {
@@ -25,7 +24,6 @@ export class HttpError extends Error {
 export const badRequest = (message: string, details?: unknown) => new HttpError(400, message, details);
 export const notFound = (message = 'Not found') => new HttpError(404, message);
 export const conflict = (message: string, details?: unknown) => new HttpError(409, message, details);
-export const unprocessable = (message: string, details?: unknown) => new HttpError(422, message, details);
 
 const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
   invalid_input: 400,
@@ -37,7 +35,6 @@ const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
 
 /** Connection failures of pg/PGlite/EventStoreDB: the backend is down, not the request wrong. */
 function isBackendDown(err: unknown): boolean {
-  if (err instanceof BackendUnavailableError) return true;
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';

@@ -21,11 +21,3 @@ export interface Db extends Queryable {
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
-
-/** Errors that mean "the backend is unreachable or failing", mapped to 503 by HTTP. */
-export class BackendUnavailableError extends Error {
-  override readonly name = 'BackendUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
