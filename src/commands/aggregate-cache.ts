@@ -41,6 +41,11 @@ export class AggregateCache {
     }) as States<T>;
   }
 
+  /** The state as last caught up, without a read (to guess which other streams a load should include). */
+  peek<S>(streamName: string): S | undefined {
+    return this.entries.get(streamName)?.state as S | undefined;
+  }
+
   private async readForward(requests: { streamName: string; fromRevision: number }[]): Promise<Map<string, RecordedEvent[]>> {
     if (this.store.readStreamsForward) return this.store.readStreamsForward(requests);
     const out = new Map<string, RecordedEvent[]>();

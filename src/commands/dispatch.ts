@@ -2,15 +2,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ChannelError, type ChannelAdapters } from '../channels/port.js';
 import { SEND_PAYLOAD } from '../channels/schemas.js';
 import { type ActivityCommand, type ActivityError, type ActivityRequest, ANSWERABLE, type ActivityState, activityDecider, activityStream } from '../domain/activity.js';
-import { allowedBy, allowlistDecider, allowlistStream } from '../domain/allowlist.js';
+import { type AllowlistState, allowedBy, allowlistDecider, allowlistStream } from '../domain/allowlist.js';
 import { approvalDecider, approvalStream } from '../domain/approval.js';
-import { approvalRulesDecider, approvalRulesStream, evaluateRules } from '../domain/approval-rules.js';
+import { type ApprovalRulesState, approvalRulesDecider, approvalRulesStream, evaluateRules } from '../domain/approval-rules.js';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { E164_NUMBER, EMAIL_ADDRESS, type OutboxChannel, type SendChannel } from '../domain/channels.js';
 import { contentPieceDecider, contentPieceStream } from '../domain/content-piece.js';
 import { DomainError } from '../domain/decider.js';
 import { type OutboxState, outboxDecider, outboxStream } from '../domain/outbox.js';
-import { secretDecider, secretStream } from '../domain/secret.js';
+import { type SecretState, secretDecider, secretStream } from '../domain/secret.js';
 import { localDay } from '../domain/time-window.js';
 import { type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
 import { sharedCap } from '../projections/outboxes.js';
@@ -143,7 +143,17 @@ class ActivityHandle {
   }
 }
 
+/** The secret an outbox state names, if any. */
+function secretIdOf(state: OutboxState | undefined): string | null {
+  return state?.status === 'active' ? (parseSecretRef(state.fields.secretRef)?.secretId ?? null) : null;
+}
+
 type LiveOutbox = NonNullable<ReturnType<typeof liveOutbox>>;
+
+interface Reservation {
+  key: BucketKey;
+  reserved: boolean;
+}
 
 /** The outbox a company may send through: live, and its own. */
 function liveOutbox(state: OutboxState, companyId: string, outboxId: string) {
@@ -190,12 +200,15 @@ export class Dispatcher {
       if (existing) return { result: existing, position: null };
     }
 
-    // Everything the decisions read, caught up in one query.
-    const [outboxState, allowlist, rules] = await this.cache.load([
+    // Everything the decisions read, caught up in one query; with the outbox's credential when the outbox is
+    // known already, so that the adapter needs no other read.
+    const credentialGuess = secretIdOf(this.cache.peek<OutboxState>(outboxStream(req.outboxId)));
+    const [outboxState, allowlist, rules, guessedSecret] = (await this.cache.load([
       { streamName: outboxStream(req.outboxId), decider: outboxDecider },
       { streamName: allowlistStream(companyId), decider: allowlistDecider },
       { streamName: approvalRulesStream(companyId), decider: approvalRulesDecider },
-    ] as const);
+      ...(credentialGuess ? [{ streamName: secretStream(credentialGuess), decider: secretDecider }] : []),
+    ])) as [OutboxState, AllowlistState, ApprovalRulesState, SecretState | undefined];
     const outbox = liveOutbox(outboxState, companyId, req.outboxId);
     if (!outbox) throw new DomainError('not_found', 'outbox not found');
     if (req.channel !== 'dry-run' && req.channel !== outbox.channel) {
@@ -265,10 +278,22 @@ export class Dispatcher {
       positions.add(a.position);
     }
 
+    // An auto-approved send reserves its unit first, so that the request, its approval and the start of its
+    // dispatch (or its quota block) are one append. A crash between the two leaves the unit held by an
+    // activity that never existed: the day's cap shrinks by one, and is never exceeded.
+    let reservation: Reservation | null = null;
+    if (steps.at(-1)!.type === 'ApproveActivity') {
+      reservation = await this.reserveFor(activityId, request, outbox, now, positions);
+      steps.push(this.afterReservation(reservation, now));
+    }
     const activity = new ActivityHandle(activityId, activityDecider.initialState(), null, this.deps.store, actor, positions);
     try {
       await activity.apply(steps, { retryOnConflict: false });
     } catch (err) {
+      // Nothing will be sent for this request: its unit goes back (even if the append did commit after all,
+      // the reconciler then settles that activity without sending). Not under a dedup key: the activity id,
+      // and with it the unit, is shared with the request that won, or with a retry that will use it.
+      if (reservation?.reserved && !req.clientDedupKey) positions.add((await this.quota.refund(reservation.key, activityId, this.deps.now())).position);
       // The same dedup key, concurrently: the first request goes on, this one answers with its result.
       if (!(err instanceof WrongExpectedRevisionError) || !req.clientDedupKey) throw err;
       if (approval) await this.dropOrphanApproval(companyId, approval.approvalId, actor);
@@ -276,7 +301,8 @@ export class Dispatcher {
       if (existing) return { result: existing, position: null };
       throw err;
     }
-    const s = activity.state.status === 'approved' ? await this.dispatchApproved(activity, outbox) : activity.state;
+    const preloaded = guessedSecret && credentialGuess === secretIdOf(outboxState) ? guessedSecret : undefined;
+    const s = activity.state.status === 'dispatching' ? await this.deliver(activity, outbox, reservation!.key, preloaded) : activity.state;
     return { result: resultOf(activityId, s), position: positions.last };
   }
 
@@ -291,39 +317,51 @@ export class Dispatcher {
     ).catch(() => {});
   }
 
-  /** The rest of the pipeline for an approved activity: quota, then the channel adapter. */
-  private async dispatchApproved(activity: ActivityHandle, known?: LiveOutbox): Promise<ActivityState> {
-    const request = activity.state.request!;
-    const now = this.deps.now();
-    const iso = now.toISOString();
-    const outbox =
-      known ?? liveOutbox((await this.cache.load([{ streamName: outboxStream(request.outboxId), decider: outboxDecider }] as const))[0], request.companyId, request.outboxId);
-    if (!outbox) {
-      return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }]);
-    }
+  /** A quota unit for the activity, in the bucket of its outbox's credential and local day. */
+  private async reserveFor(activityId: string, request: ActivityRequest, outbox: LiveOutbox, now: Date, positions: Positions): Promise<Reservation> {
     const key: BucketKey = { companyId: request.companyId, credentialId: outbox.credentialId, day: localDay(now, outbox.timezone) };
     // The smallest cap of the outboxes sharing the credential; this outbox's own in case the read model lags.
     const cap = Math.min(outbox.dailyCap, (await sharedCap(this.deps.db, request.companyId, outbox.credentialId)) ?? Number.POSITIVE_INFINITY);
-    const reservation = await this.quota.reserve(key, activity.id, cap, now);
-    activity.positions.add(reservation.position);
-    if (!reservation.reserved) {
-      return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso }]);
+    const r = await this.quota.reserve(key, activityId, cap, now);
+    positions.add(r.position);
+    return { key, reserved: r.reserved };
+  }
+
+  /** The step a reservation leads to: the dispatch starts with a lease, or the send is blocked by the quota. */
+  private afterReservation({ key, reserved }: Reservation, now: Date): ActivityCommand {
+    const iso = now.toISOString();
+    if (!reserved) return { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso };
+    return {
+      type: 'StartDispatch',
+      bucket: `${key.credentialId}.${key.day}`,
+      credentialId: key.credentialId,
+      day: key.day,
+      leaseUntil: new Date(now.getTime() + this.deps.leaseMs).toISOString(),
+      now: iso,
+    };
+  }
+
+  /** The rest of the pipeline for an activity approved by a human: quota, then the channel adapter. */
+  private async dispatchApproved(activity: ActivityHandle): Promise<ActivityState> {
+    const request = activity.state.request!;
+    const now = this.deps.now();
+    const outbox = liveOutbox((await this.cache.load([{ streamName: outboxStream(request.outboxId), decider: outboxDecider }] as const))[0], request.companyId, request.outboxId);
+    if (!outbox) {
+      return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: now.toISOString() }]);
     }
-    await activity.apply([
-      {
-        type: 'StartDispatch',
-        bucket: `${key.credentialId}.${key.day}`,
-        credentialId: key.credentialId,
-        day: key.day,
-        leaseUntil: new Date(now.getTime() + this.deps.leaseMs).toISOString(),
-        now: iso,
-      },
-    ]);
+    const reservation = await this.reserveFor(activity.id, request, outbox, now, activity.positions);
+    const s = await activity.apply([this.afterReservation(reservation, now)]);
+    return s.status === 'dispatching' ? this.deliver(activity, outbox, reservation.key) : s;
+  }
+
+  /** Hands a dispatching activity to its channel adapter and records the outcome. */
+  private async deliver(activity: ActivityHandle, outbox: LiveOutbox, key: BucketKey, secretLoaded?: SecretState): Promise<ActivityState> {
+    const request = activity.state.request!;
     let sent: { providerMessageId: string | null };
     try {
       const ref = parseSecretRef(outbox.secretRef);
       if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
-      const [secret] = await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const);
+      const secret = secretLoaded ?? (await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const))[0];
       const credential = openSecret(secret, ref, this.deps.masterKey, request.companyId);
       sent = await this.deps.adapters[outbox.channel].send(
         { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config },

@@ -1,5 +1,4 @@
-import { fold } from '../domain/decider.js';
-import { type QuotaBucketCommand, type QuotaBucketEvent, type QuotaBucketState, bucketStream, quotaBucketDecider } from '../domain/quota-bucket.js';
+import { type QuotaBucketCommand, type QuotaBucketEvent, type QuotaBucketState, bucketStream, evolveBucket, quotaBucketDecider } from '../domain/quota-bucket.js';
 import { type EventStore, type Position, StreamNotFoundError, WrongExpectedRevisionError } from '../eventstore/port.js';
 
 export interface BucketKey {
@@ -20,8 +19,9 @@ const MAX_CACHED_BUCKETS = 10_000;
  * Reserves and refunds quota units. Within this process, the work for one bucket is serialised and batched:
  * every reservation waiting while an append is in flight goes into the next append (group commit), so the
  * process never fights itself; optimistic revisions arbitrate only between processes. The bucket's folded
- * state is cached with its revision and caught up by reading forward, so a bucket with many units is not
- * re-read from its start on every send.
+ * state is cached with its revision and the batch is appended on that revision without reading first: the
+ * exact expected revision proves the cache current, and only a conflict (another process reserved) costs a
+ * catch-up read of what is newer.
  */
 export class QuotaReserver {
   private readonly queues = new Map<string, Pending[]>();
@@ -67,12 +67,12 @@ export class QuotaReserver {
     }
   }
 
-  private async load(stream: string): Promise<{ state: QuotaBucketState; revision: number | null }> {
+  private async catchUp(stream: string): Promise<{ state: QuotaBucketState; revision: number | null }> {
     const cached = this.cache.get(stream) ?? { state: quotaBucketDecider.initialState(), revision: null };
     try {
       const newer = await this.store.readStream(stream, { fromRevision: cached.revision === null ? 0 : cached.revision + 1 });
       if (newer.length === 0) return cached;
-      const state = fold({ initialState: () => cached.state, evolve: quotaBucketDecider.evolve }, newer.map((e) => ({ type: e.type, data: e.data }) as QuotaBucketEvent));
+      const state = evolveBucket(cached.state, newer.map((e) => ({ type: e.type, data: e.data }) as QuotaBucketEvent));
       return { state, revision: newer[newer.length - 1]!.revision };
     } catch (err) {
       if (err instanceof StreamNotFoundError) return { state: quotaBucketDecider.initialState(), revision: null };
@@ -88,14 +88,24 @@ export class QuotaReserver {
 
   /** Decides the whole batch on the latest state and appends it at once; on a conflict, catches up and again. */
   private async apply(stream: string, batch: Pending[]): Promise<void> {
+    // A bucket this process has not seen yet may exist already (another process, or before a restart).
+    const cached = this.cache.get(stream);
+    let { state, revision } = cached ?? (await this.catchUp(stream));
+    let fresh = !cached;
     for (;;) {
-      const { state, revision } = await this.load(stream);
       const events: QuotaBucketEvent[] = [];
       let next = state;
       for (const p of batch) {
         const decided = quotaBucketDecider.decide(p.command, next);
         events.push(...decided);
-        next = decided.reduce(quotaBucketDecider.evolve, next);
+        next = evolveBucket(next, decided);
+      }
+      if (events.length === 0 && !fresh) {
+        // A refusal (bucket full) is only as good as the state it was decided on: another process may have
+        // refunded a unit since this one cached it.
+        ({ state, revision } = await this.catchUp(stream));
+        fresh = true;
+        continue;
       }
       let position: Position | null = null;
       let newRevision = revision;
@@ -105,8 +115,10 @@ export class QuotaReserver {
           position = r.position;
           newRevision = r.nextExpectedRevision;
         } catch (err) {
-          if (err instanceof WrongExpectedRevisionError) continue; // another process reserved first
-          throw err;
+          if (!(err instanceof WrongExpectedRevisionError)) throw err;
+          ({ state, revision } = await this.catchUp(stream)); // another process reserved first
+          fresh = true;
+          continue;
         }
       }
       this.remember(stream, { state: next, revision: newRevision });

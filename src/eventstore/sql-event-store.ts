@@ -192,6 +192,28 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       .then((r) => r.rows);
   }
 
+  // The read horizon is costly (it scans the server's locks and sessions). Concurrent readers share one: a
+  // caller joins the next computation to start, never one already running, so each still gets a horizon taken
+  // after it asked and sees every append that committed before its call.
+  let horizonRunning: Promise<string> | null = null;
+  let horizonNext: Promise<string> | null = null;
+  const computeHorizon = () => db.query<{ h: string }>(`SELECT crm_es_read_horizon()::text AS h`).then((r) => r.rows[0]!.h);
+  const readHorizon = (): Promise<string> => {
+    if (!horizonRunning) {
+      horizonRunning = computeHorizon().finally(() => {
+        horizonRunning = null;
+      });
+      return horizonRunning;
+    }
+    horizonNext ??= horizonRunning
+      .catch(() => undefined)
+      .then(() => {
+        horizonNext = null;
+        return readHorizon();
+      });
+    return horizonNext;
+  };
+
   return {
     kind: db.kind,
 
@@ -233,7 +255,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     async readAll(options: ReadAllOptions = {}) {
       const after: Position = options.after ?? START;
       // Two statements on purpose: the read's snapshot must be taken after the horizon was computed.
-      const horizon = (await db.query<{ h: string }>(`SELECT crm_es_read_horizon()::text AS h`)).rows[0]!.h;
+      const horizon = await readHorizon();
       const { rows } = await db.query<EventRow>(
         `SELECT ${COLUMNS} FROM crm_es_events
           WHERE (txid, position) > ($1::text::xid8, $2::bigint) AND txid < $4::text::xid8

@@ -140,6 +140,10 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(smtp.messages.length - before).toBe(1);
       const list = await request(t.app).get(`${c.base}/activities`).query({ outboxId: c.outboxId });
       expect(list.body.items).toHaveLength(1);
+      // The racing requests share one activity id and so one unit: a loser must not give back the winner's.
+      await expect
+        .poll(async () => (await request(t.app).get(`${c.base}/credential-buckets`).query({ day: today() })).body.items[0]?.used, { timeout: 5000 })
+        .toBe(1);
       const different = await request(t.app).post(`${c.base}/send`).send({ ...body, payload: { subject: 'Other', text: 'x' } });
       expect(different.status).toBe(409);
       expect(smtp.messages.length - before).toBe(1);
