@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChannelError, type OutboxForAdapter } from '../../src/channels/port.js';
+import type { OutboxForAdapter } from '../../src/channels/port.js';
 import { whatsAppAdapter } from '../../src/channels/whatsapp.js';
+import { channelFailure as failure } from '../support/channel-error.js';
 import { fakeHttpServer, json } from '../support/fake-http.js';
 
 const TOKEN = 'EAAG-whatsapp-secret-token';
@@ -12,15 +13,6 @@ const outbox = (baseUrl: string): OutboxForAdapter => ({
 });
 const msg = (payload: Record<string, unknown>, to = '+33612345678') => ({ activityId: 'a1', to, payload, idempotencyKey: 'a1' });
 const metaError = (code: number, message: string) => ({ error: { message, type: 'OAuthException', code, error_subcode: 2494010, fbtrace_id: 'Az8or2yhqkZfEZ-_4Qn_Bam' } });
-
-async function failure(p: Promise<unknown>): Promise<ChannelError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ChannelError);
-  return err as ChannelError;
-}
 
 describe('the WhatsApp Cloud API adapter', () => {
   let server: Awaited<ReturnType<typeof fakeHttpServer>> | undefined;
