@@ -143,7 +143,8 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | n
   if (value === null || value.trim() === '') return null;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
+  // An HTTP date names its day and month; Date.parse alone would read '-1' as a year.
+  const at = /[a-z]{3}/i.test(v) ? Date.parse(v) : Number.NaN;
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
