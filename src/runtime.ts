@@ -10,8 +10,12 @@ import type { Projection } from './projections/projection.js';
 import type { BrandVoiceChecker } from './brand-voice/checker.js';
 import { guideChecker } from './brand-voice/guide-checker.js';
 import { llmChecker } from './brand-voice/llm-checker.js';
+import { calComAdapter } from './channels/cal-com.js';
 import { emailAdapter } from './channels/email.js';
-import { type ChannelAdapters, unavailableAdapter } from './channels/port.js';
+import { instagramAdapter } from './channels/instagram.js';
+import { linkedInAdapter } from './channels/linkedin.js';
+import type { ChannelAdapters } from './channels/port.js';
+import { whatsAppAdapter } from './channels/whatsapp.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
 import { Reconciler } from './commands/reconciler.js';
@@ -44,10 +48,10 @@ export interface Runtime {
 function defaultAdapters(): ChannelAdapters {
   return {
     email: emailAdapter,
-    'cal-com': unavailableAdapter('cal-com'),
-    linkedin: unavailableAdapter('linkedin'),
-    whatsapp: unavailableAdapter('whatsapp'),
-    instagram: unavailableAdapter('instagram'),
+    'cal-com': calComAdapter(),
+    linkedin: linkedInAdapter(),
+    whatsapp: whatsAppAdapter(),
+    instagram: instagramAdapter(),
   };
 }
 

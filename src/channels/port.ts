@@ -39,10 +39,3 @@ export class ChannelError extends Error {
 }
 
 export type ChannelAdapters = Record<OutboxChannel, ChannelAdapter>;
-
-/** A channel whose adapter is not built yet: sends fail visibly (and are refunded), never silently. */
-export const unavailableAdapter = (channel: string): ChannelAdapter => ({
-  async send() {
-    throw new ChannelError('channel_unavailable', `the ${channel} channel adapter is not available in this version`);
-  },
-});

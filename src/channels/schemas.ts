@@ -13,10 +13,16 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
     })
     .strict(),
   'cal-com': z
-    .object({ eventTypeId: z.number().int().positive(), baseUrl: httpsOrLoopback.optional() })
+    .object({
+      eventTypeId: z.number().int().positive(),
+      baseUrl: httpsOrLoopback.optional(),
+      // cal.com bumps the version per endpoint; an operator can follow without a release.
+      apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'apiVersion is a date, YYYY-MM-DD').optional(),
+    })
     .strict(),
   linkedin: z
-    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback.optional() })
+    // Through Unipile, whose DSN is per customer: there is no default base URL.
+    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback })
     .strict(),
   whatsapp: z
     .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })

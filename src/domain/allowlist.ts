@@ -46,6 +46,7 @@ export const allowlistDecider: Decider<AllowlistCommand, AllowlistState, Allowli
 // Patterns
 
 const HANDLE = /^@?[A-Za-z0-9._-]{1,100}$/;
+const STORED_URL = /^[a-z0-9-]+(?:\.[a-z0-9-]+)+\/\S*$/i;
 
 export type PatternKind = 'everyone' | 'email' | 'domain' | 'phone' | 'url' | 'handle';
 
@@ -57,6 +58,8 @@ export function normalizePattern(raw: string): { kind: PatternKind; pattern: str
   if (EMAIL_ADDRESS.test(p) && !p.includes('*')) return { kind: 'email', pattern: p.toLowerCase() };
   if (E164_NUMBER.test(p)) return { kind: 'phone', pattern: p };
   if (/^https?:\/\/\S+$/i.test(p)) return { kind: 'url', pattern: normalizeUrl(p) };
+  // A URL pattern is stored normalised (`linkedin.com/in/ana`): it must read back as a URL to ever match.
+  if (STORED_URL.test(p)) return { kind: 'url', pattern: p.toLowerCase() };
   if (HANDLE.test(p)) return { kind: 'handle', pattern: p.replace(/^@/, '').toLowerCase() };
   return null;
 }

@@ -1,0 +1,66 @@
+import { type HttpProviderOptions, type ProviderReply, callProvider, field, joinUrl } from './http-provider.js';
+import { type ChannelAdapter, ChannelError } from './port.js';
+
+const DEFAULT_BASE_URL = 'https://api.cal.com';
+/** cal.com versions each v2 endpoint by this header; this is the one documented for `POST /v2/bookings`. */
+export const CAL_COM_BOOKINGS_API_VERSION = '2024-08-13';
+
+interface CalComConfig {
+  eventTypeId: number;
+  baseUrl?: string;
+  apiVersion?: string;
+}
+
+interface CalComPayload {
+  start: string;
+  attendee: { name: string; email: string; timeZone: string };
+  lengthInMinutes?: number;
+}
+
+/** cal.com errors: `{status:"error", error:{code, message}}`; the code stays `calcom_<http status>`. */
+function readCalComError(reply: ProviderReply) {
+  const message = field(field(reply.body, 'error'), 'message');
+  return { message: typeof message === 'string' ? message : undefined };
+}
+
+/**
+ * cal.com bookings through API v2 (`POST /v2/bookings`), with the API key (the secret) as a Bearer token.
+ * The booking is made for the activity's recipient. cal.com has no idempotency header: the activity id goes
+ * into the booking's metadata so a booking can be traced back (and found, should a lost reply need it).
+ */
+export function calComAdapter(options: HttpProviderOptions = {}): ChannelAdapter {
+  return {
+    async send(outbox, credential, message) {
+      const cfg = outbox.config as unknown as CalComConfig;
+      const p = message.payload as unknown as CalComPayload;
+      // The allowlist checked `to`: a booking for another address would get round it.
+      if (p.attendee.email.trim().toLowerCase() !== message.to.trim().toLowerCase()) {
+        throw new ChannelError('calcom_attendee_mismatch', 'the attendee email differs from the recipient (to)');
+      }
+      const reply = await callProvider(
+        {
+          prefix: 'calcom',
+          label: 'cal.com',
+          method: 'POST',
+          url: joinUrl(cfg.baseUrl ?? DEFAULT_BASE_URL, 'v2/bookings'),
+          headers: { authorization: `Bearer ${credential}`, 'cal-api-version': cfg.apiVersion ?? CAL_COM_BOOKINGS_API_VERSION },
+          body: {
+            eventTypeId: cfg.eventTypeId,
+            // cal.com reads `start` as UTC.
+            start: new Date(p.start).toISOString(),
+            attendee: { name: p.attendee.name, email: message.to.trim(), timeZone: p.attendee.timeZone },
+            ...(p.lengthInMinutes !== undefined ? { lengthInMinutes: p.lengthInMinutes } : {}),
+            metadata: { crmActivityId: message.idempotencyKey },
+          },
+          credential,
+          readError: readCalComError,
+        },
+        options,
+      );
+      // A recurring event type answers with its bookings, first occurrence first.
+      const data = field(reply.body, 'data');
+      const uid = field(Array.isArray(data) ? data[0] : data, 'uid');
+      return { providerMessageId: typeof uid === 'string' ? uid : null };
+    },
+  };
+}
