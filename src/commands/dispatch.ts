@@ -21,6 +21,7 @@ import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 import { type BucketKey, QuotaReserver } from './quota.js';
 import { AggregateCache } from './aggregate-cache.js';
+import { windowRefusal } from './messaging-window.js';
 import { openSecret } from './secrets.js';
 
 export interface SendRequest {
@@ -301,6 +302,9 @@ export class Dispatcher {
     if (!outbox) {
       return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }]);
     }
+    // Before any quota: a message the provider would refuse (closed messaging window) must not spend a unit.
+    const closed = await windowRefusal(this.cache, request, outbox, now);
+    if (closed) return activity.apply([{ type: 'RecordFailed', error: closed, quotaRefunded: false, now: iso }]);
     const key: BucketKey = { companyId: request.companyId, credentialId: outbox.credentialId, day: localDay(now, outbox.timezone) };
     // The smallest cap of the outboxes sharing the credential; this outbox's own in case the read model lags.
     const cap = Math.min(outbox.dailyCap, (await sharedCap(this.deps.db, request.companyId, outbox.credentialId)) ?? Number.POSITIVE_INFINITY);
