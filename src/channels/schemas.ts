@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { OutboxChannel } from '../domain/channels.js';
+import { WEBHOOK_CONFIG } from '../webhooks/config.js';
 
 const httpsOrLoopback = z.url({ protocol: /^https?$/ });
 
@@ -10,19 +11,20 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
       fromAddress: z.email(),
       fromName: z.string().trim().min(1).max(200).optional(),
       replyTo: z.email().optional(),
+      webhook: WEBHOOK_CONFIG.optional(),
     })
     .strict(),
   'cal-com': z
-    .object({ eventTypeId: z.number().int().positive(), baseUrl: httpsOrLoopback.optional() })
+    .object({ eventTypeId: z.number().int().positive(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   linkedin: z
-    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback.optional() })
+    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   whatsapp: z
-    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })
+    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   instagram: z
-    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })
+    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
 };
 
