@@ -19,7 +19,12 @@ describe('inbound webhooks and the messaging window', () => {
 
   beforeAll(async () => {
     provider = await fakeHttpServer((_req, res) => json(res, 200, { messaging_product: 'whatsapp', messages: [{ id: `wamid.${++counter}` }], message_id: `mid.${counter}` }));
-    t = await startTestApp('pglite', { now: () => new Date(clock), adapters: { whatsapp: graphAdapter(), instagram: graphAdapter() } });
+    // Email, cal.com and LinkedIn stand-ins: accepted at once, under a provider id made from the activity.
+    const instant = (prefix: string, suffix = '') => ({ send: async (_o: unknown, _c: string, m: { activityId: string }) => ({ providerMessageId: `${prefix}${m.activityId}${suffix}` }) });
+    t = await startTestApp('pglite', {
+      now: () => new Date(clock),
+      adapters: { whatsapp: graphAdapter(), instagram: graphAdapter(), email: instant('<', '@crm.test>'), 'cal-com': instant('booking-'), linkedin: instant('li-') },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -69,7 +74,7 @@ describe('inbound webhooks and the messaging window', () => {
     it('a bad or missing signature is 401 and records nothing; a body that does not parse is 400 and records nothing', async () => {
       const c = await metaCompany(t, { channel: 'whatsapp', baseUrl: provider.url, appSecret: APP_SECRET });
       const body = waMessage(c.account, { id: 'wamid.in.auth', from: '+33600000001', at: new Date(clock), text: 'hello' });
-      for (const headers of [{}, { 'x-hub-signature-256': sign('another-secret', body) }, { 'x-hub-signature-256': 'sha256=zz' }, { 'x-hub-signature-256': sign(APP_SECRET, `${body} `) }]) {
+      for (const headers of [{} as Record<string, string>, { 'x-hub-signature-256': sign('another-secret', body) }, { 'x-hub-signature-256': 'sha256=zz' }, { 'x-hub-signature-256': sign(APP_SECRET, `${body} `) }]) {
         const res = await postRaw(t, c.hook, body, headers);
         expect(res.status).toBe(401);
         expect(res.body).toEqual({ error: 'Unauthorized' });
@@ -211,6 +216,59 @@ describe('inbound webhooks and the messaging window', () => {
       expect((await send(c, 'instagram', igsid, { text: 'Following up', humanAgent: true })).body.status).toBe('sent');
       clock += 6 * 24 * HOUR;
       expect((await send(c, 'instagram', igsid, { text: 'Last try', humanAgent: true })).body).toMatchObject({ status: 'failed', error: { code: 'instagram_window_closed' } });
+    });
+  });
+
+  describe('email, cal.com and LinkedIn (Unipile)', () => {
+    /** A company with one outbox of the channel, its webhook secret `hookSecret`; everyone allowed, auto-approved. */
+    async function company(channel: 'email' | 'cal-com' | 'linkedin', config: Record<string, unknown>, hookSecret: string) {
+      const companyId = randomUUID();
+      const base = `/api/companies/${companyId}/crm`;
+      const cred = (await request(t.app).post(`${base}/secrets`).send({ name: 'cred', value: 'smtp://u:p@127.0.0.1:1' })).body.ref;
+      const hook = (await request(t.app).post(`${base}/secrets`).send({ name: 'hook', value: hookSecret })).body.ref;
+      const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel, secretRef: cred, config: { ...config, webhook: { secretRef: hook } } });
+      expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
+      await request(t.app).post(`${base}/allowlist`).send({ pattern: '*' });
+      await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 });
+      return { companyId, base, outboxId: outbox.body.id as string, url: `/api/webhooks/${channel}/${outbox.body.id as string}` };
+    }
+
+    it('email: a signed hard bounce shows on the activity; unsigned is refused', async () => {
+      const c = await company('email', { fromAddress: 'ops@example.com' }, 'email-hook-key');
+      const sent = await send(c, 'email', 'gone@example.org', { subject: 'Hi', text: 'x' });
+      expect(sent.body.status).toBe('sent');
+      const body = JSON.stringify({ type: 'bounce', messageId: `${sent.body.id}@crm.test`, recipient: 'gone@example.org', at: new Date(clock).toISOString(), reason: '550 5.1.1 user unknown' });
+      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('wrong', body) })).status).toBe(401);
+      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).body).toEqual({ received: 1, recorded: 1 });
+      expect((await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body).toMatchObject({
+        status: 'sent',
+        deliveryStatus: 'bounced',
+        deliveryEvents: [{ type: 'delivery', state: 'bounced', error: { code: 'hard_bounce', message: '550 5.1.1 user unknown' } }],
+      });
+    });
+
+    it('cal.com: a cancellation of a booking we made lands on its activity', async () => {
+      const c = await company('cal-com', { eventTypeId: 42 }, 'cal-hook-secret');
+      const booked = await send(c, 'cal-com', 'lea@example.org', { start: '2026-06-10T10:00:00Z', attendee: { name: 'Lea', email: 'lea@example.org', timeZone: 'Europe/Paris' } });
+      expect(booked.body.status).toBe('sent');
+      const body = JSON.stringify({ triggerEvent: 'BOOKING_CANCELLED', createdAt: new Date(clock).toISOString(), payload: { uid: `booking-${booked.body.id}`, cancellationReason: 'conflict' } });
+      const hex = sign('cal-hook-secret', body).slice('sha256='.length);
+      expect((await postRaw(t, c.url, body, { 'x-cal-signature-256': hex })).body).toEqual({ received: 1, recorded: 1 });
+      expect((await postRaw(t, c.url, body, { 'x-cal-signature-256': hex })).body).toEqual({ received: 1, recorded: 0 });
+      expect((await request(t.app).get(`${c.base}/activities/${booked.body.id}`)).body).toMatchObject({ status: 'sent', deliveryStatus: 'booking_cancelled' });
+    });
+
+    it('LinkedIn: a reply through Unipile, authenticated by the Unipile-Auth header, answers the latest message', async () => {
+      const c = await company('linkedin', { accountId: 'unipile-acc-1' }, 'unipile-shared-secret');
+      const sent = await send(c, 'linkedin', 'ACoAAB123', { kind: 'message', text: 'Hello' });
+      expect(sent.body.status).toBe('sent');
+      const body = JSON.stringify({ event: 'message_received', account_id: 'unipile-acc-1', account_type: 'LINKEDIN', message_id: 'u-msg-1', message: 'Happy to chat', timestamp: new Date(clock).toISOString(), sender: { attendee_provider_id: 'ACoAAB123' } });
+      expect((await postRaw(t, c.url, body, { 'unipile-auth': 'nope' })).status).toBe(401);
+      expect((await postRaw(t, c.url, body, { 'unipile-auth': 'unipile-shared-secret' })).body).toEqual({ received: 1, recorded: 2 });
+      expect((await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body.deliveryEvents).toEqual([
+        { type: 'reply', at: new Date(clock).toISOString(), text: 'Happy to chat', providerEventId: 'unipile:u-msg-1' },
+      ]);
+      expect(await history(c, sent.body.id)).toContain('ActivityReplyReceived');
     });
   });
 });
