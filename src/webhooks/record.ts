@@ -37,11 +37,30 @@ export function inboundEventId(companyId: string, channel: string, providerEvent
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+const ACCOUNT_FIELD: Partial<Record<OutboxChannel, string>> = { whatsapp: 'phoneNumberId', instagram: 'igUserId', linkedin: 'accountId' };
+
 /** The provider account an outbox sends from, when a payload does not name one. */
 function outboxAccount(o: WebhookOutbox): string {
-  const key = { whatsapp: 'phoneNumberId', instagram: 'igUserId', linkedin: 'accountId' }[o.channel as string];
-  const v = key ? o.config[key] : undefined;
+  const field = ACCOUNT_FIELD[o.channel];
+  const v = field ? o.config[field] : undefined;
   return typeof v === 'string' ? v : o.outboxId;
+}
+
+/**
+ * The provider accounts of the company's live outboxes on the channel. One Meta app (or Unipile workspace) may
+ * serve several companies' accounts and post all of them to each webhook URL: an event for an account the
+ * company has no outbox on is not the company's to record.
+ */
+async function companyAccounts(db: Queryable, o: WebhookOutbox): Promise<Set<string>> {
+  const field = ACCOUNT_FIELD[o.channel];
+  const accounts = new Set([outboxAccount(o)]);
+  if (!field) return accounts;
+  const { rows } = await db.query<{ account: string | null }>(
+    `SELECT config->>$3 AS account FROM crm_outboxes WHERE company_id = $1 AND channel = $2 AND deleted_at IS NULL`,
+    [o.companyId, o.channel, field],
+  );
+  for (const r of rows) if (r.account) accounts.add(r.account);
+  return accounts;
 }
 
 async function activityByProviderMessage(db: Queryable, o: WebhookOutbox, ids: string[]) {
@@ -86,7 +105,9 @@ export class InboundRecorder {
       if (r.written) result.recorded++;
       if (r.position && (!result.position || comparePositions(r.position, result.position) > 0)) result.position = r.position;
     };
+    const accounts = await companyAccounts(this.deps.db, this.outbox);
     for (const n of notices) {
+      if (n.account !== null && !accounts.has(n.account)) continue;
       const key = (contact: string): ContactKey => ({ companyId: this.outbox.companyId, channel: this.outbox.channel, account: n.account ?? outboxAccount(this.outbox), contact });
       if (n.kind === 'delivery') {
         const activity = (await activityByProviderMessage(this.deps.db, this.outbox, n.providerMessageIds)) ?? (n.providerMessageIds.length === 0 ? await latestSentTo(this.deps.db, this.outbox, n.recipients) : null);

@@ -201,6 +201,13 @@ describe('inbound webhooks and the messaging window', () => {
       const events = await contactEvents(c.companyId, 'whatsapp', c.account, '+33633333333');
       expect(events.map((e) => e.type)).toEqual(['ContactDeliveryUnmatched']);
     });
+
+    it("events for a number that is not one of the company's outboxes are not the company's to record", async () => {
+      const c = await metaCompany(t, { channel: 'whatsapp', baseUrl: provider.url, appSecret: APP_SECRET });
+      const body = waMessage('999000111', { id: 'wamid.in.foreign', from: '+33644444444', at: new Date(clock), text: 'for another business' });
+      expect((await postRaw(t, c.hook, body, { 'x-hub-signature-256': sign(APP_SECRET, body) })).body).toEqual({ received: 1, recorded: 0 });
+      expect(await contactEvents(c.companyId, 'whatsapp', '999000111', '+33644444444')).toEqual([]);
+    });
   });
 
   describe('Instagram', () => {
