@@ -15,6 +15,7 @@ import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
 import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
+import { webhooksRouter } from './http/routes/webhooks.js';
 import type { Runtime } from './runtime.js';
 
 export const BODY_LIMIT = '1mb';
@@ -26,6 +27,8 @@ export function createApp(rt: Runtime): express.Express {
   app.set('trust proxy', false);
   app.use(requestLog(rt.logger));
   app.use(healthRouter(rt));
+  // Providers carry no bearer token: webhooks are authenticated by their signatures, before (and without) ours.
+  app.use(webhooksRouter(rt));
   app.use(authenticate(rt));
   // Every /api route needs an actor: refuse anonymous callers before their body is read.
   app.use('/api', requireActor);

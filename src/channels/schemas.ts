@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { OutboxChannel } from '../domain/channels.js';
+import { WEBHOOK_CONFIG } from '../webhooks/config.js';
 
 const httpsOrLoopback = z.url({ protocol: /^https?$/ });
 
@@ -10,6 +11,7 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
       fromAddress: z.email(),
       fromName: z.string().trim().min(1).max(200).optional(),
       replyTo: z.email().optional(),
+      webhook: WEBHOOK_CONFIG.optional(),
     })
     .strict(),
   'cal-com': z
@@ -18,17 +20,18 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
       baseUrl: httpsOrLoopback.optional(),
       // cal.com bumps the version per endpoint; an operator can follow without a release.
       apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'apiVersion is a date, YYYY-MM-DD').optional(),
+      webhook: WEBHOOK_CONFIG.optional(),
     })
     .strict(),
   linkedin: z
     // Through Unipile, whose DSN is per customer: there is no default base URL.
-    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback })
+    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback, webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   whatsapp: z
-    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })
+    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   instagram: z
-    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional() })
+    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
 };
 

@@ -21,6 +21,7 @@ import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 import { type BucketKey, QuotaReserver } from './quota.js';
 import { AggregateCache } from './aggregate-cache.js';
+import { windowRefusal } from './messaging-window.js';
 import { openSecret } from './secrets.js';
 
 export interface SendRequest {
@@ -283,8 +284,14 @@ export class Dispatcher {
     // activity that never existed: the day's cap shrinks by one, and is never exceeded.
     let reservation: Reservation | null = null;
     if (steps.at(-1)!.type === 'ApproveActivity') {
-      reservation = await this.reserveFor(activityId, request, outbox, now, positions);
-      steps.push(this.afterReservation(reservation, now));
+      // Before any quota: a message the provider would refuse (closed messaging window) must not spend a unit.
+      const closed = await windowRefusal(this.cache, request, outbox, now);
+      if (closed) {
+        steps.push({ type: 'RecordFailed', error: closed, quotaRefunded: false, now: iso });
+      } else {
+        reservation = await this.reserveFor(activityId, request, outbox, now, positions);
+        steps.push(this.afterReservation(reservation, now));
+      }
     }
     const activity = new ActivityHandle(activityId, activityDecider.initialState(), null, this.deps.store, actor, positions);
     try {
@@ -349,6 +356,9 @@ export class Dispatcher {
     if (!outbox) {
       return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: now.toISOString() }]);
     }
+    // The window may have closed while the send waited for a human.
+    const closed = await windowRefusal(this.cache, request, outbox, now);
+    if (closed) return activity.apply([{ type: 'RecordFailed', error: closed, quotaRefunded: false, now: now.toISOString() }]);
     const reservation = await this.reserveFor(activity.id, request, outbox, now, activity.positions);
     const s = await activity.apply([this.afterReservation(reservation, now)]);
     return s.status === 'dispatching' ? this.deliver(activity, outbox, reservation.key) : s;

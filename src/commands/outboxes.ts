@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type OutboxFields, outboxDecider, outboxStream } from '../domain/outbox.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import type { MasterKey } from '../secrets/crypto.js';
+import { webhookConfigOf } from '../webhooks/config.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 import { resolveSecret } from './secrets.js';
@@ -9,6 +10,12 @@ import { resolveSecret } from './secrets.js';
 /** The credential behind a reference: the secret must exist in the company (else 422, or 400 if malformed). */
 async function credentialOf(store: EventStore, master: MasterKey, secretRef: string, companyId: string): Promise<string> {
   return (await resolveSecret(store, master, secretRef, companyId)).secretId;
+}
+
+/** A webhook signing secret must be one of the company's, like the outbox's own credential (else 422). */
+async function checkWebhookSecret(store: EventStore, master: MasterKey, config: Record<string, unknown> | undefined, companyId: string) {
+  const webhook = config ? webhookConfigOf(config) : null;
+  if (webhook) await resolveSecret(store, master, webhook.secretRef, companyId);
 }
 
 export async function createOutbox(
@@ -19,6 +26,7 @@ export async function createOutbox(
   now: Date,
 ): Promise<{ id: string; position: Position | null }> {
   const credentialId = await credentialOf(store, master, input.fields.secretRef, input.companyId);
+  await checkWebhookSecret(store, master, input.fields.config, input.companyId);
   const outboxId = randomUUID();
   const r = await handleCommand(
     store,
@@ -39,6 +47,7 @@ export async function updateOutbox(
 ): Promise<{ position: Position | null }> {
   const changes: Partial<OutboxFields> = { ...input.changes };
   if (input.changes.secretRef !== undefined) changes.credentialId = await credentialOf(store, master, input.changes.secretRef, input.companyId);
+  await checkWebhookSecret(store, master, input.changes.config, input.companyId);
   const r = await handleCommand(
     store,
     outboxStream(input.outboxId),

@@ -24,6 +24,10 @@ export interface ActivityError {
   message: string;
 }
 
+/** What a provider reported about a sent message after the send (delivery receipts, bounces, bookings). */
+export const DELIVERY_STATES = ['sent', 'delivered', 'read', 'failed', 'bounced', 'complained', 'accepted', 'booking_created', 'booking_rescheduled', 'booking_cancelled'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
 export interface ActivityRequest {
   activityId: string;
   companyId: string;
@@ -51,7 +55,9 @@ export type ActivityEvent =
   | DomainEvent<'ActivityRejected', { activityId: string; approvalId: string; by: string; reason: string | null; at: string }>
   | DomainEvent<'ActivityDispatching', { activityId: string; bucket: string; credentialId: string; day: string; leaseUntil: string; at: string }>
   | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string }>
-  | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>;
+  | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>
+  | DomainEvent<'ActivityDeliveryUpdated', { activityId: string; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError }>
+  | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string }>;
 
 export interface ActivityState {
   status: ActivityStatus;
@@ -62,6 +68,8 @@ export interface ActivityState {
   leaseUntil: string | null;
   error: ActivityError | null;
   updatedAt: string | null;
+  /** Provider events already recorded: a webhook delivered twice is recorded once. */
+  providerEventIds: readonly string[];
 }
 
 export type ActivityCommand =
@@ -73,7 +81,9 @@ export type ActivityCommand =
   | { type: 'RejectActivity'; approvalId: string; by: string; reason: string | null; now: string }
   | { type: 'StartDispatch'; bucket: string; credentialId: string; day: string; leaseUntil: string; now: string }
   | { type: 'RecordSent'; providerMessageId: string | null; now: string }
-  | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string };
+  | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string }
+  | { type: 'RecordDelivery'; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError }
+  | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string };
 
 /** Which statuses each command may start from: anything else is an invalid transition (422). */
 const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, ActivityStatus[]> = {
@@ -85,10 +95,13 @@ const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, Activity
   StartDispatch: ['approved'],
   RecordSent: ['dispatching'],
   RecordFailed: ['requested', 'approved', 'dispatching'],
+  // Only a message the provider took can be delivered, read or answered.
+  RecordDelivery: ['sent'],
+  RecordReply: ['sent'],
 };
 
 export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEvent> = {
-  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, leaseUntil: null, error: null, updatedAt: null }),
+  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, leaseUntil: null, error: null, updatedAt: null, providerEventIds: [] }),
   evolve(state, event) {
     const at = 'at' in event.data ? (event.data.at as string) : state.updatedAt;
     switch (event.type) {
@@ -110,6 +123,10 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
         return { ...state, status: 'sent', updatedAt: at };
       case 'ActivityFailed':
         return { ...state, status: 'failed', error: event.data.error, updatedAt: at };
+      // After the send: the status stays what the dispatcher decided (see docs/ARCHITECTURE.md, inbound webhooks).
+      case 'ActivityDeliveryUpdated':
+      case 'ActivityReplyReceived':
+        return { ...state, providerEventIds: [...state.providerEventIds, event.data.providerEventId] };
     }
   },
   decide(command, state) {
@@ -122,6 +139,7 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       throw new DomainError('invalid_state', `cannot ${command.type} an activity that is ${state.status}`);
     }
     const activityId = state.request!.activityId;
+    if ((command.type === 'RecordDelivery' || command.type === 'RecordReply') && state.providerEventIds.includes(command.providerEventId)) return [];
     switch (command.type) {
       case 'BlockActivity':
         return [{ type: 'ActivityBlocked', data: { activityId, status: command.status, reason: command.reason, at: command.now } }];
@@ -147,6 +165,15 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
         return [{ type: 'ActivitySent', data: { activityId, providerMessageId: command.providerMessageId, at: command.now } }];
       case 'RecordFailed':
         return [{ type: 'ActivityFailed', data: { activityId, error: command.error, quotaRefunded: command.quotaRefunded, at: command.now } }];
+      case 'RecordDelivery':
+        return [
+          {
+            type: 'ActivityDeliveryUpdated',
+            data: { activityId, state: command.state, at: command.at, providerEventId: command.providerEventId, ...(command.error ? { error: command.error } : {}) },
+          },
+        ];
+      case 'RecordReply':
+        return [{ type: 'ActivityReplyReceived', data: { activityId, at: command.at, text: command.text, providerEventId: command.providerEventId } }];
     }
   },
 };

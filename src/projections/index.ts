@@ -1,5 +1,6 @@
 import { accessTokensProjection } from './access-tokens.js';
 import { activitiesProjection } from './activities.js';
+import { activityDeliveriesProjection } from './activity-deliveries.js';
 import { allowlistProjection } from './allowlist.js';
 import { approvalRulesProjection } from './approval-rules.js';
 import { approvalsProjection } from './approvals.js';
@@ -23,5 +24,6 @@ export function allProjections(): Projection[] {
     activitiesProjection,
     approvalsProjection,
     credentialBucketsProjection,
+    activityDeliveriesProjection,
   ];
 }

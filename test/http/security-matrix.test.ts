@@ -40,6 +40,7 @@ interface Fixtures {
   freshRuleId: () => Promise<string>;
   freshApprovalId: () => Promise<string>;
   activityId: string;
+  webhookOutboxId: string;
 }
 
 interface RouteCase {
@@ -53,10 +54,25 @@ interface RouteCase {
 
 //                                    anon bad  rev  exp  oAg  nonM memB cAg  admin
 const PUBLIC: RouteCase['expect'] = [200, 200, 200, 200, 200, 200, 200, 200, 200];
+// Webhooks are public but signed: a bearer token neither helps nor hurts, only the provider's signature counts.
+const SIGNED_ONLY: RouteCase['expect'] = [401, 401, 401, 401, 401, 401, 401, 401, 401];
 
 const ROUTES: RouteCase[] = [
   { method: 'GET', path: '/healthz', url: () => '/healthz', expect: PUBLIC },
   { method: 'GET', path: '/readyz', url: () => '/readyz', expect: PUBLIC },
+  {
+    method: 'POST',
+    path: '/api/webhooks/:channel/:outboxId',
+    url: (f) => `/api/webhooks/whatsapp/${f.webhookOutboxId}`,
+    body: () => ({ object: 'whatsapp_business_account', entry: [] }),
+    expect: SIGNED_ONLY,
+  },
+  {
+    method: 'GET',
+    path: '/api/webhooks/:channel/:outboxId',
+    url: (f) => `/api/webhooks/whatsapp/${f.webhookOutboxId}?hub.mode=subscribe&hub.verify_token=matrix-verify-token&hub.challenge=42`,
+    expect: PUBLIC,
+  },
   {
     method: 'POST',
     path: '/api/admin/board-tokens',
@@ -385,6 +401,11 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         return res.body.id as string;
       };
       matrixOutboxId = await outbox();
+      const webhookOutbox = await request(t.app)
+        .post(`/api/companies/${companyId}/crm/outboxes`)
+        .set(admin)
+        .send({ channel: 'whatsapp', secretRef: matrixSecretRef, config: { phoneNumberId: '15550001', webhook: { secretRef: matrixSecretRef, verifyToken: 'matrix-verify-token' } } });
+      expect(webhookOutbox.status).toBe(201);
       const entry = async () => {
         const res = await request(t.app).post(`/api/companies/${companyId}/crm/allowlist`).set(admin).send({ pattern: `${randomUUID()}@example.org` });
         expect(res.status).toBe(201);
@@ -416,6 +437,7 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         freshRuleId: rule,
         freshApprovalId: async () => (await approval()).approvalId,
         activityId: firstApproval.id,
+        webhookOutboxId: webhookOutbox.body.id,
         secretId: secret.body.id,
         pieceId: await piece(),
         freshPieceId: piece,

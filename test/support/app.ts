@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.js';
 import type { BrandVoiceChecker } from '../../src/brand-voice/checker.js';
+import type { ChannelAdapters } from '../../src/channels/port.js';
 import { issueBoardToken } from '../../src/commands/access-tokens.js';
 import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -32,7 +33,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 /** The real app on a fresh in-memory PGlite or a fresh Postgres schema, projections running. */
 export async function startTestApp(
   backend: 'pglite' | 'postgres',
-  opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date; checker?: BrandVoiceChecker } = {},
+  opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date; checker?: BrandVoiceChecker; adapters?: Partial<ChannelAdapters> } = {},
 ): Promise<TestApp> {
   const t = backend === 'pglite' ? await pgliteDatabase() : await postgresDatabase();
   // TEST_LOG=warn (or debug) shows the service's own log while debugging a test.
@@ -41,6 +42,7 @@ export async function startTestApp(
     db: t.db,
     now: opts.now,
     checker: opts.checker,
+    adapters: opts.adapters,
   });
   await rt.engine.start();
   return {

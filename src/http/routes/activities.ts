@@ -4,6 +4,7 @@ import { activityStream } from '../../domain/activity.js';
 import { SEND_CHANNELS } from '../../domain/channels.js';
 import { StreamNotFoundError } from '../../eventstore/port.js';
 import { getActivity, listActivities } from '../../projections/activities.js';
+import { deliveryOf } from '../../projections/activity-deliveries.js';
 import { listCredentialBuckets } from '../../projections/credential-buckets.js';
 import type { Runtime } from '../../runtime.js';
 import { companyOf, requireCompanyAccess } from '../auth.js';
@@ -56,7 +57,7 @@ export function activitiesRouter(rt: Runtime): Router {
   r.get(`${base}/:activityId`, requireCompanyAccess, async (req, res) => {
     const activity = await getActivity(rt.db, companyOf(res), uuidParam(req, 'activityId'));
     if (!activity) throw notFound('activity not found');
-    res.json(activity);
+    res.json({ ...activity, ...(await deliveryOf(rt.db, activity.id)) });
   });
   r.get(`${base}/:activityId/history`, requireCompanyAccess, async (req, res) => {
     const activityId = uuidParam(req, 'activityId');

@@ -1,0 +1,95 @@
+import express, { type Request, Router } from 'express';
+import { loadAggregate } from '../../commands/handle-command.js';
+import { resolveSecret } from '../../commands/secrets.js';
+import { OUTBOX_CHANNELS, type OutboxChannel } from '../../domain/channels.js';
+import { DomainError } from '../../domain/decider.js';
+import { outboxDecider, outboxStream } from '../../domain/outbox.js';
+import { formatPosition } from '../../eventstore/port.js';
+import type { Runtime } from '../../runtime.js';
+import { webhookConfigOf } from '../../webhooks/config.js';
+import { WebhookPayloadError, assertStorable } from '../../webhooks/notices.js';
+import { WEBHOOK_PROVIDERS } from '../../webhooks/providers.js';
+import { InboundRecorder } from '../../webhooks/record.js';
+import { sharedSecretMatches } from '../../webhooks/signatures.js';
+import { suppressFromWebhook } from '../../webhooks/suppression-hook.js';
+import { HttpError, badRequest } from '../errors.js';
+import { uuid } from '../validate.js';
+
+const READ_YOUR_WRITES_TIMEOUT_MS = 5000;
+
+// One answer for an unknown outbox, another channel's, and one with no webhook secret: nothing to verify against.
+const noWebhook = () => new HttpError(404, 'webhook not found');
+
+/** The live outbox a webhook URL names, with its webhook settings. Read from its stream (the source of truth). */
+async function webhookOutbox(rt: Runtime, req: Request) {
+  const channel = String(req.params.channel) as OutboxChannel;
+  const id = uuid.safeParse(req.params.outboxId);
+  if (!OUTBOX_CHANNELS.includes(channel) || !id.success) throw noWebhook();
+  const { state } = await loadAggregate(rt.store, outboxStream(id.data), outboxDecider);
+  if (state.status !== 'active' || state.fields.channel !== channel) throw noWebhook();
+  const webhook = webhookConfigOf(state.fields.config);
+  if (!webhook) throw noWebhook();
+  return { outbox: { outboxId: id.data, companyId: state.companyId, channel, config: state.fields.config }, webhook };
+}
+
+/**
+ * Inbound webhooks: `POST /api/webhooks/{channel}/{outboxId}` and Meta's `GET` handshake. Public: mounted before
+ * bearer authentication, as providers have no token; each delivery is authenticated by its provider's signature
+ * (or shared secret) over the raw body, with the outbox's webhook secret. Bad signature: 401, body that does not
+ * parse: 400, and in both cases nothing is recorded.
+ */
+export function webhooksRouter(rt: Runtime): Router {
+  const r = Router();
+  const path = '/api/webhooks/:channel/:outboxId';
+  // The signature is over the bytes as sent: the body is kept raw, whatever its declared type.
+  const raw = express.raw({ type: () => true, limit: '1mb' });
+
+  r.post(path, raw, async (req, res) => {
+    const { outbox, webhook } = await webhookOutbox(rt, req);
+    let secret: string;
+    try {
+      secret = (await resolveSecret(rt.store, rt.masterKey, webhook.secretRef, outbox.companyId)).value;
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      rt.logger.warn('webhook secret cannot be resolved', { outboxId: outbox.outboxId, channel: outbox.channel });
+      throw noWebhook();
+    }
+    const provider = WEBHOOK_PROVIDERS[outbox.channel];
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!provider.verify(body, req.headers, secret)) throw new HttpError(401, 'Unauthorized');
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw badRequest('Malformed JSON body');
+    }
+    let notices;
+    try {
+      notices = provider.parse(json, rt.now());
+      assertStorable(notices);
+    } catch (err) {
+      if (err instanceof WebhookPayloadError) throw badRequest(err.message);
+      throw err;
+    }
+    const result = await new InboundRecorder({ store: rt.store, db: rt.db, suppress: suppressFromWebhook }, outbox).record(notices);
+    if (result.position) {
+      res.setHeader('X-CRM-Position', formatPosition(result.position));
+      // Providers want a prompt 200 whatever the read models do; the wait only lets a reader see it next.
+      await rt.engine.waitFor(result.position, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS });
+    }
+    res.status(200).json({ received: notices.length, recorded: result.recorded });
+  });
+
+  r.get(path, async (req, res) => {
+    const { outbox, webhook } = await webhookOutbox(rt, req);
+    if (!WEBHOOK_PROVIDERS[outbox.channel].verifyTokenHandshake || !webhook.verifyToken) throw noWebhook();
+    const q = req.query as Record<string, unknown>;
+    const token = q['hub.verify_token'];
+    if (q['hub.mode'] !== 'subscribe' || typeof token !== 'string' || !sharedSecretMatches(webhook.verifyToken, token)) throw new HttpError(403, 'Forbidden');
+    const challenge = q['hub.challenge'];
+    // Echoed back: only what Meta sends (digits, in practice), never markup.
+    if (typeof challenge !== 'string' || !/^[A-Za-z0-9._-]{1,256}$/.test(challenge)) throw badRequest('hub.challenge is missing or malformed');
+    res.status(200).type('text/plain').set('X-Content-Type-Options', 'nosniff').send(challenge);
+  });
+  return r;
+}

@@ -1,0 +1,62 @@
+import type { ActivityEvent } from '../domain/activity.js';
+import type { Queryable } from '../sql/db.js';
+import type { Projection } from './projection.js';
+
+/** crm_activity_delivery_events: what providers reported after a send, shown with the activity. */
+export const activityDeliveriesProjection: Projection = {
+  name: 'activity_deliveries',
+  tables: ['crm_activity_delivery_events'],
+  eventTypes: ['ActivityDeliveryUpdated', 'ActivityReplyReceived'],
+  async apply(events, { tx, table }) {
+    const t = table('crm_activity_delivery_events');
+    for (const e of events as unknown as ActivityEvent[]) {
+      if (e.type === 'ActivityDeliveryUpdated') {
+        await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, state, at, error) VALUES ($1, $2, 'delivery', $3, $4, $5) ON CONFLICT DO NOTHING`, [
+          e.data.activityId,
+          e.data.providerEventId,
+          e.data.state,
+          e.data.at,
+          e.data.error ? JSON.stringify(e.data.error) : null,
+        ]);
+      } else if (e.type === 'ActivityReplyReceived') {
+        await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, at, text) VALUES ($1, $2, 'reply', $3, $4) ON CONFLICT DO NOTHING`, [
+          e.data.activityId,
+          e.data.providerEventId,
+          e.data.at,
+          e.data.text,
+        ]);
+      }
+    }
+  },
+};
+
+interface Row {
+  provider_event_id: string;
+  kind: 'delivery' | 'reply';
+  state: string | null;
+  at: Date;
+  text: string | null;
+  error: { code: string; message: string } | null;
+}
+
+/** Receipts of one second (Meta's resolution) are ordered by how far the message got. */
+const RANK: Record<string, number> = { sent: 1, booking_created: 1, delivered: 2, booking_rescheduled: 2, read: 3, accepted: 3, booking_cancelled: 4, failed: 5, bounced: 5, complained: 6 };
+
+/**
+ * The delivery events of an activity (oldest first) and its delivery status: the latest state reported. Call
+ * only for an activity already checked to be the company's.
+ */
+export async function deliveryOf(q: Queryable, activityId: string) {
+  const { rows } = await q.query<Row>(`SELECT provider_event_id, kind, state, at, text, error FROM crm_activity_delivery_events WHERE activity_id = $1`, [activityId]);
+  const rank = (r: Row) => (r.state ? (RANK[r.state] ?? 0) : 0);
+  rows.sort((a, b) => a.at.getTime() - b.at.getTime() || rank(a) - rank(b) || a.provider_event_id.localeCompare(b.provider_event_id));
+  const deliveries = rows.filter((r) => r.kind === 'delivery');
+  return {
+    deliveryStatus: deliveries.at(-1)?.state ?? null,
+    deliveryEvents: rows.map((r) =>
+      r.kind === 'delivery'
+        ? { type: 'delivery' as const, state: r.state, at: r.at, providerEventId: r.provider_event_id, ...(r.error ? { error: r.error } : {}) }
+        : { type: 'reply' as const, at: r.at, text: r.text, providerEventId: r.provider_event_id },
+    ),
+  };
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { InboundNotice } from './notices.js';
+import { WebhookPayloadError } from './notices.js';
+import type { WebhookProvider } from './provider.js';
+import { headerOf, prefixedHmacMatches } from './signatures.js';
+
+/**
+ * Email bounces and complaints have no standard webhook; ESPs differ. This is our own small format, which a
+ * relay (or an ESP's webhook transformer) posts, signed like our outgoing hooks:
+ * `X-CRM-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. The body is one event or an array of them:
+ * `{type: "bounce"|"complaint"|"delivered", messageId, recipient, at, id?, bounceType?: "hard"|"soft", reason?}`.
+ */
+const Event = z
+  .object({
+    type: z.enum(['bounce', 'complaint', 'delivered']),
+    messageId: z.string().min(1).max(998),
+    recipient: z.string().min(3).max(320),
+    at: z.iso.datetime({ offset: true }),
+    id: z.string().min(1).max(200).optional(),
+    bounceType: z.enum(['hard', 'soft']).optional(),
+    reason: z.string().max(1000).optional(),
+  })
+  .strict();
+const Body = z.union([Event, z.array(Event).min(1).max(1000)]);
+
+/** Message ids as ESPs print them: with or without the angle brackets nodemailer records. */
+const idForms = (id: string) => {
+  const bare = id.replace(/^<|>$/g, '');
+  return [...new Set([id, bare, `<${bare}>`])];
+};
+
+export const emailWebhook: WebhookProvider = {
+  verify: (raw, headers, secret) => prefixedHmacMatches(raw, secret, headerOf(headers, 'x-crm-signature-256')),
+  parse(body) {
+    const r = Body.safeParse(body);
+    if (!r.success) throw new WebhookPayloadError('not a webhook payload of the documented email format');
+    return (Array.isArray(r.data) ? r.data : [r.data]).map((e): InboundNotice => {
+      const hard = e.type === 'bounce' && e.bounceType !== 'soft';
+      return {
+        kind: 'delivery',
+        providerEventId: `email:${e.id ?? `${e.type}:${e.messageId}:${e.recipient}:${e.at}`}`,
+        providerMessageIds: idForms(e.messageId),
+        state: e.type === 'bounce' ? 'bounced' : e.type === 'complaint' ? 'complained' : 'delivered',
+        at: new Date(e.at).toISOString(),
+        account: null,
+        recipients: [e.recipient],
+        ...(e.type === 'bounce' ? { error: { code: hard ? 'hard_bounce' : 'soft_bounce', message: (e.reason ?? 'bounced').slice(0, 500) } } : {}),
+        ...(hard ? { suppress: 'hard_bounce' as const } : e.type === 'complaint' ? { suppress: 'complaint' as const } : {}),
+      };
+    });
+  },
+};

@@ -1,0 +1,65 @@
+import type { ActivityError, DeliveryState } from '../domain/activity.js';
+import { unstorableString } from '../eventstore/port.js';
+
+/**
+ * What a provider's webhook told us, in one shape for every provider: the parsers (one module per provider)
+ * produce these, `record.ts` matches them to activities and contacts.
+ */
+export type InboundNotice =
+  | {
+      kind: 'delivery';
+      /** Stable across the provider's retries: the event is recorded once. */
+      providerEventId: string;
+      /** Ids the sent message may be stored under (first match wins); empty when the provider names none. */
+      providerMessageIds: string[];
+      state: DeliveryState;
+      at: string;
+      /** The provider account the event belongs to, when the payload says (else the outbox's). */
+      account: string | null;
+      /** The person, in the forms the send's `to` may have used (for an event naming no message). */
+      recipients: string[];
+      error?: ActivityError;
+      /** Feeds the suppression list (a hard bounce, a complaint). */
+      suppress?: 'hard_bounce' | 'complaint';
+    }
+  | {
+      kind: 'message';
+      providerEventId: string;
+      account: string | null;
+      /** The sender, in the form a send's `to` takes. */
+      from: string;
+      at: string;
+      text: string | null;
+      /** The provider id of our message this one answers, when the provider says. */
+      inReplyTo: string | null;
+    };
+
+/** The body verified but is not a payload this provider sends: 400, nothing recorded. */
+export class WebhookPayloadError extends Error {
+  override readonly name = 'WebhookPayloadError';
+}
+
+const MAX_TEXT = 4096;
+export const clip = (text: string | null | undefined) => (typeof text === 'string' ? text.slice(0, MAX_TEXT) : null);
+
+/** Seconds (Meta, as a string or number) or milliseconds (Instagram) since the epoch, as ISO; else the fallback. */
+export function epochToIso(value: unknown, unit: 's' | 'ms', fallback: Date): string {
+  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN;
+  const ms = unit === 's' ? n * 1000 : n;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) || ms <= 0 ? fallback.toISOString() : d.toISOString();
+}
+
+export function isoOr(value: unknown, fallback: Date): string {
+  const d = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
+  return Number.isNaN(d.getTime()) ? fallback.toISOString() : d.toISOString();
+}
+
+/** Refuses notices the event store could not keep as given (NUL, lone surrogates), before anything is written. */
+export function assertStorable(notices: InboundNotice[]): void {
+  for (const n of notices) {
+    for (const v of Object.values(n).flatMap((x) => (Array.isArray(x) ? x : x && typeof x === 'object' ? Object.values(x) : [x]))) {
+      if (typeof v === 'string' && unstorableString(v)) throw new WebhookPayloadError('the payload holds characters that cannot be stored');
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { loadAggregate } from '../commands/handle-command.js';
+import { type ActivityCommand, activityDecider, activityStream } from '../domain/activity.js';
+import type { OutboxChannel } from '../domain/channels.js';
+import { type ContactCommand, type ContactKey, contactDecider, contactStream } from '../domain/contact.js';
+import { DomainError } from '../domain/decider.js';
+import { type EventMetadata, type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
+import type { Queryable } from '../sql/db.js';
+import type { InboundNotice } from './notices.js';
+import type { SuppressionHook } from './suppression-hook.js';
+
+export interface WebhookOutbox {
+  outboxId: string;
+  companyId: string;
+  channel: OutboxChannel;
+  config: Record<string, unknown>;
+}
+
+export interface RecordDeps {
+  store: EventStore;
+  db: Queryable;
+  suppress: SuppressionHook;
+}
+
+export interface RecordResult {
+  /** Events newly written (a repeated delivery writes none). */
+  recorded: number;
+  position: Position | null;
+}
+
+/**
+ * The event id of a provider event on a stream: a repeated delivery makes the same id, and the event store
+ * writes an already stored id once (the activity decider also skips a provider event it has seen).
+ */
+export function inboundEventId(companyId: string, channel: string, providerEventId: string, target: 'activity' | 'contact'): string {
+  const h = createHash('sha256').update(`${companyId}\u0000${channel}\u0000${target}\u0000${providerEventId}`, 'utf8').digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const ACCOUNT_FIELD: Partial<Record<OutboxChannel, string>> = { whatsapp: 'phoneNumberId', instagram: 'igUserId', linkedin: 'accountId' };
+
+/** The provider account an outbox sends from, when a payload does not name one. */
+function outboxAccount(o: WebhookOutbox): string {
+  const field = ACCOUNT_FIELD[o.channel];
+  const v = field ? o.config[field] : undefined;
+  return typeof v === 'string' ? v : o.outboxId;
+}
+
+/**
+ * The provider accounts of the company's live outboxes on the channel. One Meta app (or Unipile workspace) may
+ * serve several companies' accounts and post all of them to each webhook URL: an event for an account the
+ * company has no outbox on is not the company's to record.
+ */
+async function companyAccounts(db: Queryable, o: WebhookOutbox): Promise<Set<string>> {
+  const field = ACCOUNT_FIELD[o.channel];
+  const accounts = new Set([outboxAccount(o)]);
+  if (!field) return accounts;
+  const { rows } = await db.query<{ account: string | null }>(
+    `SELECT config->>$3 AS account FROM crm_outboxes WHERE company_id = $1 AND channel = $2 AND deleted_at IS NULL`,
+    [o.companyId, o.channel, field],
+  );
+  for (const r of rows) if (r.account) accounts.add(r.account);
+  return accounts;
+}
+
+async function activityByProviderMessage(db: Queryable, o: WebhookOutbox, ids: string[]) {
+  if (ids.length === 0) return null;
+  const { rows } = await db.query<{ id: string; recipient: string }>(
+    `SELECT id, recipient FROM crm_activities WHERE company_id = $1 AND channel = $2 AND provider_message_id = ANY($3::text[]) ORDER BY created_at DESC LIMIT 1`,
+    [o.companyId, o.channel, ids],
+  );
+  return rows[0] ?? null;
+}
+
+/** A reply that names no message answers the latest message sent to that person on the channel. */
+async function latestSentTo(db: Queryable, o: WebhookOutbox, recipients: string[]) {
+  if (recipients.length === 0) return null;
+  const { rows } = await db.query<{ id: string; recipient: string }>(
+    `SELECT id, recipient FROM crm_activities WHERE company_id = $1 AND channel = $2 AND recipient = ANY($3::text[]) AND status = 'sent' ORDER BY created_at DESC LIMIT 1`,
+    [o.companyId, o.channel, recipients],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Records a verified webhook's notices: delivery updates and replies on the send they are about (found by the
+ * provider's message id in the activities read model), inbound messages on the sender's contact stream (which
+ * opens the messaging window), and what matches no send on the contact. Each event is appended alone under a
+ * deterministic id, so a delivery the provider repeats, or a retry after a partial failure, writes nothing twice.
+ */
+export class InboundRecorder {
+  private readonly metadata: EventMetadata;
+
+  constructor(
+    private readonly deps: RecordDeps,
+    private readonly outbox: WebhookOutbox,
+  ) {
+    this.metadata = { actor: { type: 'system', id: `webhook:${outbox.channel}` }, schemaVersion: 1 };
+  }
+
+  async record(notices: InboundNotice[]): Promise<RecordResult> {
+    const result: RecordResult = { recorded: 0, position: null };
+    const note = (r: { written: boolean; position: Position | null } | null) => {
+      if (!r) return;
+      if (r.written) result.recorded++;
+      if (r.position && (!result.position || comparePositions(r.position, result.position) > 0)) result.position = r.position;
+    };
+    const accounts = await companyAccounts(this.deps.db, this.outbox);
+    for (const n of notices) {
+      if (n.account !== null && !accounts.has(n.account)) continue;
+      const key = (contact: string): ContactKey => ({ companyId: this.outbox.companyId, channel: this.outbox.channel, account: n.account ?? outboxAccount(this.outbox), contact });
+      if (n.kind === 'delivery') {
+        const activity = (await activityByProviderMessage(this.deps.db, this.outbox, n.providerMessageIds)) ?? (n.providerMessageIds.length === 0 ? await latestSentTo(this.deps.db, this.outbox, n.recipients) : null);
+        if (activity) {
+          note(await this.onActivity(activity.id, n.providerEventId, { type: 'RecordDelivery', state: n.state, at: n.at, providerEventId: n.providerEventId, ...(n.error ? { error: n.error } : {}) }));
+        } else if (n.recipients[0]) {
+          const providerMessageId = n.providerMessageIds[0] ?? null;
+          note(await this.onContact(key(n.recipients[0]), n.providerEventId, { type: 'RecordUnmatchedDelivery', key: key(n.recipients[0]), state: n.state, at: n.at, providerEventId: n.providerEventId, providerMessageId, ...(n.error ? { error: n.error } : {}) }));
+        }
+        const recipient = activity?.recipient ?? n.recipients[0];
+        if (n.suppress && recipient) {
+          await this.deps.suppress({ companyId: this.outbox.companyId, channel: this.outbox.channel, recipient, reason: n.suppress, at: n.at, providerEventId: n.providerEventId, activityId: activity?.id ?? null });
+        }
+      } else {
+        const activity = (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ?? (await latestSentTo(this.deps.db, this.outbox, [n.from]));
+        const k = key(n.from);
+        note(await this.onContact(k, n.providerEventId, { type: 'RecordInbound', key: k, at: n.at, text: n.text, providerEventId: n.providerEventId, activityId: activity?.id ?? null }));
+        if (activity) note(await this.onActivity(activity.id, n.providerEventId, { type: 'RecordReply', at: n.at, text: n.text, providerEventId: n.providerEventId }));
+      }
+    }
+    return result;
+  }
+
+  /** Decided on the activity's current state (a send not `sent` takes no delivery), appended at its revision. */
+  private async onActivity(activityId: string, providerEventId: string, command: ActivityCommand) {
+    const stream = activityStream(activityId);
+    for (let attempt = 1; ; attempt++) {
+      const { state, revision } = await loadAggregate(this.deps.store, stream, activityDecider);
+      let events;
+      try {
+        events = activityDecider.decide(command, state);
+      } catch (err) {
+        if (err instanceof DomainError) return null; // not (or no longer) a sent message: nothing to attach it to
+        throw err;
+      }
+      if (events.length === 0) return { written: false, position: null };
+      try {
+        const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, 'activity');
+        const r = await this.deps.store.append(stream, [{ id, type: events[0]!.type, data: events[0]!.data, metadata: this.metadata }], revision === null ? 'no_stream' : revision);
+        return { written: !r.duplicate, position: r.position };
+      } catch (err) {
+        if (!(err instanceof WrongExpectedRevisionError) || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  /** Contact events are provider facts with no invariant to keep: appended at any revision, once per id. */
+  private async onContact(key: ContactKey, providerEventId: string, command: ContactCommand) {
+    const [event] = contactDecider.decide(command, contactDecider.initialState());
+    const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, 'contact');
+    const r = await this.deps.store.append(contactStream(key), [{ id, type: event!.type, data: event!.data, metadata: this.metadata }], 'any');
+    return { written: !r.duplicate, position: r.position };
+  }
+}

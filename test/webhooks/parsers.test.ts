@@ -1,0 +1,114 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { calComWebhook } from '../../src/webhooks/cal-com.js';
+import { emailWebhook } from '../../src/webhooks/email.js';
+import { instagramWebhook, whatsappWebhook } from '../../src/webhooks/meta.js';
+import { WebhookPayloadError } from '../../src/webhooks/notices.js';
+import { unipileWebhook } from '../../src/webhooks/unipile.js';
+
+const NOW = new Date('2026-06-01T09:00:00Z');
+const hex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
+
+describe('signatures', () => {
+  const body = Buffer.from('{"a":1}');
+  it('Meta: sha256=<hex> of the raw body', () => {
+    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(true);
+    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': hex('s', '{"a":1}') }, 's')).toBe(false);
+    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('t', '{"a":1}')}` }, 's')).toBe(false);
+    expect(whatsappWebhook.verify(body, {}, 's')).toBe(false);
+  });
+  it('cal.com: bare hex in X-Cal-Signature-256', () => {
+    expect(calComWebhook.verify(body, { 'x-cal-signature-256': hex('s', '{"a":1}') }, 's')).toBe(true);
+    expect(calComWebhook.verify(body, { 'x-cal-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(false);
+    expect(calComWebhook.verify(body, { 'x-cal-signature-256': hex('s', '{"a":2}') }, 's')).toBe(false);
+  });
+  it('Unipile: the shared secret in Unipile-Auth', () => {
+    expect(unipileWebhook.verify(body, { 'unipile-auth': 'the-secret' }, 'the-secret')).toBe(true);
+    expect(unipileWebhook.verify(body, { 'unipile-auth': 'the-secre' }, 'the-secret')).toBe(false);
+    expect(unipileWebhook.verify(body, {}, 'the-secret')).toBe(false);
+  });
+  it('email: X-CRM-Signature-256 sha256=<hex>', () => {
+    expect(emailWebhook.verify(body, { 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(true);
+    expect(emailWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(false);
+  });
+});
+
+describe('payloads', () => {
+  it('WhatsApp: statuses and messages; other fields and states are acknowledged, not recorded', () => {
+    const notices = whatsappWebhook.parse(
+      {
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: 'W',
+            changes: [
+              { field: 'messages', value: { metadata: { phone_number_id: '123456' }, statuses: [{ id: 'wamid.A', status: 'delivered', timestamp: '1780304400', recipient_id: '33611111111' }, { id: 'wamid.A', status: 'deleted' }] } },
+              { field: 'account_update', value: {} },
+            ],
+          },
+        ],
+      },
+      NOW,
+    );
+    expect(notices).toEqual([
+      { kind: 'delivery', providerEventId: 'wa:wamid.A:delivered', providerMessageIds: ['wamid.A'], state: 'delivered', at: '2026-06-01T09:00:00.000Z', account: '123456', recipients: ['+33611111111'] },
+    ]);
+  });
+  it('Instagram: messages (not echoes), read and delivery receipts', () => {
+    const notices = instagramWebhook.parse(
+      {
+        object: 'instagram',
+        entry: [
+          {
+            id: '1789',
+            time: 1,
+            messaging: [
+              { sender: { id: 'U1' }, recipient: { id: '1789' }, timestamp: 1780304400000, message: { mid: 'm1', text: 'hey', reply_to: { mid: 'm0' } } },
+              { sender: { id: '1789' }, recipient: { id: 'U1' }, timestamp: 1780304400000, message: { mid: 'm2', text: 'ours', is_echo: true } },
+              { sender: { id: 'U1' }, recipient: { id: '1789' }, timestamp: 1780304401000, read: { mid: 'm0' } },
+              { sender: { id: 'U1' }, recipient: { id: '1789' }, timestamp: 1780304401000, delivery: { mids: ['m0'], watermark: 1 } },
+            ],
+          },
+        ],
+      },
+      NOW,
+    );
+    expect(notices.map((n) => [n.kind, n.providerEventId])).toEqual([
+      ['message', 'ig:m1'],
+      ['delivery', 'ig:m0:read'],
+      ['delivery', 'ig:m0:delivered'],
+    ]);
+    expect(notices[0]).toMatchObject({ from: 'U1', account: '1789', text: 'hey', inReplyTo: 'm0', at: '2026-06-01T09:00:00.000Z' });
+  });
+  it('cal.com: bookings created, rescheduled (matched by the original uid too), cancelled; PING ignored', () => {
+    expect(calComWebhook.parse({ triggerEvent: 'PING', createdAt: NOW.toISOString(), payload: {} }, NOW)).toEqual([]);
+    const [n] = calComWebhook.parse({ triggerEvent: 'BOOKING_RESCHEDULED', createdAt: NOW.toISOString(), payload: { uid: 'new', rescheduleUid: 'old', attendees: [{ email: 'a@example.org' }] } }, NOW);
+    expect(n).toMatchObject({ kind: 'delivery', state: 'booking_rescheduled', providerMessageIds: ['new', 'old'], recipients: ['a@example.org'] });
+    expect(() => calComWebhook.parse({ payload: {} }, NOW)).toThrow(WebhookPayloadError);
+  });
+  it('Unipile: a reply, an accepted invitation; our own message is not a reply', () => {
+    const reply = unipileWebhook.parse({ event: 'message_received', account_id: 'acc', message_id: 'msg1', message: 'Sure', timestamp: NOW.toISOString(), sender: { attendee_provider_id: 'ACoA1' } }, NOW);
+    expect(reply).toEqual([{ kind: 'message', providerEventId: 'unipile:msg1', account: 'acc', from: 'ACoA1', at: NOW.toISOString(), text: 'Sure', inReplyTo: null }]);
+    expect(unipileWebhook.parse({ event: 'message_received', account_id: 'acc', message_id: 'm', sender: { attendee_provider_id: 'ME' }, account_info: { user_id: 'ME' } }, NOW)).toEqual([]);
+    const [accepted] = unipileWebhook.parse({ event: 'new_relation', account_id: 'acc', user_provider_id: 'ACoA2', user_public_identifier: 'jane-doe' }, NOW);
+    expect(accepted).toMatchObject({ kind: 'delivery', state: 'accepted', recipients: ['ACoA2', 'jane-doe'], at: NOW.toISOString() });
+  });
+  it('email: hard bounces and complaints feed suppression, soft bounces do not', () => {
+    const notices = emailWebhook.parse(
+      [
+        { type: 'bounce', messageId: 'abc@mail', recipient: 'a@example.org', at: NOW.toISOString() },
+        { type: 'bounce', bounceType: 'soft', messageId: '<abc@mail>', recipient: 'a@example.org', at: NOW.toISOString() },
+        { type: 'complaint', messageId: 'abc@mail', recipient: 'a@example.org', at: NOW.toISOString(), id: 'evt-9' },
+      ],
+      NOW,
+    );
+    expect(notices.map((n) => (n.kind === 'delivery' ? [n.state, n.suppress ?? null, n.error?.code ?? null] : null))).toEqual([
+      ['bounced', 'hard_bounce', 'hard_bounce'],
+      ['bounced', null, 'soft_bounce'],
+      ['complained', 'complaint', null],
+    ]);
+    expect(notices[0]).toMatchObject({ providerMessageIds: ['abc@mail', '<abc@mail>'] });
+    expect(notices[2]!.providerEventId).toBe('email:evt-9');
+    expect(() => emailWebhook.parse({ type: 'opened', messageId: 'x', recipient: 'a@b.c', at: NOW.toISOString() }, NOW)).toThrow(WebhookPayloadError);
+  });
+});
