@@ -9,6 +9,7 @@ import { credentialBucketsProjection } from './credential-buckets.js';
 import { outboxesProjection } from './outboxes.js';
 import type { Projection } from './projection.js';
 import { secretsProjection } from './secrets.js';
+import { suppressionsProjection } from './suppressions.js';
 
 /** Every read model of the service. Each feature adds its projection here. */
 export function allProjections(): Projection[] {
@@ -23,5 +24,6 @@ export function allProjections(): Projection[] {
     activitiesProjection,
     approvalsProjection,
     credentialBucketsProjection,
+    suppressionsProjection,
   ];
 }
