@@ -11,6 +11,7 @@ import { contentPieceDecider, contentPieceStream } from '../domain/content-piece
 import { DomainError } from '../domain/decider.js';
 import { type OutboxState, outboxDecider, outboxStream } from '../domain/outbox.js';
 import { secretDecider, secretStream } from '../domain/secret.js';
+import { suppressedBy, suppressionDecider, suppressionStreamsFor } from '../domain/suppression.js';
 import { localDay } from '../domain/time-window.js';
 import { type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
 import { sharedCap } from '../projections/outboxes.js';
@@ -191,10 +192,11 @@ export class Dispatcher {
     }
 
     // Everything the decisions read, caught up in one query.
-    const [outboxState, allowlist, rules] = await this.cache.load([
+    const [outboxState, allowlist, rules, ...suppressions] = await this.cache.load([
       { streamName: outboxStream(req.outboxId), decider: outboxDecider },
       { streamName: allowlistStream(companyId), decider: allowlistDecider },
       { streamName: approvalRulesStream(companyId), decider: approvalRulesDecider },
+      ...suppressionStreamsFor(companyId, req.to, req.channel).map((streamName) => ({ streamName, decider: suppressionDecider })),
     ] as const);
     const outbox = liveOutbox(outboxState, companyId, req.outboxId);
     if (!outbox) throw new DomainError('not_found', 'outbox not found');
@@ -239,6 +241,8 @@ export class Dispatcher {
     let approval: { approvalId: string; ruleId: string | null } | null = null;
     if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
       steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso });
+    } else if (suppressedBy(suppressions, outbox.channel)) {
+      steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: iso });
     } else if (req.channel === 'dry-run') {
       steps.push({ type: 'SendDryRun', now: iso });
     } else {
