@@ -15,6 +15,8 @@ import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
 import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
+import { suppressionsRouter } from './http/routes/suppressions.js';
+import { unsubscribeRouter } from './http/routes/unsubscribe.js';
 import type { Runtime } from './runtime.js';
 
 export const BODY_LIMIT = '1mb';
@@ -26,6 +28,9 @@ export function createApp(rt: Runtime): express.Express {
   app.set('trust proxy', false);
   app.use(requestLog(rt.logger));
   app.use(healthRouter(rt));
+  // Public, token-authorised: ahead of authentication, so neither a stray bearer header nor local_trusted's
+  // loopback rule refuses a mail provider's one-click POST.
+  app.use(unsubscribeRouter(rt));
   app.use(authenticate(rt));
   // Every /api route needs an actor: refuse anonymous callers before their body is read.
   app.use('/api', requireActor);
@@ -39,6 +44,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(postIssueHooksRouter(rt));
   app.use(outboxesRouter(rt));
   app.use(allowlistRouter(rt));
+  app.use(suppressionsRouter(rt));
   app.use(approvalRulesRouter(rt));
   app.use(sendRouter(rt));
   app.use(approvalsRouter(rt));
