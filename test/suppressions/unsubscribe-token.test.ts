@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isHardBounce } from '../../src/channels/email.js';
+import { redact } from '../../src/logger.js';
 import { masterKeyFrom } from '../../src/secrets/crypto.js';
 import { unsubscribeTokens } from '../../src/secrets/unsubscribe-token.js';
 
@@ -46,6 +47,14 @@ describe('unsubscribe tokens', () => {
     for (const t of bad) expect(tokens.verify(t), t.slice(0, 40)).toBeNull();
   });
 
+});
+
+describe('unsubscribe tokens in logs', () => {
+  it('are masked wherever a path is logged', () => {
+    const token = tokens.issue(subject);
+    expect(redact({ path: `/unsubscribe/${token}` })).toEqual({ path: '/unsubscribe/[redacted]' });
+    expect(redact(`POST http://crm.example.com/base/unsubscribe/${token} failed`)).toBe('POST http://crm.example.com/base/unsubscribe/[redacted] failed');
+  });
 });
 
 describe('hard bounces', () => {

@@ -7,8 +7,8 @@ import { SUPPRESSION_SOURCES, type SuppressionEntry } from '../../domain/suppres
 import { listSuppressions } from '../../projections/suppressions.js';
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
-import { badRequest } from '../errors.js';
-import { parseBody, parseQuery, uuid, uuidParam } from '../validate.js';
+import { decodeCursor } from '../cursor.js';
+import { parseBody, parseQuery, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
 const AddBody = z
@@ -29,18 +29,7 @@ const ListQuery = z
   })
   .strict();
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const at = new Date(createdAt);
-    if (Number.isNaN(at.getTime()) || !uuid.safeParse(id).success) throw new Error('bad');
-    return { createdAt: at, id };
-  } catch {
-    throw badRequest('cursor is not one this API gave');
-  }
-}
-
-export const suppressionView = (e: SuppressionEntry) => ({
+const suppressionView = (e: SuppressionEntry) => ({
   id: e.suppressionId,
   recipient: e.recipient,
   channel: e.channel,
