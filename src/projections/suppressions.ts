@@ -74,11 +74,3 @@ export async function listSuppressions(q: Queryable, companyId: string, f: Suppr
     nextCursor: rows.length > f.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
   };
 }
-
-export async function getSuppression(q: Queryable, companyId: string, id: string) {
-  const { rows } = await q.query<Row>(
-    `SELECT id, recipient, channel, source, reason, created_at, created_by FROM crm_suppressions WHERE company_id = $1 AND id = $2`,
-    [companyId, id],
-  );
-  return rows[0] ? view(rows[0]) : null;
-}
