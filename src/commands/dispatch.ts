@@ -305,6 +305,13 @@ export class Dispatcher {
     if (!outbox) {
       return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: iso }]);
     }
+    if (!known) {
+      // Approved by a person, maybe long after the request: the recipient may have unsubscribed or bounced since.
+      const loads = suppressionStreamsFor(request.companyId, request.to, outbox.channel).map((streamName) => ({ streamName, decider: suppressionDecider }));
+      if (suppressedBy(await this.cache.load(loads), outbox.channel)) {
+        return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: iso }]);
+      }
+    }
     const key: BucketKey = { companyId: request.companyId, credentialId: outbox.credentialId, day: localDay(now, outbox.timezone) };
     // The smallest cap of the outboxes sharing the credential; this outbox's own in case the read model lags.
     const cap = Math.min(outbox.dailyCap, (await sharedCap(this.deps.db, request.companyId, outbox.credentialId)) ?? Number.POSITIVE_INFINITY);

@@ -169,6 +169,20 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).post(`${c.base}/send`).send(email('ana@example.org', {}, c.outboxId))).body.status).toBe('sent');
     });
 
+    it('a send waiting for approval is blocked when approved after its recipient unsubscribed', async () => {
+      const c = await emailCompany(t, { smtpUrl: smtp.url, autoApprove: false });
+      const pending = await request(t.app).post(`${c.base}/send`).send(email('later@example.org', {}, c.outboxId));
+      expect(pending.body.status).toBe('draft_pending_approval');
+      const token = t.rt.unsubscribeTokens.issue({ companyId: c.companyId, recipient: 'later@example.org', channel: 'email' });
+      expect((await request(t.app).post(`/unsubscribe/${token}`).type('form').send('List-Unsubscribe=One-Click')).status).toBe(200);
+      const before = smtp.messages.length;
+      const approved = await request(t.app).post(`${c.base}/approvals/bulk-approve`).send({ approvalIds: [pending.body.approvalId] });
+      expect(approved.body.results).toEqual([{ approvalId: pending.body.approvalId, activityId: pending.body.id, status: 'blocked_by_allowlist' }]);
+      expect(smtp.messages.length).toBe(before);
+      expect((await request(t.app).get(`${c.base}/activities/${pending.body.id}`)).body).toMatchObject({ status: 'blocked_by_allowlist', reason: 'suppressed' });
+      expect((await request(t.app).get(`${c.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([]);
+    });
+
     it('a browser gets a confirmation page', async () => {
       const companyId = randomUUID();
       const token = t.rt.unsubscribeTokens.issue({ companyId, recipient: 'page@example.org', channel: 'email' });
