@@ -16,6 +16,8 @@ import { contentPiecesRouter } from './http/routes/content-pieces.js';
 import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
 import { webhooksRouter } from './http/routes/webhooks.js';
+import { suppressionsRouter } from './http/routes/suppressions.js';
+import { unsubscribeRouter } from './http/routes/unsubscribe.js';
 import type { Runtime } from './runtime.js';
 
 export const BODY_LIMIT = '1mb';
@@ -29,6 +31,9 @@ export function createApp(rt: Runtime): express.Express {
   app.use(healthRouter(rt));
   // Providers carry no bearer token: webhooks are authenticated by their signatures, before (and without) ours.
   app.use(webhooksRouter(rt));
+  // Public, token-authorised: ahead of authentication, so neither a stray bearer header nor local_trusted's
+  // loopback rule refuses a mail provider's one-click POST.
+  app.use(unsubscribeRouter(rt));
   app.use(authenticate(rt));
   // Every /api route needs an actor: refuse anonymous callers before their body is read.
   app.use('/api', requireActor);
@@ -42,6 +47,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(postIssueHooksRouter(rt));
   app.use(outboxesRouter(rt));
   app.use(allowlistRouter(rt));
+  app.use(suppressionsRouter(rt));
   app.use(approvalRulesRouter(rt));
   app.use(sendRouter(rt));
   app.use(approvalsRouter(rt));

@@ -39,6 +39,16 @@ const EnvSchema = z.object({
   CRM_LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
   CRM_DISPATCH_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  CRM_PUBLIC_URL: url(['http:', 'https:'])
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return !u.search && !u.hash && !u.username && !u.password;
+      } catch {
+        return true; // reported by the URL check
+      }
+    }, 'must be a base URL: no query, fragment or credentials')
+    .optional(),
 });
 
 export type Config = {
@@ -58,6 +68,8 @@ export type Config = {
   postIssueHooksPath: string;
   /** How long a reservation may wait for its outcome before the reconciler settles it as interrupted. */
   dispatchLeaseMs: number;
+  /** Where recipients reach this service (one-click unsubscribe links), without a trailing slash. */
+  publicUrl: string;
 };
 
 export class ConfigError extends Error {
@@ -100,5 +112,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
+    publicUrl: (e.CRM_PUBLIC_URL ?? `http://${isIP(e.HOST) === 6 ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
   };
 }

@@ -15,13 +15,15 @@ export interface Logger {
 
 const TOKEN = /pcp_(?:board_)?[0-9a-fA-F]{16,}/g;
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@/?#\s]+@/gi;
+/** An unsubscribe link's token is a capability (whoever holds it may unsubscribe that recipient). */
+const UNSUBSCRIBE_TOKEN = /(\/unsubscribe\/)[A-Za-z0-9_-]{16,}/g;
 const SENSITIVE_KEY = /pass(word)?|secret|token|authorization|api[-_]?key|cookie|value$/i;
 
-/** Masks bearer tokens, passwords in URLs and fields whose name says they are secret. */
+/** Masks bearer tokens, passwords in URLs, unsubscribe tokens and fields whose name says they are secret. */
 export function redact(value: unknown, key = '', depth = 0): unknown {
   if (typeof value === 'string') {
     if (key && SENSITIVE_KEY.test(key)) return '[redacted]';
-    return value.replace(TOKEN, '[redacted-token]').replace(URL_PASSWORD, '$1[redacted]@');
+    return value.replace(TOKEN, '[redacted-token]').replace(URL_PASSWORD, '$1[redacted]@').replace(UNSUBSCRIBE_TOKEN, '$1[redacted]');
   }
   if (value instanceof Error) return { name: value.name, message: redact(value.message) };
   if (depth > 6 || value === null || typeof value !== 'object') return value;

@@ -19,8 +19,10 @@ import { whatsAppAdapter } from './channels/whatsapp.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
 import { Reconciler } from './commands/reconciler.js';
+import { withSuppressions } from './commands/suppression-adapters.js';
 import type { MasterKey } from './secrets/crypto.js';
 import { loadMasterKey } from './secrets/master-key.js';
+import { type UnsubscribeTokens, unsubscribeTokens } from './secrets/unsubscribe-token.js';
 import { lockDataDir } from './sql/data-dir-lock.js';
 import type { Db } from './sql/db.js';
 import { loadMigrations, migrate } from './sql/migrate.js';
@@ -37,6 +39,8 @@ export interface Runtime {
   store: EventStore;
   engine: ProjectionEngine;
   masterKey: MasterKey;
+  /** Seals and opens the tokens of one-click unsubscribe links. */
+  unsubscribeTokens: UnsubscribeTokens;
   brandVoice: BrandVoiceService;
   dispatcher: Dispatcher;
   reconciler: Reconciler;
@@ -100,7 +104,12 @@ export async function createRuntime(
     const ownedDb = db;
     const now = options.now ?? (() => new Date());
     const checker = options.checker ?? (config.llm ? llmChecker(config.llm) : guideChecker);
-    const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters: { ...defaultAdapters(), ...options.adapters }, leaseMs: config.dispatchLeaseMs,
+    const tokens = unsubscribeTokens(masterKey);
+    const adapters = withSuppressions(
+      { ...defaultAdapters(), ...options.adapters },
+      { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
+    );
+    const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
     });
     const reconciler = new Reconciler({ db, dispatcher, now, leaseMs: config.dispatchLeaseMs, logger: logger.child({ component: 'reconciler' }) });
@@ -111,6 +120,7 @@ export async function createRuntime(
       store,
       engine,
       masterKey,
+      unsubscribeTokens: tokens,
       brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),
       dispatcher,
       reconciler,

@@ -30,7 +30,14 @@ describe('configuration from the environment', () => {
       llm: null,
       postIssueHooksPath: expect.stringMatching(/config\/post-issue-hooks\.yaml$/),
       dispatchLeaseMs: 300000,
+      publicUrl: 'http://0.0.0.0:8080',
     });
+  });
+
+  it('builds unsubscribe links on CRM_PUBLIC_URL, else on HOST and PORT', () => {
+    expect(loadConfig({}).publicUrl).toBe('http://127.0.0.1:3000');
+    expect(loadConfig({ HOST: '::1', PORT: '4000' }).publicUrl).toBe('http://[::1]:4000');
+    expect(loadConfig({ CRM_PUBLIC_URL: 'https://crm.example.com/base/' }).publicUrl).toBe('https://crm.example.com/base');
   });
 
   it('defaults to local_trusted on loopback and authenticated elsewhere', () => {
@@ -53,6 +60,9 @@ describe('configuration from the environment', () => {
     ['CRM_BOARD_TOKEN_TTL_DAYS', '-1'],
     ['CRM_LLM_BASE_URL', 'ftp://x'],
     ['CRM_LLM_TIMEOUT_MS', '5'],
+    ['CRM_PUBLIC_URL', 'crm.example.com'],
+    ['CRM_PUBLIC_URL', 'ftp://crm.example.com'],
+    ['CRM_PUBLIC_URL', 'https://crm.example.com/?a=1'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));

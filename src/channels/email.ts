@@ -3,13 +3,30 @@ import { type ChannelAdapter, ChannelError } from './port.js';
 
 const SEND_TIMEOUT_MS = 30_000;
 
+/** Reply codes that refuse the mailbox itself: 550 unavailable, 551 not local, 553 name not allowed. */
+const HARD_BOUNCE_CODES = new Set([550, 551, 553]);
+
+/**
+ * A permanent refusal of the recipient (not of the sender, the message or the server's mood). When the reply
+ * carries an enhanced status code (RFC 3463) it decides: 5.1.x (bad address) and 5.2.1 (mailbox disabled)
+ * are the mailbox's fault; 5.7.x (policy, e.g. our IP blocklisted), 5.2.2 (mailbox full), 5.3.x and 5.4.x
+ * (the receiving system, routing) say nothing about the address and must not suppress it.
+ */
+export function isHardBounce(e: { command?: string; responseCode?: number; response?: string }): boolean {
+  if (e.command !== 'RCPT TO' || !HARD_BOUNCE_CODES.has(e.responseCode ?? 0)) return false;
+  const enhanced = /^\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(e.response ?? '');
+  if (!enhanced) return true;
+  const [, cls, subject, detail] = enhanced;
+  return cls === '5' && (subject === '1' || (subject === '2' && detail === '1'));
+}
+
 /** Why an SMTP send failed, as a code for the activity (never the credential or the server's full reply). */
 function classify(err: unknown): ChannelError {
-  const e = err as { code?: string; responseCode?: number; command?: string };
+  const e = err as { code?: string; responseCode?: number; command?: string; response?: string };
   if (typeof e.responseCode === 'number') {
     const transient = e.responseCode >= 400 && e.responseCode < 500;
     const what = e.command === 'RCPT TO' || e.code === 'EENVELOPE' ? 'recipient refused' : 'message refused';
-    return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient);
+    return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient, true, isHardBounce(e));
   }
   if (e.code === 'EAUTH') return new ChannelError('smtp_auth', 'the SMTP server refused the credentials');
   // Once the message was being handed over, a lost connection leaves its fate unknown: no refund.
@@ -20,6 +37,12 @@ function classify(err: unknown): ChannelError {
     return new ChannelError('smtp_unreachable', `the SMTP server could not be reached (${e.code})`, true);
   }
   return new ChannelError('smtp_error', 'the SMTP send failed');
+}
+
+/** RFC 8058 one-click unsubscribe: the link, and the POST that mail providers make on the user's behalf. */
+function unsubscribeHeaders(url: string | undefined): Record<string, string> {
+  if (!url) return {};
+  return { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
 }
 
 /**
@@ -58,7 +81,7 @@ export const emailAdapter: ChannelAdapter = {
         subject: p.subject,
         text: p.text,
         html: p.html,
-        headers: { 'X-CRM-Activity-Id': message.activityId, ...(p.headers ?? {}) },
+        headers: { 'X-CRM-Activity-Id': message.activityId, ...(p.headers ?? {}), ...unsubscribeHeaders(message.unsubscribeUrl) },
       });
       return { providerMessageId: typeof info.messageId === 'string' ? info.messageId : null };
     } catch (err) {

@@ -13,6 +13,8 @@ export interface OutgoingMessage {
   payload: Record<string, unknown>;
   /** Stable per activity: providers that deduplicate get it. */
   idempotencyKey: string;
+  /** The recipient's one-click unsubscribe link (RFC 8058); email sets the List-Unsubscribe headers from it. */
+  unsubscribeUrl?: string;
 }
 
 /**
@@ -33,6 +35,8 @@ export class ChannelError extends Error {
     readonly transient: boolean = false,
     /** False when the provider may have taken the message anyway (a timeout after it was handed over). */
     readonly refundable: boolean = true,
+    /** The recipient does not exist or will never accept mail (a hard bounce): it is suppressed. */
+    readonly hardBounce: boolean = false,
   ) {
     super(message);
   }

@@ -11,6 +11,7 @@ import { contentPieceDecider, contentPieceStream } from '../domain/content-piece
 import { DomainError } from '../domain/decider.js';
 import { type OutboxState, outboxDecider, outboxStream } from '../domain/outbox.js';
 import { type SecretState, secretDecider, secretStream } from '../domain/secret.js';
+import { type SuppressionState, suppressedBy, suppressionDecider, suppressionStreamsFor } from '../domain/suppression.js';
 import { localDay } from '../domain/time-window.js';
 import { type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
 import { sharedCap } from '../projections/outboxes.js';
@@ -204,12 +205,16 @@ export class Dispatcher {
     // Everything the decisions read, caught up in one query; with the outbox's credential when the outbox is
     // known already, so that the adapter needs no other read.
     const credentialGuess = secretIdOf(this.cache.peek<OutboxState>(outboxStream(req.outboxId)));
-    const [outboxState, allowlist, rules, guessedSecret] = (await this.cache.load([
+    const suppressionStreams = suppressionStreamsFor(companyId, req.to, req.channel);
+    const [outboxState, allowlist, rules, ...rest] = (await this.cache.load([
       { streamName: outboxStream(req.outboxId), decider: outboxDecider },
       { streamName: allowlistStream(companyId), decider: allowlistDecider },
       { streamName: approvalRulesStream(companyId), decider: approvalRulesDecider },
+      ...suppressionStreams.map((streamName) => ({ streamName, decider: suppressionDecider })),
       ...(credentialGuess ? [{ streamName: secretStream(credentialGuess), decider: secretDecider }] : []),
-    ])) as [OutboxState, AllowlistState, ApprovalRulesState, SecretState | undefined];
+    ])) as [OutboxState, AllowlistState, ApprovalRulesState, ...unknown[]];
+    const suppressions = rest.slice(0, suppressionStreams.length) as SuppressionState[];
+    const guessedSecret = rest[suppressionStreams.length] as SecretState | undefined;
     const outbox = liveOutbox(outboxState, companyId, req.outboxId);
     if (!outbox) throw new DomainError('not_found', 'outbox not found');
     if (req.channel !== 'dry-run' && req.channel !== outbox.channel) {
@@ -253,6 +258,8 @@ export class Dispatcher {
     let approval: { approvalId: string; ruleId: string | null } | null = null;
     if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
       steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso });
+    } else if (suppressedBy(suppressions, outbox.channel)) {
+      steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: iso });
     } else if (req.channel === 'dry-run') {
       steps.push({ type: 'SendDryRun', now: iso });
     } else {
@@ -352,9 +359,23 @@ export class Dispatcher {
   private async dispatchApproved(activity: ActivityHandle): Promise<ActivityState> {
     const request = activity.state.request!;
     const now = this.deps.now();
-    const outbox = liveOutbox((await this.cache.load([{ streamName: outboxStream(request.outboxId), decider: outboxDecider }] as const))[0], request.companyId, request.outboxId);
+    const suppressionStreams = suppressionStreamsFor(request.companyId, request.to, request.outboxChannel as OutboxChannel);
+    const [outboxState, allowlist, ...suppressions] = (await this.cache.load([
+      { streamName: outboxStream(request.outboxId), decider: outboxDecider },
+      { streamName: allowlistStream(request.companyId), decider: allowlistDecider },
+      ...suppressionStreams.map((streamName) => ({ streamName, decider: suppressionDecider })),
+    ])) as [OutboxState, AllowlistState, ...SuppressionState[]];
+    const outbox = liveOutbox(outboxState, request.companyId, request.outboxId);
     if (!outbox) {
       return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: now.toISOString() }]);
+    }
+    // Approved by a person, maybe long after the request: the entry that allowed the recipient may be gone,
+    // or the recipient may have unsubscribed or bounced since.
+    if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
+      return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: now.toISOString() }]);
+    }
+    if (suppressedBy(suppressions, outbox.channel)) {
+      return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: now.toISOString() }]);
     }
     // The window may have closed while the send waited for a human.
     const closed = await windowRefusal(this.cache, request, outbox, now);

@@ -84,6 +84,9 @@ export const activityView = (r: Row) => ({
   contentPieceId: r.content_piece_id,
   clientDedupKey: r.client_dedup_key,
   providerMessageId: r.provider_message_id,
+  // Why a send was blocked (`not_allowlisted`, `suppressed`, `daily_cap_reached`), at the top level so a client
+  // need not know that the block is recorded as an error code.
+  reason: r.status === 'blocked_by_allowlist' || r.status === 'blocked_by_quota' ? (r.error?.code ?? null) : null,
   error: r.error,
   createdAt: r.created_at,
   updatedAt: r.updated_at,

@@ -10,6 +10,7 @@ import { credentialBucketsProjection } from './credential-buckets.js';
 import { outboxesProjection } from './outboxes.js';
 import type { Projection } from './projection.js';
 import { secretsProjection } from './secrets.js';
+import { suppressionsProjection } from './suppressions.js';
 
 /** Every read model of the service. Each feature adds its projection here. */
 export function allProjections(): Projection[] {
@@ -25,5 +26,6 @@ export function allProjections(): Projection[] {
     approvalsProjection,
     credentialBucketsProjection,
     activityDeliveriesProjection,
+    suppressionsProjection,
   ];
 }

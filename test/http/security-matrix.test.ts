@@ -36,6 +36,8 @@ interface Fixtures {
   outboxId: string;
   freshOutboxId: () => Promise<string>;
   freshAllowlistEntryId: () => Promise<string>;
+  freshSuppressionId: () => Promise<string>;
+  unsubscribeToken: string;
   ruleId: string;
   freshRuleId: () => Promise<string>;
   freshApprovalId: () => Promise<string>;
@@ -247,6 +249,28 @@ const ROUTES: RouteCase[] = [
   },
   {
     method: 'GET',
+    path: '/api/companies/:companyId/crm/suppressions',
+    url: (f) => `/api/companies/${f.companyId}/crm/suppressions`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/suppressions',
+    url: (f) => `/api/companies/${f.companyId}/crm/suppressions`,
+    body: () => ({ recipient: `${randomUUID()}@example.org` }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/crm/suppressions/:suppressionId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/suppressions/${await f.freshSuppressionId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 403, 204],
+  },
+  // Public: the sealed token is the authority, whoever calls and whatever bearer header comes along.
+  { method: 'GET', path: '/unsubscribe/:token', url: (f) => `/unsubscribe/${f.unsubscribeToken}`, expect: PUBLIC },
+  { method: 'POST', path: '/unsubscribe/:token', url: (f) => `/unsubscribe/${f.unsubscribeToken}`, body: () => ({}), expect: PUBLIC },
+  {
+    method: 'GET',
     path: '/api/companies/:companyId/crm/approval-rules',
     url: (f) => `/api/companies/${f.companyId}/crm/approval-rules`,
     expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
@@ -411,6 +435,11 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         expect(res.status).toBe(201);
         return res.body.id as string;
       };
+      const suppression = async () => {
+        const res = await request(t.app).post(`/api/companies/${companyId}/crm/suppressions`).set(admin).send({ recipient: `${randomUUID()}@example.org` });
+        expect(res.status).toBe(201);
+        return res.body.id as string;
+      };
       const rule = async () => {
         const res = await request(t.app).post(`/api/companies/${companyId}/crm/approval-rules`).set(admin).send({ predicate: { niche: 'zz-matrix' }, action: 'queue_for_manual' });
         expect(res.status).toBe(201);
@@ -433,6 +462,8 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         outboxId: matrixOutboxId,
         freshOutboxId: outbox,
         freshAllowlistEntryId: entry,
+        freshSuppressionId: suppression,
+        unsubscribeToken: rt.unsubscribeTokens.issue({ companyId, recipient: 'unsubscribed@example.org', channel: 'email' }),
         ruleId: await rule(),
         freshRuleId: rule,
         freshApprovalId: async () => (await approval()).approvalId,

@@ -8,7 +8,8 @@ import { deliveryOf } from '../../projections/activity-deliveries.js';
 import { listCredentialBuckets } from '../../projections/credential-buckets.js';
 import type { Runtime } from '../../runtime.js';
 import { companyOf, requireCompanyAccess } from '../auth.js';
-import { badRequest, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
+import { decodeCursor } from '../cursor.js';
 import { parseQuery, uuid, uuidParam } from '../validate.js';
 
 const STATUSES = ['requested', 'approved', 'dispatching', 'draft_pending_approval', 'sent', 'sent_dryrun', 'blocked_by_allowlist', 'blocked_by_quota', 'failed', 'rejected'] as const;
@@ -24,17 +25,6 @@ const ListQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(50),
   })
   .strict();
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const at = new Date(createdAt);
-    if (Number.isNaN(at.getTime()) || !uuid.safeParse(id).success) throw new Error('bad');
-    return { createdAt: at, id };
-  } catch {
-    throw badRequest('cursor is not one this API gave');
-  }
-}
 
 /** Activities (one per send) with their audit history, and the quota buckets. */
 export function activitiesRouter(rt: Runtime): Router {

@@ -1,0 +1,66 @@
+import type { OutboxChannel } from '../domain/channels.js';
+import { DomainError } from '../domain/decider.js';
+import {
+  type SuppressionEntry,
+  type SuppressionSource,
+  parseSuppressedRecipient,
+  suppressionDecider,
+  suppressionId,
+  suppressionStream,
+} from '../domain/suppression.js';
+import type { EventStore, Position } from '../eventstore/port.js';
+import { type Actor, SYSTEM_ACTOR, actorLabel, actorMetadata } from './actor.js';
+import { handleCommand } from './handle-command.js';
+
+export interface SuppressInput {
+  companyId: string;
+  /** Any spelling: it is normalised (emails compare case-insensitively). */
+  recipient: string;
+  /** null: every channel. */
+  channel: OutboxChannel | null;
+  source: SuppressionSource;
+  reason?: string | null;
+  /** Who asked, as recorded; defaults to the actor's label (e.g. `recipient` for a one-click unsubscribe). */
+  createdBy?: string;
+}
+
+export interface SuppressResult {
+  entry: SuppressionEntry;
+  /** false when the recipient was already suppressed in that scope: nothing was written. */
+  created: boolean;
+  position: Position | null;
+}
+
+/**
+ * Suppresses a recipient for a company (idempotent: an existing suppression in the same scope is returned as
+ * it is). The entry point for every source: the HTTP routes, one-click unsubscribes, SMTP refusals, and
+ * bounce webhooks. A malformed recipient is a `DomainError('invalid_input')`, before anything is written.
+ */
+export async function suppressRecipient(store: EventStore, input: SuppressInput, now: Date, actor: Actor = SYSTEM_ACTOR): Promise<SuppressResult> {
+  const recipient = parseSuppressedRecipient(input.recipient, input.channel);
+  if (!recipient) throw new DomainError('invalid_input', input.channel ? `recipient is not a valid ${input.channel} recipient` : 'recipient is not a valid recipient');
+  const id = suppressionId(input.companyId, recipient, input.channel);
+  const entry: SuppressionEntry = {
+    suppressionId: id,
+    companyId: input.companyId,
+    recipient,
+    channel: input.channel,
+    source: input.source,
+    reason: input.reason ?? null,
+    createdAt: now.toISOString(),
+    createdBy: input.createdBy ?? actorLabel(actor),
+  };
+  const r = await handleCommand(store, suppressionStream(id), suppressionDecider, { type: 'SuppressRecipient', entry }, actorMetadata(actor));
+  return { entry: r.state.active ?? entry, created: r.events.length > 0, position: r.position };
+}
+
+export async function liftSuppression(store: EventStore, input: { companyId: string; suppressionId: string }, actor: Actor, now: Date) {
+  const r = await handleCommand(
+    store,
+    suppressionStream(input.suppressionId),
+    suppressionDecider,
+    { type: 'LiftSuppression', ...input, actor: actorLabel(actor), now: now.toISOString() },
+    actorMetadata(actor),
+  );
+  return { position: r.position };
+}

@@ -1,0 +1,76 @@
+import type { SuppressionEvent } from '../domain/suppression.js';
+import type { Queryable } from '../sql/db.js';
+import type { Projection } from './projection.js';
+
+/** crm_suppressions: the suppressions in force (a lifted one is deleted; the log keeps its history). */
+export const suppressionsProjection: Projection = {
+  name: 'suppressions',
+  tables: ['crm_suppressions'],
+  eventTypes: ['RecipientSuppressed', 'SuppressionLifted'],
+  async apply(events, { tx, table }) {
+    const t = table('crm_suppressions');
+    for (const e of events as unknown as SuppressionEvent[]) {
+      if (e.type === 'RecipientSuppressed') {
+        const x = e.data.entry;
+        // An id comes back after a lift (ids are derived from the recipient): the latest entry wins.
+        await tx.query(
+          `INSERT INTO ${t} (id, company_id, recipient, channel, source, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, reason = EXCLUDED.reason, created_at = EXCLUDED.created_at, created_by = EXCLUDED.created_by`,
+          [x.suppressionId, x.companyId, x.recipient, x.channel, x.source, x.reason, x.createdAt, x.createdBy],
+        );
+      } else {
+        await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.suppressionId]);
+      }
+    }
+  },
+};
+
+interface Row {
+  id: string;
+  recipient: string;
+  channel: string | null;
+  source: string;
+  reason: string | null;
+  created_at: Date;
+  created_by: string;
+}
+
+const view = (r: Row) => ({ id: r.id, recipient: r.recipient, channel: r.channel, source: r.source, reason: r.reason, createdAt: r.created_at, createdBy: r.created_by });
+
+export interface SuppressionFilter {
+  /** Normalised recipient. */
+  recipient?: string;
+  source?: string;
+  /** Keyset cursor: the (createdAt, id) of the last row of the previous page. */
+  after?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+/** Newest first, a page at a time. */
+export async function listSuppressions(q: Queryable, companyId: string, f: SuppressionFilter) {
+  const params: unknown[] = [companyId];
+  const where = ['company_id = $1'];
+  if (f.recipient) {
+    params.push(f.recipient);
+    where.push(`recipient = $${params.length}`);
+  }
+  if (f.source) {
+    params.push(f.source);
+    where.push(`source = $${params.length}`);
+  }
+  if (f.after) {
+    params.push(f.after.createdAt, f.after.id);
+    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+  }
+  params.push(f.limit + 1);
+  const { rows } = await q.query<Row>(
+    `SELECT id, recipient, channel, source, reason, created_at, created_by FROM crm_suppressions WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
+  const page = rows.slice(0, f.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(view),
+    nextCursor: rows.length > f.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
+  };
+}

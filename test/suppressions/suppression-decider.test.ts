@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type SuppressionEntry,
+  parseSuppressedRecipient,
+  suppressedBy,
+  suppressionDecider,
+  suppressionId,
+  suppressionStream,
+  suppressionStreamsFor,
+} from '../../src/domain/suppression.js';
+import { spec } from '../support/decider-spec.js';
+
+const now = '2026-11-30T10:00:00.000Z';
+const later = '2026-12-01T10:00:00.000Z';
+const company = '6f1f3c1e-0000-4000-8000-000000000001';
+const id = suppressionId(company, 'ana@example.org', 'email');
+const entry = (over: Partial<SuppressionEntry> = {}): SuppressionEntry => ({
+  suppressionId: id,
+  companyId: company,
+  recipient: 'ana@example.org',
+  channel: 'email',
+  source: 'manual',
+  reason: 'manual',
+  createdAt: now,
+  createdBy: 'board:u',
+  ...over,
+});
+const suppressed = (e = entry()) => ({ type: 'RecipientSuppressed' as const, data: { entry: e } });
+const lifted = { type: 'SuppressionLifted' as const, data: { suppressionId: id, companyId: company, recipient: 'ana@example.org', liftedBy: 'board:u', liftedAt: later } };
+
+describe('suppression decider', () => {
+  const s = spec(suppressionDecider);
+
+  it('suppresses once; suppressing again changes nothing, whatever the source', () => {
+    s.given([]).when({ type: 'SuppressRecipient', entry: entry() }).then([suppressed()]);
+    s.given([suppressed()]).when({ type: 'SuppressRecipient', entry: entry({ source: 'unsubscribe', reason: 'one_click', createdAt: later }) }).then([]);
+  });
+
+  it('lifts an active suppression; a lifted or unknown one is not found', () => {
+    s.given([suppressed()]).when({ type: 'LiftSuppression', companyId: company, suppressionId: id, actor: 'board:u', now: later }).then([lifted]);
+    s.given([suppressed(), lifted]).when({ type: 'LiftSuppression', companyId: company, suppressionId: id, actor: 'board:u', now: later }).thenThrows('not_found');
+    s.given([]).when({ type: 'LiftSuppression', companyId: company, suppressionId: id, actor: 'board:u', now: later }).thenThrows('not_found');
+  });
+
+  it('another company cannot lift it', () => {
+    s.given([suppressed()])
+      .when({ type: 'LiftSuppression', companyId: '6f1f3c1e-0000-4000-8000-000000000002', suppressionId: id, actor: 'board:u', now: later })
+      .thenThrows('not_found');
+  });
+
+  it('suppresses again after a lift', () => {
+    const again = entry({ source: 'bounce', reason: 'smtp_550', createdAt: later });
+    s.given([suppressed(), lifted]).when({ type: 'SuppressRecipient', entry: again }).then([suppressed(again)]);
+  });
+});
+
+describe('suppression identity and matching', () => {
+  it('one id per (company, recipient spelled any way, scope)', () => {
+    expect(suppressionId(company, ' Ana@Example.ORG ', 'email')).toBe(id);
+    expect(suppressionId(company, 'ana@example.org', null)).not.toBe(id);
+    expect(suppressionId('6f1f3c1e-0000-4000-8000-000000000002', 'ana@example.org', 'email')).not.toBe(id);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('a send consults every-channel and its own channel; a dry run every scope', () => {
+    expect(suppressionStreamsFor(company, 'ANA@example.org', 'email')).toEqual([suppressionStream(suppressionId(company, 'ana@example.org', null)), suppressionStream(id)]);
+    expect(suppressionStreamsFor(company, 'ana@example.org', 'dry-run')).toHaveLength(6);
+  });
+
+  it('matches an every-channel entry or one of the channel', () => {
+    const fold = (...events: ReturnType<typeof suppressed>[]) => events.reduce(suppressionDecider.evolve, suppressionDecider.initialState());
+    expect(suppressedBy([fold(suppressed())], 'email')).toEqual(entry());
+    expect(suppressedBy([fold(suppressed())], 'cal-com')).toBeNull();
+    expect(suppressedBy([fold(suppressed(entry({ channel: null })))], 'linkedin')).toMatchObject({ channel: null });
+    expect(suppressedBy([suppressionDecider.evolve(fold(suppressed()), lifted)], 'email')).toBeNull();
+    expect(suppressedBy([], 'email')).toBeNull();
+  });
+
+  it('accepts recipients in their channel form, normalised', () => {
+    expect(parseSuppressedRecipient(' Ana@Example.org', 'email')).toBe('ana@example.org');
+    expect(parseSuppressedRecipient('+33612345678', 'whatsapp')).toBe('+33612345678');
+    expect(parseSuppressedRecipient('+33612345678', null)).toBe('+33612345678');
+    expect(parseSuppressedRecipient('@Jane.Doe', 'instagram')).toBe('jane.doe');
+    for (const [raw, channel] of [
+      ['not an email', 'email'],
+      ['ana@example', 'email'],
+      ['+33612345678', 'email'],
+      ['ana@example.org', 'whatsapp'],
+      ['', null],
+      ['two words', null],
+      [`${'a'.repeat(320)}@example.org`, null],
+    ] as const) {
+      expect(parseSuppressedRecipient(raw, channel), `${raw} on ${channel}`).toBeNull();
+    }
+  });
+});
