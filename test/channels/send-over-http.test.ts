@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleCommand } from '../../src/commands/handle-command.js';
+import { type ContactKey, contactDecider, contactStream } from '../../src/domain/contact.js';
+import type { OutboxChannel } from '../../src/domain/channels.js';
 import { localDay } from '../../src/domain/time-window.js';
 import { type TestApp, startTestApp } from '../support/app.js';
 import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
@@ -48,7 +51,19 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
       for (const pattern of allow) expect((await request(t.app).post(`${base}/allowlist`).send({ pattern })).status).toBe(201);
       expect((await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 })).status).toBe(201);
-      return { base, outboxId: outbox.body.id as string, credentialId: secret.body.id as string };
+      return { base, companyId: base.split('/')[3]!, outboxId: outbox.body.id as string, credentialId: secret.body.id as string };
+    }
+
+    /** The recipient wrote to the business (as the webhook records it): free-form WhatsApp and Instagram may go. */
+    async function recipientWrote(key: ContactKey) {
+      await handleCommand(t.rt.store, contactStream(key), contactDecider, {
+        type: 'RecordInbound',
+        key,
+        at: new Date().toISOString(),
+        text: 'Hi',
+        providerEventId: randomUUID(),
+        activityId: null,
+      });
     }
 
     const cases = [
@@ -74,6 +89,8 @@ function suite(backend: 'pglite' | 'postgres') {
     for (const c of cases) {
       it(`${c.channel}: an allowed, auto-approved send is sent and records the provider's id`, async () => {
         const co = await company(c.channel, c.config, [c.to]);
+        const account = (c.config as { phoneNumberId?: string; igUserId?: string }).phoneNumberId ?? (c.config as { igUserId?: string }).igUserId;
+        if (account) await recipientWrote({ companyId: co.companyId, channel: c.channel as OutboxChannel, account, contact: c.to });
         const before = provider.received.length;
         const res = await request(t.app).post(`${co.base}/send`).send({ channel: c.channel, outboxId: co.outboxId, to: c.to, payload: c.payload });
         expect(res.status).toBe(200);
@@ -90,7 +107,9 @@ function suite(backend: 'pglite' | 'postgres') {
 
     it('a permanent provider error fails the send with the Meta code and refunds the unit', async () => {
       const co = await company('whatsapp', { phoneNumberId: '1234567890' }, ['+33600000099']);
-      const res = await request(t.app).post(`${co.base}/send`).send({ channel: 'whatsapp', outboxId: co.outboxId, to: '+33600000099', payload: { text: 'Bonjour' } });
+      const res = await request(t.app)
+        .post(`${co.base}/send`)
+        .send({ channel: 'whatsapp', outboxId: co.outboxId, to: '+33600000099', payload: { template: { name: 'hello_world', language: 'en_US' } } });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: 'failed', error: { code: '131026' } });
       expect(JSON.stringify(res.body)).not.toContain(TOKEN);

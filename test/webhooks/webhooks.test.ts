@@ -266,7 +266,7 @@ describe('inbound webhooks and the messaging window', () => {
     });
 
     it('LinkedIn: a reply through Unipile, authenticated by the Unipile-Auth header, answers the latest message', async () => {
-      const c = await company('linkedin', { accountId: 'unipile-acc-1' }, 'unipile-shared-secret');
+      const c = await company('linkedin', { accountId: 'unipile-acc-1', baseUrl: 'https://api1.unipile.com:13111' }, 'unipile-shared-secret');
       const sent = await send(c, 'linkedin', 'ACoAAB123', { kind: 'message', text: 'Hello' });
       expect(sent.body.status).toBe('sent');
       const body = JSON.stringify({ event: 'message_received', account_id: 'unipile-acc-1', account_type: 'LINKEDIN', message_id: 'u-msg-1', message: 'Happy to chat', timestamp: new Date(clock).toISOString(), sender: { attendee_provider_id: 'ACoAAB123' } });
