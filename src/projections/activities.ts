@@ -19,45 +19,107 @@ export const activitiesProjection: Projection = {
   ],
   async apply(events, { tx, table }) {
     const t = table('crm_activities');
-    const set = (id: string, at: string, assignments: string, values: unknown[]) =>
-      tx.query(`UPDATE ${t} SET ${assignments}, updated_at = $2 WHERE id = $1`, [id, at, ...values]);
+    // A batch holds several events of one send (a send's first append alone is three): each activity's events
+    // are folded in memory, and the batch is written with one INSERT for new activities and one UPDATE for
+    // the others, instead of a statement per event.
+    const created = new Map<string, Patch & { request: Extract<ActivityEvent, { type: 'ActivityRequested' }>['data'] }>();
+    const changed = new Map<string, Patch>();
     for (const e of events as unknown as ActivityEvent[]) {
+      if (e.type === 'ActivityRequested') {
+        if (!created.has(e.data.activityId)) created.set(e.data.activityId, { request: e.data, status: 'requested', at: e.data.requestedAt });
+        continue;
+      }
+      const id = e.data.activityId;
+      const p = created.get(id) ?? changed.get(id) ?? { status: '', at: '' };
+      p.at = e.data.at;
       switch (e.type) {
-        case 'ActivityRequested':
-          await tx.query(
-            `INSERT INTO ${t} (id, company_id, outbox_id, channel, recipient, status, content_piece_id, client_dedup_key, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING`,
-            [e.data.activityId, e.data.companyId, e.data.outboxId, e.data.channel, e.data.to, e.data.contentPieceId, e.data.clientDedupKey, e.data.requestedAt],
-          );
-          break;
         case 'ActivityBlocked':
-          await set(e.data.activityId, e.data.at, `status = $3, error = $4`, [e.data.status, JSON.stringify({ code: e.data.reason, message: `blocked: ${e.data.reason}` })]);
+          Object.assign(p, { status: e.data.status, error: { code: e.data.reason, message: `blocked: ${e.data.reason}` } });
           break;
         case 'ActivitySentDryRun':
-          await set(e.data.activityId, e.data.at, `status = 'sent_dryrun'`, []);
+          p.status = 'sent_dryrun';
           break;
         case 'ActivityQueuedForApproval':
-          await set(e.data.activityId, e.data.at, `status = 'draft_pending_approval', approval_id = $3`, [e.data.approvalId]);
+          Object.assign(p, { status: 'draft_pending_approval', approvalId: e.data.approvalId });
           break;
         case 'ActivityApproved':
-          await set(e.data.activityId, e.data.at, `status = 'approved'`, []);
+          p.status = 'approved';
           break;
         case 'ActivityRejected':
-          await set(e.data.activityId, e.data.at, `status = 'rejected'`, []);
+          p.status = 'rejected';
           break;
         case 'ActivityDispatching':
-          await set(e.data.activityId, e.data.at, `status = 'dispatching', bucket = $3, lease_until = $4`, [e.data.bucket, e.data.leaseUntil]);
+          Object.assign(p, { status: 'dispatching', bucket: e.data.bucket, leaseUntil: e.data.leaseUntil });
           break;
         case 'ActivitySent':
-          await set(e.data.activityId, e.data.at, `status = 'sent', provider_message_id = $3`, [e.data.providerMessageId]);
+          Object.assign(p, { status: 'sent', providerMessageId: e.data.providerMessageId });
           break;
         case 'ActivityFailed':
-          await set(e.data.activityId, e.data.at, `status = 'failed', error = $3`, [JSON.stringify(e.data.error)]);
+          Object.assign(p, { status: 'failed', error: e.data.error });
           break;
       }
+      if (!created.has(id)) changed.set(id, p);
+    }
+    const patchColumns = (ps: Patch[]) => [
+      ps.map((p) => p.status),
+      ps.map((p) => p.at),
+      ps.map((p) => p.approvalId ?? null),
+      ps.map((p) => p.bucket ?? null),
+      ps.map((p) => p.leaseUntil ?? null),
+      ps.map((p) => p.providerMessageId ?? null),
+      ps.map((p) => (p.error ? JSON.stringify(p.error) : null)),
+    ];
+    if (created.size > 0) {
+      const ps = [...created.values()];
+      // Replayed batches find their rows: the row is then brought to the batch's end state.
+      await tx.query(
+        `INSERT INTO ${t} AS a (id, company_id, outbox_id, channel, recipient, content_piece_id, client_dedup_key, created_at,
+                                status, updated_at, approval_id, bucket, lease_until, provider_message_id, error)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::timestamptz[],
+                              $9::text[], $10::timestamptz[], $11::uuid[], $12::text[], $13::timestamptz[], $14::text[], $15::jsonb[])
+         ON CONFLICT (id) DO UPDATE SET ${UPDATE_SET('excluded')}`,
+        [
+          ps.map((p) => p.request.activityId),
+          ps.map((p) => p.request.companyId),
+          ps.map((p) => p.request.outboxId),
+          ps.map((p) => p.request.channel),
+          ps.map((p) => p.request.to),
+          ps.map((p) => p.request.contentPieceId),
+          ps.map((p) => p.request.clientDedupKey),
+          ps.map((p) => p.request.requestedAt),
+          ...patchColumns(ps),
+        ],
+      );
+    }
+    if (changed.size > 0) {
+      const ids = [...changed.keys()];
+      await tx.query(
+        `UPDATE ${t} AS a SET ${UPDATE_SET('u')}
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::jsonb[])
+                AS u(id, status, updated_at, approval_id, bucket, lease_until, provider_message_id, error)
+          WHERE a.id = u.id`,
+        [ids, ...patchColumns([...changed.values()])],
+      );
     }
   },
 };
+
+/** What a batch changes on one activity; a field left out keeps its value. */
+interface Patch {
+  status: string;
+  at: string;
+  approvalId?: string;
+  bucket?: string;
+  leaseUntil?: string;
+  providerMessageId?: string | null;
+  error?: { code: string; message: string };
+}
+
+const UPDATE_SET = (from: string) =>
+  `status = ${from}.status, updated_at = ${from}.updated_at,
+   approval_id = coalesce(${from}.approval_id, a.approval_id), bucket = coalesce(${from}.bucket, a.bucket),
+   lease_until = coalesce(${from}.lease_until, a.lease_until),
+   provider_message_id = coalesce(${from}.provider_message_id, a.provider_message_id), error = coalesce(${from}.error, a.error)`;
 
 interface Row {
   id: string;
