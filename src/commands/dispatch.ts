@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { derivedUuid } from '../domain/derived-id.js';
 import { ChannelError, type ChannelAdapters } from '../channels/port.js';
 import { SEND_PAYLOAD } from '../channels/schemas.js';
 import { type ActivityCommand, type ActivityError, type ActivityRequest, ANSWERABLE, type ActivityState, activityDecider, activityStream } from '../domain/activity.js';
@@ -91,8 +92,7 @@ function checkRecipient(channel: OutboxChannel, to: string): void {
 
 /** A dedup key names one activity, deterministically (a UUID made from the company and the key). */
 export function dedupActivityId(companyId: string, key: string): string {
-  const h = createHash('sha256').update(`${companyId}\u0000${key}`, 'utf8').digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return derivedUuid(companyId, key);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { derivedUuid } from './derived-id.js';
 import { normalizeRecipient } from './allowlist.js';
 import { E164_NUMBER, EMAIL_ADDRESS, OUTBOX_CHANNELS, type OutboxChannel, type SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
@@ -11,7 +11,7 @@ import { type Decider, type DomainEvent, DomainError } from './decider.js';
  */
 export const suppressionStream = (suppressionId: string) => `crm_suppression-${suppressionId}`;
 
-export const SUPPRESSION_SOURCES = ['manual', 'unsubscribe', 'bounce'] as const;
+export const SUPPRESSION_SOURCES = ['manual', 'unsubscribe', 'bounce', 'complaint'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
 
 export interface SuppressionEntry {
@@ -68,8 +68,7 @@ export const suppressionDecider: Decider<SuppressionCommand, SuppressionState, S
 
 /** The id (and so the stream) of a suppression: a UUID made from company, normalised recipient and scope. */
 export function suppressionId(companyId: string, recipient: string, channel: OutboxChannel | null): string {
-  const h = createHash('sha256').update(`suppression\u0000${companyId}\u0000${normalizeRecipient(recipient)}\u0000${channel ?? '*'}`, 'utf8').digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return derivedUuid('suppression', companyId, normalizeRecipient(recipient), channel ?? '*');
 }
 
 /**

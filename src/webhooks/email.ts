@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { InboundNotice } from './notices.js';
-import { WebhookPayloadError } from './notices.js';
+import { WebhookPayloadError, isoOr } from './notices.js';
 import type { WebhookProvider } from './provider.js';
 import { headerOf, prefixedHmacMatches } from './signatures.js';
 
@@ -31,7 +31,7 @@ const idForms = (id: string) => {
 
 export const emailWebhook: WebhookProvider = {
   verify: (raw, headers, secret) => prefixedHmacMatches(raw, secret, headerOf(headers, 'x-crm-signature-256')),
-  parse(body) {
+  parse(body, now) {
     const r = Body.safeParse(body);
     if (!r.success) throw new WebhookPayloadError('not a webhook payload of the documented email format');
     return (Array.isArray(r.data) ? r.data : [r.data]).map((e): InboundNotice => {
@@ -41,7 +41,7 @@ export const emailWebhook: WebhookProvider = {
         providerEventId: `email:${e.id ?? `${e.type}:${e.messageId}:${e.recipient}:${e.at}`}`,
         providerMessageIds: idForms(e.messageId),
         state: e.type === 'bounce' ? 'bounced' : e.type === 'complaint' ? 'complained' : 'delivered',
-        at: new Date(e.at).toISOString(),
+        at: isoOr(e.at, now),
         account: null,
         recipients: [e.recipient],
         ...(e.type === 'bounce' ? { error: { code: hard ? 'hard_bounce' : 'soft_bounce', message: (e.reason ?? 'bounced').slice(0, 500) } } : {}),

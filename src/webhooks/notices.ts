@@ -42,17 +42,29 @@ export class WebhookPayloadError extends Error {
 const MAX_TEXT = 4096;
 export const clip = (text: string | null | undefined) => (typeof text === 'string' ? text.slice(0, MAX_TEXT) : null);
 
-/** Seconds (Meta, as a string or number) or milliseconds (Instagram) since the epoch, as ISO; else the fallback. */
-export function epochToIso(value: unknown, unit: 's' | 'ms', fallback: Date): string {
-  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN;
-  const ms = unit === 's' ? n * 1000 : n;
-  const d = new Date(ms);
-  return Number.isNaN(d.getTime()) || ms <= 0 ? fallback.toISOString() : d.toISOString();
+/** How far back a provider's time is believed: providers retry for days, not for months. */
+const OLDEST_BELIEVED_MS = 30 * 24 * 3600_000;
+/** Clocks differ: a provider's time may be a little ahead of ours. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * A provider's time for an event, kept within what it can mean: never more than a clock's skew after we
+ * received it (a time in the future would hold a messaging window open), never older than a month (and so always a time PostgreSQL can
+ * store: a year 0 or +275760 date stalled a projection for every company). Unparseable: the receipt time.
+ */
+export function providerTime(ms: number, received: Date): string {
+  if (!Number.isFinite(ms) || ms <= 0) return received.toISOString();
+  return new Date(Math.min(Math.max(ms, received.getTime() - OLDEST_BELIEVED_MS), received.getTime() + CLOCK_SKEW_MS)).toISOString();
 }
 
-export function isoOr(value: unknown, fallback: Date): string {
-  const d = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
-  return Number.isNaN(d.getTime()) ? fallback.toISOString() : d.toISOString();
+/** Seconds (Meta, as a string or number) or milliseconds (Instagram) since the epoch. */
+export function epochToIso(value: unknown, unit: 's' | 'ms', received: Date): string {
+  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN;
+  return providerTime(unit === 's' ? n * 1000 : n, received);
+}
+
+export function isoOr(value: unknown, received: Date): string {
+  return providerTime(typeof value === 'string' ? Date.parse(value) : Number.NaN, received);
 }
 
 /** Refuses notices the event store could not keep as given (NUL, lone surrogates), before anything is written. */

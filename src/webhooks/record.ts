@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { loadAggregate } from '../commands/handle-command.js';
 import { type ActivityCommand, activityDecider, activityStream } from '../domain/activity.js';
 import type { OutboxChannel } from '../domain/channels.js';
 import { type ContactCommand, type ContactKey, contactDecider, contactStream } from '../domain/contact.js';
 import { DomainError } from '../domain/decider.js';
-import { type EventMetadata, type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
+import { derivedUuid } from '../domain/derived-id.js';
+import { type EventMetadata, type EventStore, IdempotencyConflictError, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
 import type { Queryable } from '../sql/db.js';
 import type { InboundNotice } from './notices.js';
 import type { SuppressionHook } from './suppression-hook.js';
@@ -32,9 +32,13 @@ export interface RecordResult {
  * The event id of a provider event on a stream: a repeated delivery makes the same id, and the event store
  * writes an already stored id once (the activity decider also skips a provider event it has seen).
  */
-export function inboundEventId(companyId: string, channel: string, providerEventId: string, target: 'activity' | 'contact'): string {
-  const h = createHash('sha256').update(`${companyId}\u0000${channel}\u0000${target}\u0000${providerEventId}`, 'utf8').digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+/**
+ * The stored id of what a provider event records. A delivery gets one id whichever stream it lands on (the
+ * activity, or the contact when no activity matched yet), so a replay that now finds the activity is still
+ * recorded once; a reply is recorded on the contact and on the activity it answers, each once.
+ */
+export function inboundEventId(companyId: string, channel: string, providerEventId: string, target: 'delivery' | 'reply' | 'contact'): string {
+  return derivedUuid(companyId, channel, target, providerEventId);
 }
 
 const ACCOUNT_FIELD: Partial<Record<OutboxChannel, string>> = { whatsapp: 'phoneNumberId', instagram: 'igUserId', linkedin: 'accountId' };
@@ -82,6 +86,8 @@ async function latestSentTo(db: Queryable, o: WebhookOutbox, recipients: string[
   return rows[0] ?? null;
 }
 
+const ALREADY_RECORDED = { written: false, position: null };
+
 /**
  * Records a verified webhook's notices: delivery updates and replies on the send they are about (found by the
  * provider's message id in the activities read model), inbound messages on the sender's contact stream (which
@@ -112,10 +118,10 @@ export class InboundRecorder {
       if (n.kind === 'delivery') {
         const activity = (await activityByProviderMessage(this.deps.db, this.outbox, n.providerMessageIds)) ?? (n.providerMessageIds.length === 0 ? await latestSentTo(this.deps.db, this.outbox, n.recipients) : null);
         if (activity) {
-          note(await this.onActivity(activity.id, n.providerEventId, { type: 'RecordDelivery', state: n.state, at: n.at, providerEventId: n.providerEventId, ...(n.error ? { error: n.error } : {}) }));
+          note(await this.onActivity(activity.id, 'delivery', n.providerEventId, { type: 'RecordDelivery', state: n.state, at: n.at, providerEventId: n.providerEventId, ...(n.error ? { error: n.error } : {}) }));
         } else if (n.recipients[0]) {
           const providerMessageId = n.providerMessageIds[0] ?? null;
-          note(await this.onContact(key(n.recipients[0]), n.providerEventId, { type: 'RecordUnmatchedDelivery', key: key(n.recipients[0]), state: n.state, at: n.at, providerEventId: n.providerEventId, providerMessageId, ...(n.error ? { error: n.error } : {}) }));
+          note(await this.onContact(key(n.recipients[0]), 'delivery', n.providerEventId, { type: 'RecordUnmatchedDelivery', key: key(n.recipients[0]), state: n.state, at: n.at, providerEventId: n.providerEventId, providerMessageId, ...(n.error ? { error: n.error } : {}) }));
         }
         const recipient = activity?.recipient ?? n.recipients[0];
         if (n.suppress && recipient) {
@@ -124,15 +130,15 @@ export class InboundRecorder {
       } else {
         const activity = (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ?? (await latestSentTo(this.deps.db, this.outbox, [n.from]));
         const k = key(n.from);
-        note(await this.onContact(k, n.providerEventId, { type: 'RecordInbound', key: k, at: n.at, text: n.text, providerEventId: n.providerEventId, activityId: activity?.id ?? null }));
-        if (activity) note(await this.onActivity(activity.id, n.providerEventId, { type: 'RecordReply', at: n.at, text: n.text, providerEventId: n.providerEventId }));
+        note(await this.onContact(k, 'contact', n.providerEventId, { type: 'RecordInbound', key: k, at: n.at, text: n.text, providerEventId: n.providerEventId, activityId: activity?.id ?? null }));
+        if (activity) note(await this.onActivity(activity.id, 'reply', n.providerEventId, { type: 'RecordReply', at: n.at, text: n.text, providerEventId: n.providerEventId }));
       }
     }
     return result;
   }
 
   /** Decided on the activity's current state (a send not `sent` takes no delivery), appended at its revision. */
-  private async onActivity(activityId: string, providerEventId: string, command: ActivityCommand) {
+  private async onActivity(activityId: string, target: 'delivery' | 'reply', providerEventId: string, command: ActivityCommand) {
     const stream = activityStream(activityId);
     for (let attempt = 1; ; attempt++) {
       const { state, revision } = await loadAggregate(this.deps.store, stream, activityDecider);
@@ -145,20 +151,26 @@ export class InboundRecorder {
       }
       if (events.length === 0) return { written: false, position: null };
       try {
-        const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, 'activity');
+        const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, target);
         const r = await this.deps.store.append(stream, [{ id, type: events[0]!.type, data: events[0]!.data, metadata: this.metadata }], revision === null ? 'no_stream' : revision);
         return { written: !r.duplicate, position: r.position };
       } catch (err) {
+        if (err instanceof IdempotencyConflictError) return ALREADY_RECORDED; // on another stream (see inboundEventId)
         if (!(err instanceof WrongExpectedRevisionError) || attempt >= 10) throw err;
       }
     }
   }
 
   /** Contact events are provider facts with no invariant to keep: appended at any revision, once per id. */
-  private async onContact(key: ContactKey, providerEventId: string, command: ContactCommand) {
+  private async onContact(key: ContactKey, target: 'delivery' | 'contact', providerEventId: string, command: ContactCommand) {
     const [event] = contactDecider.decide(command, contactDecider.initialState());
-    const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, 'contact');
-    const r = await this.deps.store.append(contactStream(key), [{ id, type: event!.type, data: event!.data, metadata: this.metadata }], 'any');
-    return { written: !r.duplicate, position: r.position };
+    const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, target);
+    try {
+      const r = await this.deps.store.append(contactStream(key), [{ id, type: event!.type, data: event!.data, metadata: this.metadata }], 'any');
+      return { written: !r.duplicate, position: r.position };
+    } catch (err) {
+      if (err instanceof IdempotencyConflictError) return ALREADY_RECORDED;
+      throw err;
+    }
   }
 }

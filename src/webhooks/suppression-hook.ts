@@ -1,4 +1,8 @@
+import { SYSTEM_ACTOR } from '../commands/actor.js';
+import { suppressRecipient } from '../commands/suppressions.js';
 import type { OutboxChannel } from '../domain/channels.js';
+import { DomainError } from '../domain/decider.js';
+import type { EventStore } from '../eventstore/port.js';
 
 export interface SuppressionNotice {
   companyId: string;
@@ -12,11 +16,28 @@ export interface SuppressionNotice {
 
 /**
  * Where a hard bounce or a complaint reported by a webhook feeds the suppression list. Called after the event is
- * recorded, and again when the provider repeats the delivery: it must be idempotent.
- *
- * TODO(issue 6, suppressions): the suppressions branch brings `suppressRecipient(...)`; call it from here once
- * merged. Until then a bounce is recorded on its activity (visible in its delivery events) and nothing else.
+ * recorded, and again when the provider repeats the delivery: suppressing is idempotent (one stream per
+ * recipient and scope).
  */
 export type SuppressionHook = (notice: SuppressionNotice) => Promise<void>;
 
-export const suppressFromWebhook: SuppressionHook = async () => {};
+export function suppressFromWebhook(store: EventStore, now: () => Date): SuppressionHook {
+  return async (n) => {
+    await suppressRecipient(
+      store,
+      {
+        companyId: n.companyId,
+        recipient: n.recipient,
+        channel: n.channel,
+        source: n.reason === 'complaint' ? 'complaint' : 'bounce',
+        reason: n.reason === 'complaint' ? `complaint reported by the ${n.channel} provider` : `hard bounce reported by the ${n.channel} provider`,
+        createdBy: `webhook:${n.channel}`,
+      },
+      now(),
+      SYSTEM_ACTOR,
+    ).catch((err: unknown) => {
+      // A recipient the list cannot hold (malformed) is left recorded on its activity only.
+      if (!(err instanceof DomainError)) throw err;
+    });
+  };
+}

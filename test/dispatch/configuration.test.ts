@@ -133,7 +133,9 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(page2.body.nextCursor).toBeNull();
       expect(new Set([...page1.body.items, ...page2.body.items].map((a: { id: string }) => a.id)).size).toBe(6);
       expect((await request(t.app).get(`${c.base}/activities`).query({ status: 'blocked_by_allowlist' })).body.items).toHaveLength(1);
-      for (const q of [{ cursor: 'garbage' }, { limit: 0 }, { status: 'nope' }, { since: 'yesterday' }]) {
+      const cursorOf = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      const farDates = ['0000-01-01T00:00:00Z', '+275760-09-13T00:00:00.000Z', 8.64e15].map((d) => ({ cursor: cursorOf([d, randomUUID()]) }));
+      for (const q of [{ cursor: 'garbage' }, ...farDates, { limit: 0 }, { status: 'nope' }, { since: 'yesterday' }]) {
         expect((await request(t.app).get(`${c.base}/activities`).query(q)).status, JSON.stringify(q)).toBe(400);
       }
       expect((await request(t.app).get(`${c.base}/activities/${randomUUID()}`)).status).toBe(404);

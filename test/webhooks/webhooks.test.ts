@@ -113,6 +113,18 @@ describe('inbound webhooks and the messaging window', () => {
   });
 
   describe('WhatsApp', () => {
+    it('a receipt that came before its send was known is not recorded again when the provider repeats it', async () => {
+      const c = await metaCompany(t, { channel: 'whatsapp', baseUrl: provider.url, appSecret: APP_SECRET });
+      const bob = '+33622222222';
+      const hook = (body: string) => postRaw(t, c.hook, body, { 'x-hub-signature-256': sign(APP_SECRET, body) });
+      const early = waStatus(c.account, { id: `wamid.${counter + 1}`, status: 'sent', at: new Date(clock), recipient: bob });
+      expect((await hook(early)).body).toEqual({ received: 1, recorded: 1 }); // no such message yet: kept on the contact
+      const sent = await send(c, 'whatsapp', bob, { template: { name: 'hello_world', language: 'en_US' } });
+      expect((await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body.providerMessageId).toBe(`wamid.${counter}`);
+      expect((await hook(early)).body).toEqual({ received: 1, recorded: 0 });
+      expect(await history(c, sent.body.id)).not.toContain('ActivityDeliveryUpdated');
+    });
+
     it('the 24-hour window, delivery events, replays and replies, end to end', async () => {
       const c = await metaCompany(t, { channel: 'whatsapp', baseUrl: provider.url, appSecret: APP_SECRET });
       const ana = '+33611111111';
@@ -252,6 +264,41 @@ describe('inbound webhooks and the messaging window', () => {
         deliveryStatus: 'bounced',
         deliveryEvents: [{ type: 'delivery', state: 'bounced', error: { code: 'hard_bounce', message: '550 5.1.1 user unknown' } }],
       });
+      // A hard bounce suppresses the address: the next send is blocked before any quota.
+      const suppressions = await request(t.app).get(`${c.base}/suppressions`);
+      expect(suppressions.body.items).toEqual([expect.objectContaining({ recipient: 'gone@example.org', channel: 'email', source: 'bounce' })]);
+      expect((await send(c, 'email', 'Gone@Example.org', { subject: 'Again', text: 'x' })).body).toMatchObject({ status: 'blocked_by_allowlist' });
+      // The provider repeats it: nothing new.
+      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).body).toEqual({ received: 1, recorded: 0 });
+      expect((await request(t.app).get(`${c.base}/suppressions`)).body.items).toHaveLength(1);
+    });
+
+    it('email: a complaint suppresses too; a soft bounce does not', async () => {
+      const c = await company('email', { fromAddress: 'ops@example.com' }, 'email-hook-key');
+      const at = new Date(clock).toISOString();
+      const events = [
+        { type: 'bounce', bounceType: 'soft', messageId: 'm-1@x', recipient: 'full@example.org', at, reason: '452 mailbox full' },
+        { type: 'complaint', messageId: 'm-2@x', recipient: 'angry@example.org', at },
+      ];
+      const body = JSON.stringify(events);
+      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).status).toBe(200);
+      const items = (await request(t.app).get(`${c.base}/suppressions`)).body.items as { recipient: string; source: string }[];
+      expect(items.map((i) => [i.recipient, i.source])).toEqual([['angry@example.org', 'complaint']]);
+    });
+
+    it('provider times out of range are kept between a month before receipt and five minutes after, and nothing stalls', async () => {
+      const c = await company('email', { fromAddress: 'ops@example.com' }, 'email-hook-key');
+      const sent = await send(c, 'email', 'time@example.org', { subject: 'Hi', text: 'x' });
+      for (const at of ['0000-01-01T00:00:00Z', '2000-01-01T00:00:00Z', '2999-01-01T00:00:00Z']) {
+        const body = JSON.stringify({ type: 'delivered', id: `d-${at}`, messageId: `${sent.body.id}@crm.test`, recipient: 'time@example.org', at });
+        expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).body).toEqual({ received: 1, recorded: 1 });
+      }
+      const activity = await request(t.app).get(`${c.base}/activities/${sent.body.id}`);
+      const times = (activity.body.deliveryEvents as { at: string }[]).map((e) => Date.parse(e.at)).sort();
+      // Year 0 is no time at all (the receipt time); 2000 is too old to believe; 2999 is ahead of any clock.
+      expect(times).toEqual([clock - 30 * 24 * 3600_000, clock, clock + 5 * 60_000]);
+      // The read models kept up: a write right after is answered with its resource (201), not a lagging 202.
+      expect((await request(t.app).post(`${c.base}/allowlist`).send({ pattern: 'later@example.org' })).status).toBe(201);
     });
 
     it('cal.com: a cancellation of a booking we made lands on its activity', async () => {

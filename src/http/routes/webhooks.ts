@@ -71,7 +71,7 @@ export function webhooksRouter(rt: Runtime): Router {
       if (err instanceof WebhookPayloadError) throw badRequest(err.message);
       throw err;
     }
-    const result = await new InboundRecorder({ store: rt.store, db: rt.db, suppress: suppressFromWebhook }, outbox).record(notices);
+    const result = await new InboundRecorder({ store: rt.store, db: rt.db, suppress: suppressFromWebhook(rt.store, rt.now) }, outbox).record(notices);
     if (result.position) {
       res.setHeader('X-CRM-Position', formatPosition(result.position));
       // Providers want a prompt 200 whatever the read models do; the wait only lets a reader see it next.
