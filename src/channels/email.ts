@@ -15,7 +15,9 @@ const HARD_BOUNCE_CODES = new Set([550, 551, 553]);
 export function isHardBounce(e: { command?: string; responseCode?: number; response?: string }): boolean {
   if (e.command !== 'RCPT TO' || !HARD_BOUNCE_CODES.has(e.responseCode ?? 0)) return false;
   const enhanced = /^\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(e.response ?? '');
-  if (!enhanced) return true;
+  // Without an enhanced code only the server's words tell a bad address from a refused relay ("550 relaying
+  // denied" would otherwise suppress every recipient it was handed).
+  if (!enhanced) return e.responseCode !== 550 || /\b(user|mailbox|recipient|address)\b.{0,40}\b(unknown|not found|does not exist|doesn't exist|no such|invalid|unavailable|disabled)\b|\bno such (user|mailbox|recipient)\b/i.test(e.response ?? '');
   const [, cls, subject, detail] = enhanced;
   return cls === '5' && (subject === '1' || (subject === '2' && detail === '1'));
 }

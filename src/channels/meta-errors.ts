@@ -15,7 +15,8 @@ const RETRY_LATER = new Set([2, 4, 17, 32, 613, 80002, 80006, 80007, 130429, 131
 export function readMetaError(reply: { body: unknown }): ProviderErrorReading {
   const error = field(reply.body, 'error');
   const code = field(error, 'code');
-  if (typeof code !== 'number' && typeof code !== 'string') return {};
+  // Meta's codes are integers; anything else in that field is not one (and is not stored as a code).
+  if ((typeof code !== 'number' && typeof code !== 'string') || !/^\d{1,12}$/.test(String(code))) return {};
   const message = field(error, 'message');
   const details = field(field(error, 'error_data'), 'details');
   const n = Number(code);

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { OutboxChannel } from '../domain/channels.js';
 import { WEBHOOK_CONFIG } from '../webhooks/config.js';
 
-const httpsOrLoopback = z.url({ protocol: /^https?$/ });
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** Credentials go in headers: https, or http to this machine only (tests, local relays). */
+const httpsOrLoopback = z
+  .url({ protocol: /^https?$/ })
+  .refine((u) => u.startsWith('https:') || LOOPBACK.has(new URL(u).hostname), { message: 'baseUrl must be https (http only for loopback)' });
 
 /** Outbox `config` per channel (what is not secret: the secret holds the credential). */
 export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unknown>>> = {

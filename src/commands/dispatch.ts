@@ -264,7 +264,9 @@ export class Dispatcher {
       steps.push({ type: 'SendDryRun', now: iso });
     } else {
       const decision = evaluateRules(rules.rules.values(), { channel: outbox.channel, niche, tags: allTags, at: now });
-      if (decision.action === 'queue_for_manual') {
+      // Meta reserves the human-agent tag for messages a person writes: an AI agent's always waits for one.
+      const personRequired = actor.kind === 'agent' && payload.data.humanAgent === true;
+      if (decision.action === 'queue_for_manual' || personRequired) {
         approval = { approvalId: randomUUID(), ruleId: decision.rule?.ruleId ?? null };
         steps.push({ type: 'QueueForApproval', ...approval, now: iso });
       } else {

@@ -145,6 +145,14 @@ function suite(backend: 'pglite' | 'postgres') {
       const res = await request(t.app).post(`${base}/outboxes`).send({ channel: 'linkedin', secretRef: secret.body.ref, config: { accountId: 'acc_1' } });
       expect(res.status).toBe(400);
     });
+
+    it('a provider base URL is https, or http only to this machine: credentials never go out in clear', async () => {
+      const base = `/api/companies/${randomUUID()}/crm`;
+      const secret = await request(t.app).post(`${base}/secrets`).send({ name: 'wa', value: TOKEN });
+      const create = (baseUrl: string) => request(t.app).post(`${base}/outboxes`).send({ channel: 'whatsapp', secretRef: secret.body.ref, config: { phoneNumberId: '1234567890', baseUrl } });
+      for (const bad of ['http://graph.facebook.com', 'http://10.0.0.5:8080', 'ftp://127.0.0.1']) expect((await create(bad)).status, bad).toBe(400);
+      for (const good of ['https://graph.facebook.com', 'http://127.0.0.1:9', 'http://localhost:9']) expect((await create(good)).status, good).toBe(201);
+    });
   });
 }
 

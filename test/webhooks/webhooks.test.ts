@@ -233,6 +233,11 @@ describe('inbound webhooks and the messaging window', () => {
       clock += 2 * 24 * HOUR;
       expect((await send(c, 'instagram', igsid, { text: 'Following up' })).body).toMatchObject({ status: 'failed', error: { code: 'instagram_window_closed' } });
       expect((await send(c, 'instagram', igsid, { text: 'Following up', humanAgent: true })).body.status).toBe('sent');
+      // The tag is for people: an AI agent's message under it waits for a person's approval, whatever the rules.
+      // (Called on the dispatcher: this test app runs in local_trusted mode, where every caller is the operator.)
+      const agent = { kind: 'agent' as const, tokenId: randomUUID(), agentId: 'agent-ig', companyId: c.companyId };
+      const { result: byAgent } = await t.rt.dispatcher.send(c.companyId, { channel: 'instagram', outboxId: c.outboxId, to: igsid, payload: { text: 'As a human', humanAgent: true } }, agent);
+      expect(byAgent).toMatchObject({ status: 'draft_pending_approval', approvalId: expect.any(String) });
       clock += 6 * 24 * HOUR;
       expect((await send(c, 'instagram', igsid, { text: 'Last try', humanAgent: true })).body).toMatchObject({ status: 'failed', error: { code: 'instagram_window_closed' } });
     });
