@@ -225,6 +225,11 @@ export class Dispatcher {
       throw new DomainError('invalid_input', `payload is not a valid ${outbox.channel} payload`, payload.error.issues.map(({ code, path, message }) => ({ code, path: ['payload', ...path], message })));
     }
     checkRecipient(outbox.channel, req.to);
+    // A booking is made for the address the allowlist checked, never for another one in the payload.
+    const attendee = (payload.data as { attendee?: { email?: string } }).attendee?.email;
+    if (outbox.channel === 'cal-com' && attendee?.toLowerCase() !== req.to.trim().toLowerCase()) {
+      throw new DomainError('invalid_input', 'payload.attendee.email must be the recipient (to)', [{ code: 'custom', path: ['payload', 'attendee', 'email'], message: 'must equal to' }]);
+    }
     let niche = outbox.niche;
     let allTags = tags;
     if (req.contentPieceId) {

@@ -118,7 +118,7 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([{ credential: co.credentialId, day: today(), cap: 10, used: 0 }]);
     });
 
-    it('malformed payloads (a template without a name, a booking without a start) are 400: no activity, no quota, no provider request', async () => {
+    it('malformed payloads (a template without a name, a booking without a start or for someone else) are 400: no activity, no quota, no provider request', async () => {
       const wa = await company('whatsapp', { phoneNumberId: '1234567890' }, ['+33612345678']);
       const cal = await company('cal-com', { eventTypeId: 42 }, ['ana@example.org']);
       const before = provider.received.length;
@@ -132,6 +132,11 @@ function suite(backend: 'pglite' | 'postgres') {
         .send({ channel: 'cal-com', outboxId: cal.outboxId, to: 'ana@example.org', payload: { attendee: { name: 'Ana', email: 'ana@example.org', timeZone: 'Europe/Paris' } } });
       expect(noStart.status).toBe(400);
       expect(JSON.stringify(noStart.body.details)).toContain('start');
+      const someoneElse = await request(t.app)
+        .post(`${cal.base}/send`)
+        .send({ channel: 'cal-com', outboxId: cal.outboxId, to: 'ana@example.org', payload: { start: '2030-03-10T11:00:00+02:00', attendee: { name: 'Eve', email: 'eve@example.org', timeZone: 'Europe/Paris' } } });
+      expect(someoneElse.status).toBe(400);
+      expect(JSON.stringify(someoneElse.body.details)).toContain('attendee');
       expect(provider.received.length).toBe(before);
       for (const co of [wa, cal]) {
         expect((await request(t.app).get(`${co.base}/activities`).query({ outboxId: co.outboxId })).body.items).toEqual([]);
