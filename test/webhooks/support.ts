@@ -61,46 +61,30 @@ export function postRaw(t: TestApp, url: string, body: string, headers: Record<s
   return req.send(body);
 }
 
-export const waStatus = (phoneNumberId: string, s: { id: string; status: string; at: Date; recipient: string; errors?: unknown[] }) =>
+/** A WhatsApp Cloud API webhook body carrying one `value` of the `messages` field. */
+const waEnvelope = (phoneNumberId: string, value: Record<string, unknown>) =>
   JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [
       {
         id: 'WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
-              statuses: [{ id: s.id, status: s.status, timestamp: String(Math.floor(s.at.getTime() / 1000)), recipient_id: s.recipient.replace('+', ''), ...(s.errors ? { errors: s.errors } : {}) }],
-            },
-          },
-        ],
+        changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId }, ...value } }],
       },
     ],
   });
 
+const waTime = (at: Date) => String(Math.floor(at.getTime() / 1000));
+
+export const waStatus = (phoneNumberId: string, s: { id: string; status: string; at: Date; recipient: string; errors?: unknown[] }) =>
+  waEnvelope(phoneNumberId, {
+    statuses: [{ id: s.id, status: s.status, timestamp: waTime(s.at), recipient_id: s.recipient.replace('+', ''), ...(s.errors ? { errors: s.errors } : {}) }],
+  });
+
 export const waMessage = (phoneNumberId: string, m: { id: string; from: string; at: Date; text: string; contextId?: string }) =>
-  JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
-              contacts: [{ profile: { name: 'Ana' }, wa_id: m.from.replace('+', '') }],
-              messages: [
-                { from: m.from.replace('+', ''), id: m.id, timestamp: String(Math.floor(m.at.getTime() / 1000)), type: 'text', text: { body: m.text }, ...(m.contextId ? { context: { from: '15550001111', id: m.contextId } } : {}) },
-              ],
-            },
-          },
-        ],
-      },
+  waEnvelope(phoneNumberId, {
+    contacts: [{ profile: { name: 'Ana' }, wa_id: m.from.replace('+', '') }],
+    messages: [
+      { from: m.from.replace('+', ''), id: m.id, timestamp: waTime(m.at), type: 'text', text: { body: m.text }, ...(m.contextId ? { context: { from: '15550001111', id: m.contextId } } : {}) },
     ],
   });
 
