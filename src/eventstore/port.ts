@@ -208,6 +208,8 @@ function assertJson(value: unknown, path: string, seen: Set<object>, depth = 0):
 
 export interface PreparedEvent {
   id: string;
+  /** The id was made here, not given by the caller: it cannot be stored already. */
+  generated: boolean;
   type: string;
   data: Record<string, unknown>;
   metadata: EventMetadata;
@@ -234,6 +236,7 @@ export function prepareAppend(streamName: unknown, events: unknown, expected: un
     assertJson(metadata, `events[${i}].metadata`, new Set());
     return {
       id: id.toLowerCase(),
+      generated: e.id === undefined,
       type: e.type,
       data: JSON.parse(JSON.stringify(e.data)) as Record<string, unknown>,
       metadata: JSON.parse(JSON.stringify(metadata)) as EventMetadata,

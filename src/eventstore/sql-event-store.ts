@@ -178,7 +178,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     return db
       .query<BatchRow>(
         `SELECT item, status, last_revision::text, commit_id, last_position::text, actual::text
-           FROM crm_es_append_batch($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])`,
+           FROM crm_es_append_batch($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[], $8::boolean[])`,
         [
           batch.map((p) => p.streamName),
           batch.map((p) => String(p.expected)),
@@ -187,6 +187,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
           events.map((e) => e.type),
           events.map((e) => JSON.stringify(e.data)),
           events.map((e) => JSON.stringify(e.metadata)),
+          batch.map((p) => p.events.every((e) => e.generated)),
         ],
       )
       .then((r) => r.rows);
