@@ -2,6 +2,7 @@ import { createApp } from './app.js';
 import { SYSTEM_ACTOR } from './commands/actor.js';
 import { syncHookRegistryAtStart } from './commands/post-issue-hooks.js';
 import { ConfigError, loadConfig } from './config.js';
+import { EventStoreSettingsError } from './eventstore/sql-event-store.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createRuntime } from './runtime.js';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   try {
     rt = await createRuntime(config, logger);
   } catch (err) {
-    if (err instanceof DataDirBusyError || err instanceof ConfigError) {
+    if (err instanceof DataDirBusyError || err instanceof ConfigError || err instanceof EventStoreSettingsError) {
       process.stderr.write(`crm-outreach: ${err.message}\n`);
       process.exit(1);
     }

@@ -28,6 +28,8 @@ const MAX_BATCH_ITEMS = 256;
 const MAX_BATCHES_IN_FLIGHT = 2;
 
 interface PendingAppend {
+  /** Sent before, with an outcome unknown: its ids may be stored already. */
+  retried?: boolean;
   streamName: string;
   expected: ExpectedRevision;
   events: PreparedEvent[];
@@ -75,6 +77,32 @@ const byStream = (a: PendingAppend, b: PendingAppend) => (a.streamName < b.strea
 
 const sqlState = (err: unknown) => (typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined);
 
+/** Bytes of a statement the read horizon needs to see: `SELECT * FROM crm_es_append_batch(`. */
+const APPEND_STATEMENT_PREFIX = 34;
+
+/**
+ * The read horizon recognises appenders by their statement in pg_stat_activity (migration 0003): without
+ * track_activities, or with less of the statement kept than its first bytes, it would not see them and
+ * readers could skip events. Both are server settings (a superuser may change track_activities for a role or
+ * database): checked as this service's role sees them, at start.
+ */
+async function assertHorizonSettings(db: Db): Promise<void> {
+  const { rows } = await db.query<{ tracked: boolean; size: number }>(
+    `SELECT current_setting('track_activities')::boolean AS tracked,
+            (SELECT setting::int FROM pg_settings WHERE name = 'track_activity_query_size') AS size`,
+  );
+  const { tracked, size } = rows[0]!;
+  if (!tracked || size < APPEND_STATEMENT_PREFIX) {
+    throw new EventStoreSettingsError(
+      `PostgreSQL must run with track_activities = on and track_activity_query_size >= ${APPEND_STATEMENT_PREFIX} (the defaults); found ${tracked ? 'on' : 'off'} and ${size}`,
+    );
+  }
+}
+
+export class EventStoreSettingsError extends Error {
+  override readonly name = 'EventStoreSettingsError';
+}
+
 /**
  * Failures that a fresh transaction resolves: two identical appends raced past the duplicate check (the retry
  * finds the winner's events), or the stream order check refused an old transaction id.
@@ -87,6 +115,7 @@ const isRetryable = (err: unknown) => sqlState(err) === UNIQUE_VIOLATION || sqlS
  */
 export async function createSqlEventStore(db: Db): Promise<EventStore> {
   await migrate(db, 'eventstore', await loadMigrations(MIGRATIONS_DIR));
+  if (db.kind === 'postgres') await assertHorizonSettings(db);
 
   // Appenders NOTIFY after commit, not inside the transaction: a NOTIFY in the transaction takes a global
   // lock at commit and would serialise every commit of the cluster. Coalesced: one in flight, one pending.
@@ -137,6 +166,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       try {
         rows = await callBatch(batch);
       } catch (err) {
+        for (const p of batch) p.retried = true;
         if (batch.length > 1) {
           // One item's failure must not fail the others: each goes again in a transaction of its own.
           await Promise.all(batch.map((p) => runBatch([p])));
@@ -177,8 +207,8 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     const events = batch.flatMap((p) => p.events);
     return db
       .query<BatchRow>(
-        `SELECT item, status, last_revision::text, commit_id, last_position::text, actual::text
-           FROM crm_es_append_batch($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[], $8::boolean[])`,
+        // The function's name first: the read horizon recognises appenders by it (see migration 0003).
+        `SELECT * FROM crm_es_append_batch($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[], $8::boolean[])`,
         [
           batch.map((p) => p.streamName),
           batch.map((p) => String(p.expected)),
@@ -187,7 +217,8 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
           events.map((e) => e.type),
           events.map((e) => JSON.stringify(e.data)),
           events.map((e) => JSON.stringify(e.metadata)),
-          batch.map((p) => p.events.every((e) => e.generated)),
+          // Only a first attempt can skip the duplicate lookup: a retry may follow a commit whose reply was lost.
+          batch.map((p) => !p.retried && p.events.every((e) => e.generated)),
         ],
       )
       .then((r) => r.rows);

@@ -5,8 +5,10 @@
 -- transaction id; and the horizon reads the sessions after its snapshot was taken (the function runs on the
 -- calling statement's snapshot). So an appender in the snapshot's in-progress list always shows as one.
 -- Sessions of this database appending in other schemas hold the horizon back too: conservative, never wrong.
--- Without track_activities the statements are not reported: the horizon is then the snapshot's xmin, which
--- counts every running transaction (slower readers, never a skipped event).
+-- The adapter writes the function's name in the statement's first bytes (`SELECT * FROM crm_es_append_batch(`)
+-- and refuses to start unless track_activities is on and track_activity_query_size keeps those bytes. Should
+-- the reader's own session have track_activities off, the horizon is the snapshot's xmin, which counts every
+-- running transaction (slower readers, never a skipped event).
 CREATE OR REPLACE FUNCTION crm_es_read_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $$
   WITH snap AS (SELECT pg_current_snapshot() AS s),
   appenders AS (
