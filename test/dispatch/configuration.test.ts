@@ -138,6 +138,9 @@ function suite(backend: 'pglite' | 'postgres') {
       for (const q of [{ cursor: 'garbage' }, ...farDates, { limit: 0 }, { status: 'nope' }, { since: 'yesterday' }]) {
         expect((await request(t.app).get(`${c.base}/activities`).query(q)).status, JSON.stringify(q)).toBe(400);
       }
+      for (const day of ['2026-13-45', '2026-02-30', 'today']) {
+        expect((await request(t.app).get(`${c.base}/credential-buckets`).query({ day })).status, day).toBe(400);
+      }
       expect((await request(t.app).get(`${c.base}/activities/${randomUUID()}`)).status).toBe(404);
       expect((await request(t.app).get(`${c.base}/activities/${randomUUID()}/history`)).status).toBe(404);
       const other = await emailCompany(t, { smtpUrl: 'smtp://127.0.0.1:9' });

@@ -65,7 +65,7 @@ export function activitiesRouter(rt: Runtime): Router {
     });
   });
   r.get('/api/companies/:companyId/crm/credential-buckets', requireCompanyAccess, async (req, res) => {
-    const { day } = parseQuery(z.object({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'day must be YYYY-MM-DD') }).strict(), req);
+    const { day } = parseQuery(z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }) }).strict(), req);
     res.json({ items: await listCredentialBuckets(rt.db, companyOf(res), day) });
   });
   return r;
