@@ -145,6 +145,12 @@ class ActivityHandle {
   }
 }
 
+/** Why the recipient may not be contacted at all (outside the allowlist, or suppressed), as the step that blocks the send. */
+function recipientRefusal(allowlist: AllowlistState, suppressions: SuppressionState[], to: string, channel: OutboxChannel, now: string): ActivityCommand | null {
+  const reason = !allowedBy(allowlist.entries.values(), to, channel) ? 'not_allowlisted' : suppressedBy(suppressions, channel) ? 'suppressed' : null;
+  return reason ? { type: 'BlockActivity', status: 'blocked_by_allowlist', reason, now } : null;
+}
+
 /** The secret an outbox state names, if any. */
 function secretIdOf(state: OutboxState | undefined): string | null {
   return state?.status === 'active' ? (parseSecretRef(state.fields.secretRef)?.secretId ?? null) : null;
@@ -261,10 +267,9 @@ export class Dispatcher {
     // go in one append (the one that claims a dedup key).
     const steps: ActivityCommand[] = [{ type: 'RequestActivity', request }];
     let approval: { approvalId: string; ruleId: string | null } | null = null;
-    if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
-      steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: iso });
-    } else if (suppressedBy(suppressions, outbox.channel)) {
-      steps.push({ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: iso });
+    const refused = recipientRefusal(allowlist, suppressions, request.to, outbox.channel, iso);
+    if (refused) {
+      steps.push(refused);
     } else if (req.channel === 'dry-run') {
       steps.push({ type: 'SendDryRun', now: iso });
     } else {
@@ -378,12 +383,8 @@ export class Dispatcher {
     }
     // Approved by a person, maybe long after the request: the entry that allowed the recipient may be gone,
     // or the recipient may have unsubscribed or bounced since.
-    if (!allowedBy(allowlist.entries.values(), request.to, outbox.channel)) {
-      return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: now.toISOString() }]);
-    }
-    if (suppressedBy(suppressions, outbox.channel)) {
-      return activity.apply([{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: now.toISOString() }]);
-    }
+    const refused = recipientRefusal(allowlist, suppressions, request.to, outbox.channel, now.toISOString());
+    if (refused) return activity.apply([refused]);
     // The window may have closed while the send waited for a human.
     const closed = await windowRefusal(this.cache, request, outbox, now);
     if (closed) return activity.apply([{ type: 'RecordFailed', error: closed, quotaRefunded: false, now: now.toISOString() }]);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../sql/db.js';
 import { loadMigrations, migrate } from '../sql/migrate.js';
+import { coalesced } from '../concurrency/coalesced.js';
 import {
   type AppendResult,
   type EventStore,
@@ -119,27 +120,13 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
 
   // Appenders NOTIFY after commit, not inside the transaction: a NOTIFY in the transaction takes a global
   // lock at commit and would serialise every commit of the cluster. Coalesced: one in flight, one pending.
-  let notifying: Promise<void> | null = null;
-  let notifyAgain = false;
-  const wake = () => {
-    if (notifying) {
-      notifyAgain = true;
-      return;
-    }
-    notifying = db
-      .query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`)
-      .then(
-        () => undefined,
-        () => undefined, // readers also poll; a lost wake-up only delays them
-      )
-      .finally(() => {
-        notifying = null;
-        if (notifyAgain) {
-          notifyAgain = false;
-          wake();
-        }
-      });
-  };
+  const notify = coalesced(() =>
+    db.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`).then(
+      () => undefined,
+      () => undefined, // readers also poll; a lost wake-up only delays them
+    ),
+  );
+  const wake = () => void notify.run();
 
   // Group commit: appends that arrive while earlier ones are in flight go together in one call and one
   // transaction. A lone append goes at once, so there is no added latency when there is no contention.
@@ -224,27 +211,10 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       .then((r) => r.rows);
   }
 
-  // The read horizon is costly (it scans the server's locks and sessions). Concurrent readers share one: a
+  // The read horizon costs a scan of the server's sessions: concurrent readers share one computation, and a
   // caller joins the next computation to start, never one already running, so each still gets a horizon taken
   // after it asked and sees every append that committed before its call.
-  let horizonRunning: Promise<string> | null = null;
-  let horizonNext: Promise<string> | null = null;
-  const computeHorizon = () => db.query<{ h: string }>(`SELECT crm_es_read_horizon()::text AS h`).then((r) => r.rows[0]!.h);
-  const readHorizon = (): Promise<string> => {
-    if (!horizonRunning) {
-      horizonRunning = computeHorizon().finally(() => {
-        horizonRunning = null;
-      });
-      return horizonRunning;
-    }
-    horizonNext ??= horizonRunning
-      .catch(() => undefined)
-      .then(() => {
-        horizonNext = null;
-        return readHorizon();
-      });
-    return horizonNext;
-  };
+  const horizon = coalesced(() => db.query<{ h: string }>(`SELECT crm_es_read_horizon()::text AS h`).then((r) => r.rows[0]!.h));
 
   return {
     kind: db.kind,
@@ -287,12 +257,12 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     async readAll(options: ReadAllOptions = {}) {
       const after: Position = options.after ?? START;
       // Two statements on purpose: the read's snapshot must be taken after the horizon was computed.
-      const horizon = await readHorizon();
+      const horizonXid = await horizon.run();
       const { rows } = await db.query<EventRow>(
         `SELECT ${COLUMNS} FROM crm_es_events
           WHERE (txid, position) > ($1::text::xid8, $2::bigint) AND txid < $4::text::xid8
           ORDER BY txid, position LIMIT $3`,
-        [after.commit.toString(), after.prepare.toString(), options.maxCount ?? 1000, horizon],
+        [after.commit.toString(), after.prepare.toString(), options.maxCount ?? 1000, horizonXid],
       );
       return rows.map(toRecorded);
     },
@@ -339,7 +309,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
 
     async close() {
       while (queue.length > 0 || inFlight > 0) await new Promise((r) => setTimeout(r, 5));
-      await notifying;
+      await notify.settled();
     },
   };
 }
