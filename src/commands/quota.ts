@@ -1,4 +1,4 @@
-import { type QuotaBucketCommand, type QuotaBucketEvent, type QuotaBucketState, bucketStream, evolveBucket, quotaBucketDecider } from '../domain/quota-bucket.js';
+import { type QuotaBucketCommand, type QuotaBucketEvent, type QuotaBucketState, bucketStream, decideBucketBatch, evolveBucket, foldBucketInto, quotaBucketDecider } from '../domain/quota-bucket.js';
 import { type EventStore, type Position, StreamNotFoundError, WrongExpectedRevisionError } from '../eventstore/port.js';
 
 export interface BucketKey {
@@ -93,13 +93,10 @@ export class QuotaReserver {
     let { state, revision } = cached ?? (await this.catchUp(stream));
     let fresh = !cached;
     for (;;) {
-      const events: QuotaBucketEvent[] = [];
-      let next = state;
-      for (const p of batch) {
-        const decided = quotaBucketDecider.decide(p.command, next);
-        events.push(...decided);
-        next = evolveBucket(next, decided);
-      }
+      const events = decideBucketBatch(
+        batch.map((p) => p.command),
+        state,
+      ).flat();
       if (events.length === 0 && !fresh) {
         // A refusal (bucket full) is only as good as the state it was decided on: another process may have
         // refunded a unit since this one cached it.
@@ -121,6 +118,9 @@ export class QuotaReserver {
           continue;
         }
       }
+      // The cached state is this reserver's own: folded in place, since copying a hot bucket's sets per batch
+      // costs as much as the batch.
+      const next = foldBucketInto(state, events);
       this.remember(stream, { state: next, revision: newRevision });
       for (const p of batch) {
         const reserved = p.command.type === 'Reserve' ? next.holders.has(p.command.requests[0]!.activityId) : false;

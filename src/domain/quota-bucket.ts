@@ -30,45 +30,78 @@ export function usedUnits(state: QuotaBucketState): number {
   return state.holders.size;
 }
 
+/** Applies events to a state in place: for an owner that keeps one private state (the quota reserver's cache). */
+export function foldBucketInto(state: QuotaBucketState, events: readonly QuotaBucketEvent[]): QuotaBucketState {
+  for (const event of events) {
+    if (event.type === 'QuotaReserved') {
+      state.holders.add(event.data.activityId);
+      state.reserved.add(event.data.activityId);
+    } else {
+      state.holders.delete(event.data.activityId);
+    }
+  }
+  return state;
+}
+
 /**
  * Folds several events with one copy of the sets: a hot bucket holds thousands of units, and copying them per
  * event made each batch of reservations quadratic.
  */
 export function evolveBucket(state: QuotaBucketState, events: readonly QuotaBucketEvent[]): QuotaBucketState {
   if (events.length === 0) return state;
-  const holders = new Set(state.holders);
-  const reserved = new Set(state.reserved);
-  for (const event of events) {
-    if (event.type === 'QuotaReserved') {
-      holders.add(event.data.activityId);
-      reserved.add(event.data.activityId);
-    } else {
-      holders.delete(event.data.activityId);
-    }
+  return foldBucketInto({ holders: new Set(state.holders), reserved: new Set(state.reserved) }, events);
+}
+
+/** A state with the changes of the commands decided so far on top, without copying its sets. */
+class BucketOverlay {
+  private readonly added = new Set<string>();
+  private readonly removed = new Set<string>();
+  used: number;
+  constructor(private readonly base: QuotaBucketState) {
+    this.used = base.holders.size;
   }
-  return { holders, reserved };
+  holds(id: string): boolean {
+    return this.added.has(id) || (this.base.holders.has(id) && !this.removed.has(id));
+  }
+  everReserved(id: string): boolean {
+    return this.added.has(id) || this.base.reserved.has(id);
+  }
+  record(event: QuotaBucketEvent): QuotaBucketEvent {
+    if (event.type === 'QuotaReserved') {
+      this.added.add(event.data.activityId);
+      this.used++;
+    } else {
+      this.removed.add(event.data.activityId);
+      this.added.delete(event.data.activityId);
+      this.used--;
+    }
+    return event;
+  }
+}
+
+/** A batch of reservations (group commit): each gets a unit while the cap allows, in order. */
+function decideOn(command: QuotaBucketCommand, view: BucketOverlay): QuotaBucketEvent[] {
+  const { companyId, credentialId, day } = command;
+  if (command.type === 'Refund') {
+    if (!view.holds(command.activityId)) return [];
+    return [view.record({ type: 'QuotaRefunded', data: { companyId, credentialId, day, activityId: command.activityId, at: command.now } })];
+  }
+  const events: QuotaBucketEvent[] = [];
+  for (const r of command.requests) {
+    if (view.everReserved(r.activityId) || view.used >= r.cap) continue;
+    events.push(view.record({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at: command.now } }));
+  }
+  return events;
+}
+
+/** Decides commands in order, each on the state the ones before it produced: one list of events per command. */
+export function decideBucketBatch(commands: readonly QuotaBucketCommand[], state: QuotaBucketState): QuotaBucketEvent[][] {
+  const view = new BucketOverlay(state);
+  return commands.map((c) => decideOn(c, view));
 }
 
 export const quotaBucketDecider: Decider<QuotaBucketCommand, QuotaBucketState, QuotaBucketEvent> = {
   initialState: () => ({ holders: new Set(), reserved: new Set() }),
   evolve: (state, event) => evolveBucket(state, [event]),
-  /** A batch of reservations (group commit): each gets a unit while the cap allows, in order. */
-  decide(command, state) {
-    const { companyId, credentialId, day } = command;
-    if (command.type === 'Refund') {
-      if (!state.holders.has(command.activityId)) return [];
-      return [{ type: 'QuotaRefunded', data: { companyId, credentialId, day, activityId: command.activityId, at: command.now } }];
-    }
-    let used = usedUnits(state);
-    const events: QuotaBucketEvent[] = [];
-    const seen = new Set<string>();
-    for (const r of command.requests) {
-      if (state.reserved.has(r.activityId) || seen.has(r.activityId)) continue;
-      if (used >= r.cap) continue;
-      seen.add(r.activityId);
-      used++;
-      events.push({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at: command.now } });
-    }
-    return events;
-  },
+  decide: (command, state) => decideOn(command, new BucketOverlay(state)),
 };

@@ -7,31 +7,63 @@ export const credentialBucketsProjection: Projection = {
   name: 'credential_buckets',
   tables: ['crm_credential_buckets', 'crm_credential_bucket_units'],
   eventTypes: ['QuotaReserved', 'QuotaRefunded'],
+  // Set-based: a hot credential's batch holds hundreds of reservations. Units are inserted before refunds are
+  // deleted, which is the log's order for any one activity (a refund only ever follows its reservation).
   async apply(events, { tx, table }) {
     const buckets = table('crm_credential_buckets');
     const units = table('crm_credential_bucket_units');
-    for (const e of events as unknown as QuotaBucketEvent[]) {
-      const d = e.data;
-      const key = [d.companyId, d.credentialId, d.day, d.activityId];
-      if (e.type === 'QuotaReserved') {
-        const { rowCount } = await tx.query(`INSERT INTO ${units} VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key);
-        if (rowCount === 0) continue;
-        await tx.query(
-          `INSERT INTO ${buckets} (company_id, credential_id, day, cap, used, updated_at) VALUES ($1, $2, $3, $4, 1, $5)
-           ON CONFLICT (company_id, credential_id, day) DO UPDATE SET used = ${buckets}.used + 1, cap = excluded.cap, updated_at = excluded.updated_at`,
-          [d.companyId, d.credentialId, d.day, e.data.cap, d.at],
-        );
-      } else {
-        const { rowCount } = await tx.query(`DELETE FROM ${units} WHERE company_id = $1 AND credential_id = $2 AND day = $3 AND activity_id = $4`, key);
-        if (rowCount === 0) continue;
-        await tx.query(`UPDATE ${buckets} SET used = used - 1, updated_at = $4 WHERE company_id = $1 AND credential_id = $2 AND day = $3`, [
-          d.companyId,
-          d.credentialId,
-          d.day,
-          d.at,
-        ]);
-      }
+    const all = events as unknown as QuotaBucketEvent[];
+    const columns = (list: QuotaBucketEvent[]) => [list.map((e) => e.data.companyId), list.map((e) => e.data.credentialId), list.map((e) => e.data.day), list.map((e) => e.data.activityId)];
+    const reserved = all.filter((e) => e.type === 'QuotaReserved');
+    const refunded = all.filter((e) => e.type === 'QuotaRefunded');
+    type Changed = { company_id: string; credential_id: string; day: string };
+    const added = reserved.length === 0 ? [] : (await tx.query<Changed>(
+      `INSERT INTO ${units} SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
+       RETURNING company_id, credential_id, day`,
+      columns(reserved),
+    )).rows;
+    const removed = refunded.length === 0 ? [] : (await tx.query<Changed>(
+      `DELETE FROM ${units} AS u USING unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS r(c, k, d, a)
+        WHERE u.company_id = r.c AND u.credential_id = r.k AND u.day = r.d AND u.activity_id = r.a
+       RETURNING u.company_id, u.credential_id, u.day`,
+      columns(refunded),
+    )).rows;
+    const bucketOf = (r: { companyId: string; credentialId: string; day: string }) => `${r.companyId}/${r.credentialId}/${r.day}`;
+    const delta = new Map<string, { companyId: string; credentialId: string; day: string; used: number; touched: boolean; cap: number | null; at: string }>();
+    for (const e of all) {
+      // The latest cap and time of each bucket in the batch.
+      const d = delta.get(bucketOf(e.data)) ?? { companyId: e.data.companyId, credentialId: e.data.credentialId, day: e.data.day, used: 0, touched: false, cap: null, at: e.data.at };
+      if (e.type === 'QuotaReserved') d.cap = e.data.cap;
+      d.at = e.data.at;
+      delta.set(bucketOf(d), d);
     }
+    const count = (rows: Changed[], by: number) => {
+      for (const r of rows) {
+        const d = delta.get(bucketOf({ companyId: r.company_id, credentialId: r.credential_id, day: r.day }))!;
+        d.used += by;
+        d.touched = true;
+      }
+    };
+    count(added, 1);
+    count(removed, -1);
+    // Only buckets whose units changed (a re-delivered event changes nothing).
+    const changed = [...delta.values()].filter((d) => d.touched);
+    if (changed.length === 0) return;
+    await tx.query(
+      `INSERT INTO ${buckets} AS b (company_id, credential_id, day, cap, used, updated_at)
+       SELECT c, k, d, cap, used, at FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::timestamptz[]) AS u(c, k, d, cap, used, at)
+       ON CONFLICT (company_id, credential_id, day) DO UPDATE
+         SET used = b.used + excluded.used, updated_at = excluded.updated_at,
+             cap = CASE WHEN excluded.cap < 0 THEN b.cap ELSE excluded.cap END`,
+      [
+        changed.map((d) => d.companyId),
+        changed.map((d) => d.credentialId),
+        changed.map((d) => d.day),
+        changed.map((d) => d.cap ?? -1), // -1: no reservation in this batch, the cap stays
+        changed.map((d) => d.used),
+        changed.map((d) => d.at),
+      ],
+    );
   },
 };
 
