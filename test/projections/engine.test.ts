@@ -111,6 +111,39 @@ function engineSuite(label: 'pglite' | 'postgres') {
       expect(await count(b.db)).toBe(11);
     });
 
+
+    it('over events it ignores, persists its checkpoint soon after, not at every wake-up', async () => {
+      await createTables(b.db);
+      let transactions = 0;
+      const counted = new Proxy(b.db, {
+        get(target, prop, receiver) {
+          if (prop === 'transaction') return (fn: Parameters<Db['transaction']>[0]) => (transactions++, target.transaction(fn));
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const e = engine(notesProjection(), { pollMs: 5000, db: counted });
+      await e.start();
+      await e.waitFor(await note(b.store, 'first'), { timeoutMs: 10_000 });
+      const writes = async () => Number((await b.db.query<{ n: string }>(`SELECT events_applied AS n, updated_at FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!.n);
+      const stored = async () => (await b.db.query<{ c: string; p: string }>(`SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!;
+      const before = transactions;
+      let last: Position | null = null;
+      // 20 wake-ups, each with only events the projection does not read.
+      for (let i = 0; i < 20; i++) {
+        last = (await b.store.append(`other-${randomUUID()}`, [{ type: 'Other', data: {} }], 'no_stream')).position;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await e.waitFor(last!, { timeoutMs: 10_000 })).toBe(true); // in memory at once
+      await expect
+        .poll(async () => {
+          const s = await stored();
+          return comparePositions({ commit: BigInt(s.c), prepare: BigInt(s.p) }, last!) >= 0;
+        }, { timeout: 3000, interval: 50 })
+        .toBe(true);
+      expect(await writes()).toBe(1); // skipped events are not counted as applied
+      expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
+    });
     it('stops at a checkpoint and resumes from it', async () => {
       await createTables(b.db);
       const e1 = engine(notesProjection());

@@ -1,0 +1,91 @@
+/**
+ * Dispatcher benchmark: `npm run bench:dispatch -- --backend pglite|postgres [--sends N]`.
+ * The channel adapter accepts instantly (bench only: it is wired here, never reachable over HTTP); everything
+ * else is the real pipeline: allowlist, approval rules, quota reservation, events, projections.
+ * Postgres comes from DATABASE_URL, in a fresh schema dropped afterwards. Prints one JSON object.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChannelAdapter } from '../src/channels/port.js';
+import { LOCAL_OPERATOR } from '../src/commands/actor.js';
+import { addAllowlistEntry } from '../src/commands/allowlist.js';
+import { addApprovalRule } from '../src/commands/approval-rules.js';
+import { createOutbox } from '../src/commands/outboxes.js';
+import { createSecret } from '../src/commands/secrets.js';
+import { loadConfig } from '../src/config.js';
+import { silentLogger } from '../src/logger.js';
+import { createRuntime } from '../src/runtime.js';
+import { benchArgs, openBenchDb, round, runConcurrent } from './support.js';
+
+const args = benchArgs({ sends: { type: 'string', default: '5000' } });
+const SENDS = Number(args.sends);
+const CONCURRENCY = 64;
+
+let accepted = 0;
+const instant: ChannelAdapter = {
+  async send() {
+    accepted++;
+    return { providerMessageId: `bench-${accepted}` };
+  },
+};
+
+const bench = await openBenchDb(args.backend);
+const config = { ...loadConfig({}), logLevel: 'silent' as const, secretsMasterKey: Buffer.alloc(32, 9).toString('base64'), dataDir: '/tmp/crm-bench-unused' };
+const rt = await createRuntime(config, silentLogger, { db: bench.db, adapters: { email: instant } });
+// no projections
+const now = () => new Date();
+
+async function company(credentials: number, cap: number) {
+  const companyId = randomUUID();
+  const outboxes: string[] = [];
+  for (let i = 0; i < credentials; i++) {
+    const secret = await createSecret(rt.store, rt.masterKey, { companyId, name: `smtp-${i}`, value: 'smtp://bench@127.0.0.1:9' }, LOCAL_OPERATOR, now());
+    const o = await createOutbox(
+      rt.store,
+      rt.masterKey,
+      { companyId, fields: { channel: 'email', niche: null, secretRef: secret.ref, config: { fromAddress: 'ops@example.com' }, dailyCap: cap, timezone: 'UTC' } },
+      LOCAL_OPERATOR,
+      now(),
+    );
+    outboxes.push(o.id);
+    
+  }
+  await addAllowlistEntry(rt.store, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
+  await addApprovalRule(rt.store, { companyId, predicate: {}, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
+  return { companyId, outboxes };
+}
+
+async function sends(c: { companyId: string; outboxes: string[] }, total: number) {
+  const statuses: Record<string, number> = {};
+  const stats = await runConcurrent(CONCURRENCY, total, async (_w, i) => {
+    const { result } = await rt.dispatcher.send(
+      c.companyId,
+      { channel: 'email', outboxId: c.outboxes[i % c.outboxes.length]!, to: `r${i}@example.org`, payload: { subject: 'Hi', text: 'Bench' } },
+      LOCAL_OPERATOR,
+    );
+    statuses[result.status] = (statuses[result.status] ?? 0) + 1;
+  });
+  return { ...stats, statuses };
+}
+
+try {
+  const hot = await sends(await company(1, 1_000_000), SENDS);
+  const spread = await sends(await company(100, 1_000_000), SENDS);
+  const CAP = 500;
+  const before = accepted;
+  const capped = await sends(await company(1, CAP), 2000);
+  const sentOverCap = Math.max(0, (capped.statuses.sent ?? 0) - CAP);
+  const out = {
+    benchmark: 'dispatch',
+    backend: args.backend,
+    cores: (await import('node:os')).cpus().length,
+    hotCredential: hot,
+    hundredCredentials: spread,
+    capCheck: { cap: CAP, attempted: 2000, sent: capped.statuses.sent ?? 0, adapterCalls: accepted - before, sendsOverCap: sentOverCap },
+    sendsOverCap: sentOverCap,
+    note: `${round(hot.perSecond)} sends/s on one hot credential at ${CONCURRENCY} concurrent callers`,
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+} finally {
+  await rt.close();
+  await bench.drop();
+}
