@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { Db } from '../src/sql/db.js';
@@ -70,10 +71,26 @@ export function percentile(sorted: number[], p: number): number {
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
+/**
+ * CPU time the whole machine spent (user + system, every process: this one and the database), in ms, from
+ * /proc/stat; null where there is none. Throughput on a shared 2-core machine swings by tens of percent
+ * between runs; CPU per operation is the steadier measure of a change.
+ */
+function machineCpuMs(): number | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq] = fields as [number, number, number, number, number, number, number];
+    return ((user + nice + system + irq + softirq) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
 /** Runs `workers` loops that each call `op` until `total` operations are done; returns throughput and latency. */
 export async function runConcurrent(workers: number, total: number, op: (worker: number, i: number) => Promise<void>) {
   const latencies: number[] = [];
   let next = 0;
+  const cpuStart = machineCpuMs();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
@@ -87,11 +104,13 @@ export async function runConcurrent(workers: number, total: number, op: (worker:
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpuEnd = machineCpuMs();
   latencies.sort((a, b) => a - b);
   return {
     operations: total,
     concurrency: workers,
     perSecond: round(total / seconds),
+    ...(cpuStart !== null && cpuEnd !== null ? { machineCpuMsPerOp: round((cpuEnd - cpuStart) / total, 3) } : {}),
     p50Ms: round(percentile(latencies, 50), 2),
     p99Ms: round(percentile(latencies, 99), 2),
   };
