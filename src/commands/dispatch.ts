@@ -185,7 +185,7 @@ export class Dispatcher {
   private readonly cache: AggregateCache;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.quota = new QuotaReserver(deps.store);
+    this.quota = new QuotaReserver(deps.store, (key) => sharedCap(deps.db, key.companyId, key.credentialId));
     this.cache = new AggregateCache(deps.store);
     this.slots = new Semaphore(deps.maxConcurrentSends);
   }
@@ -346,9 +346,9 @@ export class Dispatcher {
   /** A quota unit for the activity, in the bucket of its outbox's credential and local day. */
   private async reserveFor(activityId: string, request: ActivityRequest, outbox: LiveOutbox, now: Date, positions: Positions): Promise<Reservation> {
     const key: BucketKey = { companyId: request.companyId, credentialId: outbox.credentialId, day: localDay(now, outbox.timezone) };
-    // The smallest cap of the outboxes sharing the credential; this outbox's own in case the read model lags.
-    const cap = Math.min(outbox.dailyCap, (await sharedCap(this.deps.db, request.companyId, outbox.credentialId)) ?? Number.POSITIVE_INFINITY);
-    const r = await this.quota.reserve(key, activityId, cap, now);
+    // This outbox's own cap, lowered by the reserver to the smallest of the outboxes sharing the credential
+    // (the outbox's own holds in case the read model lags).
+    const r = await this.quota.reserve(key, activityId, outbox.dailyCap, now);
     positions.add(r.position);
     return { key, reserved: r.reserved };
   }

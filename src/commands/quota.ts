@@ -28,7 +28,14 @@ export class QuotaReserver {
   private readonly running = new Set<string>();
   private readonly cache = new Map<string, { state: QuotaBucketState; revision: number | null }>();
 
-  constructor(private readonly store: EventStore) {}
+  /**
+   * `sharedCap`: the smallest cap of the outboxes sharing a bucket's credential (null: none known). Asked once
+   * per batch, not once per send: on a hot credential that is one query for dozens of reservations.
+   */
+  constructor(
+    private readonly store: EventStore,
+    private readonly sharedCap: (key: BucketKey) => Promise<number | null> = async () => null,
+  ) {}
 
   reserve(key: BucketKey, activityId: string, cap: number, now: Date): Promise<{ reserved: boolean; position: Position | null }> {
     return this.enqueue(key, { type: 'Reserve', ...key, requests: [{ activityId, cap }], now: now.toISOString() });
@@ -86,17 +93,23 @@ export class QuotaReserver {
     if (this.cache.size > MAX_CACHED_BUCKETS) this.cache.delete(this.cache.keys().next().value!);
   }
 
+  /** Each reservation's cap lowered to the credential's shared cap, read once for the batch. */
+  private async withSharedCap(batch: Pending[]): Promise<QuotaBucketCommand[]> {
+    const first = batch.find((p) => p.command.type === 'Reserve')?.command;
+    if (!first) return batch.map((p) => p.command);
+    const shared = (await this.sharedCap(first)) ?? Number.POSITIVE_INFINITY;
+    return batch.map(({ command: c }) => (c.type === 'Reserve' ? { ...c, requests: c.requests.map((r) => ({ ...r, cap: Math.min(r.cap, shared) })) } : c));
+  }
+
   /** Decides the whole batch on the latest state and appends it at once; on a conflict, catches up and again. */
   private async apply(stream: string, batch: Pending[]): Promise<void> {
+    const commands = await this.withSharedCap(batch);
     // A bucket this process has not seen yet may exist already (another process, or before a restart).
     const cached = this.cache.get(stream);
     let { state, revision } = cached ?? (await this.catchUp(stream));
     let fresh = !cached;
     for (;;) {
-      const events = decideBucketBatch(
-        batch.map((p) => p.command),
-        state,
-      ).flat();
+      const events = decideBucketBatch(commands, state).flat();
       if (events.length === 0 && !fresh) {
         // A refusal (bucket full) is only as good as the state it was decided on: another process may have
         // refunded a unit since this one cached it.

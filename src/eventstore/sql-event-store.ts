@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../sql/db.js';
 import { loadMigrations, migrate } from '../sql/migrate.js';
+import { batcher } from '../concurrency/batcher.js';
 import { coalesced } from '../concurrency/coalesced.js';
 import {
   type AppendResult,
@@ -35,6 +36,12 @@ interface PendingAppend {
   expected: ExpectedRevision;
   events: PreparedEvent[];
   resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+interface PendingRead {
+  requests: { streamName: string; fromRevision: number }[];
+  resolve: (r: Map<string, RecordedEvent[]>) => void;
   reject: (err: unknown) => void;
 }
 
@@ -129,23 +136,43 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
   const wake = () => void notify.run();
 
   // Group commit: appends that arrive while earlier ones are in flight go together in one call and one
-  // transaction. A lone append goes at once, so there is no added latency when there is no contention.
-  const queue: PendingAppend[] = [];
-  let inFlight = 0;
-  const maxInFlight = db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT;
+  // transaction. Items are applied in stream order (the sort is stable: one stream's appends keep their arrival
+  // order), so two concurrent batches lock their streams in the same order and cannot deadlock.
+  const appends = batcher<PendingAppend>((batch) => runBatch(batch), {
+    maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT,
+    maxItems: MAX_BATCH_ITEMS,
+    order: byStream,
+  });
 
-  const pump = () => {
-    while (inFlight < maxInFlight && queue.length > 0) {
-      // Items are applied in stream order (the sort is stable: one stream's appends keep their arrival order),
-      // so two concurrent batches lock their streams in the same order and cannot deadlock.
-      const batch = queue.splice(0, MAX_BATCH_ITEMS).sort(byStream);
-      inFlight++;
-      void runBatch(batch).finally(() => {
-        inFlight--;
-        pump();
-      });
-    }
-  };
+  // The catch-up reads of concurrent commands (every send reads its outbox, allowlist, rules...) go together
+  // in one query the same way: a batch starts after its callers asked, so each still sees every commit before.
+  const forwardReads = batcher<PendingRead>(
+    async (reads) => {
+      try {
+        const from = new Map<string, number>();
+        for (const r of reads) for (const q of r.requests) from.set(q.streamName, Math.min(q.fromRevision, from.get(q.streamName) ?? Infinity));
+        const { rows } = await db.query<EventRow>(
+          `SELECT e.position, e.txid::text AS commit_id, e.event_id::text, e.stream_name, e.revision, e.type, e.data, e.metadata, e.recorded_at
+             FROM unnest($1::text[], $2::bigint[]) AS r(s, from_rev)
+             JOIN crm_es_events e ON e.stream_name = r.s AND e.revision >= r.from_rev
+            ORDER BY e.stream_name, e.revision`,
+          [[...from.keys()], [...from.values()]],
+        );
+        const byStreamName = new Map<string, RecordedEvent[]>();
+        for (const row of rows) {
+          const list = byStreamName.get(row.stream_name) ?? [];
+          list.push(toRecorded(row));
+          byStreamName.set(row.stream_name, list);
+        }
+        for (const r of reads) {
+          r.resolve(new Map(r.requests.map((q) => [q.streamName, (byStreamName.get(q.streamName) ?? []).filter((e) => e.revision >= q.fromRevision)])));
+        }
+      } catch (err) {
+        for (const r of reads) r.reject(err);
+      }
+    },
+    { maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT, maxItems: MAX_BATCH_ITEMS },
+  );
 
   async function runBatch(batch: PendingAppend[]): Promise<void> {
     let rows: BatchRow[] | null = null;
@@ -227,8 +254,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
         return Promise.reject(err);
       }
       return new Promise<AppendResult>((resolve, reject) => {
-        queue.push({ streamName, expected, events: prepared, resolve, reject });
-        pump();
+        appends.add({ streamName, expected, events: prepared, resolve, reject });
       });
     },
 
@@ -276,18 +302,9 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       return Number(rows[0]!.n);
     },
 
-    async readStreamsForward(requests) {
+    readStreamsForward(requests) {
       for (const r of requests) assertStreamName(r.streamName);
-      const { rows } = await db.query<EventRow>(
-        `SELECT e.position, e.txid::text AS commit_id, e.event_id::text, e.stream_name, e.revision, e.type, e.data, e.metadata, e.recorded_at
-           FROM unnest($1::text[], $2::bigint[]) AS r(s, from_rev)
-           JOIN crm_es_events e ON e.stream_name = r.s AND e.revision >= r.from_rev
-          ORDER BY e.stream_name, e.revision`,
-        [requests.map((r) => r.streamName), requests.map((r) => r.fromRevision)],
-      );
-      const out = new Map<string, RecordedEvent[]>(requests.map((r) => [r.streamName, []]));
-      for (const row of rows) out.get(row.stream_name)!.push(toRecorded(row));
-      return out;
+      return new Promise((resolve, reject) => forwardReads.add({ requests, resolve, reject }));
     },
 
     async oldestAfter(after) {
@@ -308,7 +325,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     },
 
     async close() {
-      while (queue.length > 0 || inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      await appends.idle();
       await notify.settled();
     },
   };

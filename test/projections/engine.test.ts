@@ -128,6 +128,7 @@ function engineSuite(label: 'pglite' | 'postgres') {
       const writes = async () => Number((await b.db.query<{ n: string }>(`SELECT events_applied AS n, updated_at FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!.n);
       const stored = async () => (await b.db.query<{ c: string; p: string }>(`SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!;
       const before = transactions;
+      const appliedBefore = await writes();
       let last: Position | null = null;
       // 20 wake-ups, each with only events the projection does not read.
       for (let i = 0; i < 20; i++) {
@@ -141,7 +142,7 @@ function engineSuite(label: 'pglite' | 'postgres') {
           return comparePositions({ commit: BigInt(s.c), prepare: BigInt(s.p) }, last!) >= 0;
         }, { timeout: 3000, interval: 50 })
         .toBe(true);
-      expect(await writes()).toBe(1); // skipped events are not counted as applied
+      expect(await writes()).toBe(appliedBefore); // skipped events are not counted as applied
       expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
     });
     it('stops at a checkpoint and resumes from it', async () => {

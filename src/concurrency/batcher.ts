@@ -1,0 +1,42 @@
+/**
+ * Group commit for any round trip: an item added while `maxInFlight` batches are running waits and goes with
+ * every other waiting item in the next batch (at most `maxItems`), which starts when a running one ends. An
+ * item added when there is room goes at once, alone: no added latency without contention. Each batch starts
+ * after all of its items were added, so a read batched this way still sees every write that committed before
+ * its caller asked. `run` settles each of its items itself (they carry their own resolve and reject).
+ */
+export function batcher<T>(
+  run: (items: T[]) => Promise<void>,
+  options: { maxInFlight: number; maxItems: number; order?: (a: T, b: T) => number },
+): { add: (item: T) => void; idle: () => Promise<void> } {
+  const queue: T[] = [];
+  let inFlight = 0;
+  const whenIdle: (() => void)[] = [];
+
+  const pump = () => {
+    while (inFlight < options.maxInFlight && queue.length > 0) {
+      const items = queue.splice(0, options.maxItems);
+      if (options.order) items.sort(options.order);
+      inFlight++;
+      void run(items)
+        .catch(() => undefined) // run settles its items; a throw here must not stall the queue
+        .finally(() => {
+          inFlight--;
+          pump();
+          if (inFlight === 0 && queue.length === 0) for (const w of whenIdle.splice(0)) w();
+        });
+    }
+  };
+
+  return {
+    add(item) {
+      queue.push(item);
+      pump();
+    },
+    /** Resolves once nothing is queued or running. */
+    idle() {
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => whenIdle.push(resolve));
+    },
+  };
+}
