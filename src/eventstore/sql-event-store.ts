@@ -23,6 +23,7 @@ import {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const NOTIFY_CHANNEL = 'crm_es_appended';
+const NOTIFY_SPACING_MS = 5;
 const UNIQUE_VIOLATION = '23505';
 const SERIALIZATION_FAILURE = '40001';
 const MAX_RETRIES = 10;
@@ -126,14 +127,19 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
   if (db.kind === 'postgres') await assertHorizonSettings(db);
 
   // Appenders NOTIFY after commit, not inside the transaction: a NOTIFY in the transaction takes a global
-  // lock at commit and would serialise every commit of the cluster. Coalesced: one in flight, one pending.
-  const notify = coalesced(() =>
-    db.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`).then(
-      () => undefined,
-      () => undefined, // readers also poll; a lost wake-up only delays them
-    ),
-  );
-  const wake = () => void notify.run();
+  // lock at commit and would serialise every commit of the cluster. Subscribers in this process are called
+  // directly; the NOTIFY is for other processes, coalesced (one in flight, one pending) and spaced by
+  // NOTIFY_SPACING_MS, so that a busy store sends tens of them a second, not one per append.
+  const storeId = randomUUID();
+  const local = new Set<() => void>();
+  const notify = coalesced(async () => {
+    await db.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`, [storeId]).catch(() => undefined); // readers also poll
+    await new Promise((r) => setTimeout(r, NOTIFY_SPACING_MS));
+  });
+  const wake = () => {
+    for (const s of local) s();
+    void notify.run();
+  };
 
   // Group commit: appends that arrive while earlier ones are in flight go together in one call and one
   // transaction. Items are applied in stream order (the sort is stable: one stream's appends keep their arrival
@@ -152,9 +158,11 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
         const from = new Map<string, number>();
         for (const r of reads) for (const q of r.requests) from.set(q.streamName, Math.min(q.fromRevision, from.get(q.streamName) ?? Infinity));
         const { rows } = await db.query<EventRow>(
+          // LATERAL: an index probe per stream whatever the planner thinks of the list (as a join, a long list
+          // made it scan the whole table).
           `SELECT e.position, e.txid::text AS commit_id, e.event_id::text, e.stream_name, e.revision, e.type, e.data, e.metadata, e.recorded_at
              FROM unnest($1::text[], $2::bigint[]) AS r(s, from_rev)
-             JOIN crm_es_events e ON e.stream_name = r.s AND e.revision >= r.from_rev
+             CROSS JOIN LATERAL (SELECT * FROM crm_es_events x WHERE x.stream_name = r.s AND x.revision >= r.from_rev ORDER BY x.revision) AS e
             ORDER BY e.stream_name, e.revision`,
           [[...from.keys()], [...from.values()]],
         );
@@ -316,8 +324,15 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
       return at ? new Date(at) : null;
     },
 
-    subscribe(onAppend) {
-      return db.listen(NOTIFY_CHANNEL, onAppend);
+    async subscribe(onAppend) {
+      local.add(onAppend);
+      const unlisten = await db.listen(NOTIFY_CHANNEL, (payload) => {
+        if (payload !== storeId) onAppend(); // this store's own appends woke it already
+      });
+      return async () => {
+        local.delete(onAppend);
+        await unlisten();
+      };
     },
 
     async ping() {

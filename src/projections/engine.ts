@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs';
 import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
@@ -47,6 +48,12 @@ interface Runner {
 const LAG_CAP = 100_000;
 /** A checkpoint over events a projection ignores is written at most this often (ms). */
 const IDLE_CHECKPOINT_MS = 250;
+/**
+ * After a batch that was not full, while nobody waits for the read models, a loop lets the log fill for this
+ * long before reading again: fewer, larger batches (each costs a read, a horizon and a transaction). A caller
+ * of waitFor ends the pause at once.
+ */
+const PACE_MS = 20;
 
 /**
  * Runs projections: catch up from the stored checkpoint, then follow the log live (woken by the store's
@@ -64,6 +71,10 @@ export class ProjectionEngine {
   private running = false;
   private loops: Promise<void>[] = [];
   private wakers = new Set<() => void>();
+  /** Loops pausing between batches: woken by a waitFor caller, not by appends. */
+  private pacers = new Set<() => void>();
+  /** Tells this instance's progress notifications from other instances'. */
+  private readonly instanceId = randomUUID();
   private cleanups: (() => Promise<void>)[] = [];
   private refreshTimer: NodeJS.Timeout | null = null;
   private waiters = 0;
@@ -100,7 +111,11 @@ export class ProjectionEngine {
     const wakeAll = () => this.wakeLoops();
     this.cleanups.push(await this.opts.store.subscribe(wakeAll));
     // Another instance's progress moves our waitFor callers along.
-    this.cleanups.push(await this.opts.db.listen(PROGRESS_CHANNEL, () => void this.refreshCheckpoints().catch(() => {})));
+    this.cleanups.push(
+      await this.opts.db.listen(PROGRESS_CHANNEL, (payload) => {
+        if (payload !== this.instanceId) void this.refreshCheckpoints().catch(() => {});
+      }),
+    );
     this.leadership.start();
     this.loops = [...this.runners.values()].map((r) => this.runLoop(r));
   }
@@ -131,6 +146,7 @@ export class ProjectionEngine {
       });
     if (reached(this.checkpoints$.value)) return true;
     this.waiters++;
+    for (const w of this.pacers) w();
     this.ensureRefreshing();
     try {
       return await firstValueFrom(
@@ -212,6 +228,7 @@ export class ProjectionEngine {
         failures = 0;
         r.lastError = null;
         if (read === 0) await this.sleep(Math.min(this.pollMs, persistInMs ?? this.pollMs));
+        else if (read < this.batchSize && this.waiters === 0) await this.pace();
       } catch (err) {
         failures++;
         r.lastError = err instanceof Error ? err.message : String(err);
@@ -320,7 +337,7 @@ export class ProjectionEngine {
     if (this.notifying) return;
     this.notifying = true;
     void this.opts.db
-      .query(`SELECT pg_notify('${PROGRESS_CHANNEL}', '')`)
+      .query(`SELECT pg_notify('${PROGRESS_CHANNEL}', $1)`, [this.instanceId])
       .catch(() => {})
       .finally(() => {
         this.notifying = false;
@@ -330,6 +347,20 @@ export class ProjectionEngine {
   private wakeLoops(): void {
     for (const w of this.wakers) w();
     this.wakers.clear();
+    if (!this.running) for (const w of this.pacers) w();
+  }
+
+  /** PACE_MS, or less if someone starts waiting for the read models (or the engine stops). */
+  private pace(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.pacers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, PACE_MS);
+      this.pacers.add(done);
+    });
   }
 
   private sleep(ms: number): Promise<void> {

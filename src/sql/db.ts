@@ -17,7 +17,10 @@ export interface Db extends Queryable {
    * On PGlite there is only one connection, shared.
    */
   session<T>(fn: (s: Queryable) => Promise<T>): Promise<T>;
-  /** Subscribes to NOTIFY on `channel`; the returned function unsubscribes. */
-  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to NOTIFY on `channel` (with the notification's payload; null when woken for notifications
+   * that may have been lost); the returned function unsubscribes.
+   */
+  listen(channel: string, onNotify: (payload: string | null) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -84,7 +84,7 @@ export function createPgDb(opts: PgDbOptions): Db {
           void retry();
         };
         c.on('notification', (msg: pg.Notification) => {
-          if (msg.channel === channel) onNotify();
+          if (msg.channel === channel) onNotify(msg.payload ?? '');
         });
         c.on('error', onError);
         c.on('end', onError);
@@ -98,7 +98,7 @@ export function createPgDb(opts: PgDbOptions): Db {
           if (closed) return;
           try {
             await connect();
-            onNotify();
+            onNotify(null);
             return;
           } catch {
             /* still down: try again later */

@@ -37,7 +37,7 @@ export async function createPgliteDb(dataDir?: string): Promise<Db> {
       return fn(base);
     },
     async listen(channel, onNotify) {
-      const unsub = await lite.listen(channel, () => onNotify());
+      const unsub = await lite.listen(channel, (payload) => onNotify(payload));
       return async () => {
         await unsub();
       };
