@@ -227,6 +227,28 @@ export function eventStoreContract(label: string, setup: () => Promise<ContractS
         expect(await store.countAfter(mine[1]!.position, 1000)).toBeGreaterThanOrEqual(2);
       });
 
+      it('concurrent appends (grouped where the adapter groups them) each return their own last event and revision', async () => {
+        const own = Array.from({ length: 12 }, (_, i) => stream(`pos${i}`));
+        const shared = stream('posshared');
+        const results = await Promise.all([
+          ...own.map((s, i) => store.append(s, Array.from({ length: 1 + (i % 3) }, (_, j) => ev('T', { i, j })), 'no_stream')),
+          ...Array.from({ length: 5 }, (_, i) => store.append(shared, [ev('T', { i, j: 0 }), ev('T', { i, j: 1 })], 'any')),
+        ]);
+        for (const [i, s] of own.entries()) {
+          const events = await store.readStream(s);
+          expect(results[i]!.nextExpectedRevision).toBe(events.length - 1);
+          expect(results[i]!.position).toEqual(events.at(-1)!.position);
+        }
+        const sharedEvents = await store.readStream(shared);
+        expect(sharedEvents).toHaveLength(10);
+        for (const r of results.slice(own.length)) {
+          const last = sharedEvents[r.nextExpectedRevision]!;
+          expect(r.position).toEqual(last.position);
+          expect((last.data as { j: number }).j).toBe(1); // an append's two events stay together, in order
+          expect((sharedEvents[r.nextExpectedRevision - 1]!.data as { i: number }).i).toBe((last.data as { i: number }).i);
+        }
+      });
+
       it('8 concurrent writers x 500 appends: a live reader sees every event exactly once, in stream order', async () => {
         const WRITERS = 8;
         const APPENDS = 500;

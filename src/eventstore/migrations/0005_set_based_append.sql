@@ -39,6 +39,7 @@ DECLARE
   ev_at integer[] := '{}';  -- index of each event to insert in the p_ arrays
   ev_stream text[] := '{}';
   ev_rev bigint[] := '{}';
+  ev_last integer[] := array_fill(NULL::integer, ARRAY[k]);  -- each ok item's last event, as an index into ev_
   new_names text[];
   created integer;
   positions text[];
@@ -92,6 +93,7 @@ BEGIN
           ev_rev := ev_rev || (cur + x);
         END LOOP;
         revs[j] := cur + n;
+        ev_last[i] := cardinality(ev_at);
         s_status[i] := 'ok';
         s_last[i] := (cur + n)::text;
         s_commit[i] := me::text;
@@ -115,23 +117,19 @@ BEGIN
         RAISE EXCEPTION 'crm_es_created_concurrently' USING ERRCODE = '40001';
       END IF;
     END IF;
-    -- In item and revision order: positions follow it, so a stream's events keep their order in $all.
+    -- In item and revision order. Identities are drawn in that order (above the sort), so the k-th smallest
+    -- position returned is the k-th event: a stream's events keep their order in $all, and each item's last
+    -- position is found by its index, without joining the items to the rows.
     WITH ins AS (
       INSERT INTO crm_es_events (event_id, stream_name, revision, type, data, metadata)
         SELECT p_ids[u.at], u.stream, u.rev, p_types[u.at], p_data[u.at], p_meta[u.at]
           FROM unnest(ev_at, ev_stream, ev_rev) WITH ORDINALITY AS u(at, stream, rev, ord)
          ORDER BY u.ord
-        RETURNING crm_es_events.stream_name, crm_es_events.revision, crm_es_events.position
-    )
-    SELECT array_agg(ins.position::text ORDER BY it.i)
-      INTO positions -- each ok item's last position, in item order
-      FROM ins JOIN unnest(p_streams, s_last, s_status) WITH ORDINALITY AS it(st, lst, stt, i)
-        ON it.stt = 'ok' AND it.st = ins.stream_name AND it.lst::bigint = ins.revision;
-    j := 0;
+        RETURNING crm_es_events.position
+    ) SELECT array_agg(ins.position::text ORDER BY ins.position) INTO positions FROM ins;
     FOR i IN 1 .. k LOOP
       IF s_status[i] = 'ok' THEN
-        j := j + 1;
-        s_pos[i] := positions[j];
+        s_pos[i] := positions[ev_last[i]];
       END IF;
     END LOOP;
   END IF;
