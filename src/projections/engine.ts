@@ -352,26 +352,19 @@ export class ProjectionEngine {
 
   /** PACE_MS, or less if someone starts waiting for the read models (or the engine stops). */
   private pace(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.pacers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, PACE_MS);
-      this.pacers.add(done);
-    });
+    return this.sleep(PACE_MS, this.pacers);
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** `ms`, or less if one of `wakers` is called (by default: new events, or the engine stopping). */
+  private sleep(ms: number, wakers = this.wakers): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
-        this.wakers.delete(done);
+        wakers.delete(done);
         resolve();
       };
       const t = setTimeout(done, ms);
-      this.wakers.add(done);
+      wakers.add(done);
     });
   }
 }
