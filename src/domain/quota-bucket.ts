@@ -61,7 +61,7 @@ class BucketOverlay {
     this.used = base.holders.size;
   }
   holds(id: string): boolean {
-    return this.added.has(id) || (this.base.holders.has(id) && !this.removed.has(id));
+    return (this.added.has(id) || this.base.holders.has(id)) && !this.removed.has(id);
   }
   everReserved(id: string): boolean {
     return this.added.has(id) || this.base.reserved.has(id);
@@ -71,8 +71,8 @@ class BucketOverlay {
       this.added.add(event.data.activityId);
       this.used++;
     } else {
+      // Still in `added`: a refund is final, the activity stays "ever reserved".
       this.removed.add(event.data.activityId);
-      this.added.delete(event.data.activityId);
       this.used--;
     }
     return event;

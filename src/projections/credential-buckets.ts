@@ -16,33 +16,34 @@ export const credentialBucketsProjection: Projection = {
     const columns = (list: QuotaBucketEvent[]) => [list.map((e) => e.data.companyId), list.map((e) => e.data.credentialId), list.map((e) => e.data.day), list.map((e) => e.data.activityId)];
     const reserved = all.filter((e) => e.type === 'QuotaReserved');
     const refunded = all.filter((e) => e.type === 'QuotaRefunded');
-    type Changed = { company_id: string; credential_id: string; day: string };
+    type Changed = { company_id: string; credential_id: string; day: string; activity_id: string };
     const added = reserved.length === 0 ? [] : (await tx.query<Changed>(
       `INSERT INTO ${units} SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
-       RETURNING company_id, credential_id, day`,
+       RETURNING company_id, credential_id, day, activity_id`,
       columns(reserved),
     )).rows;
     const removed = refunded.length === 0 ? [] : (await tx.query<Changed>(
       `DELETE FROM ${units} AS u USING unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS r(c, k, d, a)
         WHERE u.company_id = r.c AND u.credential_id = r.k AND u.day = r.d AND u.activity_id = r.a
-       RETURNING u.company_id, u.credential_id, u.day`,
+       RETURNING u.company_id, u.credential_id, u.day, u.activity_id`,
       columns(refunded),
     )).rows;
-    const bucketOf = (r: { companyId: string; credentialId: string; day: string }) => `${r.companyId}/${r.credentialId}/${r.day}`;
+    // Keys as PostgreSQL prints uuids (lower case), whatever the case in the events.
+    const bucketOf = (companyId: string, credentialId: string, day: string) => `${companyId}/${credentialId}/${day}`.toLowerCase();
+    const unitOf = (bucket: string, activityId: string) => `${bucket}/${activityId.toLowerCase()}`;
+    const changedUnits = new Set([...added, ...removed].map((r) => unitOf(bucketOf(r.company_id, r.credential_id, r.day), r.activity_id)));
     const delta = new Map<string, { companyId: string; credentialId: string; day: string; used: number; touched: boolean; cap: number | null; at: string }>();
     for (const e of all) {
-      // The latest cap and time of each bucket in the batch.
-      const d = delta.get(bucketOf(e.data)) ?? { companyId: e.data.companyId, credentialId: e.data.credentialId, day: e.data.day, used: 0, touched: false, cap: null, at: e.data.at };
+      // The latest cap and time of each bucket, from the events that changed a unit (as one event at a time).
+      const key = bucketOf(e.data.companyId, e.data.credentialId, e.data.day);
+      if (!changedUnits.has(unitOf(key, e.data.activityId))) continue;
+      const d = delta.get(key) ?? { companyId: e.data.companyId, credentialId: e.data.credentialId, day: e.data.day, used: 0, touched: true, cap: null, at: e.data.at };
       if (e.type === 'QuotaReserved') d.cap = e.data.cap;
       d.at = e.data.at;
-      delta.set(bucketOf(d), d);
+      delta.set(key, d);
     }
     const count = (rows: Changed[], by: number) => {
-      for (const r of rows) {
-        const d = delta.get(bucketOf({ companyId: r.company_id, credentialId: r.credential_id, day: r.day }))!;
-        d.used += by;
-        d.touched = true;
-      }
+      for (const r of rows) delta.get(bucketOf(r.company_id, r.credential_id, r.day))!.used += by;
     };
     count(added, 1);
     count(removed, -1);

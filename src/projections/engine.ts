@@ -73,6 +73,8 @@ export class ProjectionEngine {
   private wakers = new Set<() => void>();
   /** Loops pausing between batches: woken by a waitFor caller, not by appends. */
   private pacers = new Set<() => void>();
+  /** Counts wake-ups, so that a loop can tell one came while it was reading. */
+  private wakeups = 0;
   /** Tells this instance's progress notifications from other instances'. */
   private readonly instanceId = randomUUID();
   private cleanups: (() => Promise<void>)[] = [];
@@ -224,10 +226,12 @@ export class ProjectionEngine {
         continue;
       }
       try {
+        const wakeups = this.wakeups;
         const { read, persistInMs } = await this.step(r);
         failures = 0;
         r.lastError = null;
-        if (read === 0) await this.sleep(Math.min(this.pollMs, persistInMs ?? this.pollMs));
+        // A wake-up during the step (an append its read could not see yet) means read again, not sleep.
+        if (read === 0 && this.wakeups === wakeups) await this.sleep(Math.min(this.pollMs, persistInMs ?? this.pollMs));
         else if (read < this.batchSize && this.waiters === 0) await this.pace();
       } catch (err) {
         failures++;
@@ -345,6 +349,7 @@ export class ProjectionEngine {
   }
 
   private wakeLoops(): void {
+    this.wakeups++;
     for (const w of this.wakers) w();
     this.wakers.clear();
     if (!this.running) for (const w of this.pacers) w();

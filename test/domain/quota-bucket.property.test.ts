@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type QuotaBucketCommand, quotaBucketDecider, usedUnits } from '../../src/domain/quota-bucket.js';
+import { type QuotaBucketCommand, decideBucketBatch, foldBucketInto, quotaBucketDecider, usedUnits } from '../../src/domain/quota-bucket.js';
 
 const key = { companyId: 'c', credentialId: 'k', day: '2026-11-30' };
 const command = (ids: string[]) =>
@@ -15,6 +15,33 @@ const command = (ids: string[]) =>
   );
 
 describe('quota bucket (properties)', () => {
+  it('a batch decided at once (group commit) gives exactly the events of deciding one command at a time', () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `a${i}`);
+    fc.assert(
+      fc.property(fc.array(command(ids), { maxLength: 20 }), fc.array(command(ids), { maxLength: 20 }), (before, batch) => {
+        let state = quotaBucketDecider.initialState();
+        for (const c of before) state = quotaBucketDecider.decide(c, state).reduce(quotaBucketDecider.evolve, state);
+        const frozen = { holders: new Set(state.holders), reserved: new Set(state.reserved) };
+        let sequential = state;
+        const expected = batch.map((c) => {
+          const events = quotaBucketDecider.decide(c, sequential);
+          sequential = events.reduce(quotaBucketDecider.evolve, sequential);
+          return events;
+        });
+        const decided = decideBucketBatch(batch, state);
+        expect(decided).toEqual(expected);
+        expect(state).toEqual(frozen); // deciding leaves the state alone
+        expect(foldBucketInto(state, decided.flat())).toEqual(sequential);
+      }),
+    );
+  });
+
+  it('a refund is final within a batch too: reserve, refund, reserve again gives one unit taken and given back', () => {
+    const reserve: QuotaBucketCommand = { type: 'Reserve', ...key, requests: [{ activityId: 'x', cap: 5 }], now: 't' };
+    const decided = decideBucketBatch([reserve, { type: 'Refund', ...key, activityId: 'x', now: 't' }, reserve], quotaBucketDecider.initialState());
+    expect(decided.map((es) => es.map((e) => e.type))).toEqual([['QuotaReserved'], ['QuotaRefunded'], []]);
+  });
+
   it('every unit is taken within the cap of its reservation, and an activity holds one unit at most', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `a${i}`);
     fc.assert(

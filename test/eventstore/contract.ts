@@ -167,6 +167,20 @@ export function eventStoreContract(label: string, setup: () => Promise<ContractS
         expect(await store.readStream(name)).toHaveLength(1);
       });
 
+      it('retries grouped with their original (one batch where the adapter groups) are answered as duplicates', async () => {
+        const name = stream();
+        for (const expected of ['no_stream', 0] as const) {
+          // Appends already in flight make the next ones wait and go together.
+          const warm = [store.append(stream(), [ev()], 'no_stream'), store.append(stream(), [ev()], 'no_stream')];
+          const events = [{ id: randomUUID(), ...ev() }];
+          const results = await Promise.all(Array.from({ length: 6 }, () => store.append(name, events, expected)));
+          await Promise.all(warm);
+          expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+          for (const r of results) expect(comparePositions(r.position, results[0]!.position)).toBe(0);
+        }
+        expect(await store.readStream(name)).toHaveLength(2);
+      });
+
       it('an append whose ids are partly stored is refused', async () => {
         const name = stream();
         const a = { id: randomUUID(), ...ev() };

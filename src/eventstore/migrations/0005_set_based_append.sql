@@ -5,8 +5,8 @@
 -- alone, then write the stream rows and all the events at once. Items whose ids the caller supplied, or that
 -- are sent again after an unknown outcome, still look their ids up (after the locks, so that a concurrent
 -- commit of the same append is seen). Rare races (a stream created by another transaction meanwhile, a row
--- written by a newer transaction, the same ids twice in one batch) raise, and the adapter appends each item
--- of the batch again on its own.
+-- written by a newer transaction, an item with the same ids as an earlier one of the batch) raise, and the
+-- adapter appends each item of the batch again on its own.
 CREATE OR REPLACE FUNCTION crm_es_append_batch(
   p_streams text[], p_expected text[], p_counts integer[],
   p_ids uuid[], p_types text[], p_data jsonb[], p_meta jsonb[],
@@ -43,6 +43,7 @@ DECLARE
   new_names text[];
   created integer;
   positions text[];
+  ok_ids uuid[] := '{}';  -- ids of the items decided ok so far (not yet in the table)
 BEGIN
   SELECT array_agg(u.s ORDER BY u.s) INTO names FROM (SELECT DISTINCT unnest(p_streams) AS s) AS u;
   revs := array_fill(NULL::bigint, ARRAY[cardinality(names)]);
@@ -65,6 +66,11 @@ BEGIN
     expected := p_expected[i];
     ids := p_ids[off + 1 : off + n];
     IF NOT p_fresh[i] THEN
+      -- The same ids as an earlier item of this batch (a retry grouped with its original): the lookup below
+      -- cannot see that item's events yet. Each item goes again alone, where it is answered as before.
+      IF ids && ok_ids THEN
+        RAISE EXCEPTION 'crm_es_same_ids_in_batch' USING ERRCODE = '40001';
+      END IF;
       -- Applied at most once per event id: a retried request gets the first result.
       SELECT count(*), count(*) FILTER (WHERE e.stream_name = p_streams[i]),
              max(e.revision)::text, max(e.txid::text), max(e.position)::text
@@ -94,6 +100,7 @@ BEGIN
         END LOOP;
         revs[j] := cur + n;
         ev_last[i] := cardinality(ev_at);
+        ok_ids := ok_ids || ids;
         s_status[i] := 'ok';
         s_last[i] := (cur + n)::text;
         s_commit[i] := me::text;
