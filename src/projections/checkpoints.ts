@@ -40,6 +40,21 @@ export async function lockCheckpoint(tx: Queryable, name: string): Promise<Check
   return toCheckpoint(rows[0]);
 }
 
+/**
+ * Moves the checkpoint from `from` to `to` in one statement, and only if it is still at `from`: the row lock
+ * the update takes fences other instances (and a rebuild's swap) for the rest of the transaction, and one
+ * waiting on such a lock sees the moved row and updates nothing. False: someone else moved it.
+ */
+export async function advanceCheckpoint(tx: Queryable, name: string, from: Position, to: Position, applied: number): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE crm_projection_checkpoints
+        SET commit_pos = $4, prepare_pos = $5, updated_at = now(), events_applied = events_applied + $6
+      WHERE name = $1 AND commit_pos = $2 AND prepare_pos = $3`,
+    [name, from.commit.toString(), from.prepare.toString(), to.commit.toString(), to.prepare.toString(), applied],
+  );
+  return rowCount === 1;
+}
+
 export async function writeCheckpoint(tx: Queryable, name: string, position: Position, applied: number, reset = false): Promise<void> {
   await tx.query(
     `UPDATE crm_projection_checkpoints

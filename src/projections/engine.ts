@@ -3,7 +3,7 @@ import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs'
 import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Db } from '../sql/db.js';
-import { type Checkpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints, writeCheckpoint } from './checkpoints.js';
+import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
 import type { Projection } from './projection.js';
 import { type RebuildProgress, rebuildProjection } from './rebuild.js';
@@ -276,11 +276,10 @@ export class ProjectionEngine {
   private async commit(r: Runner, to: Position, events: RecordedEvent[]): Promise<void> {
     const p = r.projection;
     const outcome = await this.opts.db.transaction(async (tx) => {
-      const stored = await lockCheckpoint(tx, p.name);
-      // Someone else (another instance, or a rebuild swap) moved the checkpoint: re-read from there.
-      if (comparePositions(stored.position, r.persisted) !== 0) return { stale: stored.position };
+      // The checkpoint moves first, fenced: if someone else (another instance, or a rebuild swap) moved it,
+      // nothing is applied and the engine re-reads from where it now is.
+      if (!(await advanceCheckpoint(tx, p.name, r.persisted, to, events.length))) return { stale: (await lockCheckpoint(tx, p.name)).position };
       if (events.length > 0) await p.apply(events, { tx, table: (t) => t });
-      await writeCheckpoint(tx, p.name, to, events.length);
       return { stale: null };
     });
     const now = outcome.stale ?? to;
