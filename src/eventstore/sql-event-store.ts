@@ -23,7 +23,7 @@ import {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const NOTIFY_CHANNEL = 'crm_es_appended';
-const NOTIFY_SPACING_MS = 5;
+const NOTIFY_SPACING_MS = 10;
 const UNIQUE_VIOLATION = '23505';
 const SERIALIZATION_FAILURE = '40001';
 const MAX_RETRIES = 10;

@@ -3,6 +3,7 @@ import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs'
 import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Db } from '../sql/db.js';
+import { coalesced } from '../concurrency/coalesced.js';
 import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
 import type { Projection } from './projection.js';
@@ -54,6 +55,8 @@ const IDLE_CHECKPOINT_MS = 250;
  * of waitFor ends the pause at once.
  */
 const PACE_MS = 20;
+/** The least time between two progress notifications (ms). */
+const NOTICE_SPACING_MS = 10;
 
 /**
  * Runs projections: catch up from the stored checkpoint, then follow the log live (woken by the store's
@@ -80,7 +83,14 @@ export class ProjectionEngine {
   private cleanups: (() => Promise<void>)[] = [];
   private refreshTimer: NodeJS.Timeout | null = null;
   private waiters = 0;
-  private notifying = false;
+  /**
+   * Tells other instances (their waitFor) that checkpoints moved: coalesced, so progress made meanwhile is
+   * announced by the next one, and spaced, so a busy engine sends tens a second, not one per batch.
+   */
+  private readonly progressNotice = coalesced(async () => {
+    await this.opts.db.query(`SELECT pg_notify('${PROGRESS_CHANNEL}', $1)`, [this.instanceId]).catch(() => {});
+    await new Promise((r) => setTimeout(r, NOTICE_SPACING_MS));
+  });
   private readonly reads = new Map<string, Promise<RecordedEvent[]>>();
 
   constructor(private readonly opts: EngineOptions) {
@@ -131,6 +141,7 @@ export class ProjectionEngine {
     this.loops = [];
     await this.leadership.stop();
     for (const c of this.cleanups.splice(0)) await c().catch(() => {});
+    await this.progressNotice.settled();
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = null;
   }
@@ -337,14 +348,7 @@ export class ProjectionEngine {
   }
 
   private announceProgress(): void {
-    if (this.notifying) return;
-    this.notifying = true;
-    void this.opts.db
-      .query(`SELECT pg_notify('${PROGRESS_CHANNEL}', $1)`, [this.instanceId])
-      .catch(() => {})
-      .finally(() => {
-        this.notifying = false;
-      });
+    void this.progressNotice.run();
   }
 
   private wakeLoops(): void {
