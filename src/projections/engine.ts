@@ -259,15 +259,19 @@ export class ProjectionEngine {
    */
   private async step(r: Runner): Promise<{ read: number; persistInMs?: number }> {
     const p = r.projection;
-    const batch = await this.read(r.position);
+    // Taken now: a refresh may move the runner while the batch is read (leadership lost meanwhile, another
+    // instance moved on), and the batch must be fenced against where it was read from, not against that.
+    const from = r.persisted;
+    const at = r.position;
+    const batch = await this.read(at);
     if (batch.length === 0) {
-      if (comparePositions(r.position, r.persisted) !== 0) {
+      if (comparePositions(at, from) !== 0) {
         // Only skipped events since the last write: persisting that at every wake-up cost a transaction per
         // projection per append under load. This process's waitFor has the position already; other instances
         // see it within IDLE_CHECKPOINT_MS.
         const due = r.persistedAt + IDLE_CHECKPOINT_MS - Date.now();
         if (due > 0) return { read: 0, persistInMs: due };
-        await this.commit(r, r.position, []);
+        await this.commit(r, from, at, []);
       }
       return { read: 0 };
     }
@@ -275,21 +279,24 @@ export class ProjectionEngine {
     const relevant = p.eventTypes ? batch.filter((e) => p.eventTypes!.includes(e.type)) : batch;
     if (relevant.length === 0 && Date.now() - r.persistedAt < IDLE_CHECKPOINT_MS) {
       // Nothing to write: move on in memory (waitFor in this process sees it) and persist a little later.
-      r.position = last;
-      this.publish(p.name, last);
+      if (r.position === at) {
+        r.position = last;
+        this.publish(p.name, last);
+      }
       return { read: batch.length };
     }
-    await this.commit(r, last, relevant);
+    await this.commit(r, from, last, relevant);
     return { read: batch.length };
   }
 
   /** Applies events and moves the checkpoint in one transaction, fenced by the checkpoint row's lock. */
-  private async commit(r: Runner, to: Position, events: RecordedEvent[]): Promise<void> {
+  private async commit(r: Runner, from: Position, to: Position, events: RecordedEvent[]): Promise<void> {
     const p = r.projection;
     const outcome = await this.opts.db.transaction(async (tx) => {
-      // The checkpoint moves first, fenced: if someone else (another instance, or a rebuild swap) moved it,
-      // nothing is applied and the engine re-reads from where it now is.
-      if (!(await advanceCheckpoint(tx, p.name, r.persisted, to, events.length))) return { stale: (await lockCheckpoint(tx, p.name)).position };
+      // The checkpoint moves first, fenced: if someone else (another instance, or a rebuild swap) moved it
+      // since the batch was read, nothing is applied and the engine re-reads from where it now is. Never back.
+      const moved = comparePositions(to, from) >= 0 && (await advanceCheckpoint(tx, p.name, from, to, events.length));
+      if (!moved) return { stale: (await lockCheckpoint(tx, p.name)).position };
       if (events.length > 0) await p.apply(events, { tx, table: (t) => t });
       return { stale: null };
     });

@@ -112,6 +112,48 @@ function engineSuite(label: 'pglite' | 'postgres') {
     });
 
 
+    it('a batch read while another instance took over and moved on is dropped, not applied again', async () => {
+      await createTables(b.db);
+      let gate: Promise<void> | null = null;
+      let reading: (() => void) | null = null;
+      const store = new Proxy(b.store, {
+        get(target, prop, receiver) {
+          if (prop === 'readAll') {
+            return async (...args: Parameters<EventStore['readAll']>) => {
+              const held = gate;
+              if (held) {
+                reading?.();
+                await held;
+              }
+              return target.readAll(...args);
+            };
+          }
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const e = engine(notesProjection({ appliedBy: 'A' }), { store, pollMs: 5000 });
+      await e.start();
+      expect(await e.waitFor(await note(b.store, 'one'), { timeoutMs: 10_000 })).toBe(true);
+      let release!: () => void;
+      gate = new Promise((r) => (release = r));
+      const started = new Promise<void>((r) => (reading = r));
+      const second = await note(b.store, 'two');
+      await started; // A is reading the batch with "two"
+      // Meanwhile another instance applies "two" and moves the checkpoint on; A loses leadership and follows.
+      await b.db.query(`UPDATE crm_projection_checkpoints SET commit_pos = $1, prepare_pos = $2 WHERE name = 'notes'`, [second.commit.toString(), second.prepare.toString()]);
+      const internals = e as unknown as { leadership: { held: Set<string> }; refreshCheckpoints(): Promise<void> };
+      internals.leadership.held.clear();
+      await internals.refreshCheckpoints();
+      gate = null;
+      release();
+      await new Promise((r) => setTimeout(r, 500));
+      const applies = await b.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_applies a JOIN test_notes n USING (event_id) WHERE n.text = $1`, [`${tag}two`]);
+      expect(applies.rows[0]!.n).toBe(0); // "two" belongs to the other instance
+      const stored = (await b.db.query<{ c: string; p: string }>(`SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!;
+      expect(comparePositions({ commit: BigInt(stored.c), prepare: BigInt(stored.p) }, second)).toBe(0);
+    });
+
     it('over events it ignores, persists its checkpoint soon after, not at every wake-up', async () => {
       await createTables(b.db);
       let transactions = 0;
