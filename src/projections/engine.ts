@@ -7,6 +7,7 @@ import { coalesced } from '../concurrency/coalesced.js';
 import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
 import type { Projection } from './projection.js';
+import { RecentLog } from './recent-log.js';
 import { type RebuildProgress, rebuildProjection } from './rebuild.js';
 
 const PROGRESS_CHANNEL = 'crm_projection_progress';
@@ -55,6 +56,8 @@ const IDLE_CHECKPOINT_MS = 250;
  * of waitFor ends the pause at once.
  */
 const PACE_MS = 20;
+/** How many of the events read lately are kept for loops that lag behind the others. */
+const RECENT_EVENTS = 5000;
 /** The least time between two progress notifications (ms). */
 const NOTICE_SPACING_MS = 10;
 
@@ -92,6 +95,7 @@ export class ProjectionEngine {
     await new Promise((r) => setTimeout(r, NOTICE_SPACING_MS));
   });
   private readonly reads = new Map<string, Promise<RecordedEvent[]>>();
+  private readonly recent = new RecentLog(RECENT_EVENTS);
 
   constructor(private readonly opts: EngineOptions) {
     const names = opts.projections.map((p) => p.name);
@@ -308,12 +312,23 @@ export class ProjectionEngine {
     if (!outcome.stale) this.announceProgress();
   }
 
-  /** Loops at the same position share one read of the log. */
+  /**
+   * Loops at the same position share one read of the log, and a loop at a position the engine has read past
+   * lately is served from memory.
+   */
   private read(after: Position): Promise<RecordedEvent[]> {
+    const held = this.recent.after(after, this.batchSize);
+    if (held) return Promise.resolve(held);
     const key = formatPosition(after);
     let pending = this.reads.get(key);
     if (!pending) {
-      pending = this.opts.store.readAll({ after, maxCount: this.batchSize }).finally(() => this.reads.delete(key));
+      pending = this.opts.store
+        .readAll({ after, maxCount: this.batchSize })
+        .then((events) => {
+          this.recent.add(after, events);
+          return events;
+        })
+        .finally(() => this.reads.delete(key));
       this.reads.set(key, pending);
     }
     return pending;
