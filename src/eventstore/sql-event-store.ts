@@ -4,6 +4,7 @@ import type { Db } from '../sql/db.js';
 import { loadMigrations, migrate } from '../sql/migrate.js';
 import { batcher } from '../concurrency/batcher.js';
 import { coalesced } from '../concurrency/coalesced.js';
+import { spacedNotifier } from '../sql/notifier.js';
 import {
   type AppendResult,
   type EventStore,
@@ -128,14 +129,10 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
 
   // Appenders NOTIFY after commit, not inside the transaction: a NOTIFY in the transaction takes a global
   // lock at commit and would serialise every commit of the cluster. Subscribers in this process are called
-  // directly; the NOTIFY is for other processes, coalesced (one in flight, one pending) and spaced by
-  // NOTIFY_SPACING_MS, so that a busy store sends tens of them a second, not one per append.
+  // directly; the NOTIFY is for other processes (its payload tells a store its own).
   const storeId = randomUUID();
   const local = new Set<() => void>();
-  const notify = coalesced(async () => {
-    await db.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`, [storeId]).catch(() => undefined); // readers also poll
-    await new Promise((r) => setTimeout(r, NOTIFY_SPACING_MS));
-  });
+  const notify = spacedNotifier(db, NOTIFY_CHANNEL, storeId, NOTIFY_SPACING_MS);
   const wake = () => {
     for (const s of local) s();
     void notify.run();
@@ -160,10 +157,10 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
         const { rows } = await db.query<EventRow>(
           // LATERAL: an index probe per stream whatever the planner thinks of the list (as a join, a long list
           // made it scan the whole table).
-          `SELECT e.position, e.txid::text AS commit_id, e.event_id::text, e.stream_name, e.revision, e.type, e.data, e.metadata, e.recorded_at
+          `SELECT ${COLUMNS}
              FROM unnest($1::text[], $2::bigint[]) AS r(s, from_rev)
              CROSS JOIN LATERAL (SELECT * FROM crm_es_events x WHERE x.stream_name = r.s AND x.revision >= r.from_rev ORDER BY x.revision) AS e
-            ORDER BY e.stream_name, e.revision`,
+            ORDER BY stream_name, revision`,
           [[...from.keys()], [...from.values()]],
         );
         const byStreamName = new Map<string, RecordedEvent[]>();

@@ -3,7 +3,7 @@ import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs'
 import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Db } from '../sql/db.js';
-import { coalesced } from '../concurrency/coalesced.js';
+import { spacedNotifier } from '../sql/notifier.js';
 import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
 import type { Projection } from './projection.js';
@@ -86,14 +86,8 @@ export class ProjectionEngine {
   private cleanups: (() => Promise<void>)[] = [];
   private refreshTimer: NodeJS.Timeout | null = null;
   private waiters = 0;
-  /**
-   * Tells other instances (their waitFor) that checkpoints moved: coalesced, so progress made meanwhile is
-   * announced by the next one, and spaced, so a busy engine sends tens a second, not one per batch.
-   */
-  private readonly progressNotice = coalesced(async () => {
-    await this.opts.db.query(`SELECT pg_notify('${PROGRESS_CHANNEL}', $1)`, [this.instanceId]).catch(() => {});
-    await new Promise((r) => setTimeout(r, NOTICE_SPACING_MS));
-  });
+  /** Tells other instances (their waitFor) that checkpoints moved. */
+  private readonly progressNotice: ReturnType<typeof spacedNotifier>;
   private readonly reads = new Map<string, Promise<RecordedEvent[]>>();
   private readonly recent = new RecentLog(RECENT_EVENTS);
 
@@ -104,6 +98,7 @@ export class ProjectionEngine {
       opts.projections.map((p) => [p.name, { projection: p, position: START, persisted: START, persistedAt: 0, lastError: null, rebuilding: null }]),
     );
     this.logger = opts.logger ?? silentLogger;
+    this.progressNotice = spacedNotifier(opts.db, PROGRESS_CHANNEL, this.instanceId, NOTICE_SPACING_MS);
     this.batchSize = opts.batchSize ?? 500;
     this.pollMs = opts.pollMs ?? 1000;
     this.leadership = new Leadership(opts.db, names, opts.standbyRetryMs ?? 2000, (err) =>
@@ -246,8 +241,9 @@ export class ProjectionEngine {
         failures = 0;
         r.lastError = null;
         // A wake-up during the step (an append its read could not see yet) means read again, not sleep.
-        if (read === 0 && this.wakeups === wakeups) await this.sleep(Math.min(this.pollMs, persistInMs ?? this.pollMs));
-        else if (read < this.batchSize && this.waiters === 0) await this.pace();
+        if (read === 0) {
+          if (this.wakeups === wakeups) await this.sleep(Math.min(this.pollMs, persistInMs ?? this.pollMs));
+        } else if (read < this.batchSize && this.waiters === 0) await this.pace();
       } catch (err) {
         failures++;
         r.lastError = err instanceof Error ? err.message : String(err);
