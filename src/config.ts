@@ -70,6 +70,8 @@ export type Config = {
   dispatchLeaseMs: number;
   /** Where recipients reach this service (one-click unsubscribe links), without a trailing slash. */
   publicUrl: string;
+  /** Whether CRM_PUBLIC_URL set it (else it is HOST and PORT, reachable from this machine only). */
+  publicUrlConfigured: boolean;
 };
 
 export class ConfigError extends Error {
@@ -113,5 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
     publicUrl: (e.CRM_PUBLIC_URL ?? `http://${isIP(e.HOST) === 6 ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrlConfigured: e.CRM_PUBLIC_URL !== undefined,
   };
 }

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     logger.error('could not start: a backend is unreachable or failing', { error: err });
     process.exit(1);
   }
-  if (config.authMode === 'authenticated' && !process.env.CRM_PUBLIC_URL) {
+  if (config.authMode === 'authenticated' && !config.publicUrlConfigured) {
     // Emails carry unsubscribe links on this URL: recipients elsewhere cannot reach http://HOST:PORT.
     logger.warn('CRM_PUBLIC_URL is not set: unsubscribe links point at this machine only', { publicUrl: config.publicUrl });
   }

@@ -31,6 +31,7 @@ describe('configuration from the environment', () => {
       postIssueHooksPath: expect.stringMatching(/config\/post-issue-hooks\.yaml$/),
       dispatchLeaseMs: 300000,
       publicUrl: 'http://0.0.0.0:8080',
+      publicUrlConfigured: false,
     });
   });
 
@@ -38,6 +39,7 @@ describe('configuration from the environment', () => {
     expect(loadConfig({}).publicUrl).toBe('http://127.0.0.1:3000');
     expect(loadConfig({ HOST: '::1', PORT: '4000' }).publicUrl).toBe('http://[::1]:4000');
     expect(loadConfig({ CRM_PUBLIC_URL: 'https://crm.example.com/base/' }).publicUrl).toBe('https://crm.example.com/base');
+    expect(loadConfig({ CRM_PUBLIC_URL: 'https://crm.example.com/base/' }).publicUrlConfigured).toBe(true);
   });
 
   it('defaults to local_trusted on loopback and authenticated elsewhere', () => {

@@ -11,7 +11,7 @@ export interface HttpProviderOptions {
   maxRetryAfterMs?: number;
 }
 
-export const DEFAULT_HTTP_OPTIONS: Required<HttpProviderOptions> = { timeoutMs: 15_000, maxRetries: 2, maxRetryAfterMs: 5_000 };
+const DEFAULT_HTTP_OPTIONS: Required<HttpProviderOptions> = { timeoutMs: 15_000, maxRetries: 2, maxRetryAfterMs: 5_000 };
 
 export interface ProviderReply {
   status: number;
@@ -103,12 +103,11 @@ function networkFailure(call: ProviderCall, err: unknown, timeoutMs: number): At
   if (!timedOut && NOT_SENT.has(code)) {
     return { error: new ChannelError(`${call.prefix}_unreachable`, `${call.label} could not be reached (${code})`, true), retryable: true, delayMs: null };
   }
+  const what = timedOut ? `did not answer within ${timeoutMs} ms` : `dropped the connection (${code || 'network error'})`;
   if (call.idempotent) {
-    const what = timedOut ? `did not answer within ${timeoutMs} ms` : `dropped the connection (${code || 'network error'})`;
     return { error: new ChannelError(`${call.prefix}_${timedOut ? 'timeout' : 'unreachable'}`, `${call.label} ${what}`, true), retryable: true, delayMs: null };
   }
   // The request may have been taken: the unit stays spent and the message is not sent again.
-  const what = timedOut ? `did not answer within ${timeoutMs} ms` : `dropped the connection (${code || 'network error'})`;
   return {
     error: new ChannelError(`${call.prefix}_outcome_unknown`, `${call.label} ${what} after the request was sent: the outcome is unknown`, false, false),
     retryable: false,

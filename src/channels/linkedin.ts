@@ -31,16 +31,18 @@ function readUnipileError(reply: ProviderReply) {
   return { code: name ? `unipile_${name}` : undefined, message };
 }
 
-/** `to` as a provider id, or the public identifier to resolve (from a profile URL or as written). */
-function recipientOf(to: string): { providerId: string } | { identifier: string } {
+/**
+ * `to` as a provider id, or the public identifier to resolve (from a profile URL or as written); null for a URL
+ * that is not a LinkedIn profile. The dispatcher refuses such a `to` with a 400 before any quota is spent.
+ */
+export function linkedInRecipient(to: string): { providerId: string } | { identifier: string } | null {
   const t = to.trim();
   if (PROVIDER_ID.test(t)) return { providerId: t };
   if (/^https?:\/\//i.test(t)) {
     const slug = profileSlug(t);
-    if (!slug) throw new ChannelError('unipile_recipient_invalid', 'to is not a LinkedIn profile URL (linkedin.com/in/<identifier>)');
-    return { identifier: slug };
+    return slug ? { identifier: slug } : null;
   }
-  return { identifier: t.replace(/^@/, '') };
+  return t.replace(/^@/, '') ? { identifier: t.replace(/^@/, '') } : null;
 }
 
 function profileSlug(url: string): string | null {
@@ -62,7 +64,8 @@ export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapt
       const common = { prefix: 'unipile', label: 'Unipile', headers: { 'x-api-key': credential }, credential, readError: readUnipileError };
       const url = (path: string) => joinUrl(cfg.baseUrl, path);
 
-      const r = recipientOf(message.to);
+      const r = linkedInRecipient(message.to);
+      if (!r) throw new ChannelError('unipile_recipient_invalid', 'to is not a LinkedIn profile URL (linkedin.com/in/<identifier>)');
       let providerId: string;
       if ('providerId' in r) providerId = r.providerId;
       else {

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { derivedUuid } from '../domain/derived-id.js';
+import { linkedInRecipient } from '../channels/linkedin.js';
 import { ChannelError, type ChannelAdapters } from '../channels/port.js';
 import { SEND_PAYLOAD } from '../channels/schemas.js';
 import { type ActivityCommand, type ActivityError, type ActivityRequest, ANSWERABLE, type ActivityState, activityDecider, activityStream } from '../domain/activity.js';
@@ -86,7 +87,14 @@ class Positions {
 
 /** A recipient in the form its channel takes; a malformed one is a 400 before anything is written. */
 function checkRecipient(channel: OutboxChannel, to: string): void {
-  const ok = channel === 'email' || channel === 'cal-com' ? EMAIL_ADDRESS.test(to) : channel === 'whatsapp' ? E164_NUMBER.test(to) : to.trim().length > 0;
+  const ok =
+    channel === 'email' || channel === 'cal-com'
+      ? EMAIL_ADDRESS.test(to)
+      : channel === 'whatsapp'
+        ? E164_NUMBER.test(to)
+        : channel === 'linkedin'
+          ? linkedInRecipient(to) !== null
+          : to.trim().length > 0;
   if (!ok) throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`);
 }
 

@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { retryAfterMs } from '../channels/http-provider.js';
 
 export interface WebhookResult {
   ok: boolean;
@@ -17,14 +18,6 @@ export interface WebhookOptions {
 export const signBody = (key: string, body: string) => `sha256=${createHmac('sha256', key).update(body, 'utf8').digest('hex')}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function retryAfterMs(header: string | null): number | null {
-  if (!header) return null;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
-}
 
 /**
  * POSTs a JSON body signed with HMAC-SHA256 (`X-CRM-Signature-256: sha256=<hex>`), with a timeout per attempt

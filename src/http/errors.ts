@@ -52,7 +52,8 @@ function isBackendDown(err: unknown): boolean {
  */
 function isUnstorableInput(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (code === '22P05' || code === '22021' || code === '22P02' || code === '54001') return true;
+  // 22007/22008: a date or time the database cannot represent.
+  if (code === '22P05' || code === '22021' || code === '22P02' || code === '22007' || code === '22008' || code === '54001') return true;
   return err instanceof RangeError && /call stack/i.test(err.message);
 }
 

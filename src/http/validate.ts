@@ -25,6 +25,15 @@ function unstorable(value: unknown): string | null {
   return null;
 }
 
+/**
+ * An ISO 8601 instant with an offset, in years 1 to 9999: JavaScript and zod accept year 0, PostgreSQL reads it
+ * as 1 BC and PGlite refuses it (a 500). Every time a client may send goes through this one check.
+ */
+export const isoInstant = z.iso.datetime({ offset: true }).refine((s) => {
+  const year = new Date(s).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}, 'must be a time between the years 1 and 9999');
+
 export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID').transform((s) => s.toLowerCase());
 
 /** Parses a JSON body against a strict schema: unknown fields are a 400 like any other bad field. */

@@ -32,12 +32,12 @@ export const credentialBucketsProjection: Projection = {
     const bucketOf = (companyId: string, credentialId: string, day: string) => `${companyId}/${credentialId}/${day}`.toLowerCase();
     const unitOf = (bucket: string, activityId: string) => `${bucket}/${activityId.toLowerCase()}`;
     const changedUnits = new Set([...added, ...removed].map((r) => unitOf(bucketOf(r.company_id, r.credential_id, r.day), r.activity_id)));
-    const delta = new Map<string, { companyId: string; credentialId: string; day: string; used: number; touched: boolean; cap: number | null; at: string }>();
+    const delta = new Map<string, { companyId: string; credentialId: string; day: string; used: number; cap: number | null; at: string }>();
     for (const e of all) {
       // The latest cap and time of each bucket, from the events that changed a unit (as one event at a time).
       const key = bucketOf(e.data.companyId, e.data.credentialId, e.data.day);
       if (!changedUnits.has(unitOf(key, e.data.activityId))) continue;
-      const d = delta.get(key) ?? { companyId: e.data.companyId, credentialId: e.data.credentialId, day: e.data.day, used: 0, touched: true, cap: null, at: e.data.at };
+      const d = delta.get(key) ?? { companyId: e.data.companyId, credentialId: e.data.credentialId, day: e.data.day, used: 0, cap: null, at: e.data.at };
       if (e.type === 'QuotaReserved') d.cap = e.data.cap;
       d.at = e.data.at;
       delta.set(key, d);
@@ -47,8 +47,8 @@ export const credentialBucketsProjection: Projection = {
     };
     count(added, 1);
     count(removed, -1);
-    // Only buckets whose units changed (a re-delivered event changes nothing).
-    const changed = [...delta.values()].filter((d) => d.touched);
+    // Only buckets whose units changed (a re-delivered event changes nothing): the only ones in `delta`.
+    const changed = [...delta.values()];
     if (changed.length === 0) return;
     await tx.query(
       `INSERT INTO ${buckets} AS b (company_id, credential_id, day, cap, used, updated_at)

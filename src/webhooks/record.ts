@@ -29,10 +29,6 @@ export interface RecordResult {
 }
 
 /**
- * The event id of a provider event on a stream: a repeated delivery makes the same id, and the event store
- * writes an already stored id once (the activity decider also skips a provider event it has seen).
- */
-/**
  * The stored id of what a provider event records. A delivery gets one id whichever stream it lands on (the
  * activity, or the contact when no activity matched yet), so a replay that now finds the activity is still
  * recorded once; a reply is recorded on the contact and on the activity it answers, each once.
@@ -106,6 +102,7 @@ export class InboundRecorder {
 
   async record(notices: InboundNotice[]): Promise<RecordResult> {
     const result: RecordResult = { recorded: 0, position: null };
+    if (notices.length === 0) return result;
     const note = (r: { written: boolean; position: Position | null } | null) => {
       if (!r) return;
       if (r.written) result.recorded++;
@@ -125,7 +122,8 @@ export class InboundRecorder {
         }
         const recipient = activity?.recipient ?? n.recipients[0];
         if (n.suppress && recipient) {
-          await this.deps.suppress({ companyId: this.outbox.companyId, channel: this.outbox.channel, recipient, reason: n.suppress, at: n.at, providerEventId: n.providerEventId, activityId: activity?.id ?? null });
+          // Part of what the webhook's reply waits for: the next read of the suppression list shows it.
+          note({ written: false, position: await this.deps.suppress({ companyId: this.outbox.companyId, channel: this.outbox.channel, recipient, reason: n.suppress }) });
         }
       } else {
         const activity = (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ?? (await latestSentTo(this.deps.db, this.outbox, [n.from]));

@@ -2,28 +2,25 @@ import { SYSTEM_ACTOR } from '../commands/actor.js';
 import { suppressRecipient } from '../commands/suppressions.js';
 import type { OutboxChannel } from '../domain/channels.js';
 import { DomainError } from '../domain/decider.js';
-import type { EventStore } from '../eventstore/port.js';
+import type { EventStore, Position } from '../eventstore/port.js';
 
 export interface SuppressionNotice {
   companyId: string;
   channel: OutboxChannel;
   recipient: string;
   reason: 'hard_bounce' | 'complaint';
-  at: string;
-  providerEventId: string;
-  activityId: string | null;
 }
 
 /**
  * Where a hard bounce or a complaint reported by a webhook feeds the suppression list. Called after the event is
  * recorded, and again when the provider repeats the delivery: suppressing is idempotent (one stream per
- * recipient and scope).
+ * recipient and scope). Returns the position written, for the webhook's read-your-writes.
  */
-export type SuppressionHook = (notice: SuppressionNotice) => Promise<void>;
+export type SuppressionHook = (notice: SuppressionNotice) => Promise<Position | null>;
 
 export function suppressFromWebhook(store: EventStore, now: () => Date): SuppressionHook {
   return async (n) => {
-    await suppressRecipient(
+    const r = await suppressRecipient(
       store,
       {
         companyId: n.companyId,
@@ -38,6 +35,8 @@ export function suppressFromWebhook(store: EventStore, now: () => Date): Suppres
     ).catch((err: unknown) => {
       // A recipient the list cannot hold (malformed) is left recorded on its activity only.
       if (!(err instanceof DomainError)) throw err;
+      return null;
     });
+    return r?.position ?? null;
   };
 }

@@ -118,9 +118,10 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([{ credential: co.credentialId, day: today(), cap: 10, used: 0 }]);
     });
 
-    it('malformed payloads (a template without a name, a booking without a start or for someone else) are 400: no activity, no quota, no provider request', async () => {
+    it('malformed payloads (a template without a name, a booking without a start or for someone else) and a LinkedIn `to` that is no profile are 400: no activity, no quota, no provider request', async () => {
       const wa = await company('whatsapp', { phoneNumberId: '1234567890' }, ['+33612345678']);
       const cal = await company('cal-com', { eventTypeId: 42 }, ['ana@example.org']);
+      const li = await company('linkedin', { accountId: 'acc_1' }, ['*']);
       const before = provider.received.length;
       const noName = await request(t.app)
         .post(`${wa.base}/send`)
@@ -137,8 +138,12 @@ function suite(backend: 'pglite' | 'postgres') {
         .send({ channel: 'cal-com', outboxId: cal.outboxId, to: 'ana@example.org', payload: { start: '2030-03-10T11:00:00+02:00', attendee: { name: 'Eve', email: 'eve@example.org', timeZone: 'Europe/Paris' } } });
       expect(someoneElse.status).toBe(400);
       expect(JSON.stringify(someoneElse.body.details)).toContain('attendee');
+      const notProfile = await request(t.app)
+        .post(`${li.base}/send`)
+        .send({ channel: 'linkedin', outboxId: li.outboxId, to: 'https://example.com/in/ana', payload: { kind: 'invitation', note: 'Hello' } });
+      expect(notProfile.status).toBe(400);
       expect(provider.received.length).toBe(before);
-      for (const co of [wa, cal]) {
+      for (const co of [wa, cal, li]) {
         expect((await request(t.app).get(`${co.base}/activities`).query({ outboxId: co.outboxId })).body.items).toEqual([]);
         expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([]);
       }

@@ -135,7 +135,7 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).get(`${c.base}/activities`).query({ status: 'blocked_by_allowlist' })).body.items).toHaveLength(1);
       const cursorOf = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
       const farDates = ['0000-01-01T00:00:00Z', '+275760-09-13T00:00:00.000Z', 8.64e15].map((d) => ({ cursor: cursorOf([d, randomUUID()]) }));
-      for (const q of [{ cursor: 'garbage' }, ...farDates, { limit: 0 }, { status: 'nope' }, { since: 'yesterday' }]) {
+      for (const q of [{ cursor: 'garbage' }, ...farDates, { limit: 0 }, { status: 'nope' }, { since: 'yesterday' }, { since: '0000-01-01T00:00:00Z' }, { until: '0000-12-31T23:59:59Z' }]) {
         expect((await request(t.app).get(`${c.base}/activities`).query(q)).status, JSON.stringify(q)).toBe(400);
       }
       for (const day of ['2026-13-45', '2026-02-30', 'today']) {

@@ -10,7 +10,7 @@ import type { Runtime } from '../../runtime.js';
 import { companyOf, requireCompanyAccess } from '../auth.js';
 import { notFound } from '../errors.js';
 import { decodeCursor } from '../cursor.js';
-import { parseQuery, uuid, uuidParam } from '../validate.js';
+import { isoInstant, parseQuery, uuid, uuidParam } from '../validate.js';
 
 const STATUSES = ['requested', 'approved', 'dispatching', 'draft_pending_approval', 'sent', 'sent_dryrun', 'blocked_by_allowlist', 'blocked_by_quota', 'failed', 'rejected'] as const;
 
@@ -19,8 +19,8 @@ const ListQuery = z
     status: z.enum(STATUSES).optional(),
     channel: z.enum(SEND_CHANNELS).optional(),
     outboxId: uuid.optional(),
-    since: z.iso.datetime({ offset: true }).optional(),
-    until: z.iso.datetime({ offset: true }).optional(),
+    since: isoInstant.optional(),
+    until: isoInstant.optional(),
     cursor: z.string().max(200).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
   })

@@ -8,7 +8,7 @@ import { HH_MM, isTimeZone } from '../../domain/time-window.js';
 import { listApprovalRules } from '../../projections/approval-rules.js';
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
-import { parseBody, uuidParam } from '../validate.js';
+import { isoInstant, parseBody, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
 const tag = z.string().min(1).max(64);
@@ -42,7 +42,7 @@ const PreviewBody = z
     channel: z.enum(SEND_CHANNELS),
     niche: z.string().regex(NICHE).nullable().default(null),
     tags: z.array(tag).max(100).default([]),
-    at: z.iso.datetime({ offset: true }).optional(),
+    at: isoInstant.optional(),
   })
   .strict();
 

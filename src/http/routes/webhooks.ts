@@ -1,10 +1,9 @@
-import express, { type Request, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { loadAggregate } from '../../commands/handle-command.js';
 import { resolveSecret } from '../../commands/secrets.js';
 import { OUTBOX_CHANNELS, type OutboxChannel } from '../../domain/channels.js';
 import { DomainError } from '../../domain/decider.js';
 import { outboxDecider, outboxStream } from '../../domain/outbox.js';
-import { formatPosition } from '../../eventstore/port.js';
 import type { Runtime } from '../../runtime.js';
 import { webhookConfigOf } from '../../webhooks/config.js';
 import { WebhookPayloadError, assertStorable } from '../../webhooks/notices.js';
@@ -14,8 +13,7 @@ import { sharedSecretMatches } from '../../webhooks/signatures.js';
 import { suppressFromWebhook } from '../../webhooks/suppression-hook.js';
 import { HttpError, badRequest } from '../errors.js';
 import { uuid } from '../validate.js';
-
-const READ_YOUR_WRITES_TIMEOUT_MS = 5000;
+import { replyAfterWrite } from '../write-reply.js';
 
 // One answer for an unknown outbox, another channel's, and one with no webhook secret: nothing to verify against.
 const noWebhook = () => new HttpError(404, 'webhook not found');
@@ -44,8 +42,15 @@ export function webhooksRouter(rt: Runtime): Router {
   // The signature is over the bytes as sent: the body is kept raw, whatever its declared type.
   const raw = express.raw({ type: () => true, limit: '1mb' });
 
-  r.post(path, raw, async (req, res) => {
-    const { outbox, webhook } = await webhookOutbox(rt, req);
+  type Target = Awaited<ReturnType<typeof webhookOutbox>>;
+  // The outbox first: a caller naming no webhook gets its 404 before any body is read.
+  const target = async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.target = await webhookOutbox(rt, req);
+    next();
+  };
+
+  r.post(path, target, raw, async (req, res) => {
+    const { outbox, webhook } = res.locals.target as Target;
     let secret: string;
     try {
       secret = (await resolveSecret(rt.store, rt.masterKey, webhook.secretRef, outbox.companyId)).value;
@@ -72,12 +77,8 @@ export function webhooksRouter(rt: Runtime): Router {
       throw err;
     }
     const result = await new InboundRecorder({ store: rt.store, db: rt.db, suppress: suppressFromWebhook(rt.store, rt.now) }, outbox).record(notices);
-    if (result.position) {
-      res.setHeader('X-CRM-Position', formatPosition(result.position));
-      // Providers want a prompt 200 whatever the read models do; the wait only lets a reader see it next.
-      await rt.engine.waitFor(result.position, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS });
-    }
-    res.status(200).json({ received: notices.length, recorded: result.recorded });
+    // A 200 whatever the read models do (providers retry anything else); the wait lets a reader see it next.
+    await replyAfterWrite(rt, res, result.position, 200, { received: notices.length, recorded: result.recorded });
   });
 
   r.get(path, async (req, res) => {
