@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { EventStoreSettingsError } from './eventstore/sql-event-store.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
+import { installProcessErrorPolicy } from './process-errors.js';
 import { createRuntime } from './runtime.js';
 import { DataDirBusyError } from './sql/data-dir-lock.js';
 
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  installProcessErrorPolicy(logger);
   let rt;
   try {
     rt = await createRuntime(config, logger);

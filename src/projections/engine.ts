@@ -48,6 +48,8 @@ interface Runner {
 }
 
 const LAG_CAP = 100_000;
+/** The longest pause between retries of a failing batch (ms). */
+const MAX_RETRY_MS = 1000;
 /** A checkpoint over events a projection ignores is written at most this often (ms). */
 const IDLE_CHECKPOINT_MS = 250;
 /**
@@ -101,8 +103,12 @@ export class ProjectionEngine {
     this.progressNotice = spacedNotifier(opts.db, PROGRESS_CHANNEL, this.instanceId, NOTICE_SPACING_MS);
     this.batchSize = opts.batchSize ?? 500;
     this.pollMs = opts.pollMs ?? 1000;
-    this.leadership = new Leadership(opts.db, names, opts.standbyRetryMs ?? 2000, (err) =>
-      this.logger.warn('projection leadership session lost', { error: err }),
+    this.leadership = new Leadership(
+      opts.db,
+      names,
+      opts.standbyRetryMs ?? 1000,
+      (err) => this.logger.warn('projection leadership session lost; standing by until the database answers', { error: err }),
+      () => this.logger.info('projection leadership session re-established'),
     );
   }
 
@@ -238,6 +244,7 @@ export class ProjectionEngine {
       try {
         const wakeups = this.wakeups;
         const { read, persistInMs } = await this.step(r);
+        if (failures > 0) this.logger.info('projection batches succeed again', { projection: r.projection.name, failures });
         failures = 0;
         r.lastError = null;
         // A wake-up during the step (an append its read could not see yet) means read again, not sleep.
@@ -247,8 +254,10 @@ export class ProjectionEngine {
       } catch (err) {
         failures++;
         r.lastError = err instanceof Error ? err.message : String(err);
-        this.logger.error('projection batch failed; retrying', { projection: r.projection.name, error: err, failures });
-        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        // Once, then now and then: through an outage every loop fails every second.
+        if (failures === 1 || failures % 60 === 0) this.logger.error('projection batch failed; retrying', { projection: r.projection.name, error: err, failures });
+        // Capped at 1 s: after an outage the read models are current again soon after the database is back.
+        await this.sleep(Math.min(MAX_RETRY_MS, 50 * 2 ** Math.min(failures, 6)));
       }
     }
   }

@@ -15,6 +15,7 @@ export class Leadership {
     private readonly names: string[],
     private readonly retryMs: number,
     private readonly onError: (err: unknown) => void,
+    private readonly onRecovered?: () => void,
   ) {}
 
   isLeader(name: string): boolean {
@@ -24,12 +25,18 @@ export class Leadership {
   start(): void {
     this.stopped = false;
     const loop = async () => {
+      // Told once per outage, not at every retry while the database is away.
+      let failing = false;
       while (!this.stopped) {
         try {
-          await this.db.session((s) => this.holdLocks(s));
+          await this.db.session((s) => this.holdLocks(s, () => {
+            if (failing) this.onRecovered?.();
+            failing = false;
+          }));
         } catch (err) {
           this.held.clear();
-          if (!this.stopped) this.onError(err);
+          if (!this.stopped && !failing) this.onError(err);
+          failing = true;
         }
         if (!this.stopped) await this.sleep(this.retryMs);
       }
@@ -44,7 +51,7 @@ export class Leadership {
     this.held.clear();
   }
 
-  private async holdLocks(s: Queryable): Promise<void> {
+  private async holdLocks(s: Queryable, onAlive: () => void): Promise<void> {
     try {
       while (!this.stopped) {
         for (const name of this.names) {
@@ -54,6 +61,7 @@ export class Leadership {
         }
         // Also proves the connection is alive: a dead one throws, and we stop believing we lead.
         await s.query('SELECT 1');
+        onAlive();
         await this.sleep(this.retryMs);
       }
     } finally {

@@ -13,6 +13,32 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
+/** How long a caller waits for a connection (a free pool slot, or a server that answers) before a 503. */
+const CONNECT_TIMEOUT_MS = 5000;
+/** Reconnection of a LISTEN connection backs off up to this (ms), so it is back soon after the server is. */
+const LISTEN_RETRY_MAX_MS = 1000;
+
+/**
+ * A pooled client held for a while (a transaction, a session). A held client has no listener of the pool's, and
+ * pg emits 'error' on it when its backend goes (a server restart, pg_terminate_backend): unheard, that event
+ * ends the process. This one is heard, and the client is then destroyed rather than returned to the pool.
+ */
+async function hold(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
+  const client = await pool.connect();
+  let lost = false;
+  const onError = () => {
+    lost = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(broken) {
+      client.removeListener('error', onError);
+      client.release(broken || lost);
+    },
+  };
+}
+
 export interface PgDbOptions {
   connectionString: string;
   max?: number;
@@ -29,7 +55,8 @@ export function createPgDb(opts: PgDbOptions): Db {
     application_name: opts.applicationName ?? 'crm-outreach',
     // A schema per test run or bench run; `public` stays reachable for extensions.
     options: opts.schema ? `-c search_path=${opts.schema},public` : undefined,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
   });
   // An idle client that dies (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
@@ -41,30 +68,34 @@ export function createPgDb(opts: PgDbOptions): Db {
     query: base.query,
     exec: base.exec,
     async transaction(fn) {
-      const client = await pool.connect();
+      const held = await hold(pool);
+      let broken = false;
       try {
-        await client.query('BEGIN');
-        const out = await fn(wrap(client));
-        await client.query('COMMIT');
+        await held.client.query('BEGIN');
+        const out = await fn(wrap(held.client));
+        await held.client.query('COMMIT');
         return out;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        // A ROLLBACK that fails too leaves the connection in an unknown state: it is not reused.
+        await held.client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         throw err;
       } finally {
-        client.release();
+        held.release(broken);
       }
     },
     async session(fn) {
-      const client = await pool.connect();
+      const held = await hold(pool);
       let broken = false;
       try {
-        return await fn(wrap(client));
+        return await fn(wrap(held.client));
       } catch (err) {
         broken = true;
         throw err;
       } finally {
         // A session may hold advisory locks: destroying it on error is the only way to be sure they go.
-        client.release(broken);
+        held.release(broken);
       }
     },
     /**
@@ -88,12 +119,18 @@ export function createPgDb(opts: PgDbOptions): Db {
         });
         c.on('error', onError);
         c.on('end', onError);
-        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        try {
+          await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        } catch (err) {
+          // Not yet `current`, so onError left it: destroyed here, not leaked.
+          c.release(true);
+          throw err;
+        }
         current = c;
         listeners.add(c);
       };
       const retry = async () => {
-        for (let delay = 100; !closed; delay = Math.min(delay * 2, 5000)) {
+        for (let delay = 100; !closed; delay = Math.min(delay * 2, LISTEN_RETRY_MAX_MS)) {
           await new Promise((r) => setTimeout(r, delay));
           if (closed) return;
           try {
