@@ -1,4 +1,4 @@
-import { isBackendDown } from './http/errors.js';
+import { isBackendDown } from './backend-errors.js';
 import type { Logger } from './logger.js';
 
 /**
