@@ -1,4 +1,5 @@
-import express from 'express';
+import type { IncomingMessage } from 'node:http';
+import express, { type RequestHandler } from 'express';
 import { errorHandler, unknownRoute } from './http/errors.js';
 import { authenticate, requireActor } from './http/auth.js';
 import { healthRouter } from './http/health.js';
@@ -22,6 +23,29 @@ import type { Runtime } from './runtime.js';
 
 export const BODY_LIMIT = '1mb';
 
+/**
+ * body-parser answers a body that decodes to nothing (no bytes, or a byte-order mark alone, which it strips) with
+ * `{}`, so an empty PUT would replace a resource with an empty one. verify sees the raw bytes before they are
+ * decoded and parsed, and must not throw (that is a 403): it only notes such bodies, and the next step drops them,
+ * so parseBody refuses them as it refuses no body at all. Not strict: `null` or `123` is a well-formed JSON body
+ * that is not an object, which parseBody says, rather than "malformed".
+ */
+const BYTE_ORDER_MARKS = [[0xef, 0xbb, 0xbf], [0xff, 0xfe], [0xfe, 0xff], [0xff, 0xfe, 0, 0], [0, 0, 0xfe, 0xff]].map((b) => Buffer.from(b));
+const emptyBodies = new WeakSet<IncomingMessage>();
+const jsonBody = [
+  express.json({
+    limit: BODY_LIMIT,
+    strict: false,
+    verify: (req, _res, buf) => {
+      if (buf.length === 0 || BYTE_ORDER_MARKS.some((bom) => bom.equals(buf))) emptyBodies.add(req);
+    },
+  }),
+  ((req, _res, next) => {
+    if (emptyBodies.has(req)) req.body = undefined;
+    next();
+  }) satisfies RequestHandler,
+];
+
 /** The HTTP app, testable without listening. */
 export function createApp(rt: Runtime): express.Express {
   const app = express();
@@ -37,7 +61,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(authenticate(rt));
   // Every /api route needs an actor: refuse anonymous callers before their body is read.
   app.use('/api', requireActor);
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(jsonBody);
   // Routers carry full paths and are mounted at the root, so the security matrix can list every route.
   app.use(boardTokensRouter(rt));
   app.use(agentKeysRouter(rt));

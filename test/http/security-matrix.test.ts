@@ -355,6 +355,9 @@ const ROUTES: RouteCase[] = [
   },
 ];
 
+// Sent as UTF-8: EF BB BF.
+const BOM = '\uFEFF';
+
 // Fixtures the table's bodies refer to, set up before the rows run.
 let matrixSecretRef = '';
 let matrixOutboxId = '';
@@ -454,9 +457,9 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         expect(res.body.status).toBe('draft_pending_approval');
         return res.body as { id: string; approvalId: string };
       };
-      // Every call of bulk-approve/reject (by any actor) takes one pending approval of its own.
+      // Every call of bulk-approve/reject (by any actor, and each one's BOM case) takes one pending approval of its own.
       const firstApproval = await approval();
-      for (let i = 0; i < 2 * ACTORS.length; i++) matrixApprovalIds.push((await approval()).approvalId);
+      for (let i = 0; i < 2 * (ACTORS.length + 1); i++) matrixApprovalIds.push((await approval()).approvalId);
       fixtures = {
         companyId,
         outboxId: matrixOutboxId,
@@ -507,6 +510,45 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
           if (res.status === 401) expect(res.body).toEqual({ error: 'Unauthorized' });
         }
         expect(got).toEqual(want);
+      });
+    }
+
+    // Exempt: webhooks check the provider's signature over the raw bytes first (an unsigned empty body is a 401),
+    // and RFC 8058's one-click unsubscribe is a form post whose body is never read: the token is the authority.
+    const notJson = (r: RouteCase) => r.path.startsWith('/api/webhooks/') || (r.method === 'POST' && r.path === '/unsubscribe/:token');
+    const JSON_BODY_ROUTES = ROUTES.filter((r) => r.body && !notJson(r));
+    const ADMIN = ACTORS.indexOf('admin');
+    // Its length is sent: a request without a Content-Length (or chunks) has no body at all, which is another case.
+    const sendText = async (route: RouteCase, text: string) =>
+      request(t.app)
+        [route.method.toLowerCase() as 'post'](await route.url(fixtures))
+        .set('authorization', `Bearer ${tokens.admin}`)
+        .set('content-type', 'application/json')
+        .set('content-length', String(Buffer.byteLength(text)))
+        .send(text);
+
+    it('the routes exempt from the empty-body cases answer as they say', async () => {
+      const exempt = ROUTES.filter((r) => r.body && notJson(r));
+      expect(exempt.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['POST /api/webhooks/:channel/:outboxId', 'POST /unsubscribe/:token']);
+      for (const route of exempt) {
+        const res = await sendText(route, '');
+        expect(res.status, `${route.method} ${route.path}`).toBe(route.path === '/unsubscribe/:token' ? 200 : 401);
+      }
+    });
+
+    for (const route of JSON_BODY_ROUTES) {
+      it(`${route.method} ${route.path}: an empty body or a BOM alone is a 400, a BOM before the body is the body`, async () => {
+        expect(route.expect[ADMIN], 'the admin must otherwise succeed').toBeLessThan(300);
+        for (const [sent, text] of [['nothing', ''], ['a BOM alone', BOM]] as const) {
+          const res = await sendText(route, text);
+          expect({ sent, status: res.status, body: res.body }).toEqual({
+            sent,
+            status: 400,
+            body: { error: 'Expected a JSON object body (Content-Type: application/json)' },
+          });
+        }
+        const res = await sendText(route, BOM + JSON.stringify(route.body!()));
+        expect(res.status, JSON.stringify(res.body)).toBe(route.expect[ADMIN]);
       });
     }
   });
