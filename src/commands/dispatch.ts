@@ -3,7 +3,16 @@ import { derivedUuid } from '../domain/derived-id.js';
 import { linkedInRecipient } from '../channels/linkedin.js';
 import { ChannelError, type ChannelAdapters } from '../channels/port.js';
 import { SEND_PAYLOAD } from '../channels/schemas.js';
-import { type ActivityCommand, type ActivityError, type ActivityRequest, ANSWERABLE, type ActivityState, activityDecider, activityStream } from '../domain/activity.js';
+import {
+  type ActivityCommand,
+  type ActivityError,
+  type ActivityRequest,
+  ANSWERABLE,
+  type ActivityState,
+  activityDecider,
+  activityStream,
+  resendActivityId,
+} from '../domain/activity.js';
 import { type AllowlistState, allowedBy, allowlistDecider, allowlistStream } from '../domain/allowlist.js';
 import { approvalDecider, approvalStream } from '../domain/approval.js';
 import { type ApprovalRulesState, approvalRulesDecider, approvalRulesStream, evaluateRules } from '../domain/approval-rules.js';
@@ -44,6 +53,18 @@ export interface SendResult {
   status: SendStatus | 'rejected';
   approvalId?: string;
   error?: ActivityError;
+  /** On a resend: the activity it resends. */
+  resendOf?: string;
+  /** On a send a person resent whose resend has not started yet: the activity it will be. */
+  resentAs?: string;
+}
+
+/** How a resend enters the send pipeline (see Dispatcher.resend). */
+interface ResendPlan {
+  activityId: string;
+  resendOf: string;
+  /** Records the person's decision on the original; called once every check that writes nothing has passed. */
+  recordDecision: () => Promise<Position | null>;
 }
 
 export interface DispatcherDeps {
@@ -181,6 +202,8 @@ const resultOf = (id: string, s: ActivityState): SendResult => ({
   status: s.status as SendResult['status'],
   ...(s.approvalId ? { approvalId: s.approvalId } : {}),
   ...(s.error ? { error: s.error } : {}),
+  ...(s.request?.resendOf ? { resendOf: s.request.resendOf } : {}),
+  ...(s.resentAs ? { resentAs: s.resentAs } : {}),
 });
 
 /**
@@ -202,14 +225,14 @@ export class Dispatcher {
     return this.slots.run(() => this.sendNow(companyId, req, actor));
   }
 
-  private async sendNow(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+  private async sendNow(companyId: string, req: SendRequest, actor: Actor, resend?: ResendPlan): Promise<{ result: SendResult; position: Position | null }> {
     const positions = new Positions();
     const now = this.deps.now();
     const tags = [...new Set(req.tags ?? [])].sort();
     const requestHash = createHash('sha256')
       .update(canonicalJson({ channel: req.channel, outboxId: req.outboxId, to: req.to, payload: req.payload, contentPieceId: req.contentPieceId ?? null, tags }))
       .digest('hex');
-    const activityId = req.clientDedupKey ? dedupActivityId(companyId, req.clientDedupKey) : randomUUID();
+    const activityId = resend?.activityId ?? (req.clientDedupKey ? dedupActivityId(companyId, req.clientDedupKey) : randomUUID());
 
     if (req.clientDedupKey) {
       const existing = await this.existing(activityId, requestHash);
@@ -268,6 +291,7 @@ export class Dispatcher {
       requestHash,
       requestedBy: actorLabel(actor),
       requestedAt: now.toISOString(),
+      ...(resend ? { resendOf: resend.resendOf } : {}),
     };
     const iso = now.toISOString();
 
@@ -291,6 +315,8 @@ export class Dispatcher {
         steps.push({ type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now: iso });
       }
     }
+    // Last of the checks that write nothing: a resend refused by them (its outbox is gone) records no decision.
+    if (resend) positions.add(await resend.recordDecision());
     if (approval) {
       // The approval exists before the activity names it, so a pending activity always has its approval.
       const a = await handleCommand(
@@ -327,8 +353,13 @@ export class Dispatcher {
       // Nothing will be sent for this request: its unit goes back (even if the append did commit after all,
       // the reconciler then settles that activity without sending). Not under a dedup key: the activity id,
       // and with it the unit, is shared with the request that won, or with a retry that will use it.
-      if (reservation?.reserved && !req.clientDedupKey) positions.add((await this.quota.refund(reservation.key, activityId, this.deps.now())).position);
+      if (reservation?.reserved && !req.clientDedupKey && !resend) positions.add((await this.quota.refund(reservation.key, activityId, this.deps.now())).position);
       // The same dedup key, concurrently: the first request goes on, this one answers with its result.
+      if (resend && err instanceof WrongExpectedRevisionError) {
+        // Another call completed the same resend first (same derived id, same unit): it goes on, this one is a 409.
+        if (approval) await this.dropOrphanApproval(companyId, approval.approvalId, actor);
+        throw new DomainError('conflict', 'this activity was already resent', { activityId: resend.resendOf, resentAs: activityId });
+      }
       if (!(err instanceof WrongExpectedRevisionError) || !req.clientDedupKey) throw err;
       if (approval) await this.dropOrphanApproval(companyId, approval.approvalId, actor);
       const existing = await this.existing(activityId, requestHash);
@@ -431,7 +462,10 @@ export class Dispatcher {
     return activity.apply([{ type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }]);
   }
 
-  /** The first result of a dedup key, once it has one; a different request under the same key is a 409. */
+  /**
+   * The first result of a dedup key, once it has one (or, once a person resent it, its resend's); a different
+   * request under the same key is a 409.
+   */
   private async existing(activityId: string, requestHash: string): Promise<SendResult | null> {
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -440,9 +474,85 @@ export class Dispatcher {
       if (state.request!.requestHash !== requestHash) {
         throw new DomainError('conflict', 'clientDedupKey was already used for a different request', { activityId });
       }
-      if (ANSWERABLE.has(state.status)) return resultOf(activityId, state);
+      if (ANSWERABLE.has(state.status)) return state.resentAs ? this.latestResend(activityId, state, deadline) : resultOf(activityId, state);
       if (Date.now() > deadline) throw new DomainError('conflict', 'the first request with this clientDedupKey is still in progress; retry later', { activityId });
       await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Follows the resends people made of a send (a resend may be resent in turn) to the latest one's result. */
+  private async latestResend(id: string, state: ActivityState, deadline: number): Promise<SendResult> {
+    while (state.resentAs) {
+      const next = (await loadAggregate(this.deps.store, activityStream(state.resentAs), activityDecider)).state;
+      // Decided but not started, or cut short by a crash until a resend call completes it: this send's own
+      // answer, which names the resend to come.
+      if (next.status === 'none') break;
+      if (ANSWERABLE.has(next.status)) {
+        id = state.resentAs;
+        state = next;
+        continue;
+      }
+      if (Date.now() > deadline) throw new DomainError('conflict', 'the resend of this clientDedupKey\'s send is still in progress; retry later', { activityId: state.resentAs });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return resultOf(id, state);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Resends
+
+  /**
+   * A person's resend of a send whose outcome is unknown (`dispatch_interrupted`, `<channel>_outcome_unknown`):
+   * the recipient may or may not have it, and only a person can judge. The decision goes on the original with
+   * its exact revision, so it is taken once however many calls race; then the original's request runs through
+   * the whole pipeline again (allowlist, suppressions, rules, a new quota unit, the window) as a new activity
+   * under an id derived from the original's, without the original's dedup key. A crash between the two appends
+   * leaves a decision naming an activity that does not exist: the next resend call completes it (the first
+   * append of the derived id is `no_stream`, so completions race safely) rather than refuse it for good.
+   */
+  resend(companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+    return this.slots.run(() => this.resendNow(companyId, activityId, actor));
+  }
+
+  private async resendNow(companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+    const original = await ActivityHandle.load(this.deps.store, activityId, actor, new Positions());
+    const request = original.state.request;
+    if (!request || request.companyId !== companyId) throw new DomainError('not_found', 'activity not found');
+    const resentAs = resendActivityId(activityId);
+    const decide: ActivityCommand = { type: 'DecideResend', by: actorLabel(actor), now: this.deps.now().toISOString() };
+    const decided = original.state.resentAs !== null;
+    if (decided) {
+      const { state } = await loadAggregate(this.deps.store, activityStream(resentAs), activityDecider);
+      if (state.status !== 'none') throw new DomainError('conflict', 'this activity was already resent', { activityId, resentAs });
+    } else {
+      // Refused (422 known outcome, 409) before the pipeline reads anything.
+      activityDecider.decide(decide, original.state);
+    }
+    let recording = false;
+    try {
+      return await this.sendNow(
+        companyId,
+        { channel: request.channel, outboxId: request.outboxId, to: request.to, payload: request.payload, contentPieceId: request.contentPieceId, tags: request.tags, clientDedupKey: null },
+        actor,
+        {
+          activityId: resentAs,
+          resendOf: activityId,
+          recordDecision: async () => {
+            recording = true;
+            if (decided) return null;
+            await original.apply([decide]);
+            return original.positions.last;
+          },
+        },
+      );
+    } catch (err) {
+      // The copied request refused before anything was written (its outbox or content piece is gone since, or
+      // its payload no longer passes): the caller sent nothing wrong and the activity exists, so this is a send
+      // that cannot be resent (422), not a 404 or a 400.
+      if (!recording && err instanceof DomainError && (err.kind === 'not_found' || err.kind === 'invalid_input')) {
+        throw new DomainError('invalid_state', `cannot resend: ${err.message}`, err.details);
+      }
+      throw err;
     }
   }
 
@@ -499,7 +609,8 @@ export class Dispatcher {
   /**
    * Settles an activity left without an outcome past the lease (a crash between reservation and outcome) as
    * `failed` / `dispatch_interrupted`. The quota unit is kept: the provider may have accepted the message,
-   * and giving the unit back could let the day's sends exceed the cap. It is never re-sent.
+   * and giving the unit back could let the day's sends exceed the cap. It is never re-sent by the service; a
+   * person may resend it (`resend`).
    */
   async settleInterrupted(activityId: string, actor: Actor): Promise<boolean> {
     const now = this.deps.now();

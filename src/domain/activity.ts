@@ -1,5 +1,6 @@
 import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
+import { derivedUuid } from './derived-id.js';
 
 /** One stream per send attempt: its whole decision history, for audit. */
 export const activityStream = (activityId: string) => `crm_activity-${activityId}`;
@@ -44,6 +45,23 @@ export interface ActivityRequest {
   requestHash: string;
   requestedBy: string;
   requestedAt: string;
+  /** The activity this one resends (a person's decision after an unknown outcome); absent on every other send. */
+  resendOf?: string | null;
+}
+
+/**
+ * The one activity a resend of `activityId` may create: derived from the original's id, so that concurrent or
+ * repeated resends (and a later call completing one a crash cut short) all name the same stream.
+ */
+export const resendActivityId = (activityId: string) => derivedUuid('crm.activity.resend', activityId);
+
+/**
+ * Failures after which nobody knows whether the recipient got the message: the dispatch was cut short
+ * (`dispatch_interrupted`) or the provider went silent after taking the request (`<channel>_outcome_unknown`).
+ * Only those may be resent by a person; any other failure is a known outcome.
+ */
+export function isUnknownOutcome(error: ActivityError | null): boolean {
+  return !!error && (error.code === 'dispatch_interrupted' || error.code.endsWith('_outcome_unknown'));
 }
 
 export type ActivityEvent =
@@ -57,7 +75,8 @@ export type ActivityEvent =
   | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string }>
   | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>
   | DomainEvent<'ActivityDeliveryUpdated', { activityId: string; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError }>
-  | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string }>;
+  | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string }>
+  | DomainEvent<'ActivityResendDecided', { activityId: string; resentAs: string; by: string; at: string }>;
 
 export interface ActivityState {
   status: ActivityStatus;
@@ -70,6 +89,8 @@ export interface ActivityState {
   updatedAt: string | null;
   /** Provider events already recorded: a webhook delivered twice is recorded once. */
   providerEventIds: readonly string[];
+  /** The activity a person decided to resend this one as (at most one). */
+  resentAs: string | null;
 }
 
 export type ActivityCommand =
@@ -83,7 +104,8 @@ export type ActivityCommand =
   | { type: 'RecordSent'; providerMessageId: string | null; now: string }
   | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string }
   | { type: 'RecordDelivery'; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError }
-  | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string };
+  | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string }
+  | { type: 'DecideResend'; by: string; now: string };
 
 /** Which statuses each command may start from: anything else is an invalid transition (422). */
 const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, ActivityStatus[]> = {
@@ -98,10 +120,12 @@ const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, Activity
   // Only a message the provider took can be delivered, read or answered.
   RecordDelivery: ['sent'],
   RecordReply: ['sent'],
+  // The status stays `failed`: the resend is another activity, with an outcome of its own.
+  DecideResend: ['failed'],
 };
 
 export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEvent> = {
-  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, leaseUntil: null, error: null, updatedAt: null, providerEventIds: [] }),
+  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, leaseUntil: null, error: null, updatedAt: null, providerEventIds: [], resentAs: null }),
   evolve(state, event) {
     const at = 'at' in event.data ? (event.data.at as string) : state.updatedAt;
     switch (event.type) {
@@ -127,6 +151,8 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       case 'ActivityDeliveryUpdated':
       case 'ActivityReplyReceived':
         return { ...state, providerEventIds: [...state.providerEventIds, event.data.providerEventId] };
+      case 'ActivityResendDecided':
+        return { ...state, resentAs: event.data.resentAs, updatedAt: at };
     }
   },
   decide(command, state) {
@@ -174,6 +200,13 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
         ];
       case 'RecordReply':
         return [{ type: 'ActivityReplyReceived', data: { activityId, at: command.at, text: command.text, providerEventId: command.providerEventId } }];
+      case 'DecideResend':
+        // Once: a second decision would be a second message to a recipient who may have both by then.
+        if (state.resentAs) throw new DomainError('conflict', 'this activity was already resent', { activityId, resentAs: state.resentAs });
+        if (!isUnknownOutcome(state.error)) {
+          throw new DomainError('invalid_state', `only a send whose outcome is unknown may be resent; this one failed with ${state.error?.code ?? 'no code'}`);
+        }
+        return [{ type: 'ActivityResendDecided', data: { activityId, resentAs: resendActivityId(activityId), by: command.by, at: command.now } }];
     }
   },
 };

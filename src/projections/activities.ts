@@ -16,6 +16,7 @@ export const activitiesProjection: Projection = {
     'ActivityDispatching',
     'ActivitySent',
     'ActivityFailed',
+    'ActivityResendDecided',
   ],
   async apply(events, { tx, table }) {
     const t = table('crm_activities');
@@ -30,7 +31,7 @@ export const activitiesProjection: Projection = {
         continue;
       }
       const id = e.data.activityId;
-      const p = created.get(id) ?? changed.get(id) ?? { status: '', at: '' };
+      const p: Patch = created.get(id) ?? changed.get(id) ?? { at: '' };
       p.at = e.data.at;
       switch (e.type) {
         case 'ActivityBlocked':
@@ -57,26 +58,32 @@ export const activitiesProjection: Projection = {
         case 'ActivityFailed':
           Object.assign(p, { status: 'failed', error: e.data.error });
           break;
+        // The original stays failed: only the link is new.
+        case 'ActivityResendDecided':
+          p.resentAs = e.data.resentAs;
+          break;
       }
       if (!created.has(id)) changed.set(id, p);
     }
     const patchColumns = (ps: Patch[]) => [
-      ps.map((p) => p.status),
+      ps.map((p) => p.status ?? null),
       ps.map((p) => p.at),
       ps.map((p) => p.approvalId ?? null),
       ps.map((p) => p.bucket ?? null),
       ps.map((p) => p.leaseUntil ?? null),
       ps.map((p) => p.providerMessageId ?? null),
       ps.map((p) => (p.error ? JSON.stringify(p.error) : null)),
+      ps.map((p) => p.resentAs ?? null),
     ];
     if (created.size > 0) {
       const ps = [...created.values()];
       // Replayed batches find their rows: the row is then brought to the batch's end state.
       await tx.query(
         `INSERT INTO ${t} AS a (id, company_id, outbox_id, channel, recipient, content_piece_id, client_dedup_key, created_at,
-                                status, updated_at, approval_id, bucket, lease_until, provider_message_id, error)
+                                status, updated_at, approval_id, bucket, lease_until, provider_message_id, error, resent_as, resend_of)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::timestamptz[],
-                              $9::text[], $10::timestamptz[], $11::uuid[], $12::text[], $13::timestamptz[], $14::text[], $15::jsonb[])
+                              $9::text[], $10::timestamptz[], $11::uuid[], $12::text[], $13::timestamptz[], $14::text[], $15::jsonb[], $16::uuid[],
+                              $17::uuid[])
          ON CONFLICT (id) DO UPDATE SET ${UPDATE_SET('excluded')}`,
         [
           ps.map((p) => p.request.activityId),
@@ -88,6 +95,7 @@ export const activitiesProjection: Projection = {
           ps.map((p) => p.request.clientDedupKey),
           ps.map((p) => p.request.requestedAt),
           ...patchColumns(ps),
+          ps.map((p) => p.request.resendOf ?? null),
         ],
       );
     }
@@ -95,8 +103,8 @@ export const activitiesProjection: Projection = {
       const ids = [...changed.keys()];
       await tx.query(
         `UPDATE ${t} AS a SET ${UPDATE_SET('u')}
-           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::jsonb[])
-                AS u(id, status, updated_at, approval_id, bucket, lease_until, provider_message_id, error)
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::jsonb[], $9::uuid[])
+                AS u(id, status, updated_at, approval_id, bucket, lease_until, provider_message_id, error, resent_as)
           WHERE a.id = u.id`,
         [ids, ...patchColumns([...changed.values()])],
       );
@@ -106,20 +114,23 @@ export const activitiesProjection: Projection = {
 
 /** What a batch changes on one activity; a field left out keeps its value. */
 interface Patch {
-  status: string;
+  /** Absent when the batch changes only a link (a resend decided on a failed send). */
+  status?: string;
   at: string;
   approvalId?: string;
   bucket?: string;
   leaseUntil?: string;
   providerMessageId?: string | null;
   error?: { code: string; message: string };
+  resentAs?: string;
 }
 
 const UPDATE_SET = (from: string) =>
-  `status = ${from}.status, updated_at = ${from}.updated_at,
+  `status = coalesce(${from}.status, a.status), updated_at = ${from}.updated_at,
    approval_id = coalesce(${from}.approval_id, a.approval_id), bucket = coalesce(${from}.bucket, a.bucket),
    lease_until = coalesce(${from}.lease_until, a.lease_until),
-   provider_message_id = coalesce(${from}.provider_message_id, a.provider_message_id), error = coalesce(${from}.error, a.error)`;
+   provider_message_id = coalesce(${from}.provider_message_id, a.provider_message_id), error = coalesce(${from}.error, a.error),
+   resent_as = coalesce(${from}.resent_as, a.resent_as)`;
 
 interface Row {
   id: string;
@@ -132,6 +143,8 @@ interface Row {
   client_dedup_key: string | null;
   provider_message_id: string | null;
   error: { code: string; message: string } | null;
+  resend_of: string | null;
+  resent_as: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -150,6 +163,9 @@ export const activityView = (r: Row) => ({
   // need not know that the block is recorded as an error code.
   reason: r.status === 'blocked_by_allowlist' || r.status === 'blocked_by_quota' ? (r.error?.code ?? null) : null,
   error: r.error,
+  // A person's resend after an unknown outcome: the activity this one resends, and the one it was resent as.
+  resendOf: r.resend_of,
+  resentAs: r.resent_as,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });

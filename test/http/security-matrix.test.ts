@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueAgentKey, issueBoardToken, revokeAccessToken } from '../../src/commands/access-tokens.js';
 import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
+import { activityStream } from '../../src/domain/activity.js';
 import type { Position } from '../../src/eventstore/port.js';
 import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
 import { type TestApp, startTestApp } from '../support/app.js';
@@ -42,6 +43,8 @@ interface Fixtures {
   freshRuleId: () => Promise<string>;
   freshApprovalId: () => Promise<string>;
   activityId: string;
+  /** A send settled as failed / dispatch_interrupted, not yet resent: each successful resend takes one. */
+  freshInterruptedActivityId: () => Promise<string>;
   webhookOutboxId: string;
 }
 
@@ -348,6 +351,12 @@ const ROUTES: RouteCase[] = [
     expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
   },
   {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/activities/:activityId/resend',
+    url: async (f) => `/api/companies/${f.companyId}/crm/activities/${await f.freshInterruptedActivityId()}/resend`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
     method: 'GET',
     path: '/api/companies/:companyId/crm/credential-buckets',
     url: (f) => `/api/companies/${f.companyId}/crm/credential-buckets?day=2026-11-30`,
@@ -471,6 +480,25 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         freshRuleId: rule,
         freshApprovalId: async () => (await approval()).approvalId,
         activityId: firstApproval.id,
+        // Written as the reconciler leaves a dispatch cut short by a crash; the resend then waits for approval
+        // (no rule matches), which needs no working SMTP credential.
+        freshInterruptedActivityId: async () => {
+          const activityId = randomUUID();
+          const at = rt.now().toISOString();
+          await rt.store.append(
+            activityStream(activityId),
+            [
+              {
+                type: 'ActivityRequested',
+                data: { activityId, companyId, outboxId: matrixOutboxId, channel: 'email', outboxChannel: 'email', to: 'resend@example.org', payload: { subject: 'Hi', text: 'x' }, contentPieceId: null, niche: null, tags: [], clientDedupKey: null, requestHash: 'h', requestedBy: 'test', requestedAt: at },
+              },
+              { type: 'ActivityApproved', data: { activityId, approvalId: null, ruleId: null, by: 'rule', at } },
+              { type: 'ActivityFailed', data: { activityId, error: { code: 'dispatch_interrupted', message: 'interrupted' }, quotaRefunded: false, at } },
+            ],
+            'no_stream',
+          );
+          return activityId;
+        },
         webhookOutboxId: webhookOutbox.body.id,
         secretId: secret.body.id,
         pieceId: await piece(),

@@ -7,10 +7,11 @@ import { getActivity, listActivities } from '../../projections/activities.js';
 import { deliveryOf } from '../../projections/activity-deliveries.js';
 import { listCredentialBuckets } from '../../projections/credential-buckets.js';
 import type { Runtime } from '../../runtime.js';
-import { companyOf, requireCompanyAccess } from '../auth.js';
+import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
 import { notFound } from '../errors.js';
 import { decodeCursor } from '../cursor.js';
 import { isoInstant, parseQuery, uuid, uuidParam } from '../validate.js';
+import { replyAfterWrite } from '../write-reply.js';
 
 const STATUSES = ['requested', 'approved', 'dispatching', 'draft_pending_approval', 'sent', 'sent_dryrun', 'blocked_by_allowlist', 'blocked_by_quota', 'failed', 'rejected'] as const;
 
@@ -63,6 +64,11 @@ export function activitiesRouter(rt: Runtime): Router {
       activityId,
       events: events.map((e) => ({ revision: e.revision, type: e.type, data: e.data, actor: e.metadata.actor ?? null, recordedAt: e.recordedAt })),
     });
+  });
+  // A person's call (agents: 403) on a send whose outcome is unknown; no body. See Dispatcher.resend.
+  r.post(`${base}/:activityId/resend`, requireCompanyAccess, requireBoard, async (req, res) => {
+    const { result, position } = await rt.dispatcher.resend(companyOf(res), uuidParam(req, 'activityId'), actorOf(res));
+    await replyAfterWrite(rt, res, position, 200, result);
   });
   r.get('/api/companies/:companyId/crm/credential-buckets', requireCompanyAccess, async (req, res) => {
     const { day } = parseQuery(z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }) }).strict(), req);
