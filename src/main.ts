@@ -7,6 +7,7 @@ import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { installProcessErrorPolicy } from './process-errors.js';
 import { createRuntime } from './runtime.js';
+import { MasterKeyMismatchError } from './secrets/key-check.js';
 import { DataDirBusyError } from './sql/data-dir-lock.js';
 
 // Longer than the slowest in-flight work: a post-issue webhook (3 attempts x 5 s, with backoff).
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   try {
     rt = await createRuntime(config, logger);
   } catch (err) {
-    if (err instanceof DataDirBusyError || err instanceof ConfigError || err instanceof EventStoreSettingsError) {
+    if (err instanceof DataDirBusyError || err instanceof ConfigError || err instanceof EventStoreSettingsError || err instanceof MasterKeyMismatchError) {
       process.stderr.write(`crm-outreach: ${err.message}\n`);
       process.exit(1);
     }

@@ -21,7 +21,8 @@ import { Dispatcher } from './commands/dispatch.js';
 import { Reconciler } from './commands/reconciler.js';
 import { withSuppressions } from './commands/suppression-adapters.js';
 import type { MasterKey } from './secrets/crypto.js';
-import { loadMasterKey } from './secrets/master-key.js';
+import { checkMasterKey } from './secrets/key-check.js';
+import { KEY_FILE, loadMasterKey } from './secrets/master-key.js';
 import { type UnsubscribeTokens, unsubscribeTokens } from './secrets/unsubscribe-token.js';
 import { lockDataDir } from './sql/data-dir-lock.js';
 import type { Db } from './sql/db.js';
@@ -95,6 +96,14 @@ export async function createRuntime(
   try {
     const store = await openEventStore(config, db);
     await migrate(db, 'read_models', await loadMigrations(READ_MODEL_MIGRATIONS));
+    // Before anything can seal or open a secret: an instance with another key would do both wrongly.
+    await checkMasterKey(db, store, masterKey, {
+      logger: logger.child({ component: 'secrets' }),
+      keySource: config.secretsMasterKey ? 'CRM_SECRETS_MASTER_KEY' : join(config.dataDir, KEY_FILE),
+    }).catch(async (err: unknown) => {
+      await store.close().catch(() => {});
+      throw err;
+    });
     const engine = new ProjectionEngine({
       store,
       db,
@@ -110,6 +119,7 @@ export async function createRuntime(
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
     const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
+      logger: logger.child({ component: 'dispatcher' }),
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
     });
     const reconciler = new Reconciler({ db, dispatcher, now, leaseMs: config.dispatchLeaseMs, logger: logger.child({ component: 'reconciler' }) });

@@ -7,6 +7,7 @@ import { DomainError } from '../domain/decider.js';
 import type { Position } from '../eventstore/port.js';
 import { createLogger } from '../logger.js';
 import { type Runtime, createRuntime } from '../runtime.js';
+import { MasterKeyMismatchError } from '../secrets/key-check.js';
 import { DataDirBusyError } from '../sql/data-dir-lock.js';
 
 /** A mistake in the command line: one line on stderr, exit 2. */
@@ -167,7 +168,7 @@ if (invokedDirectly) {
       process.stdout.write(`${out}\n`);
     },
     (err: unknown) => {
-      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof DomainError) {
+      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof DomainError || err instanceof MasterKeyMismatchError) {
         process.stderr.write(`crm: ${err.message.split('\n').join(' ')}\n`);
         process.exitCode = err instanceof UsageError ? 2 : 1;
         return;

@@ -26,7 +26,8 @@ import { type SuppressionState, suppressedBy, suppressionDecider, suppressionStr
 import { localDay } from '../domain/time-window.js';
 import { type EventStore, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
 import { sharedCap } from '../projections/outboxes.js';
-import type { MasterKey } from '../secrets/crypto.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { type MasterKey, SecretDecryptionError } from '../secrets/crypto.js';
 import { parseSecretRef } from '../secrets/secret-ref.js';
 import type { Queryable } from '../sql/db.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
@@ -77,6 +78,8 @@ export interface DispatcherDeps {
   leaseMs: number;
   /** Sends run at once; more wait their turn (backpressure: embedded PGlite runs one query at a time). */
   maxConcurrentSends: number;
+  /** Silent when not given. */
+  logger?: Logger;
 }
 
 /** A counting semaphore: at most `size` holders, the others wait in arrival order. */
@@ -214,8 +217,10 @@ export class Dispatcher {
   readonly quota: QuotaReserver;
   private readonly slots: Semaphore;
   private readonly cache: AggregateCache;
+  private readonly logger: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
+    this.logger = deps.logger ?? silentLogger;
     this.quota = new QuotaReserver(deps.store, (key) => sharedCap(deps.db, key.companyId, key.credentialId));
     this.cache = new AggregateCache(deps.store);
     this.slots = new Semaphore(deps.maxConcurrentSends);
@@ -436,8 +441,8 @@ export class Dispatcher {
   private async deliver(activity: ActivityHandle, outbox: LiveOutbox, key: BucketKey, secretLoaded?: SecretState): Promise<ActivityState> {
     const request = activity.state.request!;
     let sent: { providerMessageId: string | null };
+    const ref = parseSecretRef(outbox.secretRef);
     try {
-      const ref = parseSecretRef(outbox.secretRef);
       if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
       const secret = secretLoaded ?? (await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const))[0];
       const credential = openSecret(secret, ref, this.deps.masterKey, request.companyId);
@@ -447,12 +452,24 @@ export class Dispatcher {
         { activityId: activity.id, to: request.to, payload: request.payload, idempotencyKey: activity.id },
       );
     } catch (err) {
+      if (err instanceof SecretDecryptionError) {
+        // A key mismatch between instances, not the provider's doing: only the operator can mend it, so it is
+        // logged (the id under a name the logger does not redact, the value never).
+        this.logger.error('the outbox credential cannot be opened with the secrets master key of this instance', {
+          activityId: activity.id,
+          outboxId: outbox.outboxId,
+          credentialId: ref!.secretId,
+          error: err,
+        });
+      }
       const error: ActivityError =
         err instanceof ChannelError
           ? { code: err.code, message: err.message }
           : err instanceof DomainError
             ? { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' }
-            : { code: 'adapter_error', message: 'the channel adapter failed' };
+            : err instanceof SecretDecryptionError
+              ? { code: 'secret_unreadable', message: 'the outbox credential cannot be opened with the secrets master key of this instance' }
+              : { code: 'adapter_error', message: 'the channel adapter failed' };
       // The unit goes back only when the provider surely did not take the message.
       const refund = !(err instanceof ChannelError) || err.refundable;
       if (refund) activity.positions.add((await this.quota.refund(key, activity.id, this.deps.now())).position);
