@@ -137,6 +137,7 @@ export async function createRuntime(
       now,
       async close() {
         await reconciler.stop();
+        await dispatcher.close();
         await engine.stop();
         await store.close();
         if (!options.db) await ownedDb.close();

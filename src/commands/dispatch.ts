@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isBackendDown } from '../backend-errors.js';
 import { derivedUuid } from '../domain/derived-id.js';
 import { linkedInRecipient } from '../channels/linkedin.js';
 import { ChannelError, type ChannelAdapters } from '../channels/port.js';
@@ -99,6 +100,9 @@ class Semaphore {
     }
   }
 }
+
+/** How long a send waits for the database to record its provider's answer before it replies 503 (ms). */
+const RECORD_OUTCOME_INLINE_MS = 3000;
 
 /** Tracks the furthest position a command reached, for read-your-writes. */
 class Positions {
@@ -217,6 +221,8 @@ export class Dispatcher {
   readonly quota: QuotaReserver;
   private readonly slots: Semaphore;
   private readonly cache: AggregateCache;
+  private readonly recording = new Set<Promise<unknown>>();
+  private closed = false;
   private readonly logger: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
@@ -473,10 +479,47 @@ export class Dispatcher {
       // The unit goes back only when the provider surely did not take the message.
       const refund = !(err instanceof ChannelError) || err.refundable;
       if (refund) activity.positions.add((await this.quota.refund(key, activity.id, this.deps.now())).position);
-      return activity.apply([{ type: 'RecordFailed', error, quotaRefunded: refund, now: this.deps.now().toISOString() }]);
+      return this.recordOutcome(activity, { type: 'RecordFailed', error, quotaRefunded: refund, now: this.deps.now().toISOString() });
     }
-    // Sent. If this record cannot be written, nothing is refunded or retried: the reconciler settles it.
-    return activity.apply([{ type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() }]);
+    // Sent. If this record cannot be written, nothing is refunded or re-sent.
+    return this.recordOutcome(activity, { type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() });
+  }
+
+  /**
+   * Records what the provider answered. Only this process knows it: lost, the activity would be settled as
+   * interrupted, and a person might resend to a recipient who got the message. So a database blip (a restart,
+   * a terminated connection) is ridden out: retried for a moment before the caller hears a 503, then in the
+   * background until the dispatch's lease ends, after which the reconciler settles it instead.
+   */
+  private async recordOutcome(activity: ActivityHandle, outcome: ActivityCommand, inBackground = false): Promise<ActivityState> {
+    const deadline = inBackground ? Date.parse(activity.state.leaseUntil ?? '') : Date.now() + RECORD_OUTCOME_INLINE_MS;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await activity.apply([outcome]);
+      } catch (err) {
+        // An append whose reply was lost may have committed: the reloaded activity then has its outcome already.
+        if (err instanceof DomainError && activity.state.status !== 'dispatching') return activity.state;
+        if (!isBackendDown(err) || this.closed) throw err;
+        if (!(Date.now() + delay < deadline)) {
+          if (!inBackground) this.recordLater(activity, outcome);
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+
+  private recordLater(activity: ActivityHandle, outcome: ActivityCommand): void {
+    const p = this.recordOutcome(activity, outcome, true)
+      .catch(() => undefined)
+      .finally(() => this.recording.delete(p));
+    this.recording.add(p);
+  }
+
+  /** Stops retrying outcomes in the background (the reconciler settles what is left) and waits for them. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.recording);
   }
 
   /**
