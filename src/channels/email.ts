@@ -1,7 +1,19 @@
 import nodemailer from 'nodemailer';
-import { type ChannelAdapter, ChannelError } from './port.js';
+import { type ChannelAdapter, ChannelError, type OutboxForAdapter, type OutgoingMessage } from './port.js';
 
-const SEND_TIMEOUT_MS = 30_000;
+/** How long an SMTP send waits (ms): to connect, for the server's greeting, and for any reply after that. */
+export interface SmtpTimeouts {
+  connectMs: number;
+  greetingMs: number;
+  socketMs: number;
+}
+
+/**
+ * Short connect and greeting waits: a server that accepts the connection and never greets (or a black-holed
+ * address) holds a dispatcher slot until they expire, and since nothing was sent the unit is refunded and the
+ * same send can hold a slot again at no cost. A few seconds is ample for a mail server that is up.
+ */
+export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = { connectMs: 5_000, greetingMs: 5_000, socketMs: 30_000 };
 
 /** Reply codes that refuse the mailbox itself: 550 unavailable, 551 not local, 553 name not allowed. */
 const HARD_BOUNCE_CODES = new Set([550, 551, 553]);
@@ -51,8 +63,10 @@ function unsubscribeHeaders(url: string | undefined): Record<string, string> {
  * Email over SMTP with nodemailer. The credential is an SMTP URL (`smtp://user:pass@host:port` or `smtps://`).
  * One connection per send: outboxes are few, and no pooled connection outlives a rotated secret.
  */
-export const emailAdapter: ChannelAdapter = {
-  async send(outbox, credential, message) {
+export class EmailAdapter implements ChannelAdapter {
+  constructor(private readonly timeouts: SmtpTimeouts = DEFAULT_SMTP_TIMEOUTS) {}
+
+  async send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage) {
     let url: URL;
     try {
       url = new URL(credential);
@@ -69,9 +83,9 @@ export const emailAdapter: ChannelAdapter = {
       auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
       // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
       tls: { rejectUnauthorized: !['127.0.0.1', 'localhost', '::1'].includes(url.hostname) },
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
-      socketTimeout: SEND_TIMEOUT_MS,
+      connectionTimeout: this.timeouts.connectMs,
+      greetingTimeout: this.timeouts.greetingMs,
+      socketTimeout: this.timeouts.socketMs,
     });
     const cfg = outbox.config as { fromAddress: string; fromName?: string; replyTo?: string };
     const p = message.payload as { subject: string; text?: string; html?: string; headers?: Record<string, string> };
@@ -91,5 +105,7 @@ export const emailAdapter: ChannelAdapter = {
     } finally {
       transport.close();
     }
-  },
-};
+  }
+}
+
+export const emailAdapter: ChannelAdapter = new EmailAdapter();
