@@ -39,6 +39,7 @@ describe('the crm CLI', () => {
       ['token', 'revoke'],
       ['token', 'revoke', 'not-a-uuid'],
       ['secret', 'put', '--name', 'x'],
+      ['secret', 'put', '--instance', '--company', randomUUID(), '--name', 'x'],
     ]) {
       const r = await crm(args, env);
       expect(r.code, args.join(' ')).toBe(2);
@@ -61,6 +62,9 @@ describe('the crm CLI', () => {
       const put = await crm(['secret', 'put', '--company', company, '--name', 'smtp'], env, 'smtp://u:pw@127.0.0.1:2525\n');
       expect(put.code).toBe(0);
       expect(put.stdout).toMatch(/^secret:\/\/[0-9a-f-]{36}:latest\n$/);
+      const instancePut = await crm(['secret', 'put', '--instance', '--name', 'hooks-signing-key'], env, 'whsec-from-the-operator\n');
+      expect(instancePut.code, instancePut.stderr).toBe(0);
+      expect(instancePut.stdout).toMatch(/^secret:\/\/[0-9a-f-]{36}:latest\n$/);
 
       const port = await freePort();
       const server = startServer({ ...env, PORT: String(port), CRM_AUTH_MODE: 'authenticated' });
@@ -77,6 +81,9 @@ describe('the crm CLI', () => {
       expect((await call('POST', `/api/companies/${company}/crm/secrets`, admin, { name: 'wa', value: 'token-xyz' })).status).toBe(201);
       const list = (await (await call('GET', `/api/companies/${company}/crm/secrets`, admin)).json()) as { items: { name: string }[] };
       expect(list.items.map((i) => i.name).sort()).toEqual(['smtp', 'wa']);
+      const instance = (await (await call('GET', '/api/admin/secrets', admin)).json()) as { items: { name: string; ref: string }[] };
+      expect(instance.items.map((i) => `${i.ref}\n`)).toEqual([instancePut.stdout]);
+      expect(instance.items[0]!.name).toBe('hooks-signing-key');
       const key = await call('POST', `/api/companies/${company}/agent-keys`, admin, { agentId: 'bot' });
       expect(key.status).toBe(201);
       const agent = ((await key.json()) as { token: string }).token;

@@ -1,7 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { issueAgentKey, issueBoardToken, revokeAccessToken } from '../commands/access-tokens.js';
 import { LOCAL_OPERATOR } from '../commands/actor.js';
-import { createSecret } from '../commands/secrets.js';
+import { createInstanceSecret, createSecret } from '../commands/secrets.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { DomainError } from '../domain/decider.js';
 import type { Position } from '../eventstore/port.js';
@@ -25,7 +25,7 @@ Commands:
   token board    issue a board token (a person)
   token agent    issue an agent key (one agent of one company)
   token revoke   revoke a board token or an agent key
-  secret put     store a secret of a company, reading its value from stdin
+  secret put     store a secret of a company, or of the instance, reading its value from stdin
 
 Run 'crm <command> --help' for a command's options.`,
   token: `Usage: crm token <board|agent|revoke> [options]   ('crm token <sub> --help' for each)`,
@@ -42,10 +42,13 @@ Prints the agent key alone on stdout (shown once).`,
   'token revoke': `Usage: crm token revoke <token-id>
 
 Revokes a board token or an agent key by its id (not the token itself).`,
-  secret: `Usage: crm secret put --company <uuid> --name <name>   ('crm secret put --help')`,
-  'secret put': `Usage: crm secret put --company <uuid> --name <name> < value
+  secret: `Usage: crm secret put (--company <uuid> | --instance) --name <name>   ('crm secret put --help')`,
+  'secret put': `Usage: crm secret put (--company <uuid> | --instance) --name <name> < value
 
-Reads the value from stdin (a trailing newline is dropped) and prints its reference, secret://<id>:latest.`,
+Reads the value from stdin (a trailing newline is dropped) and prints its reference, secret://<id>:latest.
+  --company <uuid>   a secret of that company (its board users manage it, its outboxes use it)
+  --instance         an instance secret, for instance configuration (the post-issue hooks' secretRef):
+                     only operators manage it, and no company can see or use it`,
 };
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -144,14 +147,18 @@ export async function run(argv: string[]): Promise<string> {
       });
     }
     case 'secret put': {
-      const { values } = parse(rest, { company: { type: 'string' }, name: { type: 'string' } });
+      const { values } = parse(rest, { company: { type: 'string' }, instance: { type: 'boolean' }, name: { type: 'string' } });
       if (values.help) return HELP[key]!;
-      const companyId = requireUuid(values.company, '--company');
+      if (values.instance === true && values.company !== undefined) throw new UsageError('--company and --instance exclude each other');
+      const companyId = values.instance === true ? null : requireUuid(values.company, '--company (or --instance)');
       if (typeof values.name !== 'string' || !values.name.trim()) throw new UsageError('--name is required');
+      const name = values.name.trim();
       const value = await readStdin();
       if (!value) throw new UsageError('the secret value (stdin) is empty');
       return withRuntime(async (rt) => {
-        const s = await createSecret(rt.store, rt.masterKey, { companyId, name: (values.name as string).trim(), value }, LOCAL_OPERATOR, rt.now());
+        const s = companyId
+          ? await createSecret(rt.store, rt.masterKey, { companyId, name, value }, LOCAL_OPERATOR, rt.now())
+          : await createInstanceSecret(rt.store, rt.masterKey, { name, value }, LOCAL_OPERATOR, rt.now());
         return { out: s.ref, position: s.position };
       });
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type OutboxFields, outboxDecider, outboxStream } from '../domain/outbox.js';
+import { companyScope } from '../domain/secret.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import type { MasterKey } from '../secrets/crypto.js';
 import { webhookConfigOf } from '../webhooks/config.js';
@@ -9,13 +10,13 @@ import { resolveSecret } from './secrets.js';
 
 /** The credential behind a reference: the secret must exist in the company (else 422, or 400 if malformed). */
 async function credentialOf(store: EventStore, master: MasterKey, secretRef: string, companyId: string): Promise<string> {
-  return (await resolveSecret(store, master, secretRef, companyId)).secretId;
+  return (await resolveSecret(store, master, secretRef, companyScope(companyId))).secretId;
 }
 
 /** A webhook signing secret must be one of the company's, like the outbox's own credential (else 422). */
 async function checkWebhookSecret(store: EventStore, master: MasterKey, config: Record<string, unknown> | undefined, companyId: string) {
   const webhook = config ? webhookConfigOf(config) : null;
-  if (webhook) await resolveSecret(store, master, webhook.secretRef, companyId);
+  if (webhook) await resolveSecret(store, master, webhook.secretRef, companyScope(companyId));
 }
 
 export async function createOutbox(

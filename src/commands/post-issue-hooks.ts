@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { DomainError } from '../domain/decider.js';
 import { HOOK_REGISTRY_STREAM, type PostIssueHooksReloaded } from '../domain/post-issue-hooks.js';
+import { INSTANCE_SCOPE } from '../domain/secret.js';
 import { StreamNotFoundError } from '../eventstore/port.js';
-import { type Hook, type HookRegistry, HookRegistrySchema, hookMatches, parseHookRegistry, registrySummary } from '../hooks/registry.js';
+import { type Hook, type HookRegistry, HookRegistrySchema, type ParsedRegistry, hookMatches, parseHookRegistry, registrySummary, secretRefProblems } from '../hooks/registry.js';
 import { deliverWebhook } from '../hooks/webhook.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
@@ -24,7 +25,8 @@ export async function currentHookRegistry(rt: Pick<Runtime, 'store'>): Promise<{
   }
 }
 
-async function readRegistryFile(path: string) {
+/** The registry file, parsed, and checked against the secrets it names: valid only if both pass. */
+async function readRegistryFile(rt: Pick<Runtime, 'store' | 'masterKey'>, path: string): Promise<ParsedRegistry> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -32,7 +34,18 @@ async function readRegistryFile(path: string) {
     const code = (err as NodeJS.ErrnoException).code;
     return { ok: false as const, problems: [{ message: code === 'ENOENT' ? 'the registry file does not exist' : 'the registry file cannot be read' }] };
   }
-  return parseHookRegistry(text);
+  const parsed = parseHookRegistry(text);
+  if (!parsed.ok) return parsed;
+  const problems = await secretRefProblems(parsed, async (ref) => {
+    try {
+      await resolveSecret(rt.store, rt.masterKey, ref, INSTANCE_SCOPE);
+      return null;
+    } catch (err) {
+      if (err instanceof DomainError) return err.message;
+      throw err;
+    }
+  });
+  return problems.length > 0 ? { ok: false, problems } : parsed;
 }
 
 async function record(rt: Runtime, sha256: string, registry: HookRegistry, actor: Actor) {
@@ -46,7 +59,7 @@ async function record(rt: Runtime, sha256: string, registry: HookRegistry, actor
 
 /** Reloads the YAML file: a valid one is recorded and takes force; an invalid one is a 422 and changes nothing. */
 export async function reloadHookRegistry(rt: Runtime, actor: Actor) {
-  const parsed = await readRegistryFile(rt.config.postIssueHooksPath);
+  const parsed = await readRegistryFile(rt, rt.config.postIssueHooksPath);
   if (!parsed.ok) throw new DomainError('invalid_state', 'the post-issue hooks registry is invalid; the previous one stays in force', { problems: parsed.problems });
   const position = await record(rt, parsed.sha256, parsed.registry, actor);
   return { sha256: parsed.sha256, hooks: registrySummary(parsed.registry), position };
@@ -54,7 +67,7 @@ export async function reloadHookRegistry(rt: Runtime, actor: Actor) {
 
 /** At start: take the file's registry if it is valid and new; otherwise keep the one in force, and say why. */
 export async function syncHookRegistryAtStart(rt: Runtime, actor: Actor, logger: Logger): Promise<void> {
-  const parsed = await readRegistryFile(rt.config.postIssueHooksPath);
+  const parsed = await readRegistryFile(rt, rt.config.postIssueHooksPath);
   if (!parsed.ok) {
     logger.warn('post-issue hooks file not loaded; the registry in force stays', { path: rt.config.postIssueHooksPath, problems: parsed.problems });
     return;
@@ -82,7 +95,8 @@ async function runHook(rt: Runtime, hook: Hook, companyId: string, issue: Finish
   }
   let key: string;
   try {
-    key = (await resolveSecret(rt.store, rt.masterKey, hook.secretRef, null)).value;
+    // Checked again here: a registry recorded before instance secrets existed may name a company's secret.
+    key = (await resolveSecret(rt.store, rt.masterKey, hook.secretRef, INSTANCE_SCOPE)).value;
   } catch {
     return { name: hook.name, action: hook.action, ok: false, error: 'the webhook secret cannot be resolved' };
   }

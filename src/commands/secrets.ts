@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/decider.js';
-import { type SecretState, secretDecider, secretStream } from '../domain/secret.js';
+import { INSTANCE_SCOPE, type SecretScope, type SecretState, companyScope, inScope, secretDecider, secretStream } from '../domain/secret.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { type MasterKey, open, seal } from '../secrets/crypto.js';
 import { type SecretRef, formatSecretRef, parseSecretRef } from '../secrets/secret-ref.js';
@@ -14,6 +14,7 @@ export interface StoredSecret {
   position: Position | null;
 }
 
+/** A company's secret: its board users manage it, its outboxes use it. */
 export async function createSecret(
   store: EventStore,
   master: MasterKey,
@@ -21,6 +22,43 @@ export async function createSecret(
   actor: Actor,
   now: Date,
 ): Promise<StoredSecret> {
+  return create(store, master, companyScope(input.companyId), input, actor, now);
+}
+
+/** An instance secret, for instance configuration (post-issue hooks): operators only, never a company. */
+export async function createInstanceSecret(
+  store: EventStore,
+  master: MasterKey,
+  input: { name: string; value: string },
+  actor: Actor,
+  now: Date,
+): Promise<StoredSecret> {
+  return create(store, master, INSTANCE_SCOPE, input, actor, now);
+}
+
+/** A new version of a company's secret; another company's, or an instance secret, is not found (404). */
+export async function addSecretVersion(
+  store: EventStore,
+  master: MasterKey,
+  input: { companyId: string; secretId: string; value: string },
+  actor: Actor,
+  now: Date,
+): Promise<StoredSecret> {
+  return addVersion(store, master, companyScope(input.companyId), input, actor, now);
+}
+
+/** A new version of an instance secret; a company's is not found (404). */
+export async function addInstanceSecretVersion(
+  store: EventStore,
+  master: MasterKey,
+  input: { secretId: string; value: string },
+  actor: Actor,
+  now: Date,
+): Promise<StoredSecret> {
+  return addVersion(store, master, INSTANCE_SCOPE, input, actor, now);
+}
+
+async function create(store: EventStore, master: MasterKey, scope: SecretScope, input: { name: string; value: string }, actor: Actor, now: Date): Promise<StoredSecret> {
   const secretId = randomUUID();
   const r = await handleCommand(
     store,
@@ -29,7 +67,7 @@ export async function createSecret(
     {
       type: 'CreateSecret',
       secretId,
-      companyId: input.companyId,
+      scope,
       name: input.name,
       sealed: seal(master, input.value, secretId),
       actor: actorLabel(actor),
@@ -40,13 +78,7 @@ export async function createSecret(
   return { id: secretId, version: 1, ref: formatSecretRef(secretId), position: r.position };
 }
 
-export async function addSecretVersion(
-  store: EventStore,
-  master: MasterKey,
-  input: { companyId: string; secretId: string; value: string },
-  actor: Actor,
-  now: Date,
-): Promise<StoredSecret> {
+async function addVersion(store: EventStore, master: MasterKey, scope: SecretScope, input: { secretId: string; value: string }, actor: Actor, now: Date): Promise<StoredSecret> {
   const r = await handleCommand(
     store,
     secretStream(input.secretId),
@@ -54,7 +86,7 @@ export async function addSecretVersion(
     {
       type: 'AddSecretVersion',
       secretId: input.secretId,
-      companyId: input.companyId,
+      scope,
       sealed: seal(master, input.value, input.secretId),
       actor: actorLabel(actor),
       now: now.toISOString(),
@@ -72,27 +104,36 @@ export interface ResolvedSecret {
 }
 
 /**
- * Resolves `secret://<id>:<version|latest>` for a company: the only way a secret value leaves the store,
- * for a channel adapter. A malformed reference is invalid input (400); a reference to a missing secret, to
- * another company's, or to a version that does not exist cannot be used (422).
+ * Resolves `secret://<id>:<version|latest>` in a scope: the only way a secret value leaves the store, for a
+ * channel adapter, a webhook check or a post-issue hook. A malformed reference is invalid input (400); a
+ * reference to a missing secret, to one of another scope (another company's, a company's for the instance, the
+ * instance's for a company), or to a version that does not exist cannot be used (422).
  */
-export async function resolveSecret(
-  store: EventStore,
-  master: MasterKey,
-  ref: string,
-  /** The company the reference must belong to; null only for instance-level configuration written by operators. */
-  companyId: string | null,
-): Promise<ResolvedSecret> {
+export async function resolveSecret(store: EventStore, master: MasterKey, ref: string, scope: SecretScope): Promise<ResolvedSecret> {
   const parsed = parseSecretRef(ref);
   if (!parsed) throw new DomainError('invalid_input', 'secretRef must be secret://<uuid>:<version|latest>');
   const { state } = await loadAggregate(store, secretStream(parsed.secretId), secretDecider);
-  return openSecret(state, parsed, master, companyId);
+  return openInScope(state, parsed, master, scope);
 }
 
-/** The value a parsed reference names in a loaded secret, after the company check (422 when refused). */
-export function openSecret(state: SecretState, parsed: SecretRef, master: MasterKey, companyId: string | null): ResolvedSecret {
-  if (!state.exists || (companyId !== null && state.companyId !== companyId)) {
-    throw new DomainError('invalid_state', 'secretRef does not name a secret of this company');
+/** The value a parsed reference names in a loaded secret of the company (422 when refused). */
+export function openSecret(state: SecretState, parsed: SecretRef, master: MasterKey, companyId: string): ResolvedSecret {
+  return openInScope(state, parsed, master, companyScope(companyId));
+}
+
+const HOW_TO_STORE = "store one with 'crm secret put --instance' or POST /api/admin/secrets";
+
+function openInScope(state: SecretState, parsed: SecretRef, master: MasterKey, scope: SecretScope): ResolvedSecret {
+  if (!state.exists || !inScope(state, scope)) {
+    // To a company, an instance secret is as unknown as another company's. Only operators read the instance
+    // message, and they may know that the secret is a company's (not whose).
+    if (scope.kind === 'company') throw new DomainError('invalid_state', 'secretRef does not name a secret of this company');
+    throw new DomainError(
+      'invalid_state',
+      state.exists
+        ? `secretRef names a company's secret: instance configuration takes only instance secrets (${HOW_TO_STORE})`
+        : `secretRef does not name an instance secret (${HOW_TO_STORE})`,
+    );
   }
   const version = parsed.version === 'latest' ? state.latest : parsed.version;
   const sealed = state.versions.get(version);

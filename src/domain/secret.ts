@@ -11,17 +11,34 @@ export interface SealedValue {
   data: string;
 }
 
-export type SecretCommand =
-  | { type: 'CreateSecret'; secretId: string; companyId: string; name: string; sealed: SealedValue; actor: string; now: string }
-  | { type: 'AddSecretVersion'; secretId: string; companyId: string; sealed: SealedValue; actor: string; now: string };
+/**
+ * Whose a secret is. A company's is managed by that company's board users and used by its outboxes. The
+ * instance's is managed by operators only (the CLI, instance admins) and used by instance configuration, such
+ * as the post-issue hooks that run for every company: a company must not choose the key those sign with.
+ */
+export type SecretScope = { kind: 'company'; companyId: string } | { kind: 'instance' };
 
+export const companyScope = (companyId: string): SecretScope => ({ kind: 'company', companyId });
+export const INSTANCE_SCOPE: SecretScope = Object.freeze({ kind: 'instance' });
+
+/** What events and read models record as the owner: the company's id, or null for the instance. */
+export const scopeOwner = (scope: SecretScope): string | null => (scope.kind === 'company' ? scope.companyId : null);
+
+/** A secret belongs to exactly one scope: a company's never serves the instance, nor the reverse. */
+export const inScope = (state: SecretState, scope: SecretScope): boolean => state.exists && state.companyId === scopeOwner(scope);
+
+export type SecretCommand =
+  | { type: 'CreateSecret'; secretId: string; scope: SecretScope; name: string; sealed: SealedValue; actor: string; now: string }
+  | { type: 'AddSecretVersion'; secretId: string; scope: SecretScope; sealed: SealedValue; actor: string; now: string };
+
+/** `companyId` null: an instance secret (events written before instance secrets existed are all companies'). */
 export type SecretEvent =
-  | DomainEvent<'SecretCreated', { secretId: string; companyId: string; name: string; version: 1; sealed: SealedValue; createdBy: string; createdAt: string }>
-  | DomainEvent<'SecretVersionAdded', { secretId: string; companyId: string; version: number; sealed: SealedValue; addedBy: string; addedAt: string }>;
+  | DomainEvent<'SecretCreated', { secretId: string; companyId: string | null; name: string; version: 1; sealed: SealedValue; createdBy: string; createdAt: string }>
+  | DomainEvent<'SecretVersionAdded', { secretId: string; companyId: string | null; version: number; sealed: SealedValue; addedBy: string; addedAt: string }>;
 
 export type SecretState =
   | { exists: false }
-  | { exists: true; companyId: string; name: string; versions: Map<number, SealedValue>; latest: number };
+  | { exists: true; companyId: string | null; name: string; versions: Map<number, SealedValue>; latest: number };
 
 export const secretDecider: Decider<SecretCommand, SecretState, SecretEvent> = {
   initialState: () => ({ exists: false }),
@@ -48,7 +65,7 @@ export const secretDecider: Decider<SecretCommand, SecretState, SecretEvent> = {
             type: 'SecretCreated',
             data: {
               secretId: command.secretId,
-              companyId: command.companyId,
+              companyId: scopeOwner(command.scope),
               name: command.name,
               version: 1,
               sealed: command.sealed,
@@ -58,14 +75,14 @@ export const secretDecider: Decider<SecretCommand, SecretState, SecretEvent> = {
           },
         ];
       case 'AddSecretVersion':
-        // Another company's secret is indistinguishable from a missing one.
-        if (!state.exists || state.companyId !== command.companyId) throw new DomainError('not_found', 'secret not found');
+        // Another company's secret, or the instance's, is indistinguishable from a missing one.
+        if (!state.exists || !inScope(state, command.scope)) throw new DomainError('not_found', 'secret not found');
         return [
           {
             type: 'SecretVersionAdded',
             data: {
               secretId: command.secretId,
-              companyId: command.companyId,
+              companyId: state.companyId,
               version: state.latest + 1,
               sealed: command.sealed,
               addedBy: command.actor,

@@ -44,7 +44,15 @@ export interface RegistryProblem {
   path?: (string | number)[];
 }
 
-export type ParsedRegistry = { ok: true; registry: HookRegistry; sha256: string } | { ok: false; problems: RegistryProblem[] };
+export type ParsedRegistry =
+  | {
+      ok: true;
+      registry: HookRegistry;
+      sha256: string;
+      /** Where a path of the registry is written in the file, for problems found after parsing. */
+      locate(path: (string | number)[]): { line: number; column: number } | undefined;
+    }
+  | { ok: false; problems: RegistryProblem[] };
 
 export const registrySummary = (r: HookRegistry) => r.hooks.map((h) => ({ name: h.name, on: h.on ?? null, action: h.action }));
 
@@ -68,20 +76,45 @@ export function parseHookRegistry(text: string): ParsedRegistry {
   } catch (err) {
     return { ok: false, problems: [{ message: err instanceof Error ? err.message.split('\n')[0]! : 'the YAML cannot be read' }] };
   }
+  // Points at the deepest node of the path that exists in the document.
+  const locate = (path: (string | number)[]) => {
+    let node: unknown;
+    for (let n = path.length; n >= 0 && !node; n--) node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (!range) return undefined;
+    const pos = lineCounter.linePos(range[0]);
+    return { line: pos.line, column: pos.col };
+  };
   const parsed = HookRegistrySchema.safeParse(value);
-  if (parsed.success) return { ok: true, registry: parsed.data, sha256 };
+  if (parsed.success) return { ok: true, registry: parsed.data, sha256, locate };
   return {
     ok: false,
     problems: parsed.error.issues.slice(0, 20).map((issue) => {
-      // Point at the deepest node of the path that exists in the document.
       const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-      let node: unknown;
-      for (let n = path.length; n >= 0 && !node; n--) node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      const range = (node as { range?: [number, number, number] } | undefined)?.range;
-      const pos = range ? lineCounter.linePos(range[0]) : undefined;
-      return { message: issue.message, path, line: pos?.line, column: pos?.col };
+      const pos = locate(path);
+      return { message: issue.message, path, line: pos?.line, column: pos?.column };
     }),
   };
+}
+
+/**
+ * The problems only the secrets store can tell: hooks run for every company, so each webhook must sign with an
+ * instance secret. `refusal` says why a reference cannot be used in the instance's scope, or null.
+ */
+export async function secretRefProblems(
+  parsed: Extract<ParsedRegistry, { ok: true }>,
+  refusal: (secretRef: string) => Promise<string | null>,
+): Promise<RegistryProblem[]> {
+  const problems: RegistryProblem[] = [];
+  for (const [i, hook] of parsed.registry.hooks.entries()) {
+    if (hook.action !== 'webhook') continue;
+    const why = await refusal(hook.secretRef);
+    if (!why) continue;
+    const path = ['hooks', i, 'secretRef'];
+    const pos = parsed.locate(path);
+    problems.push({ message: `hook "${hook.name}": ${why}`, path, line: pos?.line, column: pos?.column });
+  }
+  return problems;
 }
 
 export function hookMatches(hook: Hook, issue: { status: string; labels: string[] }): boolean {

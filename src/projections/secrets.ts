@@ -37,18 +37,28 @@ interface SecretRow {
   created_by: string;
 }
 
+const view = (r: SecretRow) => ({
+  id: r.id,
+  name: r.name,
+  latestVersion: r.latest_version,
+  ref: formatSecretRef(r.id),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  createdBy: r.created_by,
+});
+
 export async function listSecrets(q: Queryable, companyId: string) {
   const { rows } = await q.query<SecretRow>(
     `SELECT id, name, latest_version, created_at, updated_at, created_by FROM crm_secrets WHERE company_id = $1 ORDER BY created_at, id`,
     [companyId],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    latestVersion: r.latest_version,
-    ref: formatSecretRef(r.id),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    createdBy: r.created_by,
-  }));
+  return rows.map(view);
+}
+
+/** The instance's secrets (operators only): those of no company. */
+export async function listInstanceSecrets(q: Queryable) {
+  const { rows } = await q.query<SecretRow>(
+    `SELECT id, name, latest_version, created_at, updated_at, created_by FROM crm_secrets WHERE company_id IS NULL ORDER BY created_at, id`,
+  );
+  return rows.map(view);
 }

@@ -3,7 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/commands/actor.js';
+import { syncHookRegistryAtStart } from '../../src/commands/post-issue-hooks.js';
 import { HOOK_REGISTRY_STREAM } from '../../src/domain/post-issue-hooks.js';
+import { createLogger } from '../../src/logger.js';
 import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
 import { type TestApp, startTestApp, tempDir } from '../support/app.js';
 import { fakeHttpServer, json } from '../support/fake-http.js';
@@ -31,7 +34,9 @@ function suite(backend: 'pglite' | 'postgres') {
       });
       writeFileSync(file, 'hooks: []\n');
       t = await startTestApp(backend, { config: { postIssueHooksPath: file } });
-      const s = await request(t.app).post(`/api/companies/${company}/crm/secrets`).send({ name: 'hook-key', value: HMAC_KEY });
+      // Instance configuration signs with an instance secret, which only operators set.
+      const s = await request(t.app).post('/api/admin/secrets').send({ name: 'hook-key', value: HMAC_KEY });
+      expect(s.status).toBe(201);
       secretRef = s.body.ref;
     });
     afterAll(async () => {
@@ -126,6 +131,50 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await run({ issueId: 'x', status: 'done', labels: [], artifacts: [{ contentSha256: sha('a'), draft: 'b' }] })).status).toBe(400);
       expect((await run({ issueId: 'x', status: 'done', extra: 1 })).status).toBe(400);
       expect((await run({ status: 'done' })).status).toBe(400);
+      expect(receiver.received.length).toBe(before);
+    });
+
+    it("refuses a registry whose webhook names a company's secret, at reload and at start; one recorded earlier never signs", async () => {
+      const COMPANY_KEY = 'a-key-the-company-chose';
+      const companySecret = await request(t.app).post(`/api/companies/${company}/crm/secrets`).send({ name: 'my-hook-key', value: COMPANY_KEY });
+      expect(companySecret.status).toBe(201);
+      const yaml = (ref: string) => `hooks:\n  - name: notify-all\n    action: webhook\n    url: ${receiver.url}/evil\n    secretRef: ${ref}\n`;
+      const recordedBefore = (await t.rt.store.readStream(HOOK_REGISTRY_STREAM)).length;
+
+      writeFileSync(file, yaml(companySecret.body.ref));
+      const reload = await request(t.app).post('/api/admin/post-issue-hooks/reload');
+      expect(reload.status).toBe(422);
+      expect(reload.body.details.problems).toEqual([
+        {
+          message: expect.stringMatching(/^hook "notify-all": secretRef names a company's secret: instance configuration takes only instance secrets/),
+          path: ['hooks', 0, 'secretRef'],
+          line: 5,
+          column: expect.any(Number),
+        },
+      ]);
+      // A reference to no secret at all is refused the same way, with its own reason.
+      writeFileSync(file, yaml(`secret://${randomUUID()}:latest`));
+      const missing = await request(t.app).post('/api/admin/post-issue-hooks/reload');
+      expect(missing.status).toBe(422);
+      expect(missing.body.details.problems[0].message).toMatch(/does not name an instance secret/);
+
+      // At start: logged, not taken.
+      writeFileSync(file, yaml(companySecret.body.ref));
+      const lines: string[] = [];
+      await syncHookRegistryAtStart(t.rt, SYSTEM_ACTOR, createLogger('warn', (l) => lines.push(l)));
+      expect(lines.join('\n')).toMatch(/post-issue hooks file not loaded.*names a company's secret/);
+      expect((await t.rt.store.readStream(HOOK_REGISTRY_STREAM)).length).toBe(recordedBefore);
+
+      // A registry recorded before instance secrets existed, naming the company's secret: the hook fails, unsigned.
+      await t.rt.store.append(
+        HOOK_REGISTRY_STREAM,
+        [{ type: 'PostIssueHooksReloaded', data: { sha256: sha('old'), registry: { hooks: [{ name: 'notify-all', action: 'webhook', url: `${receiver.url}/evil`, secretRef: companySecret.body.ref }] }, source: file, reloadedBy: 'board:local', reloadedAt: new Date().toISOString() } }],
+        'any',
+      );
+      const before = receiver.received.length;
+      const res = await run({ issueId: 'ISS-9', status: 'done', labels: [] });
+      expect(res.status).toBe(200);
+      expect(res.body.results).toEqual([{ name: 'notify-all', action: 'webhook', ok: false, error: 'the webhook secret cannot be resolved' }]);
       expect(receiver.received.length).toBe(before);
     });
   });

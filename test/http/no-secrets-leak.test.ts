@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { resolveSecret } from '../../src/commands/secrets.js';
+import { companyScope } from '../../src/domain/secret.js';
 import { createLogger } from '../../src/logger.js';
 import { adminToken, startTestApp } from '../support/app.js';
 
@@ -30,9 +31,9 @@ describe('no secret value or plain token in replies or logs', () => {
       const v2 = 'smtp://mailer:S3cr3t-second@127.0.0.1:2525';
       const created = record(await request(t.app).post(`/api/companies/${company}/crm/secrets`).set(as(ops)).send({ name: 'smtp', value: v1 }));
       // "Use it": the dispatcher's path to a value.
-      expect((await resolveSecret(t.rt.store, t.rt.masterKey, created.body.ref, company)).value).toBe(v1);
+      expect((await resolveSecret(t.rt.store, t.rt.masterKey, created.body.ref, companyScope(company))).value).toBe(v1);
       record(await request(t.app).post(`/api/companies/${company}/crm/secrets/${created.body.id}/versions`).set(as(ops)).send({ value: v2 }));
-      expect((await resolveSecret(t.rt.store, t.rt.masterKey, created.body.ref, company)).value).toBe(v2);
+      expect((await resolveSecret(t.rt.store, t.rt.masterKey, created.body.ref, companyScope(company))).value).toBe(v2);
       record(await request(t.app).get(`/api/companies/${company}/crm/secrets`).set(as(ops)));
 
       const key = record(await request(t.app).post(`/api/companies/${company}/agent-keys`).set(as(ops)).send({ agentId: 'bot' }));

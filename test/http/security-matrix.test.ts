@@ -32,6 +32,7 @@ interface Fixtures {
   boardTokenId: () => Promise<string>;
   agentKeyId: () => Promise<string>;
   secretId: string;
+  instanceSecretId: string;
   pieceId: string;
   freshPieceId: () => Promise<string>;
   outboxId: string;
@@ -130,6 +131,21 @@ const ROUTES: RouteCase[] = [
     url: (f) => `/api/companies/${f.companyId}/crm/secrets/${f.secretId}/versions`,
     body: () => ({ value: 'rotated' }),
     expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/secrets',
+    url: () => '/api/admin/secrets',
+    body: () => ({ name: 'hooks-key', value: 'instance-value' }),
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 201],
+  },
+  { method: 'GET', path: '/api/admin/secrets', url: () => '/api/admin/secrets', expect: [401, 401, 401, 401, 403, 403, 403, 403, 200] },
+  {
+    method: 'POST',
+    path: '/api/admin/secrets/:secretId/versions',
+    url: (f) => `/api/admin/secrets/${f.instanceSecretId}/versions`,
+    body: () => ({ value: 'rotated' }),
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 201],
   },
   {
     method: 'GET',
@@ -424,6 +440,8 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         .set('authorization', `Bearer ${tokens.admin}`)
         .send({ name: 'fixture', value: 'v1' });
       expect(secret.status).toBe(201);
+      const instanceSecret = await request(t.app).post('/api/admin/secrets').set('authorization', `Bearer ${tokens.admin}`).send({ name: 'fixture', value: 'v1' });
+      expect(instanceSecret.status).toBe(201);
       const piece = async () => {
         const res = await request(t.app).post(`/api/companies/${companyId}/crm/content-pieces`).set('authorization', `Bearer ${tokens.admin}`).send(pieceBody());
         expect(res.status).toBe(201);
@@ -501,6 +519,7 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         },
         webhookOutboxId: webhookOutbox.body.id,
         secretId: secret.body.id,
+        instanceSecretId: instanceSecret.body.id,
         pieceId: await piece(),
         freshPieceId: piece,
         boardTokenId: async () => {

@@ -7,7 +7,7 @@ import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { createSecret, resolveSecret } from '../../src/commands/secrets.js';
 import { ConfigError } from '../../src/config.js';
 import { DomainError } from '../../src/domain/decider.js';
-import { secretStream } from '../../src/domain/secret.js';
+import { INSTANCE_SCOPE, companyScope, secretStream } from '../../src/domain/secret.js';
 import { SecretDecryptionError, masterKeyFrom, open, seal } from '../../src/secrets/crypto.js';
 import { loadMasterKey } from '../../src/secrets/master-key.js';
 import { parseSecretRef } from '../../src/secrets/secret-ref.js';
@@ -107,12 +107,12 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       expect(JSON.stringify(events.map((e) => e.data))).not.toMatch(/first-pass|second-pass/);
 
       const { store, masterKey } = t.rt;
-      expect((await resolveSecret(store, masterKey, `secret://${id}:latest`, A)).value).toBe('smtp://u:second-pass@h:25');
-      expect((await resolveSecret(store, masterKey, `secret://${id}:1`, A)).value).toBe('smtp://u:first-pass@h:25');
-      await expect(resolveSecret(store, masterKey, `secret://${id}:3`, A)).rejects.toMatchObject({ kind: 'invalid_state' });
-      await expect(resolveSecret(store, masterKey, `secret://${id}:latest`, B)).rejects.toMatchObject({ kind: 'invalid_state' });
-      await expect(resolveSecret(store, masterKey, `secret://${randomUUID()}:latest`, A)).rejects.toBeInstanceOf(DomainError);
-      await expect(resolveSecret(store, masterKey, 'secret://nope', A)).rejects.toMatchObject({ kind: 'invalid_input' });
+      expect((await resolveSecret(store, masterKey, `secret://${id}:latest`, companyScope(A))).value).toBe('smtp://u:second-pass@h:25');
+      expect((await resolveSecret(store, masterKey, `secret://${id}:1`, companyScope(A))).value).toBe('smtp://u:first-pass@h:25');
+      await expect(resolveSecret(store, masterKey, `secret://${id}:3`, companyScope(A))).rejects.toMatchObject({ kind: 'invalid_state' });
+      await expect(resolveSecret(store, masterKey, `secret://${id}:latest`, companyScope(B))).rejects.toMatchObject({ kind: 'invalid_state' });
+      await expect(resolveSecret(store, masterKey, `secret://${randomUUID()}:latest`, companyScope(A))).rejects.toBeInstanceOf(DomainError);
+      await expect(resolveSecret(store, masterKey, 'secret://nope', companyScope(A))).rejects.toMatchObject({ kind: 'invalid_input' });
     });
 
     it('rotating another company’s secret is 404, and bad bodies are 400 that change nothing', async () => {
@@ -126,6 +126,52 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).post(`/api/companies/${B}/crm/secrets/${s.id}/versions`).send({ value: 5 })).status).toBe(400);
       const events = await t.rt.store.readStream(secretStream(s.id));
       expect(events).toHaveLength(1);
+    });
+
+    it('instance secrets: created, listed and rotated by instance admins; no company can list, version or use one', async () => {
+      const created = await request(t.app).post('/api/admin/secrets').send({ name: 'hooks-signing-key', value: 'instance-value-1' });
+      expect(created.status).toBe(201);
+      expect(created.body).toEqual({ id: expect.any(String), version: 1, ref: `secret://${created.body.id}:latest` });
+      const id = created.body.id as string;
+      const rotated = await request(t.app).post(`/api/admin/secrets/${id}/versions`).send({ value: 'instance-value-2' });
+      expect([rotated.status, rotated.body.version]).toEqual([201, 2]);
+      const list = await request(t.app).get('/api/admin/secrets');
+      expect(list.body.items).toEqual([expect.objectContaining({ id, name: 'hooks-signing-key', latestVersion: 2, ref: `secret://${id}:latest` })]);
+      expect(JSON.stringify(list.body)).not.toContain('instance-value');
+
+      // A company's routes: not listed, and versioning it is the 404 of any foreign secret.
+      expect((await request(t.app).get(`/api/companies/${A}/crm/secrets`)).body.items.map((i: { id: string }) => i.id)).not.toContain(id);
+      const foreign = await request(t.app).post(`/api/companies/${A}/crm/secrets/${id}/versions`).send({ value: 'chosen-by-a-company' });
+      expect(foreign.status).toBe(404);
+      expect(foreign.body).toEqual({ error: 'secret not found' });
+      // Nor can a company use it as a credential: the 422 of another company's secret.
+      const outbox = await request(t.app)
+        .post(`/api/companies/${A}/crm/outboxes`)
+        .send({ channel: 'email', secretRef: created.body.ref, config: { fromAddress: 'ops@example.com' } });
+      expect(outbox.status).toBe(422);
+      expect(outbox.body.error).toBe('secretRef does not name a secret of this company');
+
+      // And the admin routes do not take a company's secret.
+      const companySecret = await request(t.app).post(`/api/companies/${A}/crm/secrets`).send({ name: 'smtp', value: 'company-value' });
+      expect((await request(t.app).post(`/api/admin/secrets/${companySecret.body.id}/versions`).send({ value: 'x' })).status).toBe(404);
+      expect((await request(t.app).get('/api/admin/secrets')).body.items.map((i: { id: string }) => i.id)).toEqual([id]);
+      expect((await t.rt.store.readStream(secretStream(id))).length).toBe(2);
+      expect((await t.rt.store.readStream(secretStream(companySecret.body.id))).length).toBe(1);
+
+      const { store, masterKey } = t.rt;
+      expect((await resolveSecret(store, masterKey, created.body.ref, INSTANCE_SCOPE)).value).toBe('instance-value-2');
+      expect((await resolveSecret(store, masterKey, `secret://${id}:1`, INSTANCE_SCOPE)).value).toBe('instance-value-1');
+      await expect(resolveSecret(store, masterKey, created.body.ref, companyScope(A))).rejects.toMatchObject({ kind: 'invalid_state' });
+      await expect(resolveSecret(store, masterKey, companySecret.body.ref, INSTANCE_SCOPE)).rejects.toMatchObject({
+        kind: 'invalid_state',
+        message: expect.stringContaining("names a company's secret"),
+      });
+
+      for (const body of [{ name: 'x' }, { name: 'x', value: '' }, { name: 'x', value: 'v', companyId: A }]) {
+        expect((await request(t.app).post('/api/admin/secrets').send(body)).status, JSON.stringify(body)).toBe(400);
+      }
+      expect((await request(t.app).post('/api/admin/secrets/not-a-uuid/versions').send({ value: 'x' })).status).toBe(400);
+      expect((await request(t.app).get('/api/admin/secrets')).body.items).toHaveLength(1);
     });
   });
 }

@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { addSecretVersion, createSecret } from '../../commands/secrets.js';
-import { listSecrets } from '../../projections/secrets.js';
+import { addInstanceSecretVersion, addSecretVersion, createInstanceSecret, createSecret } from '../../commands/secrets.js';
+import { listInstanceSecrets, listSecrets } from '../../projections/secrets.js';
 import type { Runtime } from '../../runtime.js';
-import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
+import { actorOf, companyOf, requireBoard, requireCompanyAccess, requireInstanceAdmin } from '../auth.js';
 import { replyAfterWrite } from '../write-reply.js';
 import { parseBody, uuidParam } from '../validate.js';
 
@@ -15,7 +15,11 @@ const value = z
 const CreateBody = z.object({ name: z.string().trim().min(1).max(200), value }).strict();
 const VersionBody = z.object({ value }).strict();
 
-/** Secrets of a company: board users only; values go in, metadata comes out, never a value. */
+/**
+ * Secrets of a company (its board users), and the instance's (instance admins: what instance configuration
+ * such as post-issue hooks signs with). Values go in, metadata comes out, never a value. Each side sees only
+ * its own: an instance secret is as unknown to a company's routes as another company's secret is.
+ */
 export function secretsRouter(rt: Runtime): Router {
   const r = Router();
   const guard = [requireCompanyAccess, requireBoard];
@@ -37,6 +41,19 @@ export function secretsRouter(rt: Runtime): Router {
   });
   r.get('/api/companies/:companyId/crm/secrets', ...guard, async (_req, res) => {
     res.json({ items: await listSecrets(rt.db, companyOf(res)) });
+  });
+  r.post('/api/admin/secrets', requireInstanceAdmin, async (req, res) => {
+    const body = parseBody(CreateBody, req);
+    const s = await createInstanceSecret(rt.store, rt.masterKey, body, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, s.position, 201, { id: s.id, version: s.version, ref: s.ref });
+  });
+  r.post('/api/admin/secrets/:secretId/versions', requireInstanceAdmin, async (req, res) => {
+    const body = parseBody(VersionBody, req);
+    const s = await addInstanceSecretVersion(rt.store, rt.masterKey, { secretId: uuidParam(req, 'secretId'), value: body.value }, actorOf(res), rt.now());
+    await replyAfterWrite(rt, res, s.position, 201, { id: s.id, version: s.version, ref: s.ref });
+  });
+  r.get('/api/admin/secrets', requireInstanceAdmin, async (_req, res) => {
+    res.json({ items: await listInstanceSecrets(rt.db) });
   });
   return r;
 }

@@ -4,6 +4,7 @@ import { resolveSecret } from '../../commands/secrets.js';
 import { OUTBOX_CHANNELS, type OutboxChannel } from '../../domain/channels.js';
 import { DomainError } from '../../domain/decider.js';
 import { outboxDecider, outboxStream } from '../../domain/outbox.js';
+import { companyScope } from '../../domain/secret.js';
 import type { Runtime } from '../../runtime.js';
 import { webhookConfigOf } from '../../webhooks/config.js';
 import { WebhookPayloadError, assertStorable } from '../../webhooks/notices.js';
@@ -53,7 +54,7 @@ export function webhooksRouter(rt: Runtime): Router {
     const { outbox, webhook } = res.locals.target as Target;
     let secret: string;
     try {
-      secret = (await resolveSecret(rt.store, rt.masterKey, webhook.secretRef, outbox.companyId)).value;
+      secret = (await resolveSecret(rt.store, rt.masterKey, webhook.secretRef, companyScope(outbox.companyId))).value;
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       rt.logger.warn('webhook secret cannot be resolved', { outboxId: outbox.outboxId, channel: outbox.channel });
