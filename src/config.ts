@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { type EgressAllowance, parseEgressAllow } from './channels/egress.js';
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 
@@ -39,6 +40,7 @@ const EnvSchema = z.object({
   CRM_LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
   CRM_DISPATCH_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  CRM_EGRESS_ALLOW: z.string().optional(),
   CRM_PUBLIC_URL: url(['http:', 'https:'])
     .refine((v) => {
       try {
@@ -68,6 +70,8 @@ export type Config = {
   postIssueHooksPath: string;
   /** How long a reservation may wait for its outcome before the reconciler settles it as interrupted. */
   dispatchLeaseMs: number;
+  /** Internal addresses a company's provider or SMTP host may still reach in authenticated mode (CRM_EGRESS_ALLOW). */
+  egressAllow: EgressAllowance;
   /** Where recipients reach this service (one-click unsubscribe links), without a trailing slash. */
   publicUrl: string;
   /** Whether CRM_PUBLIC_URL set it (else it is HOST and PORT, reachable from this machine only). */
@@ -98,6 +102,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.CRM_LLM_BASE_URL) !== Boolean(e.CRM_LLM_API_KEY)) {
     throw new ConfigError('invalid configuration:\n  CRM_LLM_BASE_URL and CRM_LLM_API_KEY go together: set both, or neither');
   }
+  let egressAllow: EgressAllowance;
+  try {
+    egressAllow = parseEgressAllow(e.CRM_EGRESS_ALLOW ?? '');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  CRM_EGRESS_ALLOW: ${(err as Error).message}`);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -114,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
+    egressAllow,
     publicUrl: (e.CRM_PUBLIC_URL ?? `http://${isIP(e.HOST) === 6 ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
     publicUrlConfigured: e.CRM_PUBLIC_URL !== undefined,
   };

@@ -11,7 +11,8 @@ import type { BrandVoiceChecker } from './brand-voice/checker.js';
 import { guideChecker } from './brand-voice/guide-checker.js';
 import { llmChecker } from './brand-voice/llm-checker.js';
 import { calComAdapter } from './channels/cal-com.js';
-import { emailAdapter } from './channels/email.js';
+import { type EgressPolicy, egressPolicy } from './channels/egress.js';
+import { EmailAdapter } from './channels/email.js';
 import { instagramAdapter } from './channels/instagram.js';
 import { linkedInAdapter } from './channels/linkedin.js';
 import type { ChannelAdapters } from './channels/port.js';
@@ -43,6 +44,8 @@ export interface Runtime {
   /** Seals and opens the tokens of one-click unsubscribe links. */
   unsubscribeTokens: UnsubscribeTokens;
   brandVoice: BrandVoiceService;
+  /** Where a company's configuration may make this server connect (provider base URLs, SMTP hosts). */
+  egress: EgressPolicy;
   dispatcher: Dispatcher;
   reconciler: Reconciler;
   /** The clock, injectable so that tests can move time (token expiry, quota days). */
@@ -50,13 +53,13 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-function defaultAdapters(): ChannelAdapters {
+function defaultAdapters(egress: EgressPolicy): ChannelAdapters {
   return {
-    email: emailAdapter,
-    'cal-com': calComAdapter(),
-    linkedin: linkedInAdapter(),
-    whatsapp: whatsAppAdapter(),
-    instagram: instagramAdapter(),
+    email: new EmailAdapter(undefined, egress),
+    'cal-com': calComAdapter({ egress }),
+    linkedin: linkedInAdapter({ egress }),
+    whatsapp: whatsAppAdapter({ egress }),
+    instagram: instagramAdapter({ egress }),
   };
 }
 
@@ -114,8 +117,10 @@ export async function createRuntime(
     const now = options.now ?? (() => new Date());
     const checker = options.checker ?? (config.llm ? llmChecker(config.llm) : guideChecker);
     const tokens = unsubscribeTokens(masterKey);
+    // local_trusted is one operator on loopback, whose own relays and stand-ins are fine to call.
+    const egress = egressPolicy({ restricted: config.authMode === 'authenticated', allow: config.egressAllow });
     const adapters = withSuppressions(
-      { ...defaultAdapters(), ...options.adapters },
+      { ...defaultAdapters(egress), ...options.adapters },
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
     const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
@@ -132,12 +137,14 @@ export async function createRuntime(
       masterKey,
       unsubscribeTokens: tokens,
       brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),
+      egress,
       dispatcher,
       reconciler,
       now,
       async close() {
         await reconciler.stop();
         await dispatcher.close();
+        await egress.close();
         await engine.stop();
         await store.close();
         if (!options.db) await ownedDb.close();

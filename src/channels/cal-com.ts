@@ -17,8 +17,12 @@ interface CalComPayload {
   lengthInMinutes?: number;
 }
 
-/** cal.com errors: `{status:"error", error:{code, message}}`; the code stays `calcom_<http status>`. */
+/**
+ * cal.com errors: `{status:"error", error:{code, message}}`; the code stays `calcom_<http status>`. Another
+ * shape is not cal.com speaking, and nothing of it is repeated.
+ */
 function readCalComError(reply: ProviderReply) {
+  if (field(reply.body, 'status') !== 'error') return {};
   const message = field(field(reply.body, 'error'), 'message');
   return { message: typeof message === 'string' ? message : undefined };
 }

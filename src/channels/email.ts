@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
+import { type EgressPolicy, EgressRefusedError, UNRESTRICTED } from './egress.js';
 import { type ChannelAdapter, ChannelError, type OutboxForAdapter, type OutgoingMessage } from './port.js';
 
 /** How long an SMTP send waits (ms): to connect, for the server's greeting, and for any reply after that. */
@@ -64,7 +66,11 @@ function unsubscribeHeaders(url: string | undefined): Record<string, string> {
  * One connection per send: outboxes are few, and no pooled connection outlives a rotated secret.
  */
 export class EmailAdapter implements ChannelAdapter {
-  constructor(private readonly timeouts: SmtpTimeouts = DEFAULT_SMTP_TIMEOUTS) {}
+  constructor(
+    private readonly timeouts: SmtpTimeouts = DEFAULT_SMTP_TIMEOUTS,
+    /** Which addresses the SMTP host may resolve to; the runtime passes the instance's. */
+    private readonly egress: EgressPolicy = UNRESTRICTED,
+  ) {}
 
   async send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage) {
     let url: URL;
@@ -76,9 +82,14 @@ export class EmailAdapter implements ChannelAdapter {
     if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
       throw new ChannelError('smtp_credential_invalid', 'the SMTP credential is not an smtp:// or smtps:// URL');
     }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587;
+    const dial = await this.checkedAddress(host, port);
     const transport = nodemailer.createTransport({
-      host: url.hostname,
-      port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
+      // The checked address is dialled (no second lookup that could answer otherwise); TLS still checks the name.
+      host: dial,
+      ...(dial !== host && !isIP(host) ? { servername: host } : {}),
+      port,
       secure: url.protocol === 'smtps:',
       auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
       // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
@@ -104,6 +115,24 @@ export class EmailAdapter implements ChannelAdapter {
       throw classify(err);
     } finally {
       transport.close();
+    }
+  }
+
+  /** The address to connect to: the host itself when no restriction applies, else one it resolves to that may be dialled. */
+  private async checkedAddress(host: string, port: number): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('DNS timeout'), { code: 'ETIMEDOUT' })), this.timeouts.connectMs);
+    });
+    try {
+      const found = await Promise.race([this.egress.addressesFor(host, port), timeout]);
+      return found ? found[0]!.address : host;
+    } catch (err) {
+      if (err instanceof EgressRefusedError) throw new ChannelError('egress_refused', `the SMTP server: ${err.message}`, false, true);
+      // As nodemailer reports a failed lookup of its own.
+      throw classify({ code: 'EDNS' });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FormData, type Response, fetch } from 'undici';
+import { type EgressPolicy, UNRESTRICTED } from './egress.js';
 import { ChannelError } from './port.js';
 
 /** Limits of one provider call; tests shorten them. */
@@ -9,9 +11,11 @@ export interface HttpProviderOptions {
   maxRetries?: number;
   /** A longer `Retry-After` is not waited for: the send fails (transient) rather than hang. */
   maxRetryAfterMs?: number;
+  /** Which addresses the provider's host may resolve to; the runtime passes the instance's. */
+  egress?: EgressPolicy;
 }
 
-const DEFAULT_HTTP_OPTIONS: Required<HttpProviderOptions> = { timeoutMs: 15_000, maxRetries: 2, maxRetryAfterMs: 5_000 };
+const DEFAULT_HTTP_OPTIONS: Required<HttpProviderOptions> = { timeoutMs: 15_000, maxRetries: 2, maxRetryAfterMs: 5_000, egress: UNRESTRICTED };
 
 export interface ProviderReply {
   status: number;
@@ -34,7 +38,7 @@ export interface ProviderCall {
   method: 'GET' | 'POST';
   url: string;
   headers: Record<string, string>;
-  /** A plain value is sent as JSON; FormData as multipart. */
+  /** A plain value is sent as JSON; FormData (undici's, which its fetch knows) as multipart. */
   body?: unknown;
   /**
    * True when sending the request twice cannot deliver twice (a read). A send is not: it is retried only
@@ -84,9 +88,11 @@ async function attemptOnce(call: ProviderCall, o: Required<HttpProviderOptions>)
       signal: AbortSignal.timeout(o.timeoutMs),
       // A redirect would carry the credential header to wherever it points (and turn a POST into a GET).
       redirect: 'manual',
+      // Checks every address the connection dials (the company chose the host).
+      dispatcher: o.egress.dispatcher,
     });
   } catch (err) {
-    return networkFailure(call, err, o.timeoutMs);
+    return networkFailure(call, err);
   }
   // Once the status is in, it decides: a body cut short only loses the details (a 2xx is still taken).
   const text = await res.text().catch(() => '');
@@ -95,21 +101,26 @@ async function attemptOnce(call: ProviderCall, o: Required<HttpProviderOptions>)
   return replyFailure(call, reply, res.headers.get('retry-after'), o);
 }
 
-function networkFailure(call: ProviderCall, err: unknown, timeoutMs: number): Attempt {
-  const e = err as { name?: string; cause?: { code?: string; errors?: { code?: string }[] } };
+/**
+ * A failure without a reply. The code and message say only whether the request may have been taken: a refused
+ * connection, a silent port and a service that does not speak HTTP read alike, so that errors cannot map what
+ * listens where. Which one it was decides only the refund and the retry.
+ */
+function networkFailure(call: ProviderCall, err: unknown): Attempt {
+  const e = err as { name?: string; cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
   const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+  if (e.cause?.code === 'EGRESS_REFUSED') {
+    // Refused before any connection: nothing was sent, and trying again would be refused again.
+    return { error: new ChannelError('egress_refused', `${call.label}: ${e.cause.message ?? 'the address is refused'}`, false, true), retryable: false, delayMs: 0 };
+  }
   // Several addresses tried (IPv4 and IPv6) fail as one AggregateError.
   const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? '';
-  if (!timedOut && NOT_SENT.has(code)) {
-    return { error: new ChannelError(`${call.prefix}_unreachable`, `${call.label} could not be reached (${code})`, true), retryable: true, delayMs: null };
-  }
-  const what = timedOut ? `did not answer within ${timeoutMs} ms` : `dropped the connection (${code || 'network error'})`;
-  if (call.idempotent) {
-    return { error: new ChannelError(`${call.prefix}_${timedOut ? 'timeout' : 'unreachable'}`, `${call.label} ${what}`, true), retryable: true, delayMs: null };
+  if ((!timedOut && NOT_SENT.has(code)) || call.idempotent) {
+    return { error: new ChannelError('network_error', `${call.label} could not be reached`, true), retryable: true, delayMs: null };
   }
   // The request may have been taken: the unit stays spent and the message is not sent again.
   return {
-    error: new ChannelError(`${call.prefix}_outcome_unknown`, `${call.label} ${what} after the request was sent: the outcome is unknown`, false, false),
+    error: new ChannelError(`${call.prefix}_outcome_unknown`, `the connection to ${call.label} failed after the request was sent: the outcome is unknown`, false, false),
     retryable: false,
     delayMs: 0,
   };

@@ -1,3 +1,4 @@
+import { FormData } from 'undici';
 import { type HttpProviderOptions, type ProviderReply, callProvider, field, joinUrl } from './http-provider.js';
 import { type ChannelAdapter, ChannelError } from './port.js';
 
@@ -21,10 +22,14 @@ interface LinkedInPayload {
 /** LinkedIn member ids as Unipile gives them: classic (ACo…), Sales Navigator (ACw…), Recruiter (AE…). */
 const PROVIDER_ID = /^A(?:Co|Cw|E)[A-Za-z0-9_-]{20,}$/;
 
-/** Unipile errors: `{status, type:"errors/<name>", title, detail}` -> `unipile_<name>`. */
+/**
+ * Unipile errors: `{status, type:"errors/<name>", title, detail}` -> `unipile_<name>`. Another shape is not
+ * Unipile speaking, and nothing of it is repeated.
+ */
 function readUnipileError(reply: ProviderReply) {
   const type = field(reply.body, 'type');
-  const name = typeof type === 'string' ? type.replace(/^errors\//, '').toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 60) : '';
+  if (typeof type !== 'string' || !type.startsWith('errors/')) return {};
+  const name = type.replace(/^errors\//, '').toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 60);
   const detail = field(reply.body, 'detail');
   const title = field(reply.body, 'title');
   const message = typeof detail === 'string' && detail ? detail : typeof title === 'string' ? title : undefined;

@@ -1,12 +1,39 @@
 import { z } from 'zod';
 import type { OutboxChannel } from '../domain/channels.js';
 import { WEBHOOK_CONFIG } from '../webhooks/config.js';
+import type { EgressPolicy } from './egress.js';
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-/** Credentials go in headers: https, or http to this machine only (tests, local relays). */
-const httpsOrLoopback = z
+/**
+ * A provider's base URL: a path prefix is fine, a query, fragment or credentials are not (the adapter appends
+ * its path: a `?x=` would swallow it). Whether plain http and the host are allowed depends on the instance's
+ * egress policy, checked where the outbox is written (`baseUrlRefusal`).
+ */
+const providerBaseUrl = z
   .url({ protocol: /^https?$/ })
-  .refine((u) => u.startsWith('https:') || LOOPBACK.has(new URL(u).hostname), { message: 'baseUrl must be https (http only for loopback)' });
+  .refine(
+    (u) => {
+      const url = new URL(u);
+      return !url.search && !u.includes('?') && !url.hash && !u.includes('#') && !url.username && !url.password;
+    },
+    { message: 'baseUrl must be a base URL: no query, fragment or credentials' },
+  );
+
+/**
+ * Why the instance will not call a config's `baseUrl` (the config passed OUTBOX_CONFIG), or null. What is known
+ * without DNS is refused here; a name is checked again on every address it resolves to when a send dials it.
+ */
+export function baseUrlRefusal(config: Record<string, unknown>, egress: EgressPolicy): { code: 'egress_refused' | 'insecure_url'; message: string } | null {
+  if (typeof config.baseUrl !== 'string') return null;
+  const url = new URL(config.baseUrl);
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  const refused = egress.refusalOf(url.hostname, port);
+  if (refused) return { code: 'egress_refused', message: `baseUrl is refused: ${refused}` };
+  if (url.protocol === 'http:' && !egress.allowsPlainHttp(url.hostname, port)) {
+    // The credential travels in a header: in clear only to this machine, or to a relay the operator named.
+    return { code: 'insecure_url', message: 'baseUrl must be https (http only to a host:port or CIDR in CRM_EGRESS_ALLOW, or to loopback in local_trusted mode)' };
+  }
+  return null;
+}
 
 /** Outbox `config` per channel (what is not secret: the secret holds the credential). */
 export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unknown>>> = {
@@ -21,7 +48,7 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
   'cal-com': z
     .object({
       eventTypeId: z.number().int().positive(),
-      baseUrl: httpsOrLoopback.optional(),
+      baseUrl: providerBaseUrl.optional(),
       // cal.com bumps the version per endpoint; an operator can follow without a release.
       apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'apiVersion is a date, YYYY-MM-DD').optional(),
       webhook: WEBHOOK_CONFIG.optional(),
@@ -29,13 +56,13 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
     .strict(),
   linkedin: z
     // Through Unipile, whose DSN is per customer: there is no default base URL.
-    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: httpsOrLoopback, webhook: WEBHOOK_CONFIG.optional() })
+    .object({ accountId: z.string().trim().min(1).max(200), baseUrl: providerBaseUrl, webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   whatsapp: z
-    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
+    .object({ phoneNumberId: z.string().regex(/^\d{5,30}$/, 'phoneNumberId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: providerBaseUrl.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
   instagram: z
-    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: httpsOrLoopback.optional(), webhook: WEBHOOK_CONFIG.optional() })
+    .object({ igUserId: z.string().regex(/^\d{5,30}$/, 'igUserId is digits'), apiVersion: z.string().regex(/^v\d+\.\d+$/).optional(), baseUrl: providerBaseUrl.optional(), webhook: WEBHOOK_CONFIG.optional() })
     .strict(),
 };
 

@@ -110,7 +110,7 @@ describe('the WhatsApp Cloud API adapter', () => {
     await gone.close();
     const started = Date.now();
     const err = await failure(whatsAppAdapter({ maxRetries: 1 }).send(outbox(url), TOKEN, msg({ text: 'hi' })));
-    expect(err).toMatchObject({ code: 'whatsapp_unreachable', transient: true, refundable: true });
+    expect(err).toMatchObject({ code: 'network_error', message: 'the WhatsApp Cloud API could not be reached', transient: true, refundable: true });
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
   });
 });

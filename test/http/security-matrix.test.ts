@@ -598,6 +598,34 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         expect(res.status, JSON.stringify(res.body)).toBe(route.expect[ADMIN]);
       });
     }
+
+    // Egress: a provider base URL on the operator's own network is refused to everyone who may write outboxes
+    // (on create and on change), while the others still hear their 401/403 first.
+    it('egress: an outbox baseUrl on loopback, a private or a link-local address is a 400 egress_refused for every actor who may write outboxes; nothing is written', async () => {
+      const create = ROUTES.find((r) => r.method === 'POST' && r.path === '/api/companies/:companyId/crm/outboxes')!;
+      const change = ROUTES.find((r) => r.method === 'PATCH' && r.path === '/api/companies/:companyId/crm/outboxes/:outboxId')!;
+      const admin = { authorization: `Bearer ${tokens.admin}` };
+      const outboxes = async () => (await request(t.app).get(`/api/companies/${fixtures.companyId}/crm/outboxes`).set(admin)).body.items as unknown[];
+      const before = await outboxes();
+      const refusal = { code: 'egress_refused', path: ['config', 'baseUrl'], message: expect.stringContaining('CRM_EGRESS_ALLOW') };
+      for (const baseUrl of ['http://127.0.0.1:9901/internal/admin', 'https://localhost/', 'https://10.0.0.1/', 'https://169.254.169.254/', 'https://[::ffff:127.0.0.1]/']) {
+        const config = { phoneNumberId: '15550001', baseUrl };
+        for (const [i, actor] of ACTORS.entries()) {
+          const auth = tokens[actor] ? { authorization: `Bearer ${tokens[actor]}` } : {};
+          const created = await request(t.app).post(`/api/companies/${fixtures.companyId}/crm/outboxes`).set(auth).send({ channel: 'whatsapp', secretRef: matrixSecretRef, config });
+          const changed = await request(t.app).patch(`/api/companies/${fixtures.companyId}/crm/outboxes/${fixtures.webhookOutboxId}`).set(auth).send({ config });
+          expect({ actor, baseUrl, created: created.status, changed: changed.status }).toEqual({
+            actor,
+            baseUrl,
+            created: create.expect[i] === 201 ? 400 : create.expect[i],
+            changed: change.expect[i] === 200 ? 400 : change.expect[i],
+          });
+          if (create.expect[i] === 201) expect(created.body).toEqual({ error: expect.stringContaining('baseUrl is refused'), details: [refusal] });
+          if (change.expect[i] === 200) expect(changed.body).toEqual({ error: expect.stringContaining('baseUrl is refused'), details: [refusal] });
+        }
+      }
+      expect(await outboxes()).toEqual(before);
+    });
   });
 }
 

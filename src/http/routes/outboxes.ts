@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { OUTBOX_CONFIG } from '../../channels/schemas.js';
+import { OUTBOX_CONFIG, baseUrlRefusal } from '../../channels/schemas.js';
 import { createOutbox, deleteOutbox, loadOutbox, updateOutbox } from '../../commands/outboxes.js';
 import { NICHE, OUTBOX_CHANNELS } from '../../domain/channels.js';
 import { DomainError } from '../../domain/decider.js';
@@ -35,9 +35,11 @@ const CreateBody = z
 
 const PatchBody = z.object(fields).partial().strict().refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
-function checkConfig(channel: keyof typeof OUTBOX_CONFIG, config: unknown) {
+function checkConfig(rt: Runtime, channel: keyof typeof OUTBOX_CONFIG, config: unknown) {
   const r = OUTBOX_CONFIG[channel].safeParse(config);
   if (!r.success) throw new HttpError(400, `config is not a valid ${channel} outbox config`, r.error.issues.map(({ code, path, message }) => ({ code, path: ['config', ...path], message })));
+  const refused = baseUrlRefusal(r.data, rt.egress);
+  if (refused) throw new HttpError(400, `config.${refused.message}`, [{ code: refused.code, path: ['config', 'baseUrl'], message: refused.message }]);
   return r.data;
 }
 
@@ -63,7 +65,7 @@ export function outboxesRouter(rt: Runtime): Router {
   });
   r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
     const body = parseBody(CreateBody, req);
-    const config = checkConfig(body.channel, body.config);
+    const config = checkConfig(rt, body.channel, body.config);
     await checkOneTimezone(rt, companyOf(res), body.secretRef, body.timezone, null);
     const { id, position } = await createOutbox(
       rt.store,
@@ -84,7 +86,7 @@ export function outboxesRouter(rt: Runtime): Router {
     const changes = parseBody(PatchBody, req);
     const current = await loadOutbox(rt.store, companyOf(res), outboxId);
     if (!current) throw notFound('outbox not found');
-    if (changes.config !== undefined) changes.config = checkConfig(current.channel, changes.config);
+    if (changes.config !== undefined) changes.config = checkConfig(rt, current.channel, changes.config);
     if (changes.timezone !== undefined || changes.secretRef !== undefined) {
       await checkOneTimezone(rt, companyOf(res), changes.secretRef ?? current.secretRef, changes.timezone ?? current.timezone, outboxId);
     }
