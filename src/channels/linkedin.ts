@@ -1,6 +1,7 @@
 import { FormData } from 'undici';
 import { type HttpProviderOptions, type ProviderReply, callProvider, field, joinUrl } from './http-provider.js';
 import { type ChannelAdapter, ChannelError } from './port.js';
+import { LINKEDIN_PROFILE_PREFIX, LINKEDIN_PROVIDER_ID, canonicalLinkedIn } from '../domain/recipients.js';
 
 /**
  * LinkedIn has no public messaging API for outreach, so we go through Unipile, whose documented HTTP API
@@ -19,9 +20,6 @@ interface LinkedInPayload {
   text?: string;
 }
 
-/** LinkedIn member ids as Unipile gives them: classic (ACo…), Sales Navigator (ACw…), Recruiter (AE…). */
-const PROVIDER_ID = /^A(?:Co|Cw|E)[A-Za-z0-9_-]{20,}$/;
-
 /**
  * Unipile errors: `{status, type:"errors/<name>", title, detail}` -> `unipile_<name>`. Another shape is not
  * Unipile speaking, and nothing of it is repeated.
@@ -37,32 +35,54 @@ function readUnipileError(reply: ProviderReply) {
 }
 
 /**
- * `to` as a provider id, or the public identifier to resolve (from a profile URL or as written); null for a URL
- * that is not a LinkedIn profile. The dispatcher refuses such a `to` with a 400 before any quota is spent.
+ * `to` as a provider id, or the public identifier to resolve (from any spelling of a profile; see
+ * `canonicalLinkedIn`); null for anything else. The dispatcher refuses such a `to` with a 400 before any quota
+ * is spent.
  */
 export function linkedInRecipient(to: string): { providerId: string } | { identifier: string } | null {
-  const t = to.trim();
-  if (PROVIDER_ID.test(t)) return { providerId: t };
-  if (/^https?:\/\//i.test(t)) {
-    const slug = profileSlug(t);
-    return slug ? { identifier: slug } : null;
-  }
-  return t.replace(/^@/, '') ? { identifier: t.replace(/^@/, '') } : null;
-}
-
-function profileSlug(url: string): string | null {
-  try {
-    const u = new URL(url);
-    if (!/(^|\.)linkedin\.com$/i.test(u.hostname)) return null;
-    const slug = /^\/in\/([^/]+)/.exec(u.pathname)?.[1];
-    return slug ? decodeURIComponent(slug) : null;
-  } catch {
-    return null;
-  }
+  const member = canonicalLinkedIn(to);
+  if (!member) return null;
+  return member.startsWith(LINKEDIN_PROFILE_PREFIX) ? { identifier: member.slice(LINKEDIN_PROFILE_PREFIX.length) } : { providerId: member };
 }
 
 export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapter {
+  /** Unipile's profile read (`GET /api/v1/users/{provider id or public identifier}`): a read, retried even after a timeout. */
+  const lookUp = async (outbox: { config: Record<string, unknown> }, credential: string, identifier: string) => {
+    const cfg = outbox.config as unknown as LinkedInConfig;
+    const profile = await callProvider(
+      {
+        prefix: 'unipile',
+        label: 'Unipile',
+        headers: { 'x-api-key': credential },
+        credential,
+        readError: readUnipileError,
+        method: 'GET',
+        url: joinUrl(cfg.baseUrl, `api/v1/users/${encodeURIComponent(identifier)}?account_id=${encodeURIComponent(cfg.accountId)}`),
+        idempotent: true,
+      },
+      options,
+    );
+    const id = field(profile.body, 'provider_id');
+    if (typeof id !== 'string' || !LINKEDIN_PROVIDER_ID.test(id)) throw new ChannelError('unipile_recipient_unresolved', 'Unipile returned no LinkedIn id for the recipient');
+    const publicIdentifier = field(profile.body, 'public_identifier');
+    return { providerId: id, publicIdentifier: typeof publicIdentifier === 'string' ? publicIdentifier : null };
+  };
   return {
+    // The member as Unipile knows them, whichever name `to` gave: their id to send to, and their other names
+    // (the profile, the id as written) for the allowlist and the suppressions. One profile read per send,
+    // also for a `to` that is an id already: that read is how a suppressed profile URL is known to be this id.
+    async resolveRecipient(outbox, credential, to) {
+      const r = linkedInRecipient(to);
+      if (!r) throw new ChannelError('unipile_recipient_invalid', 'to is not a LinkedIn profile URL (linkedin.com/in/<identifier>)');
+      const asked = 'providerId' in r ? r.providerId : r.identifier;
+      const found = await lookUp(outbox, credential, asked);
+      const aliases = new Set<string>();
+      if ('identifier' in r) aliases.add(LINKEDIN_PROFILE_PREFIX + r.identifier);
+      else if (r.providerId !== found.providerId) aliases.add(r.providerId);
+      const profile = found.publicIdentifier === null ? null : canonicalLinkedIn(found.publicIdentifier);
+      if (profile?.startsWith(LINKEDIN_PROFILE_PREFIX)) aliases.add(profile);
+      return { to: found.providerId, aliases: [...aliases] };
+    },
     async send(outbox, credential, message) {
       const cfg = outbox.config as unknown as LinkedInConfig;
       const p = message.payload as unknown as LinkedInPayload;
@@ -71,18 +91,7 @@ export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapt
 
       const r = linkedInRecipient(message.to);
       if (!r) throw new ChannelError('unipile_recipient_invalid', 'to is not a LinkedIn profile URL (linkedin.com/in/<identifier>)');
-      let providerId: string;
-      if ('providerId' in r) providerId = r.providerId;
-      else {
-        // A read: repeating it sends nothing, so it is retried even after a timeout.
-        const profile = await callProvider(
-          { ...common, method: 'GET', url: url(`api/v1/users/${encodeURIComponent(r.identifier)}?account_id=${encodeURIComponent(cfg.accountId)}`), idempotent: true },
-          options,
-        );
-        const id = field(profile.body, 'provider_id');
-        if (typeof id !== 'string' || id === '') throw new ChannelError('unipile_recipient_unresolved', 'Unipile returned no LinkedIn id for the recipient');
-        providerId = id;
-      }
+      const providerId = 'providerId' in r ? r.providerId : (await lookUp(outbox, credential, r.identifier)).providerId;
 
       if (p.kind === 'invitation') {
         const reply = await callProvider(

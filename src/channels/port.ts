@@ -23,6 +23,13 @@ export interface OutgoingMessage {
  */
 export interface ChannelAdapter {
   send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage): Promise<{ providerMessageId: string | null }>;
+  /**
+   * For a channel whose recipients have several names (LinkedIn: a member id, a profile URL), asks the provider
+   * which member a canonical `to` is, before any check: `to` is then the id the provider sends to, and `aliases`
+   * the member's other names (recipient keys), all of which the allowlist and the suppressions see. A read:
+   * nothing is sent. Throws `ChannelError` when the provider does not know the recipient or cannot be reached.
+   */
+  resolveRecipient?(outbox: OutboxForAdapter, credential: string, to: string): Promise<{ to: string; aliases: string[] }>;
 }
 
 export class ChannelError extends Error {

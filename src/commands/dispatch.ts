@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { isBackendDown } from '../backend-errors.js';
 import { derivedUuid } from '../domain/derived-id.js';
-import { linkedInRecipient } from '../channels/linkedin.js';
 import { ChannelError, type ChannelAdapters } from '../channels/port.js';
 import { SEND_PAYLOAD } from '../channels/schemas.js';
 import {
@@ -18,10 +17,11 @@ import { type AllowlistState, allowedBy, allowlistDecider, allowlistStream } fro
 import { approvalDecider, approvalStream } from '../domain/approval.js';
 import { type ApprovalRulesState, approvalRulesDecider, approvalRulesStream, evaluateRules } from '../domain/approval-rules.js';
 import { canonicalJson } from '../domain/canonical-json.js';
-import { E164_NUMBER, EMAIL_ADDRESS, type OutboxChannel, type SendChannel } from '../domain/channels.js';
+import type { OutboxChannel, SendChannel } from '../domain/channels.js';
 import { contentPieceDecider, contentPieceStream } from '../domain/content-piece.js';
 import { DomainError } from '../domain/decider.js';
 import { type OutboxState, outboxDecider, outboxStream } from '../domain/outbox.js';
+import { RECIPIENT_FORMS, canonicalEmail, canonicalRecipient, recipientKeys } from '../domain/recipients.js';
 import { type SecretState, secretDecider, secretStream } from '../domain/secret.js';
 import { type SuppressionState, suppressedBy, suppressionDecider, suppressionStreamsFor } from '../domain/suppression.js';
 import { localDay } from '../domain/time-window.js';
@@ -113,18 +113,18 @@ class Positions {
 }
 
 
-/** A recipient in the form its channel takes; a malformed one is a 400 before anything is written. */
-function checkRecipient(channel: OutboxChannel, to: string): void {
-  const ok =
-    channel === 'email' || channel === 'cal-com'
-      ? EMAIL_ADDRESS.test(to)
-      : channel === 'whatsapp'
-        ? E164_NUMBER.test(to)
-        : channel === 'linkedin'
-          ? linkedInRecipient(to) !== null
-          : to.trim().length > 0;
-  if (!ok) throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`);
+/**
+ * The recipient as its channel spells it (src/domain/recipients.ts), computed once: the checks, the activity and
+ * the adapter all use it. Any other spelling is a 400 before anything is written.
+ */
+function checkRecipient(channel: OutboxChannel, to: string): string {
+  const canonical = canonicalRecipient(channel, to);
+  if (canonical === null) throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`, [{ code: 'custom', path: ['to'], message: `must be ${RECIPIENT_FORMS[channel]}` }]);
+  return canonical;
 }
+
+/** A recipient and the suppressions of its keys, as far as they were read. */
+type LoadedSuppressions = Map<string, SuppressionState>;
 
 /** A dedup key names one activity, deterministically (a UUID made from the company and the key). */
 export function dedupActivityId(companyId: string, key: string): string {
@@ -181,9 +181,14 @@ class ActivityHandle {
   }
 }
 
-/** Why the recipient may not be contacted at all (outside the allowlist, or suppressed), as the step that blocks the send. */
-function recipientRefusal(allowlist: AllowlistState, suppressions: SuppressionState[], to: string, channel: OutboxChannel, now: string): ActivityCommand | null {
-  const reason = !allowedBy(allowlist.entries.values(), to, channel) ? 'not_allowlisted' : suppressedBy(suppressions, channel) ? 'suppressed' : null;
+/**
+ * Why the recipient may not be contacted at all (outside the allowlist, or suppressed), as the step that blocks
+ * the send. `keys` are all its names (`recipientKeys`): allowed under one, suppressed under none. No keys: a
+ * send requested before recipients were canonical whose `to` is no recipient of its channel.
+ */
+function recipientRefusal(allowlist: AllowlistState, suppressions: SuppressionState[], keys: readonly string[], channel: OutboxChannel, now: string): ActivityCommand | null {
+  const reason =
+    keys.length === 0 ? 'invalid_recipient' : !allowedBy(allowlist.entries.values(), keys, channel) ? 'not_allowlisted' : suppressedBy(suppressions, channel) ? 'suppressed' : null;
   return reason ? { type: 'BlockActivity', status: 'blocked_by_allowlist', reason, now } : null;
 }
 
@@ -252,8 +257,13 @@ export class Dispatcher {
 
     // Everything the decisions read, caught up in one query; with the outbox's credential when the outbox is
     // known already, so that the adapter needs no other read.
-    const credentialGuess = secretIdOf(this.cache.peek<OutboxState>(outboxStream(req.outboxId)));
-    const suppressionStreams = suppressionStreamsFor(companyId, req.to, req.channel);
+    const peeked = this.cache.peek<OutboxState>(outboxStream(req.outboxId));
+    const credentialGuess = secretIdOf(peeked);
+    // The recipient's suppressions too, when its channel is known before the outbox is read (a dry run's is
+    // its outbox's): those of the canonical `to`, which is all most sends need.
+    const channelGuess = req.channel !== 'dry-run' ? req.channel : peeked?.status === 'active' ? peeked.fields.channel : null;
+    const toGuess = channelGuess ? canonicalRecipient(channelGuess, req.to) : null;
+    const suppressionStreams = toGuess && channelGuess ? suppressionStreamsFor(companyId, recipientKeys(channelGuess, toGuess), channelGuess) : [];
     const [outboxState, allowlist, rules, ...rest] = (await this.cache.load([
       { streamName: outboxStream(req.outboxId), decider: outboxDecider },
       { streamName: allowlistStream(companyId), decider: allowlistDecider },
@@ -261,7 +271,7 @@ export class Dispatcher {
       ...suppressionStreams.map((streamName) => ({ streamName, decider: suppressionDecider })),
       ...(credentialGuess ? [{ streamName: secretStream(credentialGuess), decider: secretDecider }] : []),
     ])) as [OutboxState, AllowlistState, ApprovalRulesState, ...unknown[]];
-    const suppressions = rest.slice(0, suppressionStreams.length) as SuppressionState[];
+    const loadedSuppressions: LoadedSuppressions = new Map(suppressionStreams.map((s, i) => [s, rest[i] as SuppressionState]));
     const guessedSecret = rest[suppressionStreams.length] as SecretState | undefined;
     const outbox = liveOutbox(outboxState, companyId, req.outboxId);
     if (!outbox) throw new DomainError('not_found', 'outbox not found');
@@ -272,11 +282,28 @@ export class Dispatcher {
     if (!payload.success) {
       throw new DomainError('invalid_input', `payload is not a valid ${outbox.channel} payload`, payload.error.issues.map(({ code, path, message }) => ({ code, path: ['payload', ...path], message })));
     }
-    checkRecipient(outbox.channel, req.to);
+    let to = checkRecipient(outbox.channel, req.to);
+    let recipientAliases: string[] | undefined;
+    let sentPayload = payload.data;
     // A booking is made for the address the allowlist checked, never for another one in the payload.
-    const attendee = (payload.data as { attendee?: { email?: string } }).attendee?.email;
-    if (outbox.channel === 'cal-com' && attendee?.toLowerCase() !== req.to.trim().toLowerCase()) {
-      throw new DomainError('invalid_input', 'payload.attendee.email must be the recipient (to)', [{ code: 'custom', path: ['payload', 'attendee', 'email'], message: 'must equal to' }]);
+    const attendee = (payload.data as { attendee?: { email?: string } }).attendee;
+    if (outbox.channel === 'cal-com') {
+      if (canonicalEmail(attendee?.email ?? '') !== to) {
+        throw new DomainError('invalid_input', 'payload.attendee.email must be the recipient (to)', [{ code: 'custom', path: ['payload', 'attendee', 'email'], message: 'must equal to' }]);
+      }
+      sentPayload = { ...payload.data, attendee: { ...attendee, email: to } };
+    }
+    let suppressions = await this.suppressionsOf(companyId, recipientKeys(outbox.channel, to), outbox.channel, loadedSuppressions);
+    // A recipient with several names (LinkedIn) is looked up before the checks, so that every name is checked;
+    // not for a dry run (it reaches no provider), nor when a name given is suppressed already.
+    let unresolved: ActivityError | null = null;
+    if (req.channel !== 'dry-run' && this.deps.adapters[outbox.channel].resolveRecipient && !suppressedBy(suppressions, outbox.channel)) {
+      const resolved = await this.resolveRecipient(outbox, to, guessedSecret && credentialGuess === secretIdOf(outboxState) ? guessedSecret : undefined);
+      if ('error' in resolved) unresolved = resolved.error;
+      else {
+        ({ to, aliases: recipientAliases } = resolved);
+        suppressions = await this.suppressionsOf(companyId, recipientKeys(outbox.channel, to, recipientAliases), outbox.channel, loadedSuppressions);
+      }
     }
     let niche = outbox.niche;
     let allTags = tags;
@@ -293,8 +320,9 @@ export class Dispatcher {
       outboxId: outbox.outboxId,
       channel: req.channel,
       outboxChannel: outbox.channel,
-      to: req.to.trim(),
-      payload: payload.data,
+      to,
+      ...(recipientAliases ? { recipientAliases } : {}),
+      payload: sentPayload,
       contentPieceId: req.contentPieceId ?? null,
       niche,
       tags: allTags,
@@ -310,8 +338,11 @@ export class Dispatcher {
     // go in one append (the one that claims a dedup key).
     const steps: ActivityCommand[] = [{ type: 'RequestActivity', request }];
     let approval: { approvalId: string; ruleId: string | null } | null = null;
-    const refused = recipientRefusal(allowlist, suppressions, request.to, outbox.channel, iso);
-    if (refused) {
+    const refused = unresolved ? null : recipientRefusal(allowlist, suppressions, recipientKeys(outbox.channel, to, recipientAliases), outbox.channel, iso);
+    if (unresolved) {
+      // The provider does not know the recipient (or could not say): nothing was sent, no unit spent.
+      steps.push({ type: 'RecordFailed', error: unresolved, quotaRefunded: false, now: iso });
+    } else if (refused) {
       steps.push(refused);
     } else if (req.channel === 'dry-run') {
       steps.push({ type: 'SendDryRun', now: iso });
@@ -421,8 +452,12 @@ export class Dispatcher {
   private async dispatchApproved(activity: ActivityHandle): Promise<ActivityState> {
     const request = activity.state.request!;
     const now = this.deps.now();
-    const suppressionStreams = suppressionStreamsFor(request.companyId, request.to, request.outboxChannel as OutboxChannel);
-    const [outboxState, allowlist, ...suppressions] = (await this.cache.load([
+    const channel = request.outboxChannel as OutboxChannel;
+    // `to` is canonical, unless the send was requested before recipients were (then null: no recipient).
+    const to = canonicalRecipient(channel, request.to);
+    let keys = to === null ? [] : recipientKeys(channel, to, request.recipientAliases);
+    const suppressionStreams = suppressionStreamsFor(request.companyId, keys, channel);
+    const [outboxState, allowlist, ...loaded] = (await this.cache.load([
       { streamName: outboxStream(request.outboxId), decider: outboxDecider },
       { streamName: allowlistStream(request.companyId), decider: allowlistDecider },
       ...suppressionStreams.map((streamName) => ({ streamName, decider: suppressionDecider })),
@@ -431,9 +466,17 @@ export class Dispatcher {
     if (!outbox) {
       return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: now.toISOString() }]);
     }
+    let suppressions = loaded;
+    if (to !== null && request.recipientAliases === undefined && this.deps.adapters[outbox.channel].resolveRecipient) {
+      // Requested before recipients were resolved: which member it is, now.
+      const resolved = await this.resolveRecipient(outbox, to);
+      if ('error' in resolved) return activity.apply([{ type: 'RecordFailed', error: resolved.error, quotaRefunded: false, now: now.toISOString() }]);
+      keys = recipientKeys(channel, resolved.to, resolved.aliases);
+      suppressions = await this.suppressionsOf(request.companyId, keys, channel, new Map(suppressionStreams.map((st, i) => [st, loaded[i]!])));
+    }
     // Approved by a person, maybe long after the request: the entry that allowed the recipient may be gone,
     // or the recipient may have unsubscribed or bounced since.
-    const refused = recipientRefusal(allowlist, suppressions, request.to, outbox.channel, now.toISOString());
+    const refused = recipientRefusal(allowlist, suppressions, keys, outbox.channel, now.toISOString());
     if (refused) return activity.apply([refused]);
     // The window may have closed while the send waited for a human.
     const closed = await windowRefusal(this.cache, request, outbox, now);
@@ -441,6 +484,48 @@ export class Dispatcher {
     const reservation = await this.reserveFor(activity.id, request, outbox, now, activity.positions);
     const s = await activity.apply([this.afterReservation(reservation, now)]);
     return s.status === 'dispatching' ? this.deliver(activity, outbox, reservation.key) : s;
+  }
+
+  /** The suppressions of a recipient's keys on `channel`: those `loaded` has, and the others in one more read. */
+  private async suppressionsOf(companyId: string, keys: readonly string[], channel: OutboxChannel, loaded: LoadedSuppressions): Promise<SuppressionState[]> {
+    const streams = suppressionStreamsFor(companyId, keys, channel);
+    const missing = streams.filter((st) => !loaded.has(st));
+    if (missing.length > 0) {
+      const states = await this.cache.load(missing.map((streamName) => ({ streamName, decider: suppressionDecider })));
+      missing.forEach((st, i) => loaded.set(st, states[i] as SuppressionState));
+    }
+    return streams.map((st) => loaded.get(st)!);
+  }
+
+  /**
+   * Asks the outbox's provider which recipient a canonical `to` is (`ChannelAdapter.resolveRecipient`), with
+   * the outbox's credential. A read, before any check or quota; what it cannot tell is the send's failure.
+   */
+  private async resolveRecipient(outbox: LiveOutbox, to: string, secretLoaded?: SecretState): Promise<{ to: string; aliases: string[] } | { error: ActivityError }> {
+    try {
+      const ref = parseSecretRef(outbox.secretRef);
+      if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
+      const secret = secretLoaded ?? (await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const))[0];
+      const credential = openSecret(secret, ref, this.deps.masterKey, outbox.companyId);
+      const outboxForAdapter = { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config };
+      const r = await this.deps.adapters[outbox.channel].resolveRecipient!(outboxForAdapter, credential.value, to);
+      // What comes back is named as any recipient is: canonical, or the provider's answer is not used.
+      const resolved = canonicalRecipient(outbox.channel, r.to);
+      if (resolved === null) return { error: { code: `${outbox.channel}_recipient_unresolved`, message: 'the provider named the recipient in an unknown form' } };
+      return { to: resolved, aliases: r.aliases };
+    } catch (err) {
+      if (isBackendDown(err)) throw err;
+      return {
+        error:
+          err instanceof ChannelError
+            ? { code: err.code, message: err.message }
+            : err instanceof DomainError
+              ? { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' }
+              : err instanceof SecretDecryptionError
+                ? { code: 'secret_unreadable', message: 'the outbox credential cannot be opened with the secrets master key of this instance' }
+                : { code: 'adapter_error', message: 'the channel adapter failed' },
+      };
+    }
   }
 
   /** Hands a dispatching activity to its channel adapter and records the outcome. */

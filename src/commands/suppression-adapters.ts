@@ -1,5 +1,5 @@
 import { type ChannelAdapter, type ChannelAdapters, ChannelError } from '../channels/port.js';
-import { normalizeRecipient } from '../domain/allowlist.js';
+import { suppressionKey } from '../domain/recipients.js';
 import type { OutboxChannel } from '../domain/channels.js';
 import type { EventStore } from '../eventstore/port.js';
 import type { Logger } from '../logger.js';
@@ -25,9 +25,10 @@ const UNSUBSCRIBE_CHANNELS: ReadonlySet<OutboxChannel> = new Set(['email']);
  */
 export function withSuppressions(adapters: ChannelAdapters, deps: SuppressionAdapterDeps): ChannelAdapters {
   const wrap = (channel: OutboxChannel, adapter: ChannelAdapter): ChannelAdapter => ({
+    ...(adapter.resolveRecipient ? { resolveRecipient: adapter.resolveRecipient.bind(adapter) } : {}),
     async send(outbox, credential, message) {
       const unsubscribeUrl = UNSUBSCRIBE_CHANNELS.has(channel)
-        ? `${deps.publicUrl}/unsubscribe/${deps.tokens.issue({ companyId: outbox.companyId, recipient: normalizeRecipient(message.to), channel })}`
+        ? `${deps.publicUrl}/unsubscribe/${deps.tokens.issue({ companyId: outbox.companyId, recipient: suppressionKey(message.to, channel, true) ?? message.to, channel })}`
         : undefined;
       try {
         return await adapter.send(outbox, credential, unsubscribeUrl ? { ...message, unsubscribeUrl } : message);

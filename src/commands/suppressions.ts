@@ -14,7 +14,10 @@ import { handleCommand } from './handle-command.js';
 
 export interface SuppressInput {
   companyId: string;
-  /** Any spelling: it is normalised (emails compare case-insensitively). */
+  /**
+   * One recipient of the channel, canonicalised (see src/domain/recipients.ts). A person's entry (`manual`)
+   * must be a bare recipient; the system's own sources are read as delivered (`Ana <ana@x>` is `ana@x`).
+   */
   recipient: string;
   /** null: every channel. */
   channel: OutboxChannel | null;
@@ -37,7 +40,9 @@ export interface SuppressResult {
  * bounce webhooks. A malformed recipient is a `DomainError('invalid_input')`, before anything is written.
  */
 export async function suppressRecipient(store: EventStore, input: SuppressInput, now: Date, actor: Actor = SYSTEM_ACTOR): Promise<SuppressResult> {
-  const recipient = parseSuppressedRecipient(input.recipient, input.channel);
+  // An unsubscribe link or a bounce names where a message went, maybe in a spelling from before recipients
+  // were canonical: reading it generously can only stop more mail.
+  const recipient = parseSuppressedRecipient(input.recipient, input.channel, input.source !== 'manual');
   if (!recipient) throw new DomainError('invalid_input', input.channel ? `recipient is not a valid ${input.channel} recipient` : 'recipient is not a valid recipient');
   const id = suppressionId(input.companyId, recipient, input.channel);
   const entry: SuppressionEntry = {

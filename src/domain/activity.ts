@@ -35,7 +35,13 @@ export interface ActivityRequest {
   outboxId: string;
   channel: SendChannel;
   outboxChannel: string;
+  /** Canonical (src/domain/recipients.ts): what the checks saw and the adapter gets. */
   to: string;
+  /**
+   * The recipient's other keys, as the provider resolved them when the send was requested (LinkedIn: the
+   * profile of the member `to` is the id of). Absent on a send whose recipient was not resolved.
+   */
+  recipientAliases?: string[];
   payload: Record<string, unknown>;
   contentPieceId: string | null;
   niche: string | null;

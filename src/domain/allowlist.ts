@@ -1,5 +1,6 @@
-import { E164_NUMBER, EMAIL_ADDRESS, type SendChannel } from './channels.js';
+import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
+import { LINKEDIN_PROFILE_PREFIX, canonicalDomain, canonicalEmail, canonicalIgsid, canonicalLinkedIn, canonicalPhone, recipientKey } from './recipients.js';
 
 /** One allowlist per company: small, read whole on every send. */
 export const allowlistStream = (companyId: string) => `crm_allowlist-${companyId}`;
@@ -45,53 +46,66 @@ export const allowlistDecider: Decider<AllowlistCommand, AllowlistState, Allowli
 // ---------------------------------------------------------------------------------------------------------
 // Patterns
 
-const HANDLE = /^@?[A-Za-z0-9._-]{1,100}$/;
-const STORED_URL = /^[a-z0-9-]+(?:\.[a-z0-9-]+)+\/\S*$/i;
-
 export type PatternKind = 'everyone' | 'email' | 'domain' | 'phone' | 'url' | 'handle';
 
-/** Classifies and normalises an allowlist pattern; null when it is none of the accepted forms. */
+/**
+ * Classifies an allowlist pattern and gives it the canonical form of the recipients it names (see
+ * src/domain/recipients.ts), so that it compares with their keys as it is; null when it is none of the
+ * accepted forms. Idempotent: a stored pattern reads back as itself.
+ * - `*`; `*@domain.tld` (the domain in punycode, lower-cased); an email address; an E.164 number;
+ * - a LinkedIn member: a profile URL in any spelling, or a bare public identifier (`ana-doe`, `@ana-doe`),
+ *   both as `linkedin.com/in/ana-doe` (kind `url`); a member id (kind `handle`, in its case);
+ * - digits: an Instagram IGSID (kind `handle`).
+ * Any other URL names no recipient of ours, and is refused.
+ */
 export function normalizePattern(raw: string): { kind: PatternKind; pattern: string } | null {
   const p = raw.trim();
   if (p === '*') return { kind: 'everyone', pattern: '*' };
-  if (/^\*@[^\s@*]+\.[^\s@*]+$/.test(p)) return { kind: 'domain', pattern: p.toLowerCase() };
-  if (EMAIL_ADDRESS.test(p) && !p.includes('*')) return { kind: 'email', pattern: p.toLowerCase() };
-  if (E164_NUMBER.test(p)) return { kind: 'phone', pattern: p };
-  if (/^https?:\/\/\S+$/i.test(p)) return { kind: 'url', pattern: normalizeUrl(p) };
-  // A URL pattern is stored normalised (`linkedin.com/in/ana`): it must read back as a URL to ever match.
-  if (STORED_URL.test(p)) return { kind: 'url', pattern: p.toLowerCase() };
-  if (HANDLE.test(p)) return { kind: 'handle', pattern: p.replace(/^@/, '').toLowerCase() };
-  return null;
-}
-
-function normalizeUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    return `${url.hostname.replace(/^www\./, '').toLowerCase()}${url.pathname.replace(/\/+$/, '')}`.toLowerCase();
-  } catch {
-    return u.toLowerCase();
+  if (p.startsWith('*@')) {
+    const domain = canonicalDomain(p.slice(2));
+    return domain ? { kind: 'domain', pattern: `*@${domain}` } : null;
   }
+  if (p.includes('*')) return null;
+  const phone = canonicalPhone(p);
+  if (phone) return { kind: 'phone', pattern: phone };
+  const igsid = canonicalIgsid(p);
+  if (igsid) return { kind: 'handle', pattern: igsid };
+  if (p.indexOf('@') > 0) {
+    const email = canonicalEmail(p);
+    return email ? { kind: 'email', pattern: email } : null;
+  }
+  const member = canonicalLinkedIn(p);
+  if (!member) return null;
+  return { kind: member.startsWith(LINKEDIN_PROFILE_PREFIX) ? 'url' : 'handle', pattern: member };
 }
 
-/** Normalises a recipient the way patterns are, so that they compare. */
-export function normalizeRecipient(to: string): string {
-  const t = to.trim();
-  if (/^https?:\/\//i.test(t)) return normalizeUrl(t);
-  if (EMAIL_ADDRESS.test(t)) return t.toLowerCase();
-  if (E164_NUMBER.test(t.replace(/[\s()-]/g, ''))) return t.replace(/[\s()-]/g, '');
-  return t.replace(/^@/, '').toLowerCase();
+/**
+ * Stored patterns canonicalised once per entry: entries written before patterns were canonical (a Unicode
+ * domain, `www.linkedin.com/in/ana/`, a bare identifier) match as if they had been, without a rewrite of the log.
+ */
+const canonicalPatterns = new WeakMap<AllowlistEntry, { kind: PatternKind; key: string } | null>();
+function patternOf(e: AllowlistEntry) {
+  if (!canonicalPatterns.has(e)) {
+    const p = normalizePattern(e.pattern);
+    canonicalPatterns.set(e, p && { kind: p.kind, key: recipientKey(p.pattern) });
+  }
+  return canonicalPatterns.get(e)!;
 }
 
-/** The first entry that allows `to` on `channel` (for a dry run: the outbox's), or null: no entry, not allowed. */
-export function allowedBy(entries: Iterable<AllowlistEntry>, to: string, channel: SendChannel): AllowlistEntry | null {
-  const recipient = normalizeRecipient(to);
+/**
+ * The first entry that allows a recipient on `channel` (for a dry run: the outbox's), or null: no entry, not
+ * allowed. `keys` are the recipient's keys (`recipientKeys`): its canonical `to`, and for a LinkedIn member the
+ * provider id and the profile both; any of them allowed allows the member.
+ */
+export function allowedBy(entries: Iterable<AllowlistEntry>, keys: readonly string[], channel: SendChannel): AllowlistEntry | null {
   for (const e of entries) {
     if (e.channel !== null && e.channel !== channel) continue;
-    const p = normalizePattern(e.pattern);
+    const p = patternOf(e);
     if (!p) continue;
     if (p.kind === 'everyone') return e;
-    if (p.kind === 'domain' && recipient.includes('@') && recipient.endsWith(p.pattern.slice(1))) return e;
-    if (p.pattern === recipient) return e;
+    for (const key of keys) {
+      if (p.kind === 'domain' ? key.indexOf('@') > 0 && key.slice(key.lastIndexOf('@')) === p.key.slice(1) : p.key === key) return e;
+    }
   }
   return null;
 }

@@ -1,7 +1,7 @@
 import { derivedUuid } from './derived-id.js';
-import { normalizeRecipient } from './allowlist.js';
-import { E164_NUMBER, EMAIL_ADDRESS, OUTBOX_CHANNELS, type OutboxChannel, type SendChannel } from './channels.js';
+import type { OutboxChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
+import { suppressionKey, suppressionKeysFor } from './recipients.js';
 
 /**
  * One stream per (company, recipient, scope), named by a UUID derived from the three: suppressing twice lands
@@ -17,7 +17,7 @@ export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
 export interface SuppressionEntry {
   suppressionId: string;
   companyId: string;
-  /** Normalised (see `normalizeRecipient`): emails lower-cased, so that they compare. */
+  /** The recipient's key (see `suppressionKey` in recipients.ts): canonical, case folded, so that they compare. */
   recipient: string;
   /** null: every channel. */
   channel: OutboxChannel | null;
@@ -66,18 +66,22 @@ export const suppressionDecider: Decider<SuppressionCommand, SuppressionState, S
 // ---------------------------------------------------------------------------------------------------------
 // Identity and matching
 
-/** The id (and so the stream) of a suppression: a UUID made from company, normalised recipient and scope. */
+/**
+ * The id (and so the stream) of a suppression: a UUID made from company, recipient key and scope. Keys are
+ * case folded (`recipientKey`), and so is `recipient` here, which keeps the ids of entries stored before
+ * recipients were canonical.
+ */
 export function suppressionId(companyId: string, recipient: string, channel: OutboxChannel | null): string {
-  return derivedUuid('suppression', companyId, normalizeRecipient(recipient), channel ?? '*');
+  return derivedUuid('suppression', companyId, recipient.trim().toLowerCase(), channel ?? '*');
 }
 
 /**
- * The streams a send to `to` must consult: every-channel plus its own channel's. A dry run's channel is its
- * outbox's, not known before the outbox is read, so it consults every scope (still one read).
+ * The streams a send on `channel` to a recipient known by `keys` (`recipientKeys`) must consult: every-channel
+ * plus its own channel's, for each key and for the mailboxes and former spellings that come down to it
+ * (`suppressionKeysFor`). Still one read, whatever their number.
  */
-export function suppressionStreamsFor(companyId: string, to: string, channel: SendChannel): string[] {
-  const scopes: (OutboxChannel | null)[] = channel === 'dry-run' ? [null, ...OUTBOX_CHANNELS] : [null, channel];
-  return scopes.map((scope) => suppressionStream(suppressionId(companyId, to, scope)));
+export function suppressionStreamsFor(companyId: string, keys: readonly string[], channel: OutboxChannel): string[] {
+  return suppressionKeysFor(channel, keys).flatMap((key) => [null, channel].map((scope) => suppressionStream(suppressionId(companyId, key, scope))));
 }
 
 /** The entry that forbids contacting a recipient on `channel`, among the states of its streams; or null. */
@@ -88,24 +92,12 @@ export function suppressedBy(states: Iterable<SuppressionState>, channel: Outbox
   return null;
 }
 
-const HANDLE_OR_URL = /^(?:@?[A-Za-z0-9._-]{1,100}|https?:\/\/\S+)$/i;
-
 /**
- * A recipient in a form that can be suppressed, normalised; null when malformed. With a channel, the form must
- * be that channel's (an email for email and cal-com, E.164 for WhatsApp).
+ * A recipient in a form that can be suppressed, as its key; null when malformed. With a channel, the form must
+ * be that channel's (an email for email and cal-com, E.164 for WhatsApp, an IGSID for Instagram, a member for
+ * LinkedIn). `generous`: read an email the way it was delivered (the system's own sources; see `suppressionKey`).
  */
-export function parseSuppressedRecipient(raw: string, channel: OutboxChannel | null): string | null {
-  const t = raw.trim();
-  if (t.length === 0 || t.length > 320) return null;
-  const isEmail = EMAIL_ADDRESS.test(t);
-  const isPhone = E164_NUMBER.test(t);
-  const ok =
-    channel === 'email' || channel === 'cal-com'
-      ? isEmail
-      : channel === 'whatsapp'
-        ? isPhone
-        : channel === null
-          ? isEmail || isPhone || HANDLE_OR_URL.test(t)
-          : isEmail || HANDLE_OR_URL.test(t);
-  return ok ? normalizeRecipient(t) : null;
+export function parseSuppressedRecipient(raw: string, channel: OutboxChannel | null, generous = false): string | null {
+  if (raw.length > 2000) return null;
+  return suppressionKey(raw, channel, generous);
 }

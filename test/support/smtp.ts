@@ -10,6 +10,8 @@ export interface ReceivedMail {
 /** A real SMTP server in this process, on loopback, recording what it accepts. */
 export async function smtpServer(opts: { rejectRecipients?: string[] } = {}) {
   const messages: ReceivedMail[] = [];
+  /** Every RCPT TO address the server was given, accepted or not: what a send tried to reach. */
+  const rcpts: string[] = [];
   const rejected = new Set((opts.rejectRecipients ?? []).map((r) => r.toLowerCase()));
   const server = new SMTPServer({
     authOptional: true,
@@ -21,6 +23,7 @@ export async function smtpServer(opts: { rejectRecipients?: string[] } = {}) {
       else cb(new Error('invalid credentials'));
     },
     onRcptTo(address, _session, cb) {
+      rcpts.push(address.address);
       if (rejected.has(address.address.toLowerCase())) {
         const err = Object.assign(new Error('no such mailbox'), { responseCode: 550 });
         cb(err);
@@ -47,6 +50,7 @@ export async function smtpServer(opts: { rejectRecipients?: string[] } = {}) {
     port,
     url: `smtp://mailer:mail-pass@127.0.0.1:${port}`,
     messages,
+    rcpts,
     rejected,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

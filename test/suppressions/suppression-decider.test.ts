@@ -62,9 +62,12 @@ describe('suppression identity and matching', () => {
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
-  it('a send consults every-channel and its own channel; a dry run every scope', () => {
-    expect(suppressionStreamsFor(company, 'ANA@example.org', 'email')).toEqual([suppressionStream(suppressionId(company, 'ana@example.org', null)), suppressionStream(id)]);
-    expect(suppressionStreamsFor(company, 'ana@example.org', 'dry-run')).toHaveLength(6);
+  it('a send consults every-channel and its own channel, for each key and what it is delivered to', () => {
+    expect(suppressionStreamsFor(company, ['ana@example.org'], 'email')).toEqual([suppressionStream(suppressionId(company, 'ana@example.org', null)), suppressionStream(id)]);
+    // A subaddress lands in the mailbox's inbox: the mailbox's suppressions hold for it.
+    expect(suppressionStreamsFor(company, ['ana+news@example.org'], 'email')).toContain(suppressionStream(id));
+    // Suppressions stored before domains were punycode are named by the Unicode spelling.
+    expect(suppressionStreamsFor(company, ['ana@xn--bcher-kva.example'], 'email')).toContain(suppressionStream(suppressionId(company, 'ana@bücher.example', 'email')));
   });
 
   it('matches an every-channel entry or one of the channel', () => {
@@ -80,12 +83,22 @@ describe('suppression identity and matching', () => {
     expect(parseSuppressedRecipient(' Ana@Example.org', 'email')).toBe('ana@example.org');
     expect(parseSuppressedRecipient('+33612345678', 'whatsapp')).toBe('+33612345678');
     expect(parseSuppressedRecipient('+33612345678', null)).toBe('+33612345678');
-    expect(parseSuppressedRecipient('@Jane.Doe', 'instagram')).toBe('jane.doe');
+    expect(parseSuppressedRecipient(' 7012345678901234 ', 'instagram')).toBe('7012345678901234');
+    expect(parseSuppressedRecipient('https://www.linkedin.com/in/Ana-Doe/', 'linkedin')).toBe('linkedin.com/in/ana-doe');
+    expect(parseSuppressedRecipient('@Ana-Doe', null)).toBe('linkedin.com/in/ana-doe');
+    expect(parseSuppressedRecipient('Ana@Bücher.example', null)).toBe('ana@xn--bcher-kva.example');
+    // The system's own sources name where a message went: read as delivered.
+    expect(parseSuppressedRecipient('Ana <Ana@Example.org>', 'email', true)).toBe('ana@example.org');
     for (const [raw, channel] of [
       ['not an email', 'email'],
       ['ana@example', 'email'],
       ['+33612345678', 'email'],
       ['ana@example.org', 'whatsapp'],
+      ['Ana <ana@example.org>', 'email'],
+      ['"ana"@example.org', 'email'],
+      ['+33 6 12 34 56 78', 'whatsapp'],
+      ['@Jane.Doe', 'instagram'],
+      ['https://example.com/in/ana', 'linkedin'],
       ['', null],
       ['two words', null],
       [`${'a'.repeat(320)}@example.org`, null],

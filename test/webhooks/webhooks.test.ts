@@ -319,9 +319,9 @@ describe('inbound webhooks and the messaging window', () => {
 
     it('LinkedIn: a reply through Unipile, authenticated by the Unipile-Auth header, answers the latest message', async () => {
       const c = await company('linkedin', { accountId: 'unipile-acc-1', baseUrl: 'https://api1.unipile.com:13111' }, 'unipile-shared-secret');
-      const sent = await send(c, 'linkedin', 'ACoAAB123', { kind: 'message', text: 'Hello' });
+      const sent = await send(c, 'linkedin', 'ACoAAB123cDeFgHiJkLmNoPqRsTuVwXyZ0', { kind: 'message', text: 'Hello' });
       expect(sent.body.status).toBe('sent');
-      const body = JSON.stringify({ event: 'message_received', account_id: 'unipile-acc-1', account_type: 'LINKEDIN', message_id: 'u-msg-1', message: 'Happy to chat', timestamp: new Date(clock).toISOString(), sender: { attendee_provider_id: 'ACoAAB123' } });
+      const body = JSON.stringify({ event: 'message_received', account_id: 'unipile-acc-1', account_type: 'LINKEDIN', message_id: 'u-msg-1', message: 'Happy to chat', timestamp: new Date(clock).toISOString(), sender: { attendee_provider_id: 'ACoAAB123cDeFgHiJkLmNoPqRsTuVwXyZ0' } });
       expect((await postRaw(t, c.url, body, { 'unipile-auth': 'nope' })).status).toBe(401);
       expect((await postRaw(t, c.url, body, { 'unipile-auth': 'unipile-shared-secret' })).body).toEqual({ received: 1, recorded: 2 });
       expect((await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body.deliveryEvents).toEqual([

@@ -17,7 +17,7 @@ const AddBody = z
       .transform((p, ctx) => {
         const n = normalizePattern(p);
         if (!n) {
-          ctx.addIssue({ code: 'custom', message: 'pattern must be an email, *@domain.tld, an E.164 number, a handle, a profile URL, or *' });
+          ctx.addIssue({ code: 'custom', message: 'pattern must be one bare email address, *@domain.tld, an E.164 number, a LinkedIn profile URL, public identifier or member id, an Instagram IGSID, or *' });
           return z.NEVER;
         }
         return n.pattern;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { liftSuppression, suppressRecipient } from '../../commands/suppressions.js';
-import { normalizeRecipient } from '../../domain/allowlist.js';
+import { suppressionKey } from '../../domain/recipients.js';
 import { OUTBOX_CHANNELS } from '../../domain/channels.js';
 import { SUPPRESSION_SOURCES, type SuppressionEntry } from '../../domain/suppression.js';
 import { listSuppressions } from '../../projections/suppressions.js';
@@ -50,7 +50,8 @@ export function suppressionsRouter(rt: Runtime): Router {
     const q = parseQuery(ListQuery, req);
     res.json(
       await listSuppressions(rt.db, companyOf(res), {
-        recipient: q.recipient === undefined ? undefined : normalizeRecipient(q.recipient),
+        // A filter, not an entry: a spelling that is no recipient finds nothing rather than a 400.
+        recipient: q.recipient === undefined ? undefined : (suppressionKey(q.recipient, null, true) ?? q.recipient.trim().toLowerCase()),
         source: q.source,
         after: q.cursor ? decodeCursor(q.cursor) : undefined,
         limit: q.limit,
