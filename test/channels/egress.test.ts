@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
 import { type EgressPolicy, type Resolve, egressPolicy, isForbiddenAddress, parseEgressAllow } from '../../src/channels/egress.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { fakeHttpServer, json } from '../support/fake-http.js';
 
 /** A resolver that knows a few names, as a DNS server controlled by a company would answer them. */
@@ -48,6 +49,13 @@ describe('CRM_EGRESS_ALLOW', () => {
       hostPorts: ['relay.internal:2525', '127.0.0.1:9901', '[::1]:25'],
     });
     expect(parseEgressAllow('')).toEqual({ cidrs: [], hostPorts: [] });
+  });
+
+  it('is read by loadConfig; a bad value is a ConfigError naming the variable and the entry', () => {
+    expect(loadConfig({}).egressAllow).toEqual({ cidrs: [], hostPorts: [] });
+    expect(loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal:2525' }).egressAllow).toEqual({ cidrs: ['10.0.0.0/8'], hostPorts: ['relay.internal:2525'] });
+    expect(() => loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal' })).toThrow(ConfigError);
+    expect(() => loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal' })).toThrow(/CRM_EGRESS_ALLOW: 'relay.internal' is neither a CIDR/);
   });
 
   it('names the entry it cannot read', () => {
