@@ -25,6 +25,8 @@ export interface SuppressInput {
   reason?: string | null;
   /** Who asked, as recorded; defaults to the actor's label (e.g. `recipient` for a one-click unsubscribe). */
   createdBy?: string;
+  /** The provider event that reports it, for a webhook's: each report takes effect once (see the decider). */
+  cause?: string;
 }
 
 export interface SuppressResult {
@@ -55,7 +57,7 @@ export async function suppressRecipient(store: EventStore, input: SuppressInput,
     createdAt: now.toISOString(),
     createdBy: input.createdBy ?? actorLabel(actor),
   };
-  const r = await handleCommand(store, suppressionStream(id), suppressionDecider, { type: 'SuppressRecipient', entry }, actorMetadata(actor));
+  const r = await handleCommand(store, suppressionStream(id), suppressionDecider, { type: 'SuppressRecipient', entry, ...(input.cause ? { cause: input.cause } : {}) }, actorMetadata(actor));
   return { entry: r.state.active ?? entry, created: r.events.length > 0, position: r.position };
 }
 

@@ -29,26 +29,53 @@ export interface SuppressionEntry {
 }
 
 export type SuppressionCommand =
-  | { type: 'SuppressRecipient'; entry: SuppressionEntry }
+  | {
+      type: 'SuppressRecipient';
+      entry: SuppressionEntry;
+      /**
+       * The recorded provider event that reports it (a webhook's bounce or complaint: the id of its delivery
+       * event). A report takes effect once: replayed after a person lifted the suppression, it changes nothing.
+       */
+      cause?: string;
+    }
   | { type: 'LiftSuppression'; companyId: string; suppressionId: string; actor: string; now: string };
 
 export type SuppressionEvent =
-  | DomainEvent<'RecipientSuppressed', { entry: SuppressionEntry }>
-  | DomainEvent<'SuppressionLifted', { suppressionId: string; companyId: string; recipient: string; liftedBy: string; liftedAt: string }>;
+  | DomainEvent<'RecipientSuppressed', { entry: SuppressionEntry; cause?: string }>
+  | DomainEvent<'SuppressionLifted', { suppressionId: string; companyId: string; recipient: string; liftedBy: string; liftedAt: string }>
+  /** A report that came while the recipient was already suppressed: kept so that its replay after a lift is known. */
+  | DomainEvent<'SuppressionCauseNoted', { suppressionId: string; companyId: string; cause: string; source: SuppressionSource; notedAt: string }>;
 
-/** The entry in force, or null (never suppressed, or lifted). */
-export type SuppressionState = { active: SuppressionEntry | null };
+/** The entry in force, or null (never suppressed, or lifted); and the reports already taken into account. */
+export type SuppressionState = { active: SuppressionEntry | null; causes: readonly string[] };
 
 export const suppressionDecider: Decider<SuppressionCommand, SuppressionState, SuppressionEvent> = {
-  initialState: () => ({ active: null }),
-  evolve(_state, event) {
-    return event.type === 'RecipientSuppressed' ? { active: event.data.entry } : { active: null };
+  initialState: () => ({ active: null, causes: [] }),
+  evolve(state, event) {
+    switch (event.type) {
+      case 'RecipientSuppressed':
+        return { active: event.data.entry, causes: event.data.cause ? [...state.causes, event.data.cause] : state.causes };
+      case 'SuppressionCauseNoted':
+        return { ...state, causes: [...state.causes, event.data.cause] };
+      case 'SuppressionLifted':
+        return { ...state, active: null };
+      default:
+        return state;
+    }
   },
   decide(command, state) {
     if (command.type === 'SuppressRecipient') {
-      // Already suppressed: the first entry stands (its source and date are the useful facts).
-      if (state.active) return [];
-      return [{ type: 'RecipientSuppressed', data: { entry: command.entry } }];
+      const { cause } = command;
+      // A report seen before (its webhook replayed, or repeated by the provider): it has had its effect, and a
+      // person may have lifted the suppression since.
+      if (cause && state.causes.includes(cause)) return [];
+      if (state.active) {
+        // Already suppressed: the first entry stands (its source and date are the useful facts).
+        if (!cause) return [];
+        const { suppressionId, companyId } = state.active;
+        return [{ type: 'SuppressionCauseNoted', data: { suppressionId, companyId, cause, source: command.entry.source, notedAt: command.entry.createdAt } }];
+      }
+      return [{ type: 'RecipientSuppressed', data: { entry: command.entry, ...(cause ? { cause } : {}) } }];
     }
     const active = state.active;
     if (!active || active.companyId !== command.companyId || active.suppressionId !== command.suppressionId) {

@@ -6,10 +6,25 @@ import { headerOf, prefixedHmacMatches } from './signatures.js';
 
 /**
  * Email bounces and complaints have no standard webhook; ESPs differ. This is our own small format, which a
- * relay (or an ESP's webhook transformer) posts, signed like our outgoing hooks:
- * `X-CRM-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. The body is one event or an array of them:
+ * relay (or an ESP's webhook transformer) posts, signed over a time: `X-CRM-Timestamp: <unix seconds>` and
+ * `X-CRM-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, refused more than
+ * `EMAIL_WEBHOOK_TOLERANCE_S` from our clock, so that a captured delivery cannot be replayed later. The body is
+ * one event or an array of them:
  * `{type: "bounce"|"complaint"|"delivered", messageId, recipient, at, id?, bounceType?: "hard"|"soft", reason?}`.
  */
+export const EMAIL_WEBHOOK_TOLERANCE_S = 300;
+
+/** Seconds since the epoch, as a relay writes them: digits only (no sign, no fraction). */
+const TIMESTAMP = /^\d{1,12}$/;
+
+function verifyEmailSignature(raw: Buffer, headers: Record<string, string | string[] | undefined>, secret: string, now: Date): boolean | 'stale' {
+  const timestamp = headerOf(headers, 'x-crm-timestamp');
+  if (typeof timestamp !== 'string' || !TIMESTAMP.test(timestamp)) return false;
+  const signed = Buffer.concat([Buffer.from(`${timestamp}.`, 'utf8'), raw]);
+  if (!prefixedHmacMatches(signed, secret, headerOf(headers, 'x-crm-signature-256'))) return false;
+  // After the signature: only the holder of the secret (or a replay of what it sent) learns that a time is off.
+  return Math.abs(now.getTime() / 1000 - Number(timestamp)) <= EMAIL_WEBHOOK_TOLERANCE_S ? true : 'stale';
+}
 const Event = z
   .object({
     type: z.enum(['bounce', 'complaint', 'delivered']),
@@ -30,7 +45,7 @@ const idForms = (id: string) => {
 };
 
 export const emailWebhook: WebhookProvider = {
-  verify: (raw, headers, secret) => prefixedHmacMatches(raw, secret, headerOf(headers, 'x-crm-signature-256')),
+  verify: verifyEmailSignature,
   parse(body, now) {
     const r = Body.safeParse(body);
     if (!r.success) throw new WebhookPayloadError('not a webhook payload of the documented email format');

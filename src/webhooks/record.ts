@@ -122,8 +122,11 @@ export class InboundRecorder {
         }
         const recipient = activity?.recipient ?? n.recipients[0];
         if (n.suppress && recipient) {
-          // Part of what the webhook's reply waits for: the next read of the suppression list shows it.
-          note({ written: false, position: await this.deps.suppress({ companyId: this.outbox.companyId, channel: this.outbox.channel, recipient, reason: n.suppress }) });
+          // Asked on a repeat too: the suppression stream knows the reports it took (a replay after a lift changes
+          // nothing; a retry after a failure between the two writes still suppresses). Part of what the webhook's
+          // reply waits for: the next read of the suppression list shows it.
+          const cause = inboundEventId(this.outbox.companyId, this.outbox.channel, n.providerEventId, 'delivery');
+          note({ written: false, position: await this.deps.suppress({ companyId: this.outbox.companyId, channel: this.outbox.channel, recipient, reason: n.suppress, cause }) });
         }
       } else {
         const activity = (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ?? (await latestSentTo(this.deps.db, this.outbox, [n.from]));

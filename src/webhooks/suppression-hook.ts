@@ -9,12 +9,16 @@ export interface SuppressionNotice {
   channel: OutboxChannel;
   recipient: string;
   reason: 'hard_bounce' | 'complaint';
+  /** The id of the delivery event that reports it: a replay of the same report suppresses nothing again. */
+  cause: string;
 }
 
 /**
  * Where a hard bounce or a complaint reported by a webhook feeds the suppression list. Called after the event is
- * recorded, and again when the provider repeats the delivery: suppressing is idempotent (one stream per
- * recipient and scope). Returns the position written, for the webhook's read-your-writes.
+ * recorded, and again when the provider repeats the delivery (or someone replays it): the suppression stream
+ * keeps the reports it has taken into account, so a repeat changes nothing, also after a person lifted the
+ * suppression; a repeat after a failure between the two writes still suppresses. Returns the position written,
+ * for the webhook's read-your-writes.
  */
 export type SuppressionHook = (notice: SuppressionNotice) => Promise<Position | null>;
 
@@ -29,6 +33,7 @@ export function suppressFromWebhook(store: EventStore, now: () => Date): Suppres
         source: n.reason === 'complaint' ? 'complaint' : 'bounce',
         reason: n.reason === 'complaint' ? `complaint reported by the ${n.channel} provider` : `hard bounce reported by the ${n.channel} provider`,
         createdBy: `webhook:${n.channel}`,
+        cause: n.cause,
       },
       now(),
       SYSTEM_ACTOR,

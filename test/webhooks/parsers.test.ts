@@ -12,24 +12,39 @@ const hex = (secret: string, body: string) => createHmac('sha256', secret).updat
 describe('signatures', () => {
   const body = Buffer.from('{"a":1}');
   it('Meta: sha256=<hex> of the raw body', () => {
-    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(true);
-    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': hex('s', '{"a":1}') }, 's')).toBe(false);
-    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('t', '{"a":1}')}` }, 's')).toBe(false);
-    expect(whatsappWebhook.verify(body, {}, 's')).toBe(false);
+    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(true);
+    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': hex('s', '{"a":1}') }, 's', NOW)).toBe(false);
+    expect(whatsappWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('t', '{"a":1}')}` }, 's', NOW)).toBe(false);
+    expect(whatsappWebhook.verify(body, {}, 's', NOW)).toBe(false);
   });
   it('cal.com: bare hex in X-Cal-Signature-256', () => {
-    expect(calComWebhook.verify(body, { 'x-cal-signature-256': hex('s', '{"a":1}') }, 's')).toBe(true);
-    expect(calComWebhook.verify(body, { 'x-cal-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(false);
-    expect(calComWebhook.verify(body, { 'x-cal-signature-256': hex('s', '{"a":2}') }, 's')).toBe(false);
+    expect(calComWebhook.verify(body, { 'x-cal-signature-256': hex('s', '{"a":1}') }, 's', NOW)).toBe(true);
+    expect(calComWebhook.verify(body, { 'x-cal-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(false);
+    expect(calComWebhook.verify(body, { 'x-cal-signature-256': hex('s', '{"a":2}') }, 's', NOW)).toBe(false);
   });
   it('Unipile: the shared secret in Unipile-Auth', () => {
-    expect(unipileWebhook.verify(body, { 'unipile-auth': 'the-secret' }, 'the-secret')).toBe(true);
-    expect(unipileWebhook.verify(body, { 'unipile-auth': 'the-secre' }, 'the-secret')).toBe(false);
-    expect(unipileWebhook.verify(body, {}, 'the-secret')).toBe(false);
+    expect(unipileWebhook.verify(body, { 'unipile-auth': 'the-secret' }, 'the-secret', NOW)).toBe(true);
+    expect(unipileWebhook.verify(body, { 'unipile-auth': 'the-secre' }, 'the-secret', NOW)).toBe(false);
+    expect(unipileWebhook.verify(body, {}, 'the-secret', NOW)).toBe(false);
   });
-  it('email: X-CRM-Signature-256 sha256=<hex>', () => {
-    expect(emailWebhook.verify(body, { 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(true);
-    expect(emailWebhook.verify(body, { 'x-hub-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's')).toBe(false);
+  it('email: X-CRM-Signature-256 sha256=<hex> of "<X-CRM-Timestamp>.<raw body>", within 5 minutes of our clock', () => {
+    const at = (offsetS: number) => String(Math.floor(NOW.getTime() / 1000) + offsetS);
+    const signed = (ts: string, secret = 's', text = '{"a":1}') => ({ 'x-crm-timestamp': ts, 'x-crm-signature-256': `sha256=${hex(secret, `${ts}.${text}`)}` });
+    expect(emailWebhook.verify(body, signed(at(0)), 's', NOW)).toBe(true);
+    expect(emailWebhook.verify(body, signed(at(-300)), 's', NOW)).toBe(true);
+    expect(emailWebhook.verify(body, signed(at(300)), 's', NOW)).toBe(true);
+    // Signed, but outside the window: a replay, or a clock that is off.
+    expect(emailWebhook.verify(body, signed(at(-301)), 's', NOW)).toBe('stale');
+    expect(emailWebhook.verify(body, signed(at(301)), 's', NOW)).toBe('stale');
+    // Not signed by the secret, or not over this timestamp and body: no verdict on the time.
+    expect(emailWebhook.verify(body, signed(at(-3600), 't'), 's', NOW)).toBe(false);
+    expect(emailWebhook.verify(body, { ...signed(at(0)), 'x-crm-timestamp': at(1) }, 's', NOW)).toBe(false);
+    expect(emailWebhook.verify(body, signed(at(0), 's', '{"a":2}'), 's', NOW)).toBe(false);
+    // The former scheme (the body alone, no timestamp) is no longer accepted.
+    expect(emailWebhook.verify(body, { 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(false);
+    expect(emailWebhook.verify(body, { 'x-crm-timestamp': at(0), 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(false);
+    for (const ts of ['', '-1', '1.5', ' 1', '0x10', '1e9', at(0).padStart(13, '0')]) expect(emailWebhook.verify(body, signed(ts), 's', NOW), ts).toBe(false);
+    expect(emailWebhook.verify(body, { 'x-hub-signature-256': signed(at(0))['x-crm-signature-256'], 'x-crm-timestamp': at(0) }, 's', NOW)).toBe(false);
   });
 });
 

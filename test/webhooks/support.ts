@@ -6,6 +6,12 @@ import type { TestApp } from '../support/app.js';
 
 export const sign = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
 
+/** Our email format's headers, as a relay signs a delivery at `at`: the signature covers the timestamp. */
+export function emailSignature(secret: string, body: string, at: Date): Record<string, string> {
+  const timestamp = String(Math.floor(at.getTime() / 1000));
+  return { 'x-crm-timestamp': timestamp, 'x-crm-signature-256': sign(secret, `${timestamp}.${body}`) };
+}
+
 /**
  * A stand-in for a Meta Graph API adapter (the real ones are built elsewhere): it posts the message to the
  * outbox's baseUrl, as the Graph API takes it, and returns the id the provider answers with.

@@ -6,7 +6,7 @@ import { localDay } from '../../src/domain/time-window.js';
 import { StreamNotFoundError } from '../../src/eventstore/port.js';
 import { type TestApp, startTestApp } from '../support/app.js';
 import { fakeHttpServer, json } from '../support/fake-http.js';
-import { graphAdapter, igMessage, metaCompany, postRaw, sign, waMessage, waStatus } from './support.js';
+import { emailSignature, graphAdapter, igMessage, metaCompany, postRaw, sign, waMessage, waStatus } from './support.js';
 
 const HOUR = 3_600_000;
 const APP_SECRET = 'meta-app-secret-for-tests';
@@ -262,8 +262,10 @@ describe('inbound webhooks and the messaging window', () => {
       const sent = await send(c, 'email', 'gone@example.org', { subject: 'Hi', text: 'x' });
       expect(sent.body.status).toBe('sent');
       const body = JSON.stringify({ type: 'bounce', messageId: `${sent.body.id}@crm.test`, recipient: 'gone@example.org', at: new Date(clock).toISOString(), reason: '550 5.1.1 user unknown' });
-      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('wrong', body) })).status).toBe(401);
-      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).body).toEqual({ received: 1, recorded: 1 });
+      expect((await postRaw(t, c.url, body, emailSignature('wrong', body, new Date(clock)))).status).toBe(401);
+      // The former scheme, a signature of the body alone, is refused.
+      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).status).toBe(401);
+      expect((await postRaw(t, c.url, body, emailSignature('email-hook-key', body, new Date(clock)))).body).toEqual({ received: 1, recorded: 1 });
       expect((await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body).toMatchObject({
         status: 'sent',
         deliveryStatus: 'bounced',
@@ -274,7 +276,7 @@ describe('inbound webhooks and the messaging window', () => {
       expect(suppressions.body.items).toEqual([expect.objectContaining({ recipient: 'gone@example.org', channel: 'email', source: 'bounce' })]);
       expect((await send(c, 'email', 'Gone@Example.org', { subject: 'Again', text: 'x' })).body).toMatchObject({ status: 'blocked_by_allowlist' });
       // The provider repeats it: nothing new.
-      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).body).toEqual({ received: 1, recorded: 0 });
+      expect((await postRaw(t, c.url, body, emailSignature('email-hook-key', body, new Date(clock)))).body).toEqual({ received: 1, recorded: 0 });
       expect((await request(t.app).get(`${c.base}/suppressions`)).body.items).toHaveLength(1);
     });
 
@@ -286,9 +288,69 @@ describe('inbound webhooks and the messaging window', () => {
         { type: 'complaint', messageId: 'm-2@x', recipient: 'angry@example.org', at },
       ];
       const body = JSON.stringify(events);
-      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).status).toBe(200);
+      expect((await postRaw(t, c.url, body, emailSignature('email-hook-key', body, new Date(clock)))).status).toBe(200);
       const items = (await request(t.app).get(`${c.base}/suppressions`)).body.items as { recipient: string; source: string }[];
       expect(items.map((i) => [i.recipient, i.source])).toEqual([['angry@example.org', 'complaint']]);
+    });
+
+    it('email: a replayed bounce does not suppress again once a person has lifted the suppression', async () => {
+      const c = await company('email', { fromAddress: 'ops@example.com' }, 'email-hook-key');
+      const suppressions = async () => (await request(t.app).get(`${c.base}/suppressions`)).body.items as { id: string; recipient: string; source: string }[];
+      const sent = await send(c, 'email', 'lifted@example.org', { subject: 'Hi', text: 'x' });
+      expect(sent.body.status).toBe('sent');
+      const body = JSON.stringify({ type: 'bounce', id: 'evt-replayed', messageId: `${sent.body.id}@crm.test`, recipient: 'lifted@example.org', at: new Date(clock).toISOString() });
+      // What an eavesdropper (or a confused relay) keeps: the exact bytes and headers of one signed delivery.
+      const captured = emailSignature('email-hook-key', body, new Date(clock));
+      expect((await postRaw(t, c.url, body, captured)).body).toEqual({ received: 1, recorded: 1 });
+      const [entry] = await suppressions();
+      expect(entry).toMatchObject({ recipient: 'lifted@example.org', source: 'bounce' });
+
+      // A person checks the address and lifts the suppression.
+      expect((await request(t.app).delete(`${c.base}/suppressions/${entry!.id}`)).status).toBe(204);
+      clock += 60_000;
+      const replay = await postRaw(t, c.url, body, captured);
+      expect([replay.status, replay.body]).toEqual([200, { received: 1, recorded: 0 }]);
+      expect(await suppressions()).toEqual([]);
+      expect((await send(c, 'email', 'lifted@example.org', { subject: 'Again', text: 'x' })).body).toMatchObject({ status: 'sent' });
+
+      // The same for a bounce that came while the address was already suppressed by hand.
+      expect((await request(t.app).post(`${c.base}/suppressions`).send({ recipient: 'noted@example.org', channel: 'email' })).status).toBe(201);
+      const noted = JSON.stringify({ type: 'complaint', id: 'evt-noted', messageId: 'elsewhere@x', recipient: 'noted@example.org', at: new Date(clock).toISOString() });
+      const notedHeaders = emailSignature('email-hook-key', noted, new Date(clock));
+      expect((await postRaw(t, c.url, noted, notedHeaders)).status).toBe(200);
+      const manual = (await suppressions()).find((s) => s.recipient === 'noted@example.org')!;
+      expect(manual.source).toBe('manual');
+      expect((await request(t.app).delete(`${c.base}/suppressions/${manual.id}`)).status).toBe(204);
+      expect((await postRaw(t, c.url, noted, notedHeaders)).status).toBe(200);
+      expect(await suppressions()).toEqual([]);
+
+      // A new report (another event) still suppresses.
+      const again = JSON.stringify({ type: 'bounce', id: 'evt-new', messageId: `${sent.body.id}@crm.test`, recipient: 'lifted@example.org', at: new Date(clock).toISOString() });
+      expect((await postRaw(t, c.url, again, emailSignature('email-hook-key', again, new Date(clock)))).body).toEqual({ received: 1, recorded: 1 });
+      expect((await suppressions()).map((s) => s.recipient)).toEqual(['lifted@example.org']);
+    });
+
+    it('email: a signature more than 5 minutes from our clock is 401 and records nothing; the captured delivery cannot be replayed later', async () => {
+      const c = await company('email', { fromAddress: 'ops@example.com' }, 'email-hook-key');
+      const sent = await send(c, 'email', 'late@example.org', { subject: 'Hi', text: 'x' });
+      const body = JSON.stringify({ type: 'bounce', id: 'evt-late', messageId: `${sent.body.id}@crm.test`, recipient: 'late@example.org', at: new Date(clock).toISOString() });
+      const stale = { error: 'Unauthorized', details: "the signed timestamp is too far from this server's clock" };
+      for (const offset of [-301_000, 301_000]) {
+        const res = await postRaw(t, c.url, body, emailSignature('email-hook-key', body, new Date(clock + offset)));
+        expect([res.status, res.body]).toEqual([401, stale]);
+      }
+      // No timestamp at all, or one the signature does not cover: plain 401.
+      const signed = emailSignature('email-hook-key', body, new Date(clock));
+      expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': signed['x-crm-signature-256']! })).body).toEqual({ error: 'Unauthorized' });
+      expect((await postRaw(t, c.url, body, { ...signed, 'x-crm-timestamp': String(Number(signed['x-crm-timestamp']) + 1) })).body).toEqual({ error: 'Unauthorized' });
+      expect((await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body.deliveryEvents).toEqual([]);
+      expect((await request(t.app).get(`${c.base}/suppressions`)).body.items).toEqual([]);
+
+      const captured = emailSignature('email-hook-key', body, new Date(clock - 299_000));
+      clock += 2_000;
+      expect((await postRaw(t, c.url, body, captured)).status).toBe(401);
+      expect((await request(t.app).get(`${c.base}/suppressions`)).body.items).toEqual([]);
+      expect((await postRaw(t, c.url, body, signed)).body).toEqual({ received: 1, recorded: 1 });
     });
 
     it('provider times out of range are kept between a month before receipt and five minutes after, and nothing stalls', async () => {
@@ -296,7 +358,7 @@ describe('inbound webhooks and the messaging window', () => {
       const sent = await send(c, 'email', 'time@example.org', { subject: 'Hi', text: 'x' });
       for (const at of ['0000-01-01T00:00:00Z', '2000-01-01T00:00:00Z', '2999-01-01T00:00:00Z']) {
         const body = JSON.stringify({ type: 'delivered', id: `d-${at}`, messageId: `${sent.body.id}@crm.test`, recipient: 'time@example.org', at });
-        expect((await postRaw(t, c.url, body, { 'x-crm-signature-256': sign('email-hook-key', body) })).body).toEqual({ received: 1, recorded: 1 });
+        expect((await postRaw(t, c.url, body, emailSignature('email-hook-key', body, new Date(clock)))).body).toEqual({ received: 1, recorded: 1 });
       }
       const activity = await request(t.app).get(`${c.base}/activities/${sent.body.id}`);
       const times = (activity.body.deliveryEvents as { at: string }[]).map((e) => Date.parse(e.at)).sort();

@@ -62,7 +62,9 @@ export function webhooksRouter(rt: Runtime): Router {
     }
     const provider = WEBHOOK_PROVIDERS[outbox.channel];
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (!provider.verify(body, req.headers, secret)) throw new HttpError(401, 'Unauthorized');
+    const verdict = provider.verify(body, req.headers, secret, rt.now());
+    if (verdict === 'stale') throw new HttpError(401, 'Unauthorized', "the signed timestamp is too far from this server's clock");
+    if (!verdict) throw new HttpError(401, 'Unauthorized');
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
