@@ -41,6 +41,10 @@ const EnvSchema = z.object({
   CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
   CRM_DISPATCH_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CRM_EGRESS_ALLOW: z.string().optional(),
+  CRM_SENDS_PER_COMPANY: z.coerce.number().int().min(1).max(10_000).optional(),
+  CRM_SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  CRM_SMTP_GREETING_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(8_000),
+  CRM_SMTP_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   CRM_PUBLIC_URL: url(['http:', 'https:'])
     .refine((v) => {
       try {
@@ -70,6 +74,10 @@ export type Config = {
   postIssueHooksPath: string;
   /** How long a reservation may wait for its outcome before the reconciler settles it as interrupted. */
   dispatchLeaseMs: number;
+  /** Sends one company may run at once; null: half the dispatcher's slots. */
+  sendsPerCompany: number | null;
+  /** SMTP: to set the session up (connect, greeting, STARTTLS), for the greeting, and of silence afterwards (ms). */
+  smtpTimeouts: { connectMs: number; greetingMs: number; socketMs: number };
   /** Internal addresses a company's provider or SMTP host may still reach in authenticated mode (CRM_EGRESS_ALLOW). */
   egressAllow: EgressAllowance;
   /** Where recipients reach this service (one-click unsubscribe links), without a trailing slash. */
@@ -124,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
+    sendsPerCompany: e.CRM_SENDS_PER_COMPANY ?? null,
+    smtpTimeouts: { connectMs: e.CRM_SMTP_CONNECT_TIMEOUT_MS, greetingMs: e.CRM_SMTP_GREETING_TIMEOUT_MS, socketMs: e.CRM_SMTP_SOCKET_TIMEOUT_MS },
     egressAllow,
     publicUrl: (e.CRM_PUBLIC_URL ?? `http://${isIP(e.HOST) === 6 ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
     publicUrlConfigured: e.CRM_PUBLIC_URL !== undefined,

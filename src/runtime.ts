@@ -53,9 +53,9 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-function defaultAdapters(egress: EgressPolicy): ChannelAdapters {
+function defaultAdapters(config: Config, egress: EgressPolicy): ChannelAdapters {
   return {
-    email: new EmailAdapter(undefined, egress),
+    email: new EmailAdapter(config.smtpTimeouts, egress),
     'cal-com': calComAdapter({ egress }),
     linkedin: linkedInAdapter({ egress }),
     whatsapp: whatsAppAdapter({ egress }),
@@ -120,12 +120,13 @@ export async function createRuntime(
     // local_trusted is one operator on loopback, whose own relays and stand-ins are fine to call.
     const egress = egressPolicy({ restricted: config.authMode === 'authenticated', allow: config.egressAllow });
     const adapters = withSuppressions(
-      { ...defaultAdapters(egress), ...options.adapters },
+      { ...defaultAdapters(config, egress), ...options.adapters },
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
     const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'dispatcher' }),
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
+      maxSendsPerCompany: config.sendsPerCompany ?? undefined,
     });
     const reconciler = new Reconciler({ db, dispatcher, now, leaseMs: config.dispatchLeaseMs, logger: logger.child({ component: 'reconciler' }) });
     return {

@@ -30,6 +30,8 @@ describe('configuration from the environment', () => {
       llm: null,
       postIssueHooksPath: expect.stringMatching(/config\/post-issue-hooks\.yaml$/),
       dispatchLeaseMs: 300000,
+      sendsPerCompany: null,
+      smtpTimeouts: { connectMs: 10000, greetingMs: 8000, socketMs: 30000 },
       publicUrl: 'http://0.0.0.0:8080',
       publicUrlConfigured: false,
     });
@@ -65,6 +67,11 @@ describe('configuration from the environment', () => {
     ['CRM_PUBLIC_URL', 'crm.example.com'],
     ['CRM_PUBLIC_URL', 'ftp://crm.example.com'],
     ['CRM_PUBLIC_URL', 'https://crm.example.com/?a=1'],
+    ['CRM_SENDS_PER_COMPANY', '0'],
+    ['CRM_SENDS_PER_COMPANY', '1.5'],
+    ['CRM_SMTP_CONNECT_TIMEOUT_MS', '10'],
+    ['CRM_SMTP_GREETING_TIMEOUT_MS', 'soon'],
+    ['CRM_SMTP_SOCKET_TIMEOUT_MS', '999999999'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
@@ -77,6 +84,12 @@ describe('configuration from the environment', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain('hunter2');
     }
+  });
+
+  it('reads the per-company send share and the SMTP timeouts', () => {
+    const c = loadConfig({ CRM_SENDS_PER_COMPANY: '3', CRM_SMTP_CONNECT_TIMEOUT_MS: '1500', CRM_SMTP_GREETING_TIMEOUT_MS: '2500', CRM_SMTP_SOCKET_TIMEOUT_MS: '20000' });
+    expect(c.sendsPerCompany).toBe(3);
+    expect(c.smtpTimeouts).toEqual({ connectMs: 1500, greetingMs: 2500, socketMs: 20000 });
   });
 
   it('wants the LLM URL and key together', () => {

@@ -3,19 +3,22 @@ import nodemailer from 'nodemailer';
 import { type EgressPolicy, EgressRefusedError, UNRESTRICTED } from './egress.js';
 import { type ChannelAdapter, ChannelError, type OutboxForAdapter, type OutgoingMessage } from './port.js';
 
-/** How long an SMTP send waits (ms): to connect, for the server's greeting, and for any reply after that. */
+/** How long an SMTP send waits (ms), as nodemailer counts it. */
 export interface SmtpTimeouts {
+  /** The whole session set-up: DNS lookup, TCP connect, the greeting and a STARTTLS upgrade (`connectionTimeout`). */
   connectMs: number;
+  /** Of that, for the server's greeting once connected (`greetingTimeout`). */
   greetingMs: number;
+  /** Silence on the connection once the session is set up (`socketTimeout`). */
   socketMs: number;
 }
 
 /**
- * Short connect and greeting waits: a server that accepts the connection and never greets (or a black-holed
- * address) holds a dispatcher slot until they expire, and since nothing was sent the unit is refunded and the
- * same send can hold a slot again at no cost. A few seconds is ample for a mail server that is up.
+ * Short set-up waits: a server that accepts the connection and never greets (or a black-holed address) holds
+ * a dispatcher slot until they expire, and since nothing was sent the unit is refunded and the same send can
+ * hold a slot again at no cost. The greeting gets 8 s: Postfix's postscreen may hold it back for 6 s.
  */
-export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = { connectMs: 5_000, greetingMs: 5_000, socketMs: 30_000 };
+export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = { connectMs: 10_000, greetingMs: 8_000, socketMs: 30_000 };
 
 /** Reply codes that refuse the mailbox itself: 550 unavailable, 551 not local, 553 name not allowed. */
 const HARD_BOUNCE_CODES = new Set([550, 551, 553]);

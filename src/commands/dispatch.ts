@@ -35,6 +35,7 @@ import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 import { type BucketKey, QuotaReserver } from './quota.js';
 import { AggregateCache } from './aggregate-cache.js';
+import { FairSemaphore, defaultShare } from '../concurrency/fair-semaphore.js';
 import { windowRefusal } from './messaging-window.js';
 import { openSecret } from './secrets.js';
 
@@ -79,26 +80,10 @@ export interface DispatcherDeps {
   leaseMs: number;
   /** Sends run at once; more wait their turn (backpressure: embedded PGlite runs one query at a time). */
   maxConcurrentSends: number;
+  /** Of those, how many one company may run (default: half): a company whose sends stall cannot stall the others'. */
+  maxSendsPerCompany?: number;
   /** Silent when not given. */
   logger?: Logger;
-}
-
-/** A counting semaphore: at most `size` holders, the others wait in arrival order. */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly size: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
 }
 
 /** How long a send waits for the database to record its provider's answer before it replies 503 (ms). */
@@ -224,7 +209,7 @@ const resultOf = (id: string, s: ActivityState): SendResult => ({
  */
 export class Dispatcher {
   readonly quota: QuotaReserver;
-  private readonly slots: Semaphore;
+  private readonly slots: FairSemaphore;
   private readonly cache: AggregateCache;
   private readonly recording = new Set<Promise<unknown>>();
   private closed = false;
@@ -234,11 +219,11 @@ export class Dispatcher {
     this.logger = deps.logger ?? silentLogger;
     this.quota = new QuotaReserver(deps.store, (key) => sharedCap(deps.db, key.companyId, key.credentialId));
     this.cache = new AggregateCache(deps.store);
-    this.slots = new Semaphore(deps.maxConcurrentSends);
+    this.slots = new FairSemaphore(deps.maxConcurrentSends, Math.min(deps.maxConcurrentSends, deps.maxSendsPerCompany ?? defaultShare(deps.maxConcurrentSends)));
   }
 
   send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
-    return this.slots.run(() => this.sendNow(companyId, req, actor));
+    return this.slots.run(companyId, () => this.sendNow(companyId, req, actor));
   }
 
   private async sendNow(companyId: string, req: SendRequest, actor: Actor, resend?: ResendPlan): Promise<{ result: SendResult; position: Position | null }> {
@@ -656,7 +641,7 @@ export class Dispatcher {
    * append of the derived id is `no_stream`, so completions race safely) rather than refuse it for good.
    */
   resend(companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
-    return this.slots.run(() => this.resendNow(companyId, activityId, actor));
+    return this.slots.run(companyId, () => this.resendNow(companyId, activityId, actor));
   }
 
   private async resendNow(companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
