@@ -16,6 +16,7 @@ describe('configuration from the environment', () => {
       DATABASE_URL: 'postgres://u@h:5432/d',
       EVENTSTORE_URL: 'esdb://h:2113?tls=false',
       LOG_LEVEL: 'debug',
+      CRM_EGRESS_ALLOW: '10.20.0.0/16,relay.internal:2525',
     });
     expect(c).toEqual({
       port: 8080,
@@ -32,6 +33,7 @@ describe('configuration from the environment', () => {
       dispatchLeaseMs: 300000,
       sendsPerCompany: null,
       smtpTimeouts: { connectMs: 10000, greetingMs: 8000, socketMs: 30000 },
+      egressAllow: { cidrs: ['10.20.0.0/16'], hostPorts: ['relay.internal:2525'] },
       publicUrl: 'http://0.0.0.0:8080',
       publicUrlConfigured: false,
     });
