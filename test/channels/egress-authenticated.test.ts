@@ -51,9 +51,16 @@ function suite(backend: 'pglite' | 'postgres') {
       await smtp?.close();
     });
 
-    async function start(allow = '', adapters?: Partial<ChannelAdapters>) {
-      const t = await startTestApp(backend, { config: { authMode: 'authenticated', egressAllow: parseEgressAllow(allow) }, adapters });
+    /** One instance at a time: on PostgreSQL, runtimes open side by side hear each other's append notifications. */
+    async function fresh(config: Parameters<typeof startTestApp>[1] = {}) {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      const t = await startTestApp(backend, config);
       apps.push(t);
+      return t;
+    }
+
+    async function start(allow = '', adapters?: Partial<ChannelAdapters>) {
+      const t = await fresh({ config: { authMode: 'authenticated', egressAllow: parseEgressAllow(allow) }, adapters });
       const auth = { authorization: `Bearer ${await adminToken(t.rt)}` };
       const call = (method: 'get' | 'post' | 'patch', path: string, body?: object) => {
         const r = request(t.app)[method](path).set(auth);
@@ -231,8 +238,7 @@ function suite(backend: 'pglite' | 'postgres') {
     });
 
     it('local_trusted keeps reaching loopback: a stand-in provider on 127.0.0.1 gets the send', async () => {
-      const t = await startTestApp(backend);
-      apps.push(t);
+      const t = await fresh();
       const base = `/api/companies/${randomUUID()}/crm`;
       const secret = await request(t.app).post(`${base}/secrets`).send({ name: 'smtp', value: smtp.url });
       const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel: 'email', secretRef: secret.body.ref, config: { fromAddress: 'ops@example.com' } });
