@@ -574,6 +574,35 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         .set('content-length', String(Buffer.byteLength(text)))
         .send(text);
 
+    // A recipient in another spelling than its channel's one bare form: refused (400) for whoever may send or
+    // write the list, and still 401/403 for the others (authorisation comes first).
+    const RECIPIENT_SPELLINGS = ['Someone <someone@example.org>', '(c)someone@example.org', '"someone"@example.org', 'g:someone@example.org;', 'x<someone@example.org'];
+    const refusedFor = (row: RouteCase['expect']) => row.map((s) => (s < 300 ? 400 : s));
+    const RECIPIENT_CASES = [
+      { what: 'send', route: '/api/companies/:companyId/crm/send', body: (to: string) => ({ channel: 'email', outboxId: matrixOutboxId, to, payload: { subject: 'Hi', text: 'x' } }) },
+      { what: 'dry run', route: '/api/companies/:companyId/crm/send', body: (to: string) => ({ channel: 'dry-run', outboxId: matrixOutboxId, to, payload: { subject: 'Hi', text: 'x' } }) },
+      { what: 'allowlist entry', route: '/api/companies/:companyId/crm/allowlist', body: (to: string) => ({ pattern: to }) },
+      { what: 'suppression', route: '/api/companies/:companyId/crm/suppressions', body: (to: string) => ({ recipient: to, channel: 'email' }) },
+    ];
+    for (const c of RECIPIENT_CASES) {
+      it(`${c.what}: a recipient that is not one bare address is a 400 for every actor allowed to make it`, async () => {
+        const row = ROUTES.find((r) => r.method === 'POST' && r.path === c.route)!;
+        const want = Object.fromEntries(ACTORS.map((a, i) => [a, refusedFor(row.expect)[i]]));
+        for (const to of RECIPIENT_SPELLINGS) {
+          const got: Record<string, number> = {};
+          for (const actor of ACTORS) {
+            let req = request(t.app).post(await row.url(fixtures));
+            const token = tokens[actor];
+            if (token) req = req.set('authorization', `Bearer ${token}`);
+            const res = await req.send(c.body(to));
+            got[actor] = res.status;
+            if (res.status >= 400) expect(res.body, `${actor}: JSON error shape`).toHaveProperty('error');
+          }
+          expect({ to, got }).toEqual({ to, got: want });
+        }
+      });
+    }
+
     it('the routes exempt from the empty-body cases answer as they say', async () => {
       const exempt = ROUTES.filter((r) => r.body && notJson(r));
       expect(exempt.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['POST /api/webhooks/:channel/:outboxId', 'POST /unsubscribe/:token']);
