@@ -1,5 +1,6 @@
 /**
- * Dispatcher benchmark: `npm run bench:dispatch -- --backend pglite|postgres [--sends N]`.
+ * Dispatcher benchmark: `npm run bench:dispatch -- --backend pglite|postgres [--sends N] [--only hot|spread|allowlist]
+ * [--allowlist-entries N]`.
  * The channel adapter accepts instantly (bench only: it is wired here, never reachable over HTTP); everything
  * else is the real pipeline: allowlist, approval rules, quota reservation, events, projections.
  * Postgres comes from DATABASE_URL, in a fresh schema dropped afterwards. Prints one JSON object.
@@ -9,6 +10,7 @@ import type { ChannelAdapter } from '../src/channels/port.js';
 import { LOCAL_OPERATOR } from '../src/commands/actor.js';
 import { addAllowlistEntry } from '../src/commands/allowlist.js';
 import { addApprovalRule } from '../src/commands/approval-rules.js';
+import { ALLOWLIST_LIMITS } from '../src/domain/allowlist.js';
 import { createOutbox } from '../src/commands/outboxes.js';
 import { createSecret } from '../src/commands/secrets.js';
 import { loadConfig } from '../src/config.js';
@@ -16,9 +18,10 @@ import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
 import { benchArgs, openBenchDb, round, runConcurrent } from './support.js';
 
-const args = benchArgs({ sends: { type: 'string', default: '5000' }, only: { type: 'string' } });
-const only = args.only as string | undefined; // hot | spread: one scenario alone (for profiling)
+const args = benchArgs({ sends: { type: 'string', default: '5000' }, only: { type: 'string' }, 'allowlist-entries': { type: 'string', default: String(ALLOWLIST_LIMITS.entries) } });
+const only = args.only as string | undefined; // hot | spread | allowlist: one scenario alone (for profiling)
 const SENDS = Number(args.sends);
+const ALLOWLIST_ENTRIES = Number(args['allowlist-entries']);
 const CONCURRENCY = 64;
 
 let accepted = 0;
@@ -35,7 +38,8 @@ const rt = await createRuntime(config, silentLogger, { db: bench.db, adapters: {
 await rt.engine.start();
 const now = () => new Date();
 
-async function company(credentials: number, cap: number) {
+/** `allowlist` entries before the one that allows the recipients (`*`), so that every send scans them all. */
+async function company(credentials: number, cap: number, allowlist = 0) {
   const companyId = randomUUID();
   const outboxes: string[] = [];
   for (let i = 0; i < credentials; i++) {
@@ -50,9 +54,14 @@ async function company(credentials: number, cap: number) {
     outboxes.push(o.id);
     if (o.position) await rt.engine.waitFor(o.position, { timeoutMs: 30_000 });
   }
-  await addAllowlistEntry(rt.store, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
-  await addApprovalRule(rt.store, { companyId, predicate: {}, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
-  return { companyId, outboxes };
+  const started = performance.now();
+  for (let i = 1; i < allowlist; i++) {
+    await addAllowlistEntry(rt.aggregates, { companyId, pattern: `someone-${i}@elsewhere.example`, channel: null, note: 'bench' }, LOCAL_OPERATOR, now());
+  }
+  const setupMs = performance.now() - started;
+  await addAllowlistEntry(rt.aggregates, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
+  await addApprovalRule(rt.aggregates, { companyId, predicate: {}, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
+  return { companyId, outboxes, allowlistAddMs: allowlist > 1 ? round(setupMs / (allowlist - 1), 2) : undefined };
 }
 
 async function sends(c: { companyId: string; outboxes: string[] }, total: number) {
@@ -72,6 +81,11 @@ try {
   const skipped = { operations: 0, perSecond: 0, statuses: {} as Record<string, number>, skipped: true };
   const hot = only && only !== 'hot' ? skipped : await sends(await company(1, 1_000_000), SENDS);
   const spread = only && only !== 'spread' ? skipped : await sends(await company(100, 1_000_000), SENDS);
+  let bigAllowlist: Record<string, unknown> = skipped;
+  if (!only || only === 'allowlist') {
+    const c = await company(1, 1_000_000, ALLOWLIST_ENTRIES);
+    bigAllowlist = { entries: ALLOWLIST_ENTRIES, msPerAdd: c.allowlistAddMs, ...(await sends(c, SENDS)) };
+  }
   const CAP = 500;
   const before = accepted;
   const capped = await sends(await company(1, CAP), 2000);
@@ -82,6 +96,8 @@ try {
     cores: (await import('node:os')).cpus().length,
     hotCredential: hot,
     hundredCredentials: spread,
+    // One hot credential whose company's allowlist holds ALLOWLIST_ENTRIES entries, the matching one last.
+    bigAllowlist,
     capCheck: { cap: CAP, attempted: 2000, sent: capped.statuses.sent ?? 0, adapterCalls: accepted - before, sendsOverCap: sentOverCap },
     sendsOverCap: sentOverCap,
     note: `${round(hot.perSecond)} sends/s on one hot credential at ${CONCURRENCY} concurrent callers`,

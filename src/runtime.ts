@@ -17,6 +17,7 @@ import { instagramAdapter } from './channels/instagram.js';
 import { linkedInAdapter } from './channels/linkedin.js';
 import type { ChannelAdapters } from './channels/port.js';
 import { whatsAppAdapter } from './channels/whatsapp.js';
+import { AggregateCache } from './commands/aggregate-cache.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
 import { Reconciler } from './commands/reconciler.js';
@@ -46,6 +47,8 @@ export interface Runtime {
   brandVoice: BrandVoiceService;
   /** Where a company's configuration may make this server connect (provider base URLs, SMTP hosts). */
   egress: EgressPolicy;
+  /** Folded aggregates for the commands on the streams that grow (allowlist, approval rules). */
+  aggregates: AggregateCache;
   dispatcher: Dispatcher;
   reconciler: Reconciler;
   /** The clock, injectable so that tests can move time (token expiry, quota days). */
@@ -139,6 +142,7 @@ export async function createRuntime(
       unsubscribeTokens: tokens,
       brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),
       egress,
+      aggregates: new AggregateCache(store),
       dispatcher,
       reconciler,
       now,

@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { allowlistDecider, allowlistStream } from '../domain/allowlist.js';
 import type { SendChannel } from '../domain/channels.js';
-import type { EventStore } from '../eventstore/port.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand } from './handle-command.js';
+import type { AggregateCache } from './aggregate-cache.js';
+
+// Through the aggregate cache: an allowlist may hold thousands of entries, and reading and folding its whole
+// stream for each change made a run of additions quadratic (and slowed every other company's queries).
 
 export async function addAllowlistEntry(
-  store: EventStore,
+  aggregates: AggregateCache,
   input: { companyId: string; pattern: string; channel: SendChannel | null; note: string | null },
   actor: Actor,
   now: Date,
 ) {
   const entryId = randomUUID();
-  const r = await handleCommand(
-    store,
+  const r = await aggregates.handle(
     allowlistStream(input.companyId),
     allowlistDecider,
     {
@@ -26,9 +27,8 @@ export async function addAllowlistEntry(
   return { id: entryId, position: r.position };
 }
 
-export async function removeAllowlistEntry(store: EventStore, input: { companyId: string; entryId: string }, actor: Actor, now: Date) {
-  const r = await handleCommand(
-    store,
+export async function removeAllowlistEntry(aggregates: AggregateCache, input: { companyId: string; entryId: string }, actor: Actor, now: Date) {
+  const r = await aggregates.handle(
     allowlistStream(input.companyId),
     allowlistDecider,
     { type: 'RemoveAllowlistEntry', ...input, actor: actorLabel(actor), now: now.toISOString() },

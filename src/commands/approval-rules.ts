@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { type ApprovalAction, type ApprovalRule, type RulePredicate, approvalRulesDecider, approvalRulesStream } from '../domain/approval-rules.js';
-import type { EventStore } from '../eventstore/port.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand, loadAggregate } from './handle-command.js';
+import type { AggregateCache } from './aggregate-cache.js';
+
+// Through the aggregate cache, like the allowlist: a rule set's stream grows with every change.
 
 export async function addApprovalRule(
-  store: EventStore,
+  aggregates: AggregateCache,
   input: { companyId: string; predicate: RulePredicate; action: ApprovalAction; priority: number },
   actor: Actor,
   now: Date,
 ) {
   const ruleId = randomUUID();
-  const r = await handleCommand(
-    store,
+  const r = await aggregates.handle(
     approvalRulesStream(input.companyId),
     approvalRulesDecider,
     { type: 'AddApprovalRule', ruleId, ...input, actor: actorLabel(actor), now: now.toISOString() },
@@ -22,13 +22,12 @@ export async function addApprovalRule(
 }
 
 export async function updateApprovalRule(
-  store: EventStore,
+  aggregates: AggregateCache,
   input: { companyId: string; ruleId: string; changes: Partial<Pick<ApprovalRule, 'predicate' | 'action' | 'priority'>> },
   actor: Actor,
   now: Date,
 ) {
-  const r = await handleCommand(
-    store,
+  const r = await aggregates.handle(
     approvalRulesStream(input.companyId),
     approvalRulesDecider,
     { type: 'UpdateApprovalRule', ...input, actor: actorLabel(actor), now: now.toISOString() },
@@ -37,9 +36,8 @@ export async function updateApprovalRule(
   return { position: r.position };
 }
 
-export async function deleteApprovalRule(store: EventStore, input: { companyId: string; ruleId: string }, actor: Actor, now: Date) {
-  const r = await handleCommand(
-    store,
+export async function deleteApprovalRule(aggregates: AggregateCache, input: { companyId: string; ruleId: string }, actor: Actor, now: Date) {
+  const r = await aggregates.handle(
     approvalRulesStream(input.companyId),
     approvalRulesDecider,
     { type: 'DeleteApprovalRule', ...input, actor: actorLabel(actor), now: now.toISOString() },
@@ -48,6 +46,6 @@ export async function deleteApprovalRule(store: EventStore, input: { companyId: 
   return { position: r.position };
 }
 
-export async function loadApprovalRules(store: EventStore, companyId: string) {
-  return (await loadAggregate(store, approvalRulesStream(companyId), approvalRulesDecider)).state;
+export async function loadApprovalRules(aggregates: AggregateCache, companyId: string) {
+  return (await aggregates.load([{ streamName: approvalRulesStream(companyId), decider: approvalRulesDecider }] as const))[0];
 }

@@ -20,7 +20,7 @@ export interface CommandResult<State, Event> {
 export async function loadAggregate<State, Event extends DomainEvent>(
   store: EventStore,
   streamName: string,
-  decider: Pick<Decider<unknown, State, Event>, 'initialState' | 'evolve'>,
+  decider: Pick<Decider<unknown, State, Event>, 'initialState' | 'evolve' | 'evolveMany'>,
 ): Promise<{ state: State; revision: number | null; events: Event[] }> {
   try {
     const recorded = await store.readStream(streamName);
@@ -58,7 +58,7 @@ export async function handleCommand<Command, State, Event extends DomainEvent>(
         events.map((e) => ({ type: e.type, data: e.data, metadata })),
         expected,
       );
-      return { events, state: events.reduce(decider.evolve, state), position: r.position, revision: r.nextExpectedRevision };
+      return { events, state: fold(decider, events, state), position: r.position, revision: r.nextExpectedRevision };
     } catch (err) {
       if (!(err instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw err;
     }

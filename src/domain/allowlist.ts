@@ -2,8 +2,14 @@ import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 import { LINKEDIN_PROFILE_PREFIX, canonicalDomain, canonicalEmail, canonicalIgsid, canonicalLinkedIn, canonicalPhone, recipientKey } from './recipients.js';
 
-/** One allowlist per company: small, read whole on every send. */
+/** One allowlist per company, read whole on every send (from the cache: see AggregateCache). */
 export const allowlistStream = (companyId: string) => `crm_allowlist-${companyId}`;
+
+/**
+ * Bounds of one company's allowlist. Every send scans the entries and every instance keeps them in memory,
+ * so an allowlist that grew without bound would slow every company's sends, not only its owner's.
+ */
+export const ALLOWLIST_LIMITS = { entries: 5_000, patternLength: 500, noteLength: 1_000 } as const;
 
 export interface AllowlistEntry {
   entryId: string;
@@ -24,18 +30,35 @@ export type AllowlistEvent =
 
 export type AllowlistState = { entries: Map<string, AllowlistEntry> };
 
-export const allowlistDecider: Decider<AllowlistCommand, AllowlistState, AllowlistEvent> = {
-  initialState: () => ({ entries: new Map() }),
-  evolve(state, event) {
-    const entries = new Map(state.entries);
+function evolveMany(state: AllowlistState, events: readonly AllowlistEvent[]): AllowlistState {
+  const entries = new Map(state.entries);
+  for (const event of events) {
     if (event.type === 'AllowlistEntryAdded') entries.set(event.data.entry.entryId, event.data.entry);
     else entries.delete(event.data.entryId);
-    return { entries };
-  },
+  }
+  return { entries };
+}
+
+export const allowlistDecider: Decider<AllowlistCommand, AllowlistState, AllowlistEvent> = {
+  initialState: () => ({ entries: new Map() }),
+  evolve: (state, event) => evolveMany(state, [event]),
+  evolveMany,
   decide(command, state) {
     if (command.type === 'AddAllowlistEntry') {
-      const same = [...state.entries.values()].find((e) => e.pattern === command.entry.pattern && e.channel === command.entry.channel);
+      const { pattern, note } = command.entry;
+      if (pattern.length > ALLOWLIST_LIMITS.patternLength) {
+        throw new DomainError('invalid_input', `pattern is longer than ${ALLOWLIST_LIMITS.patternLength} characters`);
+      }
+      if (note !== null && note.length > ALLOWLIST_LIMITS.noteLength) {
+        throw new DomainError('invalid_input', `note is longer than ${ALLOWLIST_LIMITS.noteLength} characters`);
+      }
+      const same = [...state.entries.values()].find((e) => e.pattern === pattern && e.channel === command.entry.channel);
       if (same) throw new DomainError('conflict', 'this pattern is already allowed', { existingId: same.entryId });
+      if (state.entries.size >= ALLOWLIST_LIMITS.entries) {
+        throw new DomainError('invalid_state', `the allowlist is full: a company may have ${ALLOWLIST_LIMITS.entries} entries; remove some first (a domain pattern such as *@client.example covers many addresses)`, {
+          limit: ALLOWLIST_LIMITS.entries,
+        });
+      }
       return [{ type: 'AllowlistEntryAdded', data: { companyId: command.companyId, entry: command.entry } }];
     }
     if (!state.entries.has(command.entryId)) throw new DomainError('not_found', 'allowlist entry not found');

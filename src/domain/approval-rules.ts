@@ -6,6 +6,9 @@ import { inTimeWindow } from './time-window.js';
 /** One rule set per company: rules are evaluated together, in priority order. */
 export const approvalRulesStream = (companyId: string) => `crm_approval_rules-${companyId}`;
 
+/** Rules one company may have: every send that is not a dry run evaluates them all, in order. */
+export const MAX_APPROVAL_RULES = 200;
+
 export type ApprovalAction = 'auto_approve' | 'queue_for_manual';
 
 export interface RulePredicate {
@@ -44,28 +47,39 @@ export type ApprovalRulesEvent =
 
 export type ApprovalRulesState = { rules: Map<string, ApprovalRule>; nextSeq: number };
 
-export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesState, ApprovalRulesEvent> = {
-  initialState: () => ({ rules: new Map(), nextSeq: 1 }),
-  evolve(state, event) {
-    const rules = new Map(state.rules);
+function evolveMany(state: ApprovalRulesState, events: readonly ApprovalRulesEvent[]): ApprovalRulesState {
+  const rules = new Map(state.rules);
+  let nextSeq = state.nextSeq;
+  for (const event of events) {
     switch (event.type) {
       case 'ApprovalRuleAdded':
         rules.set(event.data.rule.ruleId, event.data.rule);
-        return { rules, nextSeq: Math.max(state.nextSeq, event.data.rule.seq + 1) };
+        nextSeq = Math.max(nextSeq, event.data.rule.seq + 1);
+        break;
       case 'ApprovalRuleUpdated': {
         const r = rules.get(event.data.ruleId);
         if (r) rules.set(r.ruleId, { ...r, ...event.data.changes });
-        return { ...state, rules };
+        break;
       }
       case 'ApprovalRuleDeleted':
         rules.delete(event.data.ruleId);
-        return { ...state, rules };
+        break;
     }
-  },
+  }
+  return { rules, nextSeq };
+}
+
+export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesState, ApprovalRulesEvent> = {
+  initialState: () => ({ rules: new Map(), nextSeq: 1 }),
+  evolve: (state, event) => evolveMany(state, [event]),
+  evolveMany,
   decide(command, state) {
     switch (command.type) {
       case 'AddApprovalRule':
         if (state.rules.has(command.ruleId)) throw new DomainError('conflict', 'rule id already used');
+        if (state.rules.size >= MAX_APPROVAL_RULES) {
+          throw new DomainError('invalid_state', `a company may have ${MAX_APPROVAL_RULES} approval rules; delete some first`, { limit: MAX_APPROVAL_RULES });
+        }
         return [
           {
             type: 'ApprovalRuleAdded',

@@ -22,10 +22,23 @@ export const allowlistProjection: Projection = {
   },
 };
 
-export async function listAllowlist(q: Queryable, companyId: string) {
+/** Oldest first, a page at a time; `after` is the (createdAt, id) of the last entry of the previous page. */
+export async function listAllowlist(q: Queryable, companyId: string, page: { after?: { createdAt: Date; id: string }; limit: number }) {
+  const params: unknown[] = [companyId];
+  let after = '';
+  if (page.after) {
+    params.push(page.after.createdAt, page.after.id);
+    after = ' AND (created_at, id) > ($2, $3)';
+  }
+  params.push(page.limit + 1);
   const { rows } = await q.query<{ id: string; pattern: string; channel: string | null; note: string | null; created_at: Date; created_by: string }>(
-    `SELECT id, pattern, channel, note, created_at, created_by FROM crm_allowlist_entries WHERE company_id = $1 ORDER BY created_at, id`,
-    [companyId],
+    `SELECT id, pattern, channel, note, created_at, created_by FROM crm_allowlist_entries WHERE company_id = $1${after} ORDER BY created_at, id LIMIT $${params.length}`,
+    params,
   );
-  return rows.map((r) => ({ id: r.id, pattern: r.pattern, channel: r.channel, note: r.note, createdAt: r.created_at, createdBy: r.created_by }));
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return {
+    items: items.map((r) => ({ id: r.id, pattern: r.pattern, channel: r.channel, note: r.note, createdAt: r.created_at, createdBy: r.created_by })),
+    nextCursor: rows.length > page.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
+  };
 }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { type Decider, type DomainErrorKind, type DomainEvent, DomainError } from '../../src/domain/decider.js';
+import { type Decider, type DomainErrorKind, type DomainEvent, DomainError, fold } from '../../src/domain/decider.js';
 
 /** Given events, when a command, then events (or a domain error): a decider spec with no I/O. */
 export function spec<C, S, E extends DomainEvent>(decider: Decider<C, S, E>) {
@@ -7,7 +7,7 @@ export function spec<C, S, E extends DomainEvent>(decider: Decider<C, S, E>) {
     given(events: E[]) {
       return {
         when(command: C) {
-          const run = () => decider.decide(command, events.reduce(decider.evolve, decider.initialState()));
+          const run = () => decider.decide(command, fold(decider, events));
           return {
             then(expected: E[]) {
               expect(run()).toEqual(expected);

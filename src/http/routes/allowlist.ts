@@ -1,19 +1,20 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { addAllowlistEntry, removeAllowlistEntry } from '../../commands/allowlist.js';
-import { normalizePattern } from '../../domain/allowlist.js';
+import { ALLOWLIST_LIMITS, normalizePattern } from '../../domain/allowlist.js';
 import { SEND_CHANNELS } from '../../domain/channels.js';
 import { listAllowlist } from '../../projections/allowlist.js';
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
-import { parseBody, uuidParam } from '../validate.js';
+import { decodeCursor } from '../cursor.js';
+import { parseBody, parseQuery, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
 const AddBody = z
   .object({
     pattern: z
       .string()
-      .max(500)
+      .max(ALLOWLIST_LIMITS.patternLength)
       .transform((p, ctx) => {
         const n = normalizePattern(p);
         if (!n) {
@@ -23,7 +24,16 @@ const AddBody = z
         return n.pattern;
       }),
     channel: z.enum(SEND_CHANNELS).nullable().default(null),
-    note: z.string().max(1000).nullable().default(null),
+    note: z.string().max(ALLOWLIST_LIMITS.noteLength).nullable().default(null),
+  })
+  .strict();
+
+// An allowlist may hold thousands of entries (ALLOWLIST_LIMITS): it is listed a page at a time. With no
+// query the reply is what it always was for up to 100 entries, plus `nextCursor`.
+const ListQuery = z
+  .object({
+    cursor: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
 
@@ -31,16 +41,17 @@ const AddBody = z
 export function allowlistRouter(rt: Runtime): Router {
   const r = Router();
   const base = '/api/companies/:companyId/crm/allowlist';
-  r.get(base, requireCompanyAccess, async (_req, res) => {
-    res.json({ items: await listAllowlist(rt.db, companyOf(res)) });
+  r.get(base, requireCompanyAccess, async (req, res) => {
+    const q = parseQuery(ListQuery, req);
+    res.json(await listAllowlist(rt.db, companyOf(res), { after: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit }));
   });
   r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
     const body = parseBody(AddBody, req);
-    const { id, position } = await addAllowlistEntry(rt.store, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
+    const { id, position } = await addAllowlistEntry(rt.aggregates, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
     await replyAfterWrite(rt, res, position, 201, { id, ...body });
   });
   r.delete(`${base}/:entryId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await removeAllowlistEntry(rt.store, { companyId: companyOf(res), entryId: uuidParam(req, 'entryId') }, actorOf(res), rt.now());
+    const { position } = await removeAllowlistEntry(rt.aggregates, { companyId: companyOf(res), entryId: uuidParam(req, 'entryId') }, actorOf(res), rt.now());
     await replyAfterWrite(rt, res, position, 204);
   });
   return r;

@@ -56,23 +56,23 @@ export function approvalRulesRouter(rt: Runtime): Router {
   });
   r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
     const body = parseBody(CreateBody, req);
-    const { id, position } = await addApprovalRule(rt.store, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
+    const { id, position } = await addApprovalRule(rt.aggregates, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
     await replyAfterWrite(rt, res, position, 201, () => view(companyOf(res), id));
   });
   r.patch(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
     const ruleId = uuidParam(req, 'ruleId');
     const changes = parseBody(PatchBody, req);
-    const { position } = await updateApprovalRule(rt.store, { companyId: companyOf(res), ruleId, changes }, actorOf(res), rt.now());
+    const { position } = await updateApprovalRule(rt.aggregates, { companyId: companyOf(res), ruleId, changes }, actorOf(res), rt.now());
     await replyAfterWrite(rt, res, position, 200, () => view(companyOf(res), ruleId));
   });
   r.delete(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await deleteApprovalRule(rt.store, { companyId: companyOf(res), ruleId: uuidParam(req, 'ruleId') }, actorOf(res), rt.now());
+    const { position } = await deleteApprovalRule(rt.aggregates, { companyId: companyOf(res), ruleId: uuidParam(req, 'ruleId') }, actorOf(res), rt.now());
     await replyAfterWrite(rt, res, position, 204);
   });
   r.post(`${base}/:ruleId/preview`, requireCompanyAccess, async (req, res) => {
     const ruleId = uuidParam(req, 'ruleId');
     const body = parseBody(PreviewBody, req);
-    const rule = (await loadApprovalRules(rt.store, companyOf(res))).rules.get(ruleId);
+    const rule = (await loadApprovalRules(rt.aggregates, companyOf(res))).rules.get(ruleId);
     if (!rule) throw new DomainError('not_found', 'approval rule not found');
     const matches = ruleMatches(rule.predicate, { channel: body.channel, niche: body.niche, tags: body.tags, at: body.at ? new Date(body.at) : rt.now() });
     res.json({ matches, action: rule.action });
