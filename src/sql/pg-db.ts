@@ -18,27 +18,6 @@ const CONNECT_TIMEOUT_MS = 5000;
 /** Reconnection of a LISTEN connection backs off up to this (ms), so it is back soon after the server is. */
 const LISTEN_RETRY_MAX_MS = 1000;
 
-/**
- * A pooled client held for a while (a transaction, a session). A held client has no listener of the pool's, and
- * pg emits 'error' on it when its backend goes (a server restart, pg_terminate_backend): unheard, that event
- * ends the process. This one is heard, and the client is then destroyed rather than returned to the pool.
- */
-async function hold(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
-  const client = await pool.connect();
-  let lost = false;
-  const onError = () => {
-    lost = true;
-  };
-  client.on('error', onError);
-  return {
-    client,
-    release(broken) {
-      client.removeListener('error', onError);
-      client.release(broken || lost);
-    },
-  };
-}
-
 export interface PgDbOptions {
   connectionString: string;
   max?: number;
@@ -60,6 +39,14 @@ export function createPgDb(opts: PgDbOptions): Db {
   });
   // An idle client that dies (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // pg emits 'error' on a client whose backend goes (a restart, pg_terminate_backend), and the pool listens
+  // only while the client is idle: unheard, on a client held by a transaction or a session, or on one whose
+  // first message after connecting is the termination (read in the same chunk, before its caller has it),
+  // that event ends the process. Every client is heard from its first moment; the failure reaches its holder
+  // as the next query's rejection ("not queryable"), and the pool never reuses such a client.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const base = wrap(pool);
   const listeners = new Set<pg.PoolClient>();
 
@@ -68,34 +55,34 @@ export function createPgDb(opts: PgDbOptions): Db {
     query: base.query,
     exec: base.exec,
     async transaction(fn) {
-      const held = await hold(pool);
+      const client = await pool.connect();
       let broken = false;
       try {
-        await held.client.query('BEGIN');
-        const out = await fn(wrap(held.client));
-        await held.client.query('COMMIT');
+        await client.query('BEGIN');
+        const out = await fn(wrap(client));
+        await client.query('COMMIT');
         return out;
       } catch (err) {
         // A ROLLBACK that fails too leaves the connection in an unknown state: it is not reused.
-        await held.client.query('ROLLBACK').catch(() => {
+        await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
         throw err;
       } finally {
-        held.release(broken);
+        client.release(broken);
       }
     },
     async session(fn) {
-      const held = await hold(pool);
+      const client = await pool.connect();
       let broken = false;
       try {
-        return await fn(wrap(held.client));
+        return await fn(wrap(client));
       } catch (err) {
         broken = true;
         throw err;
       } finally {
         // A session may hold advisory locks: destroying it on error is the only way to be sure they go.
-        held.release(broken);
+        client.release(broken);
       }
     },
     /**
