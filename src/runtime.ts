@@ -126,8 +126,10 @@ export async function createRuntime(
       { ...defaultAdapters(config, egress), ...options.adapters },
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
+    const aggregates = new AggregateCache(store);
     const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'dispatcher' }),
+      cache: aggregates,
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
       maxSendsPerCompany: config.sendsPerCompany ?? undefined,
     });
@@ -142,7 +144,7 @@ export async function createRuntime(
       unsubscribeTokens: tokens,
       brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),
       egress,
-      aggregates: new AggregateCache(store),
+      aggregates,
       dispatcher,
       reconciler,
       now,

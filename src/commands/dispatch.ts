@@ -84,6 +84,8 @@ export interface DispatcherDeps {
   maxSendsPerCompany?: number;
   /** Silent when not given. */
   logger?: Logger;
+  /** The runtime's, shared with the commands on the same aggregates (one fold of an allowlist, not two). */
+  cache?: AggregateCache;
 }
 
 /** How long a send waits for the database to record its provider's answer before it replies 503 (ms). */
@@ -110,6 +112,17 @@ function checkRecipient(channel: OutboxChannel, to: string): string {
 
 /** A recipient and the suppressions of its keys, as far as they were read. */
 type LoadedSuppressions = Map<string, SuppressionState>;
+
+/** What the activity records of a failure to reach the provider: its own code, or what kind of failure it was. */
+function failureOf(err: unknown): ActivityError {
+  if (err instanceof ChannelError) return { code: err.code, message: err.message };
+  if (err instanceof DomainError) return { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' };
+  if (err instanceof SecretDecryptionError) return { code: 'secret_unreadable', message: 'the outbox credential cannot be opened with the secrets master key of this instance' };
+  return { code: 'adapter_error', message: 'the channel adapter failed' };
+}
+
+/** What an adapter is told of the outbox it sends through. */
+const forAdapter = (outbox: LiveOutbox) => ({ outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config });
 
 /** A dedup key names one activity, deterministically (a UUID made from the company and the key). */
 export function dedupActivityId(companyId: string, key: string): string {
@@ -218,7 +231,7 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.logger = deps.logger ?? silentLogger;
     this.quota = new QuotaReserver(deps.store, (key) => sharedCap(deps.db, key.companyId, key.credentialId));
-    this.cache = new AggregateCache(deps.store);
+    this.cache = deps.cache ?? new AggregateCache(deps.store);
     this.slots = new FairSemaphore(deps.maxConcurrentSends, Math.min(deps.maxConcurrentSends, deps.maxSendsPerCompany ?? defaultShare(deps.maxConcurrentSends)));
   }
 
@@ -257,7 +270,8 @@ export class Dispatcher {
       ...(credentialGuess ? [{ streamName: secretStream(credentialGuess), decider: secretDecider }] : []),
     ])) as [OutboxState, AllowlistState, ApprovalRulesState, ...unknown[]];
     const loadedSuppressions: LoadedSuppressions = new Map(suppressionStreams.map((s, i) => [s, rest[i] as SuppressionState]));
-    const guessedSecret = rest[suppressionStreams.length] as SecretState | undefined;
+    // The credential read with the rest, when the guess named the outbox's actual secret.
+    const preloadedSecret = credentialGuess === secretIdOf(outboxState) ? (rest[suppressionStreams.length] as SecretState | undefined) : undefined;
     const outbox = liveOutbox(outboxState, companyId, req.outboxId);
     if (!outbox) throw new DomainError('not_found', 'outbox not found');
     if (req.channel !== 'dry-run' && req.channel !== outbox.channel) {
@@ -283,7 +297,7 @@ export class Dispatcher {
     // not for a dry run (it reaches no provider), nor when a name given is suppressed already.
     let unresolved: ActivityError | null = null;
     if (req.channel !== 'dry-run' && this.deps.adapters[outbox.channel].resolveRecipient && !suppressedBy(suppressions, outbox.channel)) {
-      const resolved = await this.resolveRecipient(outbox, to, guessedSecret && credentialGuess === secretIdOf(outboxState) ? guessedSecret : undefined);
+      const resolved = await this.resolveRecipient(outbox, to, activityId, preloadedSecret);
       if ('error' in resolved) unresolved = resolved.error;
       else {
         ({ to, aliases: recipientAliases } = resolved);
@@ -393,8 +407,7 @@ export class Dispatcher {
       if (existing) return { result: existing, position: null };
       throw err;
     }
-    const preloaded = guessedSecret && credentialGuess === secretIdOf(outboxState) ? guessedSecret : undefined;
-    const s = activity.state.status === 'dispatching' ? await this.deliver(activity, outbox, reservation!.key, preloaded) : activity.state;
+    const s = activity.state.status === 'dispatching' ? await this.deliver(activity, outbox, reservation!.key, preloadedSecret) : activity.state;
     return { result: resultOf(activityId, s), position: positions.last };
   }
 
@@ -454,7 +467,7 @@ export class Dispatcher {
     let suppressions = loaded;
     if (to !== null && request.recipientAliases === undefined && this.deps.adapters[outbox.channel].resolveRecipient) {
       // Requested before recipients were resolved: which member it is, now.
-      const resolved = await this.resolveRecipient(outbox, to);
+      const resolved = await this.resolveRecipient(outbox, to, activity.id);
       if ('error' in resolved) return activity.apply([{ type: 'RecordFailed', error: resolved.error, quotaRefunded: false, now: now.toISOString() }]);
       keys = recipientKeys(channel, resolved.to, resolved.aliases);
       suppressions = await this.suppressionsOf(request.companyId, keys, channel, new Map(suppressionStreams.map((st, i) => [st, loaded[i]!])));
@@ -486,30 +499,36 @@ export class Dispatcher {
    * Asks the outbox's provider which recipient a canonical `to` is (`ChannelAdapter.resolveRecipient`), with
    * the outbox's credential. A read, before any check or quota; what it cannot tell is the send's failure.
    */
-  private async resolveRecipient(outbox: LiveOutbox, to: string, secretLoaded?: SecretState): Promise<{ to: string; aliases: string[] } | { error: ActivityError }> {
+  private async resolveRecipient(outbox: LiveOutbox, to: string, activityId: string, secretLoaded?: SecretState): Promise<{ to: string; aliases: string[] } | { error: ActivityError }> {
     try {
-      const ref = parseSecretRef(outbox.secretRef);
-      if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
-      const secret = secretLoaded ?? (await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const))[0];
-      const credential = openSecret(secret, ref, this.deps.masterKey, outbox.companyId);
-      const outboxForAdapter = { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config };
-      const r = await this.deps.adapters[outbox.channel].resolveRecipient!(outboxForAdapter, credential.value, to);
+      const credential = await this.credentialOf(outbox, activityId, secretLoaded);
+      const r = await this.deps.adapters[outbox.channel].resolveRecipient!(forAdapter(outbox), credential, to);
       // What comes back is named as any recipient is: canonical, or the provider's answer is not used.
       const resolved = canonicalRecipient(outbox.channel, r.to);
       if (resolved === null) return { error: { code: `${outbox.channel}_recipient_unresolved`, message: 'the provider named the recipient in an unknown form' } };
       return { to: resolved, aliases: r.aliases };
     } catch (err) {
       if (isBackendDown(err)) throw err;
-      return {
-        error:
-          err instanceof ChannelError
-            ? { code: err.code, message: err.message }
-            : err instanceof DomainError
-              ? { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' }
-              : err instanceof SecretDecryptionError
-                ? { code: 'secret_unreadable', message: 'the outbox credential cannot be opened with the secrets master key of this instance' }
-                : { code: 'adapter_error', message: 'the channel adapter failed' },
-      };
+      return { error: failureOf(err) };
+    }
+  }
+
+  /**
+   * The outbox credential's value, for its adapter. A value this instance's master key cannot open is logged: a
+   * key mismatch between instances, which only the operator can mend (the secret's id under a name the logger
+   * does not redact; the value never).
+   */
+  private async credentialOf(outbox: LiveOutbox, activityId: string, secretLoaded?: SecretState): Promise<string> {
+    const ref = parseSecretRef(outbox.secretRef);
+    if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
+    const secret = secretLoaded ?? (await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const))[0];
+    try {
+      return openSecret(secret, ref, this.deps.masterKey, outbox.companyId).value;
+    } catch (err) {
+      if (err instanceof SecretDecryptionError) {
+        this.logger.error('the outbox credential cannot be opened with the secrets master key of this instance', { activityId, outboxId: outbox.outboxId, credentialId: ref.secretId, error: err });
+      }
+      throw err;
     }
   }
 
@@ -517,36 +536,17 @@ export class Dispatcher {
   private async deliver(activity: ActivityHandle, outbox: LiveOutbox, key: BucketKey, secretLoaded?: SecretState): Promise<ActivityState> {
     const request = activity.state.request!;
     let sent: { providerMessageId: string | null };
-    const ref = parseSecretRef(outbox.secretRef);
     try {
-      if (!ref) throw new DomainError('invalid_state', 'the outbox secretRef is malformed');
-      const secret = secretLoaded ?? (await this.cache.load([{ streamName: secretStream(ref.secretId), decider: secretDecider }] as const))[0];
-      const credential = openSecret(secret, ref, this.deps.masterKey, request.companyId);
-      sent = await this.deps.adapters[outbox.channel].send(
-        { outboxId: outbox.outboxId, companyId: outbox.companyId, channel: outbox.channel, config: outbox.config },
-        credential.value,
-        { activityId: activity.id, to: request.to, payload: request.payload, idempotencyKey: activity.id },
-      );
+      const credential = await this.credentialOf(outbox, activity.id, secretLoaded);
+      sent = await this.deps.adapters[outbox.channel].send(forAdapter(outbox), credential, {
+        activityId: activity.id,
+        to: request.to,
+        payload: request.payload,
+        idempotencyKey: activity.id,
+      });
     } catch (err) {
-      if (err instanceof SecretDecryptionError) {
-        // A key mismatch between instances, not the provider's doing: only the operator can mend it, so it is
-        // logged (the id under a name the logger does not redact, the value never).
-        this.logger.error('the outbox credential cannot be opened with the secrets master key of this instance', {
-          activityId: activity.id,
-          outboxId: outbox.outboxId,
-          credentialId: ref!.secretId,
-          error: err,
-        });
-      }
-      const error: ActivityError =
-        err instanceof ChannelError
-          ? { code: err.code, message: err.message }
-          : err instanceof DomainError
-            ? { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' }
-            : err instanceof SecretDecryptionError
-              ? { code: 'secret_unreadable', message: 'the outbox credential cannot be opened with the secrets master key of this instance' }
-              : { code: 'adapter_error', message: 'the channel adapter failed' };
-      // The unit goes back only when the provider surely did not take the message.
+      const error = failureOf(err);
+    // The unit goes back only when the provider surely did not take the message.
       const refund = !(err instanceof ChannelError) || err.refundable;
       if (refund) activity.positions.add((await this.quota.refund(key, activity.id, this.deps.now())).position);
       return this.recordOutcome(activity, { type: 'RecordFailed', error, quotaRefunded: refund, now: this.deps.now().toISOString() });
