@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
 import { tempDir } from '../support/app.js';
 import { freePort, startServer, waitHealthy } from '../support/processes.js';
+import { freshDatabase } from '../support/service-process.js';
 
 const REFUSAL = /^crm-outreach: the secrets master key \(.+\) does not match the one this database was sealed with: set CRM_SECRETS_MASTER_KEY .+\n$/;
 
@@ -32,23 +32,6 @@ function runToEnd(args: string[], env: Record<string, string>, children: ChildPr
 }
 
 const server = (env: Record<string, string>, children: ChildProcess[]) => runToEnd(['--import', 'tsx', 'src/main.ts'], env, children);
-
-async function freshDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `crm_keycheck_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: serverUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
 
 describe('instances whose master keys differ', () => {
   const children: ChildProcess[] = [];
