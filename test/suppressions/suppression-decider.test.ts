@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type SuppressionEntry,
+  type SuppressionEvent,
   parseSuppressedRecipient,
   suppressedBy,
   suppressionDecider,
@@ -25,7 +26,7 @@ const entry = (over: Partial<SuppressionEntry> = {}): SuppressionEntry => ({
   createdBy: 'board:u',
   ...over,
 });
-const suppressed = (e = entry()) => ({ type: 'RecipientSuppressed' as const, data: { entry: e } });
+const suppressed = (e = entry(), cause?: string): SuppressionEvent => ({ type: 'RecipientSuppressed', data: { entry: e, ...(cause ? { cause } : {}) } });
 const lifted = { type: 'SuppressionLifted' as const, data: { suppressionId: id, companyId: company, recipient: 'ana@example.org', liftedBy: 'board:u', liftedAt: later } };
 
 describe('suppression decider', () => {
@@ -105,5 +106,46 @@ describe('suppression identity and matching', () => {
     ] as const) {
       expect(parseSuppressedRecipient(raw, channel), `${raw} on ${channel}`).toBeNull();
     }
+  });
+});
+
+// A webhook's report (a bounce, a complaint) names its cause: the id of the delivery event that reported it.
+const bounce = (over: Partial<SuppressionEntry> = {}): SuppressionEntry =>
+  entry({ source: 'bounce', reason: 'hard bounce reported by the email provider', createdBy: 'webhook:email', ...over });
+const CAUSE = '0e5a2c1d-0000-4000-8000-0000000000c1';
+const OTHER = '0e5a2c1d-0000-4000-8000-0000000000c2';
+const noted = (cause: string, at = later): SuppressionEvent => ({ type: 'SuppressionCauseNoted', data: { suppressionId: id, companyId: company, cause, source: 'bounce', notedAt: at } });
+const report = (cause: string, createdAt = later) => ({ type: 'SuppressRecipient' as const, entry: bounce({ createdAt }), cause });
+
+describe('suppression decider: each report takes effect once', () => {
+  const s = spec(suppressionDecider);
+
+  it('a report suppresses, and records its cause', () => {
+    s.given([]).when(report(CAUSE, now)).then([suppressed(bounce(), CAUSE)]);
+  });
+
+  it('the same report again changes nothing, also after a person lifted the suppression', () => {
+    s.given([suppressed(bounce(), CAUSE)]).when(report(CAUSE)).then([]);
+    s.given([suppressed(bounce(), CAUSE), lifted]).when(report(CAUSE)).then([]);
+  });
+
+  it('a report while already suppressed is noted, so that its replay after a lift changes nothing either', () => {
+    const manual = suppressed(entry());
+    s.given([manual]).when(report(CAUSE)).then([noted(CAUSE)]);
+    s.given([manual, noted(CAUSE)]).when(report(CAUSE)).then([]);
+    s.given([manual, noted(CAUSE), lifted]).when(report(CAUSE)).then([]);
+  });
+
+  it('a new report after a lift suppresses again; so does a person, or a source with no cause', () => {
+    s.given([suppressed(bounce(), CAUSE), lifted]).when(report(OTHER)).then([suppressed(bounce({ createdAt: later }), OTHER)]);
+    s.given([suppressed(bounce(), CAUSE), lifted]).when({ type: 'SuppressRecipient', entry: bounce({ source: 'manual' }) }).then([suppressed(bounce({ source: 'manual' }))]);
+    // Without a cause, suppressing an active entry stays a no-op (nothing to remember).
+    s.given([suppressed(bounce(), CAUSE)]).when({ type: 'SuppressRecipient', entry: bounce({ source: 'unsubscribe' }) }).then([]);
+  });
+
+  it('lifting still needs an active entry: a noted cause is not one', () => {
+    s.given([suppressed(bounce(), CAUSE), lifted, noted(OTHER)])
+      .when({ type: 'LiftSuppression', companyId: company, suppressionId: id, actor: 'board:u', now: later })
+      .thenThrows('not_found');
   });
 });
