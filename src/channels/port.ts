@@ -1,3 +1,4 @@
+import type { ActivityError } from '../domain/activity.js';
 import type { OutboxChannel } from '../domain/channels.js';
 
 export interface OutboxForAdapter {
@@ -44,6 +45,8 @@ export class ChannelError extends Error {
     readonly refundable: boolean = true,
     /** The recipient does not exist or will never accept mail (a hard bounce): it is suppressed. */
     readonly hardBounce: boolean = false,
+    /** The provider's own words and sub-code, kept on the activity's error (never a credential). */
+    readonly details: Pick<ActivityError, 'providerReply' | 'enhancedStatus'> = {},
   ) {
     super(message);
   }

@@ -115,7 +115,7 @@ type LoadedSuppressions = Map<string, SuppressionState>;
 
 /** What the activity records of a failure to reach the provider: its own code, or what kind of failure it was. */
 function failureOf(err: unknown): ActivityError {
-  if (err instanceof ChannelError) return { code: err.code, message: err.message };
+  if (err instanceof ChannelError) return { code: err.code, message: err.message, ...err.details };
   if (err instanceof DomainError) return { code: 'credential_unavailable', message: 'the outbox credential cannot be resolved' };
   if (err instanceof SecretDecryptionError) return { code: 'secret_unreadable', message: 'the outbox credential cannot be opened with the secrets master key of this instance' };
   return { code: 'adapter_error', message: 'the channel adapter failed' };

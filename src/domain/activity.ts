@@ -23,6 +23,10 @@ export const ANSWERABLE: ReadonlySet<ActivityStatus> = new Set<ActivityStatus>([
 export interface ActivityError {
   code: string;
   message: string;
+  /** What the provider answered, when its words tell more than the code (an SMTP reply): redacted of credentials, truncated. */
+  providerReply?: string;
+  /** The RFC 3463 enhanced status code of an SMTP reply (`5.1.1`): which of several refusals one reply code covers. */
+  enhancedStatus?: string;
 }
 
 /** What a provider reported about a sent message after the send (delivery receipts, bounces, bookings). */
