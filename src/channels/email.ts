@@ -1,6 +1,11 @@
-import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import { isLoopbackHost } from '../config.js';
 import { type EgressPolicy, EgressRefusedError, UNRESTRICTED } from './egress.js';
+import { type UnsubscribeFooter, listId, unsubscribeHeaders, withUnsubscribeLink } from './email-unsubscribe.js';
+import { enhancedStatusOf, keptReply } from './smtp-reply.js';
+import { connectError, connectFirst, dialOrder } from './smtp-socket.js';
 import { type ChannelAdapter, ChannelError, type OutboxForAdapter, type OutgoingMessage } from './port.js';
 
 /** How long an SMTP send waits (ms), as nodemailer counts it. */
@@ -31,37 +36,50 @@ const HARD_BOUNCE_CODES = new Set([550, 551, 553]);
  */
 export function isHardBounce(e: { command?: string; responseCode?: number; response?: string }): boolean {
   if (e.command !== 'RCPT TO' || !HARD_BOUNCE_CODES.has(e.responseCode ?? 0)) return false;
-  const enhanced = /^\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(e.response ?? '');
+  const enhanced = enhancedStatusOf(e.response);
   // Without an enhanced code only the server's words tell a bad address from a refused relay ("550 relaying
   // denied" would otherwise suppress every recipient it was handed).
   if (!enhanced) return e.responseCode !== 550 || /\b(user|mailbox|recipient|address)\b.{0,40}\b(unknown|not found|does not exist|doesn't exist|no such|invalid|unavailable|disabled)\b|\bno such (user|mailbox|recipient)\b/i.test(e.response ?? '');
-  const [, cls, subject, detail] = enhanced;
+  const [cls, subject, detail] = enhanced.split('.');
   return cls === '5' && (subject === '1' || (subject === '2' && detail === '1'));
 }
 
-/** Why an SMTP send failed, as a code for the activity (never the credential or the server's full reply). */
-function classify(err: unknown): ChannelError {
+type SmtpCredential = { user: string; pass: string } | undefined;
+
+/**
+ * Why an SMTP send failed, as a code for the activity. A server's reply is kept (redacted, see smtp-reply.ts);
+ * without one the words are fixed: nodemailer's error codes would only repeat what the code says.
+ */
+function classify(err: unknown, credential: SmtpCredential): ChannelError {
+  if (err instanceof ChannelError) return err;
   const e = err as { code?: string; responseCode?: number; command?: string; response?: string };
+  const reply = typeof e.responseCode === 'number' ? keptReply(e.response, credential) : undefined;
+  const enhancedStatus = enhancedStatusOf(e.response);
+  const details = { ...(reply ? { providerReply: reply } : {}), ...(enhancedStatus ? { enhancedStatus } : {}) };
+  // Before the reply code: a refused login answers 535, which is not the message's fault.
+  if (e.code === 'EAUTH') return new ChannelError('smtp_auth', 'the SMTP server refused the credentials', false, true, false, details);
   if (typeof e.responseCode === 'number') {
     const transient = e.responseCode >= 400 && e.responseCode < 500;
     const what = e.command === 'RCPT TO' || e.code === 'EENVELOPE' ? 'recipient refused' : 'message refused';
-    return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient, true, isHardBounce(e));
+    return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient, true, isHardBounce(e), details);
   }
-  if (e.code === 'EAUTH') return new ChannelError('smtp_auth', 'the SMTP server refused the credentials');
   // Once the message was being handed over, a lost connection leaves its fate unknown: no refund.
   if ((e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') && e.command === 'DATA') {
-    return new ChannelError('smtp_outcome_unknown', `the SMTP connection was lost while the message was being sent (${e.code})`, false, false);
+    return new ChannelError('smtp_outcome_unknown', 'the SMTP connection was lost while the message was being sent', false, false);
   }
   if (e.code === 'ETIMEDOUT' || e.code === 'ECONNECTION' || e.code === 'ESOCKET' || e.code === 'EDNS') {
-    return new ChannelError('smtp_unreachable', `the SMTP server could not be reached (${e.code})`, true);
+    return new ChannelError('smtp_unreachable', 'the SMTP server could not be reached', true);
   }
   return new ChannelError('smtp_error', 'the SMTP send failed');
 }
 
-/** RFC 8058 one-click unsubscribe: the link, and the POST that mail providers make on the user's behalf. */
-function unsubscribeHeaders(url: string | undefined): Record<string, string> {
-  if (!url) return {};
-  return { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
+/** What an outbox's config says about its mail (OUTBOX_CONFIG.email validated it). */
+interface EmailOutboxConfig {
+  fromAddress: string;
+  fromName?: string;
+  replyTo?: string;
+  listId?: string;
+  unsubscribeFooter?: UnsubscribeFooter;
 }
 
 /**
@@ -87,22 +105,34 @@ export class EmailAdapter implements ChannelAdapter {
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587;
-    const dial = await this.checkedAddress(host, port);
+    const auth = url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined;
     const transport = nodemailer.createTransport({
-      // The checked address is dialled (no second lookup that could answer otherwise); TLS still checks the name.
-      host: dial,
-      ...(dial !== host && !isIP(host) ? { servername: host } : {}),
+      // The host's name stays nodemailer's host: TLS checks the certificate against it, whichever address was dialled.
+      host,
       port,
       secure: url.protocol === 'smtps:',
-      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      auth,
       // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
-      tls: { rejectUnauthorized: !['127.0.0.1', 'localhost', '::1'].includes(url.hostname) },
+      tls: { rejectUnauthorized: !isLoopbackHost(host) },
+      // From the start of the send: our DNS check and connect (getSocket), the greeting and STARTTLS, one budget.
       connectionTimeout: this.timeouts.connectMs,
       greetingTimeout: this.timeouts.greetingMs,
       socketTimeout: this.timeouts.socketMs,
+      getSocket: (options: SMTPTransport.Options, callback: (err: Error | null, socketOptions: { connection: Socket } | false) => void) => {
+        // nodemailer's own connection deadline runs from this moment too (it passes it to proxies for that).
+        const startedAt = (options as { connectStartedAt?: number }).connectStartedAt ?? Date.now();
+        this.checkedSocket(host, port, startedAt + this.timeouts.connectMs).then(
+          (connection) => callback(null, connection ? { connection } : false),
+          (err: unknown) => callback(err as Error, false),
+        );
+      },
     });
-    const cfg = outbox.config as { fromAddress: string; fromName?: string; replyTo?: string };
-    const p = message.payload as { subject: string; text?: string; html?: string; headers?: Record<string, string> };
+    const cfg = outbox.config as unknown as EmailOutboxConfig;
+    const p = withUnsubscribeLink(
+      message.payload as { subject: string; text?: string; html?: string; headers?: Record<string, string> },
+      message.unsubscribeUrl,
+      cfg.unsubscribeFooter,
+    );
     try {
       const info = await transport.sendMail({
         from: cfg.fromName ? { name: cfg.fromName, address: cfg.fromAddress } : cfg.fromAddress,
@@ -111,32 +141,42 @@ export class EmailAdapter implements ChannelAdapter {
         subject: p.subject,
         text: p.text,
         html: p.html,
-        headers: { 'X-CRM-Activity-Id': message.activityId, ...(p.headers ?? {}), ...unsubscribeHeaders(message.unsubscribeUrl) },
+        list: { id: listId(cfg, outbox.outboxId) },
+        headers: {
+          'X-CRM-Activity-Id': message.activityId,
+          ...(p.headers ?? {}),
+          ...unsubscribeHeaders(message.unsubscribeUrl),
+        },
       });
       return { providerMessageId: typeof info.messageId === 'string' ? info.messageId : null };
     } catch (err) {
-      throw classify(err);
+      throw classify(err, auth);
     } finally {
       transport.close();
     }
   }
 
-  /** The address to connect to: the host itself when no restriction applies, else one it resolves to that may be dialled. */
-  private async checkedAddress(host: string, port: number): Promise<string> {
+  /**
+   * The connection to dial when the egress policy restricts the host: to its checked addresses (IPv4 first,
+   * then in turn) before `deadline`. Null when no restriction applies: nodemailer resolves and dials the host.
+   */
+  private async checkedSocket(host: string, port: number, deadline: number): Promise<Socket | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error('DNS timeout'), { code: 'ETIMEDOUT' })), this.timeouts.connectMs);
+      timer = setTimeout(() => reject(connectError('DNS timeout', 'ETIMEDOUT')), Math.max(deadline - Date.now(), 0));
     });
+    let found: { address: string; family: number }[] | null;
     try {
-      const found = await Promise.race([this.egress.addressesFor(host, port), timeout]);
-      return found ? found[0]!.address : host;
+      found = await Promise.race([this.egress.addressesFor(host, port), timeout]);
     } catch (err) {
       if (err instanceof EgressRefusedError) throw new ChannelError('egress_refused', `the SMTP server: ${err.message}`, false, true);
       // As nodemailer reports a failed lookup of its own.
-      throw classify({ code: 'EDNS' });
+      throw classify({ code: 'EDNS' }, undefined);
     } finally {
       clearTimeout(timer);
     }
+    if (!found) return null;
+    return connectFirst(dialOrder(found).map((a) => a.address), port, deadline);
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { OutboxChannel } from '../domain/channels.js';
 import { WEBHOOK_CONFIG } from '../webhooks/config.js';
 import type { EgressPolicy } from './egress.js';
+import { LIST_ID, UNSUBSCRIBE_PLACEHOLDER } from './email-unsubscribe.js';
 
 /**
  * A provider's base URL: a path prefix is fine, a query, fragment or credentials are not (the adapter appends
@@ -35,6 +36,10 @@ export function baseUrlRefusal(config: Record<string, unknown>, egress: EgressPo
   return null;
 }
 
+/** An outbox's own unsubscribe footer: the link must be in it, or the footer would hide that there is none. */
+const unsubscribeFooterWords = (max: number) =>
+  z.string().max(max).refine((w) => w.includes(UNSUBSCRIBE_PLACEHOLDER), { message: `an unsubscribe footer must contain ${UNSUBSCRIBE_PLACEHOLDER}` });
+
 /** Outbox `config` per channel (what is not secret: the secret holds the credential). */
 export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unknown>>> = {
   email: z
@@ -42,6 +47,17 @@ export const OUTBOX_CONFIG: Record<OutboxChannel, z.ZodType<Record<string, unkno
       fromAddress: z.email(),
       fromName: z.string().trim().min(1).max(200).optional(),
       replyTo: z.email().optional(),
+      // RFC 2919: `label.namespace`, a domain the sender controls; default `<outboxId>.<fromAddress domain>`.
+      listId: z.string().regex(LIST_ID, 'listId is an RFC 2919 list-id: label.domain (dot-atom, at most 255 characters)').optional(),
+      unsubscribeFooter: z
+        .union([
+          z.literal(true),
+          z
+            .object({ text: unsubscribeFooterWords(1_000).optional(), html: unsubscribeFooterWords(4_000).optional() })
+            .strict()
+            .refine((f) => f.text !== undefined || f.html !== undefined, { message: 'unsubscribeFooter needs text or html (or is true)' }),
+        ])
+        .optional(),
       webhook: WEBHOOK_CONFIG.optional(),
     })
     .strict(),
