@@ -110,6 +110,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.CRM_LLM_BASE_URL) !== Boolean(e.CRM_LLM_API_KEY)) {
     throw new ConfigError('invalid configuration:\n  CRM_LLM_BASE_URL and CRM_LLM_API_KEY go together: set both, or neither');
   }
+  if (e.CRM_PUBLIC_URL && new URL(e.CRM_PUBLIC_URL).protocol === 'http:') {
+    const linkHost = new URL(e.CRM_PUBLIC_URL).hostname.replace(/^\[(.*)\]$/, '$1');
+    // RFC 8058 §3.1: the one-click URI must be HTTPS. Plain http only reaches this machine's own operator.
+    if (authMode === 'authenticated' || !isLoopbackHost(linkHost)) {
+      throw new ConfigError(
+        `invalid configuration:\n  CRM_PUBLIC_URL: must be https:// (one-click unsubscribe links are HTTPS, RFC 8058); http:// is only for a loopback host in local_trusted mode`,
+      );
+    }
+  }
   let egressAllow: EgressAllowance;
   try {
     egressAllow = parseEgressAllow(e.CRM_EGRESS_ALLOW ?? '');

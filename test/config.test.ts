@@ -46,6 +46,24 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ CRM_PUBLIC_URL: 'https://crm.example.com/base/' }).publicUrlConfigured).toBe(true);
   });
 
+  it('refuses an http:// CRM_PUBLIC_URL in authenticated mode or on a non-loopback host: one-click unsubscribe is HTTPS (RFC 8058 §3.1)', () => {
+    for (const env of [
+      { CRM_PUBLIC_URL: 'http://crm.example.com' },
+      { CRM_PUBLIC_URL: 'http://10.0.0.5:3000' },
+      { CRM_PUBLIC_URL: 'http://127.0.0.1:3000', CRM_AUTH_MODE: 'authenticated' },
+      { CRM_PUBLIC_URL: 'http://localhost:3000', HOST: '0.0.0.0' },
+      { CRM_PUBLIC_URL: 'HTTP://[::1]:3000', CRM_AUTH_MODE: 'authenticated' },
+    ]) {
+      expect(() => loadConfig(env), JSON.stringify(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env), JSON.stringify(env)).toThrow(/^invalid configuration:\n  CRM_PUBLIC_URL: must be https:\/\/ [^\n]+$/);
+    }
+    // One operator on this machine, in local_trusted mode: the links only ever reach this machine.
+    expect(loadConfig({ CRM_PUBLIC_URL: 'http://127.0.0.1:3000' }).publicUrl).toBe('http://127.0.0.1:3000');
+    expect(loadConfig({ CRM_PUBLIC_URL: 'http://[::1]:3000' }).publicUrl).toBe('http://[::1]:3000');
+    expect(loadConfig({ CRM_PUBLIC_URL: 'http://localhost:3000/' }).publicUrl).toBe('http://localhost:3000');
+    expect(loadConfig({ CRM_PUBLIC_URL: 'https://crm.example.com', HOST: '0.0.0.0' }).publicUrl).toBe('https://crm.example.com');
+  });
+
   it('defaults to local_trusted on loopback and authenticated elsewhere', () => {
     expect(loadConfig({}).authMode).toBe('local_trusted');
     expect(loadConfig({ HOST: '0.0.0.0' }).authMode).toBe('authenticated');

@@ -17,6 +17,13 @@ describe('the server process', () => {
     expect(s.output()).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('refuses to start with an http:// CRM_PUBLIC_URL in authenticated mode, in one line naming it', async () => {
+    const s = startServer({ CRM_AUTH_MODE: 'authenticated', CRM_PUBLIC_URL: 'http://crm.example.com', PORT: String(await freePort()) });
+    children.push(s.child);
+    expect(await s.exited).toBe(1);
+    expect(s.output()).toMatch(/^crm-outreach: invalid configuration:\n  CRM_PUBLIC_URL: must be https:\/\/ [^\n]+\n$/);
+  });
+
   it('starts on an empty data folder, shuts down gracefully on SIGTERM, and restarts with its data', async () => {
     const dir = tempDir();
     try {

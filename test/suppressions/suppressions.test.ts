@@ -235,6 +235,9 @@ function suite(backend: 'pglite' | 'postgres') {
       const c = await emailCompany(t, { smtpUrl: smtp.url });
       const failed = await request(t.app).post(`${c.base}/send`).send(email('Gone@example.org', {}, c.outboxId));
       expect(failed.body).toMatchObject({ status: 'failed', error: { code: 'smtp_550' } });
+      // The server's own words stay on the activity's error (test/support/smtp.ts answers "550 no such mailbox").
+      const activity = await request(t.app).get(`${c.base}/activities/${failed.body.id}`);
+      expect(activity.body.error).toEqual({ code: 'smtp_550', message: 'the SMTP server answered 550: recipient refused', providerReply: '550 no such mailbox' });
       expect((await list(c.base)).items).toEqual([
         expect.objectContaining({ recipient: 'gone@example.org', channel: 'email', source: 'bounce', reason: 'smtp_550', createdBy: 'email:bounce' }),
       ]);
