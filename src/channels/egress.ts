@@ -47,46 +47,32 @@ const RANGES_V6: [string, number][] = [
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated, still routed by some)
   ['ff00::', 8], // multicast
+  // Local-use IPv4/IPv6 translation (RFC 8215): the site picks its translation prefixes (a /64, a /96…) inside
+  // it, so where an IPv4 address sits is unknown, and local means the operator's network.
+  ['64:ff9b:1::', 48],
 ];
 
-/** Private, loopback, link-local… addresses. IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is matched by BlockList itself. */
+/**
+ * Private, loopback, link-local… addresses, also as IPv6 addresses that carry them to a gateway which connects
+ * to them: NAT64's well-known prefix (RFC 6052 §2.2, the IPv4 address in the last 32 bits) and 6to4 (RFC 3056
+ * §2, in the 32 bits after 2002::/16). IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is matched by BlockList itself.
+ */
 const FORBIDDEN = new BlockList();
-for (const [a, p] of RANGES_V4) FORBIDDEN.addSubnet(a, p, 'ipv4');
+for (const [a, p] of RANGES_V4) {
+  FORBIDDEN.addSubnet(a, p, 'ipv4');
+  const [o1, o2, o3, o4] = a.split('.').map(Number) as [number, number, number, number];
+  const [hi, lo] = [((o1 << 8) | o2).toString(16), ((o3 << 8) | o4).toString(16)];
+  FORBIDDEN.addSubnet(`64:ff9b::${hi}:${lo}`, 96 + p, 'ipv6');
+  FORBIDDEN.addSubnet(`2002:${hi}:${lo}::`, 16 + p, 'ipv6');
+}
 for (const [a, p] of RANGES_V6) FORBIDDEN.addSubnet(a, p, 'ipv6');
-
-/** The eight 16-bit words of an IPv6 address (a valid one: `isIP` said 6). */
-function ipv6Words(ip: string): number[] {
-  let s = ip.split('%')[0]!;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    s = `${s.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const words = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return words.map((w) => Number.parseInt(w, 16));
-}
-
-/** An IPv4 address carried inside an IPv6 one by NAT64 (64:ff9b::/96) or 6to4 (2002::/16), which would reach it. */
-function embeddedIpv4(ip: string): string | null {
-  const w = ipv6Words(ip);
-  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  if (w[0] === 0x64 && w[1] === 0xff9b && w.slice(2, 6).every((x) => x === 0)) return v4(w[6]!, w[7]!);
-  if (w[0] === 0x2002) return v4(w[1]!, w[2]!);
-  return null;
-}
 
 /** Whether connecting to this IP address (a literal) could reach the operator's own network. */
 export function isForbiddenAddress(ip: string): boolean {
-  const family = isIP(ip.split('%')[0]!);
-  if (family === 4) return FORBIDDEN.check(ip, 'ipv4');
-  if (family !== 6) return true;
   const bare = ip.split('%')[0]!;
-  if (FORBIDDEN.check(bare, 'ipv6')) return true;
-  const inner = embeddedIpv4(bare);
-  return inner !== null && FORBIDDEN.check(inner, 'ipv4');
+  const family = isIP(bare);
+  if (family === 0) return true;
+  return FORBIDDEN.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** `[::1]` -> `::1`, `Relay.Internal.` -> `relay.internal`: hosts compared as the URL parser gives them. */

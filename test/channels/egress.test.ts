@@ -37,6 +37,24 @@ describe('which addresses are internal', () => {
     }
   });
 
+  // RFC 6052 §2.2: with the /96 well-known prefix the IPv4 address is bits 96-127. RFC 8215 reserves
+  // 64:ff9b:1::/48 for local-use translation, inside which a site picks its own prefixes (a /64 was the
+  // shortest seen deployed, its §3): where the IPv4 address sits is the site's choice, so all of it is internal.
+  // RFC 3056 §2: 6to4 is 2002:V4ADDR::/48.
+  it('refuses an internal IPv4 address carried by NAT64 (64:ff9b::/96) or 6to4 (2002::/16), and all of local-use 64:ff9b:1::/48', () => {
+    for (const ip of [
+      '64:ff9b::a9fe:a9fe', '64:ff9b::0:0:a00:1', '64:ff9b:0:0:0:0:192.168.1.1', '64:ff9b::e000:1', '64:ff9b::ffff:ffff',
+      '64:ff9b:1:a00:0:100::', '64:ff9b:1:7f00:0:100::', '64:ff9b:1:a9fe:a9:fe00::', '64:ff9b:1:ac1f:ff:ff00::', '64:ff9b:1:c0a8:1:100::1',
+      '64:ff9b:1:808:8:800::', '64:ff9b:1:ffff::808:808', '64:ff9b:1:808:ff08:800::',
+      '2002:a9fe:a9fe::1', '2002:c0a8:101:1::1', '2002:a00:1::', '2002:6440:1::',
+    ]) {
+      expect(isForbiddenAddress(ip), ip).toBe(true);
+    }
+    for (const ip of ['2002:808:808::1', '2002:5db8:d70e::25', '64:ff9b::808:808', '64:ff9b::5db8:d70e', '64:ff9b:2::a00:1', '64:ff9a:ffff::a00:1']) {
+      expect(isForbiddenAddress(ip), ip).toBe(false);
+    }
+  });
+
   it('refuses what is not an IP address at all', () => {
     expect(isForbiddenAddress('localhost')).toBe(true);
   });
