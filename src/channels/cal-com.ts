@@ -2,8 +2,11 @@ import { type HttpProviderOptions, type ProviderReply, callProvider, field, join
 import { type ChannelAdapter, ChannelError } from './port.js';
 
 const DEFAULT_BASE_URL = 'https://api.cal.com';
-/** cal.com versions each v2 endpoint by this header; this is the one documented for `POST /v2/bookings`. */
-export const CAL_COM_BOOKINGS_API_VERSION = '2024-08-13';
+/**
+ * cal.com versions each v2 endpoint by this header; this is the one documented for `POST /v2/bookings` (its
+ * input and `{status, data}` reply are 2024-08-13's). An outbox's `apiVersion` pins another.
+ */
+export const CAL_COM_BOOKINGS_API_VERSION = '2026-02-25';
 
 interface CalComConfig {
   eventTypeId: number;

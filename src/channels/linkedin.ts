@@ -92,6 +92,9 @@ export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapt
       const r = linkedInRecipient(message.to);
       if (!r) throw new ChannelError('unipile_recipient_invalid', 'to is not a LinkedIn profile URL (linkedin.com/in/<identifier>)');
       const providerId = 'providerId' in r ? r.providerId : (await lookUp(outbox, credential, r.identifier)).providerId;
+      // A `to` that was a profile (a send requested before recipients were resolved): the member id found is how
+      // Unipile's webhooks will name this person, so the send keeps it.
+      const recipientAliases = 'providerId' in r ? {} : { recipientAliases: [providerId] };
 
       if (p.kind === 'invitation') {
         const reply = await callProvider(
@@ -104,7 +107,7 @@ export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapt
           options,
         );
         const id = field(reply.body, 'invitation_id');
-        return { providerMessageId: typeof id === 'string' ? id : null };
+        return { providerMessageId: typeof id === 'string' ? id : null, ...recipientAliases };
       }
       // Unipile documents this route as multipart/form-data only.
       const form = new FormData();
@@ -113,7 +116,7 @@ export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapt
       form.set('text', p.text ?? '');
       const reply = await callProvider({ ...common, method: 'POST', url: url('api/v1/chats'), body: form }, options);
       const id = field(reply.body, 'message_id') ?? field(reply.body, 'chat_id');
-      return { providerMessageId: typeof id === 'string' ? id : null };
+      return { providerMessageId: typeof id === 'string' ? id : null, ...recipientAliases };
     },
   };
 }

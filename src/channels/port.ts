@@ -23,7 +23,11 @@ export interface OutgoingMessage {
  * provider refuses or cannot be reached; the message carries no secret.
  */
 export interface ChannelAdapter {
-  send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage): Promise<{ providerMessageId: string | null }>;
+  /**
+   * `recipientAliases`: the recipient's names the provider gave while sending (a LinkedIn member id looked up
+   * from a profile URL), recorded on the send so that webhooks naming the recipient by them find it.
+   */
+  send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage): Promise<{ providerMessageId: string | null; recipientAliases?: string[] }>;
   /**
    * For a channel whose recipients have several names (LinkedIn: a member id, a profile URL), asks the provider
    * which member a canonical `to` is, before any check: `to` is then the id the provider sends to, and `aliases`

@@ -535,7 +535,7 @@ export class Dispatcher {
   /** Hands a dispatching activity to its channel adapter and records the outcome. */
   private async deliver(activity: ActivityHandle, outbox: LiveOutbox, key: BucketKey, secretLoaded?: SecretState): Promise<ActivityState> {
     const request = activity.state.request!;
-    let sent: { providerMessageId: string | null };
+    let sent: { providerMessageId: string | null; recipientAliases?: string[] };
     try {
       const credential = await this.credentialOf(outbox, activity.id, secretLoaded);
       sent = await this.deps.adapters[outbox.channel].send(forAdapter(outbox), credential, {
@@ -552,7 +552,7 @@ export class Dispatcher {
       return this.recordOutcome(activity, { type: 'RecordFailed', error, quotaRefunded: refund, now: this.deps.now().toISOString() });
     }
     // Sent. If this record cannot be written, nothing is refunded or re-sent.
-    return this.recordOutcome(activity, { type: 'RecordSent', providerMessageId: sent.providerMessageId, now: this.deps.now().toISOString() });
+    return this.recordOutcome(activity, { type: 'RecordSent', providerMessageId: sent.providerMessageId, recipientAliases: sent.recipientAliases, now: this.deps.now().toISOString() });
   }
 
   /**

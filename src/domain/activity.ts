@@ -82,9 +82,9 @@ export type ActivityEvent =
   | DomainEvent<'ActivityApproved', { activityId: string; approvalId: string | null; ruleId: string | null; by: string; at: string }>
   | DomainEvent<'ActivityRejected', { activityId: string; approvalId: string; by: string; reason: string | null; at: string }>
   | DomainEvent<'ActivityDispatching', { activityId: string; bucket: string; credentialId: string; day: string; leaseUntil: string; at: string }>
-  | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string }>
+  | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string; recipientAliases?: string[] }>
   | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>
-  | DomainEvent<'ActivityDeliveryUpdated', { activityId: string; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError }>
+  | DomainEvent<'ActivityDeliveryUpdated', { activityId: string; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError; newProviderMessageId?: string }>
   | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string }>
   | DomainEvent<'ActivityResendDecided', { activityId: string; resentAs: string; by: string; at: string }>;
 
@@ -111,9 +111,14 @@ export type ActivityCommand =
   | { type: 'ApproveActivity'; approvalId: string | null; ruleId: string | null; by: string; now: string }
   | { type: 'RejectActivity'; approvalId: string; by: string; reason: string | null; now: string }
   | { type: 'StartDispatch'; bucket: string; credentialId: string; day: string; leaseUntil: string; now: string }
-  | { type: 'RecordSent'; providerMessageId: string | null; now: string }
+  /**
+   * `recipientAliases`: names of the recipient the provider gave while sending (LinkedIn: the member id a profile
+   * URL is), kept so that what the provider later says of that name (a reply, an accepted invitation) finds the send.
+   */
+  | { type: 'RecordSent'; providerMessageId: string | null; recipientAliases?: string[]; now: string }
   | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string }
-  | { type: 'RecordDelivery'; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError }
+  /** `newProviderMessageId`: the provider's new id for the message (a rescheduled booking's uid), learnt by the send. */
+  | { type: 'RecordDelivery'; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError; newProviderMessageId?: string }
   | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string }
   | { type: 'DecideResend'; by: string; now: string };
 
@@ -198,14 +203,26 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
           },
         ];
       case 'RecordSent':
-        return [{ type: 'ActivitySent', data: { activityId, providerMessageId: command.providerMessageId, at: command.now } }];
+        return [
+          {
+            type: 'ActivitySent',
+            data: { activityId, providerMessageId: command.providerMessageId, at: command.now, ...(command.recipientAliases?.length ? { recipientAliases: command.recipientAliases } : {}) },
+          },
+        ];
       case 'RecordFailed':
         return [{ type: 'ActivityFailed', data: { activityId, error: command.error, quotaRefunded: command.quotaRefunded, at: command.now } }];
       case 'RecordDelivery':
         return [
           {
             type: 'ActivityDeliveryUpdated',
-            data: { activityId, state: command.state, at: command.at, providerEventId: command.providerEventId, ...(command.error ? { error: command.error } : {}) },
+            data: {
+              activityId,
+              state: command.state,
+              at: command.at,
+              providerEventId: command.providerEventId,
+              ...(command.error ? { error: command.error } : {}),
+              ...(command.newProviderMessageId ? { newProviderMessageId: command.newProviderMessageId } : {}),
+            },
           },
         ];
       case 'RecordReply':

@@ -1,5 +1,6 @@
 import { accessTokensProjection } from './access-tokens.js';
 import { activitiesProjection } from './activities.js';
+import { activityAliasesProjection } from './activity-aliases.js';
 import { activityDeliveriesProjection } from './activity-deliveries.js';
 import { allowlistProjection } from './allowlist.js';
 import { approvalRulesProjection } from './approval-rules.js';
@@ -26,6 +27,7 @@ export function allProjections(): Projection[] {
     approvalsProjection,
     credentialBucketsProjection,
     activityDeliveriesProjection,
+    activityAliasesProjection,
     suppressionsProjection,
   ];
 }

@@ -7,7 +7,9 @@ import { headerOf, hmacHexMatches } from './signatures.js';
 /**
  * cal.com: `X-Cal-Signature-256` is the hex HMAC-SHA256 of the raw body with the webhook's secret (cal.com does
  * not sign when no secret is set, so an outbox must have one). A booking we made is matched by its uid, the
- * provider message id the cal-com adapter records; a reschedule names the original booking too.
+ * provider message id the cal-com adapter records. A reschedule is a new booking: its payload is the new one
+ * (`uid`) naming the one it replaces (`rescheduleUid`); the send learns the new uid, so that what cal.com later
+ * says about the new booking (a cancellation, another reschedule) is still about the send.
  */
 const Body = z.object({
   triggerEvent: z.string().min(1).max(100),
@@ -39,11 +41,13 @@ export const calComWebhook: WebhookProvider = {
     // Other triggers (PING, MEETING_ENDED, …) are acknowledged and not recorded.
     if (!state || !payload?.uid) return [];
     const ids = [payload.uid, payload.rescheduleUid, payload.fromReschedule].filter((x): x is string => typeof x === 'string' && x.length > 0);
+    const replaces = state === 'booking_rescheduled' && ids.some((id) => id !== payload.uid);
     const notice: InboundNotice = {
       kind: 'delivery',
       // cal.com has no event id: the trigger, the booking and the trigger's time name one delivery.
       providerEventId: `cal:${triggerEvent}:${payload.uid}:${createdAt ?? ''}`,
       providerMessageIds: [...new Set(ids)],
+      ...(replaces ? { newProviderMessageId: payload.uid } : {}),
       state,
       at: isoOr(createdAt, now),
       account: null,

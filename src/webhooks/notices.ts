@@ -12,6 +12,8 @@ export type InboundNotice =
       providerEventId: string;
       /** Ids the sent message may be stored under (first match wins); empty when the provider names none. */
       providerMessageIds: string[];
+      /** The id the provider knows the message by from now on (a rescheduled booking's new uid), when it changed. */
+      newProviderMessageId?: string;
       state: DeliveryState;
       at: string;
       /** The provider account the event belongs to, when the payload says (else the outbox's). */

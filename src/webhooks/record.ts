@@ -5,6 +5,7 @@ import { type ContactCommand, type ContactKey, contactDecider, contactStream } f
 import { DomainError } from '../domain/decider.js';
 import { derivedUuid } from '../domain/derived-id.js';
 import { type EventMetadata, type EventStore, IdempotencyConflictError, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
+import { type AliasKind, recipientAlias } from '../projections/activity-aliases.js';
 import type { Queryable } from '../sql/db.js';
 import type { InboundNotice } from './notices.js';
 import type { SuppressionHook } from './suppression-hook.js';
@@ -63,24 +64,36 @@ async function companyAccounts(db: Queryable, o: WebhookOutbox): Promise<Set<str
   return accounts;
 }
 
-async function activityByProviderMessage(db: Queryable, o: WebhookOutbox, ids: string[]) {
-  if (ids.length === 0) return null;
+/**
+ * The latest of the company's sends on the channel known by one of `names`: under the name crm_activities holds
+ * (`column`), or under one learnt since (crm_activity_aliases of `kind`), whichever is newer.
+ */
+async function latestKnownAs(db: Queryable, o: WebhookOutbox, column: 'provider_message_id' | 'recipient', kind: AliasKind, names: string[], onlySent: boolean) {
+  if (names.length === 0) return null;
+  const sent = onlySent ? `AND a.status = 'sent'` : '';
   const { rows } = await db.query<{ id: string; recipient: string }>(
-    `SELECT id, recipient FROM crm_activities WHERE company_id = $1 AND channel = $2 AND provider_message_id = ANY($3::text[]) ORDER BY created_at DESC LIMIT 1`,
-    [o.companyId, o.channel, ids],
+    `SELECT id, recipient FROM (
+       SELECT a.id, a.recipient, a.created_at FROM crm_activities a
+        WHERE a.company_id = $1 AND a.channel = $2 AND a.${column} = ANY($3::text[]) ${sent}
+       UNION
+       SELECT a.id, a.recipient, a.created_at FROM crm_activity_aliases k JOIN crm_activities a ON a.id = k.activity_id
+        WHERE k.kind = $4 AND k.alias = ANY($3::text[]) AND a.company_id = $1 AND a.channel = $2 ${sent}
+     ) known ORDER BY created_at DESC LIMIT 1`,
+    [o.companyId, o.channel, names, kind],
   );
   return rows[0] ?? null;
 }
 
-/** A reply that names no message answers the latest message sent to that person on the channel. */
-async function latestSentTo(db: Queryable, o: WebhookOutbox, recipients: string[]) {
-  if (recipients.length === 0) return null;
-  const { rows } = await db.query<{ id: string; recipient: string }>(
-    `SELECT id, recipient FROM crm_activities WHERE company_id = $1 AND channel = $2 AND recipient = ANY($3::text[]) AND status = 'sent' ORDER BY created_at DESC LIMIT 1`,
-    [o.companyId, o.channel, recipients],
-  );
-  return rows[0] ?? null;
-}
+/** The send a provider's message id names: the id it was sent under, or one it was given since (a rescheduled booking's). */
+const activityByProviderMessage = (db: Queryable, o: WebhookOutbox, ids: string[]) => latestKnownAs(db, o, 'provider_message_id', 'message', ids, false);
+
+/**
+ * A reply that names no message answers the latest message sent to that person on the channel, by any of their
+ * names: as the provider wrote it, or canonical (a profile URL with a trailing slash, `http://`, `www.` or
+ * capitals is the same profile).
+ */
+const latestSentTo = (db: Queryable, o: WebhookOutbox, recipients: string[]) =>
+  latestKnownAs(db, o, 'recipient', 'recipient', [...new Set(recipients.flatMap((r) => [r, recipientAlias(o.channel, r)]))], true);
 
 const ALREADY_RECORDED = { written: false, position: null };
 
@@ -115,7 +128,15 @@ export class InboundRecorder {
       if (n.kind === 'delivery') {
         const activity = (await activityByProviderMessage(this.deps.db, this.outbox, n.providerMessageIds)) ?? (n.providerMessageIds.length === 0 ? await latestSentTo(this.deps.db, this.outbox, n.recipients) : null);
         if (activity) {
-          note(await this.onActivity(activity.id, 'delivery', n.providerEventId, { type: 'RecordDelivery', state: n.state, at: n.at, providerEventId: n.providerEventId, ...(n.error ? { error: n.error } : {}) }));
+          const command: ActivityCommand = {
+            type: 'RecordDelivery',
+            state: n.state,
+            at: n.at,
+            providerEventId: n.providerEventId,
+            ...(n.error ? { error: n.error } : {}),
+            ...(n.newProviderMessageId ? { newProviderMessageId: n.newProviderMessageId } : {}),
+          };
+          note(await this.onActivity(activity.id, 'delivery', n.providerEventId, command));
         } else if (n.recipients[0]) {
           const providerMessageId = n.providerMessageIds[0] ?? null;
           note(await this.onContact(key(n.recipients[0]), 'delivery', n.providerEventId, { type: 'RecordUnmatchedDelivery', key: key(n.recipients[0]), state: n.state, at: n.at, providerEventId: n.providerEventId, providerMessageId, ...(n.error ? { error: n.error } : {}) }));

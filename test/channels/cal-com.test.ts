@@ -35,8 +35,11 @@ describe('the cal.com bookings adapter', () => {
     expect(r.method).toBe('POST');
     expect(r.url).toBe('/v2/bookings');
     expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(r.headers['cal-api-version']).toBe('2024-08-13');
-    expect(CAL_COM_BOOKINGS_API_VERSION).toBe('2024-08-13');
+    // The version cal.com documents for POST /v2/bookings: `@ApiHeader({ name: "cal-api-version", description:
+    // "Must be set to 2026-02-25." })` on its controller (calcom/cal.com:
+    // apps/api/v2/src/ee/bookings/2026-02-25/controllers/bookings.controller.ts), same input and `{status, data}` output.
+    expect(r.headers['cal-api-version']).toBe('2026-02-25');
+    expect(CAL_COM_BOOKINGS_API_VERSION).toBe('2026-02-25');
     expect(JSON.parse(r.body)).toEqual({
       eventTypeId: 4219620,
       start: '2030-03-10T09:00:00.000Z',
@@ -48,8 +51,8 @@ describe('the cal.com bookings adapter', () => {
 
   it('an outbox may pin another cal-api-version', async () => {
     server = await fakeHttpServer((_req, res) => json(res, 201, ok));
-    await calComAdapter().send(outbox(server.url, { apiVersion: '2026-02-25' }), KEY, booking());
-    expect(server.received[0]!.headers['cal-api-version']).toBe('2026-02-25');
+    await calComAdapter().send(outbox(server.url, { apiVersion: '2024-08-13' }), KEY, booking());
+    expect(server.received[0]!.headers['cal-api-version']).toBe('2024-08-13');
   });
 
   it('refuses a booking whose attendee is not the allowlisted recipient, before any request', async () => {

@@ -36,7 +36,9 @@ describe('the LinkedIn adapter (through Unipile)', () => {
   it('an invitation to a profile URL: resolves the public identifier, then invites with the note', async () => {
     server = await unipile();
     const sent = await linkedInAdapter().send(outbox(server.url), KEY, msg('https://www.linkedin.com/in/julien-crepieux/', { kind: 'invitation', note: 'Hello Julien' }));
-    expect(sent).toEqual({ providerMessageId: '7204563453921312768' });
+    // The member id the lookup found is part of what the send tells: Unipile names the member by it alone in a reply
+    // (`sender.attendee_provider_id`, developer.unipile.com/docs/new-messages-webhook).
+    expect(sent).toEqual({ providerMessageId: '7204563453921312768', recipientAliases: [PROVIDER_ID] });
     expect(server.received.map((r) => `${r.method} ${r.url}`)).toEqual([`GET /api/v1/users/julien-crepieux?account_id=${ACCOUNT}`, 'POST /api/v1/users/invite']);
     for (const r of server.received) expect(r.headers['x-api-key']).toBe(KEY);
     const invite = server.received[1]!;

@@ -99,6 +99,15 @@ describe('payloads', () => {
     expect(calComWebhook.parse({ triggerEvent: 'PING', createdAt: NOW.toISOString(), payload: {} }, NOW)).toEqual([]);
     const [n] = calComWebhook.parse({ triggerEvent: 'BOOKING_RESCHEDULED', createdAt: NOW.toISOString(), payload: { uid: 'new', rescheduleUid: 'old', attendees: [{ email: 'a@example.org' }] } }, NOW);
     expect(n).toMatchObject({ kind: 'delivery', state: 'booking_rescheduled', providerMessageIds: ['new', 'old'], recipients: ['a@example.org'] });
+    // cal.com builds BOOKING_RESCHEDULED from the new booking (`uid: params.evt.uid`) and adds the one it replaces
+    // (`rescheduleUid: dto.rescheduleUid`, which handleNewBooking sets from the request's rescheduleUid): calcom/cal.com
+    // packages/features/webhooks/lib/factory/versioned/v2021-10-20/BookingPayloadBuilder.ts. The send learns the new uid.
+    expect(n).toMatchObject({ newProviderMessageId: 'new' });
+    const [created] = calComWebhook.parse({ triggerEvent: 'BOOKING_CREATED', createdAt: NOW.toISOString(), payload: { uid: 'new' } }, NOW);
+    expect(created).not.toHaveProperty('newProviderMessageId');
+    // A reschedule naming no other booking (cal.com keeps the uid of a seated booking) teaches nothing new.
+    const [same] = calComWebhook.parse({ triggerEvent: 'BOOKING_RESCHEDULED', createdAt: NOW.toISOString(), payload: { uid: 'new', rescheduleUid: 'new' } }, NOW);
+    expect(same).not.toHaveProperty('newProviderMessageId');
     expect(() => calComWebhook.parse({ payload: {} }, NOW)).toThrow(WebhookPayloadError);
   });
   it('Unipile: a reply, an accepted invitation; our own message is not a reply', () => {

@@ -99,3 +99,16 @@ export const igMessage = (igUserId: string, m: { mid: string; from: string; at: 
     object: 'instagram',
     entry: [{ id: igUserId, time: m.at.getTime(), messaging: [{ sender: { id: m.from }, recipient: { id: igUserId }, timestamp: m.at.getTime(), message: { mid: m.mid, text: m.text } }] }],
   });
+
+/** A company with one outbox of the channel, its webhook secret `hookSecret`; everyone allowed, auto-approved. */
+export async function webhookCompany(t: TestApp, channel: 'email' | 'cal-com' | 'linkedin', config: Record<string, unknown>, hookSecret: string) {
+  const companyId = randomUUID();
+  const base = `/api/companies/${companyId}/crm`;
+  const cred = (await request(t.app).post(`${base}/secrets`).send({ name: 'cred', value: 'smtp://u:p@127.0.0.1:1' })).body.ref;
+  const hook = (await request(t.app).post(`${base}/secrets`).send({ name: 'hook', value: hookSecret })).body.ref;
+  const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel, secretRef: cred, config: { ...config, webhook: { secretRef: hook } } });
+  expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
+  await request(t.app).post(`${base}/allowlist`).send({ pattern: '*' });
+  await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 });
+  return { companyId, base, outboxId: outbox.body.id as string, url: `/api/webhooks/${channel}/${outbox.body.id as string}` };
+}

@@ -6,7 +6,7 @@ import { localDay } from '../../src/domain/time-window.js';
 import { StreamNotFoundError } from '../../src/eventstore/port.js';
 import { type TestApp, startTestApp } from '../support/app.js';
 import { fakeHttpServer, json } from '../support/fake-http.js';
-import { emailSignature, graphAdapter, igMessage, metaCompany, postRaw, sign, waMessage, waStatus } from './support.js';
+import { emailSignature, graphAdapter, igMessage, metaCompany, postRaw, sign, waMessage, waStatus, webhookCompany } from './support.js';
 
 const HOUR = 3_600_000;
 const APP_SECRET = 'meta-app-secret-for-tests';
@@ -244,18 +244,7 @@ describe('inbound webhooks and the messaging window', () => {
   });
 
   describe('email, cal.com and LinkedIn (Unipile)', () => {
-    /** A company with one outbox of the channel, its webhook secret `hookSecret`; everyone allowed, auto-approved. */
-    async function company(channel: 'email' | 'cal-com' | 'linkedin', config: Record<string, unknown>, hookSecret: string) {
-      const companyId = randomUUID();
-      const base = `/api/companies/${companyId}/crm`;
-      const cred = (await request(t.app).post(`${base}/secrets`).send({ name: 'cred', value: 'smtp://u:p@127.0.0.1:1' })).body.ref;
-      const hook = (await request(t.app).post(`${base}/secrets`).send({ name: 'hook', value: hookSecret })).body.ref;
-      const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel, secretRef: cred, config: { ...config, webhook: { secretRef: hook } } });
-      expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
-      await request(t.app).post(`${base}/allowlist`).send({ pattern: '*' });
-      await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 });
-      return { companyId, base, outboxId: outbox.body.id as string, url: `/api/webhooks/${channel}/${outbox.body.id as string}` };
-    }
+    const company = (channel: 'email' | 'cal-com' | 'linkedin', config: Record<string, unknown>, hookSecret: string) => webhookCompany(t, channel, config, hookSecret);
 
     it('email: a signed hard bounce shows on the activity; unsigned is refused', async () => {
       const c = await company('email', { fromAddress: 'ops@example.com' }, 'email-hook-key');
