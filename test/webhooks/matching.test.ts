@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calComAdapter } from '../../src/channels/cal-com.js';
 import { linkedInAdapter } from '../../src/channels/linkedin.js';
 import { type TestApp, startTestApp } from '../support/app.js';
+import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
 import { fakeHttpServer, json } from '../support/fake-http.js';
 import { postRaw, sign, webhookCompany } from './support.js';
 
@@ -15,7 +16,7 @@ const SALES_NAV_MEMBER = 'ACwAAAh_Ffqss54sqAGQOD8u7sl5of04y9_3AwyM';
  * LinkedIn member id found when sending to a profile. The real cal.com and LinkedIn adapters talk to stand-ins
  * of the providers' documented APIs.
  */
-describe('matching webhooks to sends by the names they learnt', () => {
+function suite(backend: 'pglite' | 'postgres') {
   let t: TestApp;
   let clock = Date.parse('2026-06-01T09:00:00Z');
   let bookings = 0;
@@ -31,7 +32,7 @@ describe('matching webhooks to sends by the names they learnt', () => {
       if (req.method === 'POST' && req.url === '/api/v1/users/invite') return json(res, 201, { object: 'UserInvitationSent', invitation_id: '7204563453921312768' });
       json(res, 404, { status: 404, type: 'errors/not_found', title: 'Not found' });
     });
-    t = await startTestApp('pglite', {
+    t = await startTestApp(backend, {
       now: () => new Date(clock),
       // LinkedIn without the lookup before the checks: as every send requested before recipients were resolved
       // (still pending approval, or sent), whose `to` is the profile and whose member id only the send learns.
@@ -147,4 +148,7 @@ describe('matching webhooks to sends by the names they learnt', () => {
       expect(await activity(c, id)).toMatchObject({ deliveryStatus: 'accepted' });
     });
   });
-});
+}
+
+describe('matching webhooks to sends by the names they learnt (PGlite)', () => suite('pglite'));
+describe.skipIf(!TEST_DATABASE_URL)(`matching webhooks to sends by the names they learnt (PostgreSQL)${POSTGRES_SKIP_REASON}`, () => suite('postgres'));
