@@ -60,7 +60,7 @@ async function company(credentials: number, cap: number, allowlist = 0) {
   }
   const setupMs = performance.now() - started;
   await addAllowlistEntry(rt.aggregates, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
-  await addApprovalRule(rt.aggregates, { companyId, predicate: {}, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
+  await addApprovalRule(rt.aggregates, { companyId, predicate: { any: true }, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
   return { companyId, outboxes, allowlistAddMs: allowlist > 1 ? round(setupMs / (allowlist - 1), 2) : undefined };
 }
 

@@ -11,7 +11,12 @@ export const MAX_APPROVAL_RULES = 200;
 
 export type ApprovalAction = 'auto_approve' | 'queue_for_manual';
 
+/**
+ * `any: true` is the only way to say "every send": a rule that auto-approves everything must be written as such.
+ * Rules stored as `{}` before that was refused still match every send when folded (their meaning when made).
+ */
 export interface RulePredicate {
+  any?: true;
   channel?: SendChannel;
   niche?: string;
   tags?: string[];
@@ -45,6 +50,18 @@ export type ApprovalRulesEvent =
   | DomainEvent<'ApprovalRuleUpdated', { companyId: string; ruleId: string; changes: Partial<Pick<ApprovalRule, 'predicate' | 'action' | 'priority'>>; updatedBy: string; updatedAt: string }>
   | DomainEvent<'ApprovalRuleDeleted', { companyId: string; ruleId: string; deletedBy: string; deletedAt: string }>;
 
+/** Why a new or changed predicate is refused, or null: it must constrain something, or be `{any: true}` alone. */
+export function predicateProblem(p: RulePredicate): string | null {
+  const constrains = p.channel !== undefined || p.niche !== undefined || (p.tags !== undefined && p.tags.length > 0) || p.timeOfDay !== undefined;
+  if (p.any === true) return constrains ? 'predicate: any cannot be combined with other fields' : null;
+  return constrains ? null : 'predicate must constrain the send (channel, niche, tags, timeOfDay), or be {"any": true} to match every send';
+}
+
+function assertPredicate(p: RulePredicate | undefined) {
+  const problem = p === undefined ? null : predicateProblem(p);
+  if (problem) throw new DomainError('invalid_input', problem);
+}
+
 export type ApprovalRulesState = { rules: Map<string, ApprovalRule>; nextSeq: number };
 
 function evolveMany(state: ApprovalRulesState, events: readonly ApprovalRulesEvent[]): ApprovalRulesState {
@@ -77,6 +94,7 @@ export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesSt
     switch (command.type) {
       case 'AddApprovalRule':
         if (state.rules.has(command.ruleId)) throw new DomainError('conflict', 'rule id already used');
+        assertPredicate(command.predicate ?? {});
         if (state.rules.size >= MAX_APPROVAL_RULES) {
           throw new DomainError('invalid_state', `a company may have ${MAX_APPROVAL_RULES} approval rules; delete some first`, { limit: MAX_APPROVAL_RULES });
         }
@@ -93,6 +111,7 @@ export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesSt
       case 'UpdateApprovalRule': {
         const rule = state.rules.get(command.ruleId);
         if (!rule) throw new DomainError('not_found', 'approval rule not found');
+        assertPredicate(command.changes.predicate);
         const changes = changedFields(rule, command.changes);
         if (Object.keys(changes).length === 0) return [];
         return [{ type: 'ApprovalRuleUpdated', data: { companyId: command.companyId, ruleId: command.ruleId, changes, updatedBy: command.actor, updatedAt: command.now } }];

@@ -102,7 +102,7 @@ function suite(label: 'pglite' | 'postgres') {
       const c = counting(b.store);
       const cache = new AggregateCache(c.store);
       const companyId = randomUUID();
-      const { id } = await addApprovalRule(cache, { companyId, predicate: {}, action: 'queue_for_manual', priority: 1 }, LOCAL_OPERATOR, now());
+      const { id } = await addApprovalRule(cache, { companyId, predicate: { any: true }, action: 'queue_for_manual', priority: 1 }, LOCAL_OPERATOR, now());
       for (let p = 2; p <= 30; p++) await updateApprovalRule(cache, { companyId, ruleId: id, changes: { priority: p } }, LOCAL_OPERATOR, now());
       c.reset();
       await updateApprovalRule(cache, { companyId, ruleId: id, changes: { priority: 31 } }, LOCAL_OPERATOR, now());

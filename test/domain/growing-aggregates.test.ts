@@ -52,10 +52,10 @@ describe('approval rule limits (given / when / then)', () => {
   const rules = spec(approvalRulesDecider);
   const ruleAdded = (i: number): ApprovalRulesEvent => ({
     type: 'ApprovalRuleAdded',
-    data: { companyId: COMPANY, rule: { ruleId: `r-${i}`, predicate: {}, action: 'auto_approve', priority: i, seq: i + 1, createdAt: NOW }, addedBy: 'board:ana' },
+    data: { companyId: COMPANY, rule: { ruleId: `r-${i}`, predicate: { any: true }, action: 'auto_approve', priority: i, seq: i + 1, createdAt: NOW }, addedBy: 'board:ana' },
   });
   const all = Array.from({ length: MAX_APPROVAL_RULES }, (_, i) => ruleAdded(i));
-  const add = (i: number) => ({ type: 'AddApprovalRule' as const, companyId: COMPANY, ruleId: `r-${i}`, predicate: {}, action: 'auto_approve' as const, priority: i, actor: 'board:ana', now: NOW });
+  const add = (i: number) => ({ type: 'AddApprovalRule' as const, companyId: COMPANY, ruleId: `r-${i}`, predicate: { any: true as const }, action: 'auto_approve' as const, priority: i, actor: 'board:ana', now: NOW });
 
   it(`takes the ${MAX_APPROVAL_RULES}th rule and refuses one more (422), with the limit`, () => {
     rules.given(all.slice(0, -1)).when(add(MAX_APPROVAL_RULES - 1)).then([ruleAdded(MAX_APPROVAL_RULES - 1)]);

@@ -83,7 +83,7 @@ function suite(backend: 'pglite' | 'postgres') {
         data: { companyId, rule: { ruleId: randomUUID(), predicate: {}, action: 'queue_for_manual', priority: i, seq: i + 1, createdAt: new Date().toISOString() }, addedBy: 'board:seed' },
       }));
       await seed(approvalRulesStream(companyId), rules);
-      const res = await request(t.app).post(`/api/companies/${companyId}/crm/approval-rules`).send({ action: 'auto_approve' });
+      const res = await request(t.app).post(`/api/companies/${companyId}/crm/approval-rules`).send({ predicate: { any: true }, action: 'auto_approve' });
       expect(res.status).toBe(422);
       expect(res.body).toEqual({ error: expect.stringMatching(/200 approval rules/), details: { limit: MAX_APPROVAL_RULES } });
     });

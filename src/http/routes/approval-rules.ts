@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { addApprovalRule, deleteApprovalRule, loadApprovalRules, updateApprovalRule } from '../../commands/approval-rules.js';
-import { ruleMatches } from '../../domain/approval-rules.js';
+import { predicateProblem, ruleMatches } from '../../domain/approval-rules.js';
 import { NICHE, SEND_CHANNELS } from '../../domain/channels.js';
 import { DomainError } from '../../domain/decider.js';
 import { HH_MM, isTimeZone } from '../../domain/time-window.js';
@@ -14,6 +14,7 @@ import { replyAfterWrite } from '../write-reply.js';
 const tag = z.string().min(1).max(64);
 const Predicate = z
   .object({
+    any: z.literal(true, 'any must be true (omit it to constrain the send instead)').optional(),
     channel: z.enum(SEND_CHANNELS).optional(),
     niche: z.string().regex(NICHE, 'niche must be a slug').optional(),
     tags: z.array(tag).max(50).optional(),
@@ -27,11 +28,15 @@ const Predicate = z
       .refine((w) => w.start !== w.end, { message: 'start and end must differ (end is exclusive)', path: ['end'] })
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const problem = predicateProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 const Action = z.enum(['auto_approve', 'queue_for_manual']);
 const Priority = z.number().int().min(-1_000_000).max(1_000_000);
 
-const CreateBody = z.object({ predicate: Predicate.default({}), action: Action, priority: Priority.default(100) }).strict();
+const CreateBody = z.object({ predicate: Predicate, action: Action, priority: Priority.default(100) }).strict();
 const PatchBody = z
   .object({ predicate: Predicate, action: Action, priority: Priority })
   .partial()
