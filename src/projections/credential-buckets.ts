@@ -1,4 +1,5 @@
 import type { QuotaBucketEvent } from '../domain/quota-bucket.js';
+import { localDay } from '../domain/time-window.js';
 import type { Queryable } from '../sql/db.js';
 import type { Projection } from './projection.js';
 
@@ -68,10 +69,34 @@ export const credentialBucketsProjection: Projection = {
   },
 };
 
+type BucketRow = { credential_id: string; day: string; cap: number; used: number };
+const bucketView = (r: BucketRow) => ({ credential: r.credential_id, day: r.day, cap: r.cap, used: r.used });
+
 export async function listCredentialBuckets(q: Queryable, companyId: string, day: string) {
-  const { rows } = await q.query<{ credential_id: string; day: string; cap: number; used: number }>(
+  const { rows } = await q.query<BucketRow>(
     `SELECT credential_id, day, cap, used FROM crm_credential_buckets WHERE company_id = $1 AND day = $2 ORDER BY credential_id`,
     [companyId, day],
   );
-  return rows.map((r) => ({ credential: r.credential_id, day: r.day, cap: r.cap, used: r.used }));
+  return rows.map(bucketView);
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Each credential's bucket of today, "today" in the time zone its live outboxes count the quota day in (one
+ * per credential, the outbox routes see to that); a credential with no live outbox left counts in UTC, the
+ * outboxes' default. Time zones run from UTC-12 to UTC+14, so today anywhere is one of three UTC dates.
+ */
+export async function listTodaysCredentialBuckets(q: Queryable, companyId: string, now: Date) {
+  const days = [-14, 0, 14].map((h) => localDay(new Date(now.getTime() + h * HOUR), 'UTC'));
+  const { rows } = await q.query<BucketRow & { timezones: string[] | null }>(
+    `SELECT b.credential_id, b.day, b.cap, b.used, array_agg(DISTINCT o.timezone) FILTER (WHERE o.timezone IS NOT NULL) AS timezones
+       FROM crm_credential_buckets b
+       LEFT JOIN crm_outboxes o ON o.company_id = b.company_id AND o.credential_id = b.credential_id AND o.deleted_at IS NULL
+      WHERE b.company_id = $1 AND b.day = ANY($2::text[])
+      GROUP BY b.credential_id, b.day, b.cap, b.used
+      ORDER BY b.credential_id, b.day`,
+    [companyId, days],
+  );
+  return rows.filter((r) => (r.timezones?.length ? r.timezones : ['UTC']).some((tz) => localDay(now, tz) === r.day)).map(bucketView);
 }

@@ -5,7 +5,7 @@ import { SEND_CHANNELS } from '../../domain/channels.js';
 import { StreamNotFoundError } from '../../eventstore/port.js';
 import { getActivity, listActivities } from '../../projections/activities.js';
 import { deliveryOf } from '../../projections/activity-deliveries.js';
-import { listCredentialBuckets } from '../../projections/credential-buckets.js';
+import { listCredentialBuckets, listTodaysCredentialBuckets } from '../../projections/credential-buckets.js';
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
 import { notFound } from '../errors.js';
@@ -71,8 +71,8 @@ export function activitiesRouter(rt: Runtime): Router {
     await replyAfterWrite(rt, res, position, 200, result);
   });
   r.get('/api/companies/:companyId/crm/credential-buckets', requireCompanyAccess, async (req, res) => {
-    const { day } = parseQuery(z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }) }).strict(), req);
-    res.json({ items: await listCredentialBuckets(rt.db, companyOf(res), day) });
+    const { day } = parseQuery(z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }).optional() }).strict(), req);
+    res.json({ items: day ? await listCredentialBuckets(rt.db, companyOf(res), day) : await listTodaysCredentialBuckets(rt.db, companyOf(res), rt.now()) });
   });
   return r;
 }
