@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { badRequest } from './errors.js';
 import { isoInstant, uuid } from './validate.js';
 
@@ -11,3 +12,9 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     throw badRequest('cursor is not one this API gave');
   }
 }
+
+/** The paging fields of a list's query: `cursor` from the previous page's nextCursor, `limit` 1 to 500 (50). */
+export const pageQuery = {
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+};

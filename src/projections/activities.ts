@@ -1,6 +1,7 @@
 import type { ActivityEvent } from '../domain/activity.js';
 import type { Queryable } from '../sql/db.js';
 import type { Projection } from './projection.js';
+import { type KeysetCursor, keysetPage } from './keyset-page.js';
 
 /** crm_activities: one row per send, its status following the activity's events. */
 export const activitiesProjection: Projection = {
@@ -177,7 +178,7 @@ export interface ActivityFilter {
   since?: Date;
   until?: Date;
   /** Keyset cursor: the (createdAt, id) of the last row of the previous page. */
-  after?: { createdAt: Date; id: string };
+  after?: KeysetCursor;
   limit: number;
 }
 
@@ -199,12 +200,7 @@ export async function listActivities(q: Queryable, companyId: string, f: Activit
   }
   params.push(f.limit + 1);
   const { rows } = await q.query<Row>(`SELECT * FROM crm_activities WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
-  const page = rows.slice(0, f.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(activityView),
-    nextCursor: rows.length > f.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
-  };
+  return keysetPage(rows, f.limit, activityView);
 }
 
 export async function getActivity(q: Queryable, companyId: string, id: string) {

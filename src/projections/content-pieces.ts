@@ -1,6 +1,7 @@
 import type { ContentPieceEvent, ContentPieceFields } from '../domain/content-piece.js';
 import type { Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
+import { type KeysetCursor, keysetPage } from './keyset-page.js';
 import type { Projection } from './projection.js';
 
 const COLUMN: Record<keyof ContentPieceFields, string> = {
@@ -77,8 +78,8 @@ export type ContentPieceView = ReturnType<typeof view>;
 export async function listContentPieces(
   q: Queryable,
   companyId: string,
-  filter: { niche?: string; channelIntent?: string; sourcePath?: string },
-): Promise<ContentPieceView[]> {
+  filter: { niche?: string; channelIntent?: string; sourcePath?: string; after?: KeysetCursor; limit: number },
+): Promise<{ items: ContentPieceView[]; nextCursor: string | null }> {
   const params: unknown[] = [companyId];
   const where = ['company_id = $1', 'deleted_at IS NULL'];
   for (const [key, col] of [
@@ -91,8 +92,14 @@ export async function listContentPieces(
       where.push(`${col} = $${params.length}`);
     }
   }
-  const { rows } = await q.query<Row>(`SELECT * FROM crm_content_pieces WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT 1000`, params);
-  return rows.map(view);
+  // Oldest first, as before paging: the cursor is the last row of the previous page.
+  if (filter.after) {
+    params.push(filter.after.createdAt, filter.after.id);
+    where.push(`(created_at, id) > ($${params.length - 1}, $${params.length})`);
+  }
+  params.push(filter.limit + 1);
+  const { rows } = await q.query<Row>(`SELECT * FROM crm_content_pieces WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${params.length}`, params);
+  return keysetPage(rows, filter.limit, view);
 }
 
 export async function getContentPiece(q: Queryable, companyId: string, id: string): Promise<ContentPieceView | null> {

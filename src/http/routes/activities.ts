@@ -9,7 +9,7 @@ import { listCredentialBuckets, listTodaysCredentialBuckets } from '../../projec
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
 import { notFound } from '../errors.js';
-import { decodeCursor } from '../cursor.js';
+import { decodeCursor, pageQuery } from '../cursor.js';
 import { isoInstant, parseQuery, uuid, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
@@ -22,8 +22,7 @@ const ListQuery = z
     outboxId: uuid.optional(),
     since: isoInstant.optional(),
     until: isoInstant.optional(),
-    cursor: z.string().max(200).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    ...pageQuery,
   })
   .strict();
 

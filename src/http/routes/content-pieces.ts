@@ -6,6 +6,7 @@ import { sourcePathProblem } from '../../domain/source-path.js';
 import { getContentPiece, listContentPieces } from '../../projections/content-pieces.js';
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireCompanyAccess } from '../auth.js';
+import { decodeCursor, pageQuery } from '../cursor.js';
 import { notFound } from '../errors.js';
 import { parseBody, parseQuery, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
@@ -59,7 +60,7 @@ const PatchBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
 const ListQuery = z
-  .object({ niche: z.string().max(64).optional(), channelIntent: z.string().max(32).optional(), sourcePath: z.string().max(1024).optional() })
+  .object({ niche: z.string().max(64).optional(), channelIntent: z.string().max(32).optional(), sourcePath: z.string().max(1024).optional(), ...pageQuery })
   .strict();
 
 /** Content pieces: what sends are made of (their niche and tags feed the approval rules). */
@@ -67,7 +68,8 @@ export function contentPiecesRouter(rt: Runtime): Router {
   const r = Router();
   const base = '/api/companies/:companyId/crm/content-pieces';
   r.get(base, requireCompanyAccess, async (req, res) => {
-    res.json({ items: await listContentPieces(rt.db, companyOf(res), parseQuery(ListQuery, req)) });
+    const { cursor, ...filter } = parseQuery(ListQuery, req);
+    res.json(await listContentPieces(rt.db, companyOf(res), { ...filter, after: cursor ? decodeCursor(cursor) : undefined }));
   });
   r.post(base, requireCompanyAccess, async (req, res) => {
     const body = parseBody(CreateBody, req);
