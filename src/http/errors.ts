@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Application, ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
   IdempotencyConflictError,
@@ -89,4 +89,48 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-export const unknownRoute: RequestHandler = (_req, _res, next) => next(notFound('Unknown route'));
+interface RouterLayer {
+  route?: { methods: Record<string, boolean> };
+  handle?: { stack?: RouterLayer[] };
+  match(path: string): unknown;
+}
+
+/** The route layers of an app, its routers' included (they are all mounted at the root, with full paths). */
+function routeLayers(app: Application): RouterLayer[] {
+  const out: RouterLayer[] = [];
+  const walk = (stack: RouterLayer[]) => {
+    for (const layer of stack) {
+      if (layer.route) out.push(layer);
+      else if (layer.handle?.stack) walk(layer.handle.stack);
+    }
+  };
+  walk((app as unknown as { router: { stack: RouterLayer[] } }).router.stack);
+  return out;
+}
+
+const layersOf = new WeakMap<Application, RouterLayer[]>();
+
+/** The methods the app's routes serve on `path` (HEAD wherever GET is, as express answers it), sorted. */
+function allowedMethods(app: Application, path: string): string[] {
+  let layers = layersOf.get(app);
+  if (!layers) layersOf.set(app, (layers = routeLayers(app)));
+  const methods = new Set<string>();
+  for (const layer of layers) {
+    if (!layer.match(path)) continue;
+    for (const [m, on] of Object.entries(layer.route!.methods)) if (on && m !== '_all') methods.add(m.toUpperCase());
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
+/**
+ * The end of the chain: a path some route serves under another method is a 405 naming the methods in `Allow`
+ * (RFC 9110 §15.5.6), read from the routes the app registered; any other path is a 404.
+ */
+export const unknownRoute: RequestHandler = (req, res, next) => {
+  const allow = allowedMethods(req.app, req.path);
+  // A route of this method that passed the request on has not refused the method: that is not a 405.
+  if (allow.length === 0 || allow.includes(req.method)) return next(notFound('Unknown route'));
+  res.set('Allow', allow.join(', '));
+  next(new HttpError(405, `Method ${req.method} is not allowed here`, { code: 'method_not_allowed', allow }));
+};

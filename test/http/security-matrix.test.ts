@@ -542,6 +542,25 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
       expect(served).toEqual(tabled);
     });
 
+    it('a method a known path does not serve is a 405 with Allow, after authentication; an unknown path is a 404', async () => {
+      const admin = { authorization: `Bearer ${tokens.admin}` };
+      const cases: [string, string, string][] = [
+        ['put', `/api/companies/${fixtures.companyId}/crm/outboxes`, 'GET, HEAD, POST'],
+        ['delete', `/api/companies/${fixtures.companyId}/crm/secrets`, 'GET, HEAD, POST'],
+        ['put', `/api/companies/${fixtures.companyId}/crm/approval-rules/${fixtures.ruleId}`, 'DELETE, PATCH'],
+        ['get', `/api/companies/${fixtures.companyId}/crm/send`, 'POST'],
+      ];
+      for (const [method, url, allow] of cases) {
+        const res = await request(t.app)[method as 'get'](url).set(admin);
+        expect(res.status, `${method} ${url}`).toBe(405);
+        expect(res.headers.allow, `${method} ${url}`).toBe(allow);
+        expect(res.body).toMatchObject({ error: expect.any(String), details: { code: 'method_not_allowed' } });
+        // Nobody learns which methods a path has before the authentication every /api route needs.
+        expect((await request(t.app)[method as 'get'](url)).status).toBe(401);
+      }
+      expect((await request(t.app).put(`/api/companies/${fixtures.companyId}/crm/nothing-here`).set(admin)).status).toBe(404);
+    });
+
     for (const route of ROUTES) {
       it(`${route.method} ${route.path}`, async () => {
         const got: Record<string, number> = {};
