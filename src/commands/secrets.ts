@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/decider.js';
-import { INSTANCE_SCOPE, type SecretScope, type SecretState, companyScope, inScope, secretDecider, secretStream } from '../domain/secret.js';
+import { INSTANCE_SCOPE, type SecretScope, type SecretState, companyScope, inScope, namedSecretId, scopeOwner, secretDecider, secretStream } from '../domain/secret.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { type MasterKey, open, seal } from '../secrets/crypto.js';
 import { type SecretRef, formatSecretRef, parseSecretRef } from '../secrets/secret-ref.js';
+import { secretIdNamed } from '../projections/secrets.js';
+import type { Queryable } from '../sql/db.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { handleCommand, loadAggregate } from './handle-command.js';
 
@@ -14,15 +15,19 @@ export interface StoredSecret {
   position: Position | null;
 }
 
-/** A company's secret: its board users manage it, its outboxes use it. */
+/**
+ * A company's secret: its board users manage it, its outboxes use it. Its name is the company's only one (409
+ * with the holder's id otherwise). `readModel` finds the holder among secrets made before names were unique.
+ */
 export async function createSecret(
   store: EventStore,
   master: MasterKey,
   input: { companyId: string; name: string; value: string },
   actor: Actor,
   now: Date,
+  readModel?: Queryable,
 ): Promise<StoredSecret> {
-  return create(store, master, companyScope(input.companyId), input, actor, now);
+  return create(store, master, companyScope(input.companyId), input, actor, now, readModel);
 }
 
 /** An instance secret, for instance configuration (post-issue hooks): operators only, never a company. */
@@ -32,8 +37,9 @@ export async function createInstanceSecret(
   input: { name: string; value: string },
   actor: Actor,
   now: Date,
+  readModel?: Queryable,
 ): Promise<StoredSecret> {
-  return create(store, master, INSTANCE_SCOPE, input, actor, now);
+  return create(store, master, INSTANCE_SCOPE, input, actor, now, readModel);
 }
 
 /** A new version of a company's secret; another company's, or an instance secret, is not found (404). */
@@ -58,8 +64,17 @@ export async function addInstanceSecretVersion(
   return addVersion(store, master, INSTANCE_SCOPE, input, actor, now);
 }
 
-async function create(store: EventStore, master: MasterKey, scope: SecretScope, input: { name: string; value: string }, actor: Actor, now: Date): Promise<StoredSecret> {
-  const secretId = randomUUID();
+async function create(
+  store: EventStore,
+  master: MasterKey,
+  scope: SecretScope,
+  input: { name: string; value: string },
+  actor: Actor,
+  now: Date,
+  readModel: Queryable | undefined,
+): Promise<StoredSecret> {
+  const secretId = namedSecretId(scope, input.name);
+  const sameNameAs = readModel ? await secretIdNamed(readModel, scopeOwner(scope), input.name) : null;
   const r = await handleCommand(
     store,
     secretStream(secretId),
@@ -70,6 +85,7 @@ async function create(store: EventStore, master: MasterKey, scope: SecretScope, 
       scope,
       name: input.name,
       sealed: seal(master, input.value, secretId),
+      sameNameAs,
       actor: actorLabel(actor),
       now: now.toISOString(),
     },

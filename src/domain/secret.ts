@@ -1,4 +1,5 @@
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
+import { derivedUuid } from './derived-id.js';
 
 export const secretStream = (secretId: string) => `crm_secret-${secretId}`;
 
@@ -27,8 +28,27 @@ export const scopeOwner = (scope: SecretScope): string | null => (scope.kind ===
 /** A secret belongs to exactly one scope: a company's never serves the instance, nor the reverse. */
 export const inScope = (state: SecretState, scope: SecretScope): boolean => state.exists && state.companyId === scopeOwner(scope);
 
+/** Names are one per owner, told apart without case, Unicode normalisation or surrounding spaces. */
+export const secretNameKey = (name: string) => name.trim().normalize('NFC').toLowerCase();
+
+/**
+ * A secret's id is made from its owner and its name: the stream is the name's claim, so two creates of one name
+ * are two appends to one stream expecting none, and only one succeeds, whatever the number of processes.
+ */
+export const namedSecretId = (scope: SecretScope, name: string) => derivedUuid('crm_secret', scopeOwner(scope) ?? 'instance', secretNameKey(name));
+
 export type SecretCommand =
-  | { type: 'CreateSecret'; secretId: string; scope: SecretScope; name: string; sealed: SealedValue; actor: string; now: string }
+  | {
+      type: 'CreateSecret';
+      secretId: string;
+      scope: SecretScope;
+      name: string;
+      sealed: SealedValue;
+      /** A secret of this name made before ids came from names (its id is random), if the read model has one. */
+      sameNameAs?: string | null;
+      actor: string;
+      now: string;
+    }
   | { type: 'AddSecretVersion'; secretId: string; scope: SecretScope; sealed: SealedValue; actor: string; now: string };
 
 /** `companyId` null: an instance secret (events written before instance secrets existed are all companies'). */
@@ -59,7 +79,9 @@ export const secretDecider: Decider<SecretCommand, SecretState, SecretEvent> = {
   decide(command, state) {
     switch (command.type) {
       case 'CreateSecret':
-        if (state.exists) throw new DomainError('conflict', 'secret id already used');
+        // Secrets cannot be deleted, so a name stays taken: a new version is how a value changes.
+        if (state.exists) throw new DomainError('conflict', 'a secret of this name already exists', { id: command.secretId });
+        if (command.sameNameAs) throw new DomainError('conflict', 'a secret of this name already exists', { id: command.sameNameAs });
         return [
           {
             type: 'SecretCreated',

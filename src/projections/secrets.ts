@@ -1,4 +1,4 @@
-import type { SecretEvent } from '../domain/secret.js';
+import { type SecretEvent, secretNameKey } from '../domain/secret.js';
 import { formatSecretRef } from '../secrets/secret-ref.js';
 import type { Queryable } from '../sql/db.js';
 import type { Projection } from './projection.js';
@@ -61,4 +61,13 @@ export async function listInstanceSecrets(q: Queryable) {
     `SELECT id, name, latest_version, created_at, updated_at, created_by FROM crm_secrets WHERE company_id IS NULL ORDER BY created_at, id`,
   );
   return rows.map(view);
+}
+
+/** The id of a secret of `owner` (null: the instance) going by `name`, its case and spaces aside, if any. */
+export async function secretIdNamed(q: Queryable, owner: string | null, name: string): Promise<string | null> {
+  const { rows } = await q.query<{ id: string; name: string }>(
+    `SELECT id, name FROM crm_secrets WHERE company_id IS NOT DISTINCT FROM $1::uuid AND lower(name) = lower($2) ORDER BY created_at, id`,
+    [owner, name.trim()],
+  );
+  return rows.find((r) => secretNameKey(r.name) === secretNameKey(name))?.id ?? null;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INSTANCE_SCOPE, type SealedValue, type SecretEvent, companyScope, inScope, secretDecider } from '../../src/domain/secret.js';
+import { INSTANCE_SCOPE, type SealedValue, type SecretEvent, companyScope, inScope, namedSecretId, secretDecider } from '../../src/domain/secret.js';
 import { spec } from '../support/decider-spec.js';
 
 const now = '2026-11-30T10:00:00.000Z';
@@ -22,6 +22,20 @@ describe('secret decider', () => {
   it('creates a company secret under its company, an instance secret under none', () => {
     s.given([]).when({ type: 'CreateSecret', secretId: 's1', scope: companyScope(A), name: 'hook-key', sealed: sealed('v1'), actor: 'cli', now }).then([created(A)]);
     s.given([]).when({ type: 'CreateSecret', secretId: 's1', scope: INSTANCE_SCOPE, name: 'hook-key', sealed: sealed('v1'), actor: 'cli', now }).then([created(null)]);
+  });
+
+  it('a name is taken once per owner: the id made from it, or a secret of that name made before (details: its id)', () => {
+    const create = (over: Record<string, unknown> = {}) =>
+      ({ type: 'CreateSecret', secretId: 's1', scope: companyScope(A), name: 'hook-key', sealed: sealed('v1'), actor: 'cli', now, ...over }) as const;
+    s.given([created(A)]).when(create()).thenThrows('conflict', { id: 's1' });
+    s.given([]).when(create({ sameNameAs: 'legacy-id' })).thenThrows('conflict', { id: 'legacy-id' });
+    s.given([]).when(create({ sameNameAs: null })).then([created(A)]);
+  });
+
+  it('one name, one id, per owner: case and spaces aside; another owner’s is another id', () => {
+    expect(namedSecretId(companyScope(A), ' SMTP ')).toBe(namedSecretId(companyScope(A), 'smtp'));
+    expect(namedSecretId(companyScope(B), 'smtp')).not.toBe(namedSecretId(companyScope(A), 'smtp'));
+    expect(namedSecretId(INSTANCE_SCOPE, 'smtp')).not.toBe(namedSecretId(companyScope(A), 'smtp'));
   });
 
   it('never creates twice under one id', () => {

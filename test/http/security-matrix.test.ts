@@ -116,7 +116,7 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: '/api/companies/:companyId/crm/secrets',
     url: (f) => `/api/companies/${f.companyId}/crm/secrets`,
-    body: () => ({ name: 'smtp', value: 'smtp://u:p@127.0.0.1:2525' }),
+    body: () => ({ name: `smtp-${randomUUID()}`, value: 'smtp://u:p@127.0.0.1:2525' }),
     expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
   },
   {
@@ -136,7 +136,7 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: '/api/admin/secrets',
     url: () => '/api/admin/secrets',
-    body: () => ({ name: 'hooks-key', value: 'instance-value' }),
+    body: () => ({ name: `hooks-key-${randomUUID()}`, value: 'instance-value' }),
     expect: [401, 401, 401, 401, 403, 403, 403, 403, 201],
   },
   { method: 'GET', path: '/api/admin/secrets', url: () => '/api/admin/secrets', expect: [401, 401, 401, 401, 403, 403, 403, 403, 200] },

@@ -152,7 +152,7 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       expect(outbox.body.error).toBe('secretRef does not name a secret of this company');
 
       // And the admin routes do not take a company's secret.
-      const companySecret = await request(t.app).post(`/api/companies/${A}/crm/secrets`).send({ name: 'smtp', value: 'company-value' });
+      const companySecret = await request(t.app).post(`/api/companies/${A}/crm/secrets`).send({ name: 'company-only', value: 'company-value' });
       expect((await request(t.app).post(`/api/admin/secrets/${companySecret.body.id}/versions`).send({ value: 'x' })).status).toBe(404);
       expect((await request(t.app).get('/api/admin/secrets')).body.items.map((i: { id: string }) => i.id)).toEqual([id]);
       expect((await t.rt.store.readStream(secretStream(id))).length).toBe(2);

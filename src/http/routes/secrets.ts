@@ -25,7 +25,7 @@ export function secretsRouter(rt: Runtime): Router {
   const guard = [requireCompanyAccess, requireBoard];
   r.post('/api/companies/:companyId/crm/secrets', ...guard, async (req, res) => {
     const body = parseBody(CreateBody, req);
-    const s = await createSecret(rt.store, rt.masterKey, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
+    const s = await createSecret(rt.store, rt.masterKey, { companyId: companyOf(res), ...body }, actorOf(res), rt.now(), rt.db);
     await replyAfterWrite(rt, res, s.position, 201, { id: s.id, version: s.version, ref: s.ref });
   });
   r.post('/api/companies/:companyId/crm/secrets/:secretId/versions', ...guard, async (req, res) => {
@@ -44,7 +44,7 @@ export function secretsRouter(rt: Runtime): Router {
   });
   r.post('/api/admin/secrets', requireInstanceAdmin, async (req, res) => {
     const body = parseBody(CreateBody, req);
-    const s = await createInstanceSecret(rt.store, rt.masterKey, body, actorOf(res), rt.now());
+    const s = await createInstanceSecret(rt.store, rt.masterKey, body, actorOf(res), rt.now(), rt.db);
     await replyAfterWrite(rt, res, s.position, 201, { id: s.id, version: s.version, ref: s.ref });
   });
   r.post('/api/admin/secrets/:secretId/versions', requireInstanceAdmin, async (req, res) => {
