@@ -157,8 +157,8 @@ export async function run(argv: string[]): Promise<string> {
       if (!value) throw new UsageError('the secret value (stdin) is empty');
       return withRuntime(async (rt) => {
         const s = companyId
-          ? await createSecret(rt.store, rt.masterKey, { companyId, name, value }, LOCAL_OPERATOR, rt.now())
-          : await createInstanceSecret(rt.store, rt.masterKey, { name, value }, LOCAL_OPERATOR, rt.now());
+          ? await createSecret(rt.store, rt.masterKey, { companyId, name, value }, LOCAL_OPERATOR, rt.now(), rt.db)
+          : await createInstanceSecret(rt.store, rt.masterKey, { name, value }, LOCAL_OPERATOR, rt.now(), rt.db);
         return { out: s.ref, position: s.position };
       });
     }
