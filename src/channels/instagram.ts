@@ -1,10 +1,10 @@
+import { GRAPH_API_VERSION } from './graph-api.js';
 import { type HttpProviderOptions, callProvider, field, joinUrl } from './http-provider.js';
 import { readMetaError } from './meta-errors.js';
 import type { ChannelAdapter } from './port.js';
 
 /** The Instagram API with Instagram Login is served from its own host (no Facebook Page needed). */
 const DEFAULT_BASE_URL = 'https://graph.instagram.com';
-const DEFAULT_API_VERSION = 'v21.0';
 
 interface InstagramConfig {
   igUserId: string;
@@ -27,7 +27,7 @@ export function instagramAdapter(options: HttpProviderOptions = {}): ChannelAdap
           prefix: 'instagram',
           label: 'the Instagram API',
           method: 'POST',
-          url: joinUrl(cfg.baseUrl ?? DEFAULT_BASE_URL, `${cfg.apiVersion ?? DEFAULT_API_VERSION}/${cfg.igUserId}/messages`),
+          url: joinUrl(cfg.baseUrl ?? DEFAULT_BASE_URL, `${cfg.apiVersion ?? GRAPH_API_VERSION}/${cfg.igUserId}/messages`),
           headers: { authorization: `Bearer ${credential}` },
           body: {
             recipient: { id: message.to.trim() },

@@ -1,9 +1,9 @@
+import { GRAPH_API_VERSION } from './graph-api.js';
 import { type HttpProviderOptions, callProvider, field, joinUrl } from './http-provider.js';
 import { readMetaError } from './meta-errors.js';
 import type { ChannelAdapter } from './port.js';
 
 const DEFAULT_BASE_URL = 'https://graph.facebook.com';
-const DEFAULT_API_VERSION = 'v21.0';
 
 interface WhatsAppConfig {
   phoneNumberId: string;
@@ -36,7 +36,7 @@ export function whatsAppAdapter(options: HttpProviderOptions = {}): ChannelAdapt
           prefix: 'whatsapp',
           label: 'the WhatsApp Cloud API',
           method: 'POST',
-          url: joinUrl(cfg.baseUrl ?? DEFAULT_BASE_URL, `${cfg.apiVersion ?? DEFAULT_API_VERSION}/${cfg.phoneNumberId}/messages`),
+          url: joinUrl(cfg.baseUrl ?? DEFAULT_BASE_URL, `${cfg.apiVersion ?? GRAPH_API_VERSION}/${cfg.phoneNumberId}/messages`),
           headers: { authorization: `Bearer ${credential}` },
           // The recipient is stored in E.164; the Cloud API wants the digits alone.
           body: { messaging_product: 'whatsapp', recipient_type: 'individual', to: message.to.replace(/\D/g, ''), ...content },

@@ -27,6 +27,22 @@ export interface ActivityError {
   providerReply?: string;
   /** The RFC 3463 enhanced status code of an SMTP reply (`5.1.1`): which of several refusals one reply code covers. */
   enhancedStatus?: string;
+  /** The provider's short title of the error, when it gives one besides its message (Meta's `title`). */
+  title?: string;
+  /** The provider's longer explanation (Meta's `error_data.details`): often the only words that say what to fix. */
+  details?: string;
+}
+
+/**
+ * What a person picked when their reply is a tap rather than words: a WhatsApp reply button or list row
+ * (`interactive.button_reply` / `list_reply`), or a template's quick-reply button (`button`). The id is what the
+ * business set on the button, so a sequence or a person can act on the choice without parsing the title.
+ */
+export interface ReplyChoice {
+  kind: 'button' | 'list' | 'quick_reply';
+  id: string;
+  title: string;
+  description?: string;
 }
 
 /** What a provider reported about a sent message after the send (delivery receipts, bounces, bookings). */
@@ -85,7 +101,7 @@ export type ActivityEvent =
   | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string; recipientAliases?: string[] }>
   | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>
   | DomainEvent<'ActivityDeliveryUpdated', { activityId: string; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError; newProviderMessageId?: string }>
-  | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string }>
+  | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string; choice?: ReplyChoice }>
   | DomainEvent<'ActivityResendDecided', { activityId: string; resentAs: string; by: string; at: string }>;
 
 export interface ActivityState {
@@ -119,7 +135,7 @@ export type ActivityCommand =
   | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string }
   /** `newProviderMessageId`: the provider's new id for the message (a rescheduled booking's uid), learnt by the send. */
   | { type: 'RecordDelivery'; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError; newProviderMessageId?: string }
-  | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string }
+  | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string; choice?: ReplyChoice }
   | { type: 'DecideResend'; by: string; now: string };
 
 /** Which statuses each command may start from: anything else is an invalid transition (422). */
@@ -226,7 +242,9 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
           },
         ];
       case 'RecordReply':
-        return [{ type: 'ActivityReplyReceived', data: { activityId, at: command.at, text: command.text, providerEventId: command.providerEventId } }];
+        return [
+          { type: 'ActivityReplyReceived', data: { activityId, at: command.at, text: command.text, providerEventId: command.providerEventId, ...(command.choice ? { choice: command.choice } : {}) } },
+        ];
       case 'DecideResend':
         // Once: a second decision would be a second message to a recipient who may have both by then.
         if (state.resentAs) throw new DomainError('conflict', 'this activity was already resent', { activityId, resentAs: state.resentAs });

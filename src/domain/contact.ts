@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ActivityError, DeliveryState } from './activity.js';
+import type { ActivityError, DeliveryState, ReplyChoice } from './activity.js';
 import type { OutboxChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 
@@ -25,7 +25,7 @@ export const contactStream = (k: ContactKey) =>
 type KeyData = ContactKey & Record<string, unknown>;
 
 export type ContactEvent =
-  | DomainEvent<'ContactMessageReceived', KeyData & { at: string; text: string | null; providerEventId: string; activityId: string | null }>
+  | DomainEvent<'ContactMessageReceived', KeyData & { at: string; text: string | null; providerEventId: string; activityId: string | null; choice?: ReplyChoice }>
   | DomainEvent<'ContactDeliveryUnmatched', KeyData & { state: DeliveryState; at: string; providerEventId: string; providerMessageId: string | null; error?: ActivityError }>;
 
 export interface ContactState {
@@ -34,7 +34,7 @@ export interface ContactState {
 }
 
 export type ContactCommand =
-  | { type: 'RecordInbound'; key: ContactKey; at: string; text: string | null; providerEventId: string; activityId: string | null }
+  | { type: 'RecordInbound'; key: ContactKey; at: string; text: string | null; providerEventId: string; activityId: string | null; choice?: ReplyChoice }
   | { type: 'RecordUnmatchedDelivery'; key: ContactKey; state: DeliveryState; at: string; providerEventId: string; providerMessageId: string | null; error?: ActivityError };
 
 const later = (a: string | null, b: string) => (a === null || Date.parse(b) > Date.parse(a) ? b : a);
@@ -60,7 +60,14 @@ export const contactDecider: Decider<ContactCommand, ContactState, ContactEvent>
         return [
           {
             type: 'ContactMessageReceived',
-            data: { ...command.key, at: command.at, text: command.text, providerEventId: command.providerEventId, activityId: command.activityId },
+            data: {
+              ...command.key,
+              at: command.at,
+              text: command.text,
+              providerEventId: command.providerEventId,
+              activityId: command.activityId,
+              ...(command.choice ? { choice: command.choice } : {}),
+            },
           },
         ];
       case 'RecordUnmatchedDelivery':

@@ -1,4 +1,4 @@
-import type { ActivityEvent } from '../domain/activity.js';
+import type { ActivityError, ActivityEvent, ReplyChoice } from '../domain/activity.js';
 import type { Queryable } from '../sql/db.js';
 import type { Projection } from './projection.js';
 
@@ -19,11 +19,12 @@ export const activityDeliveriesProjection: Projection = {
           e.data.error ? JSON.stringify(e.data.error) : null,
         ]);
       } else if (e.type === 'ActivityReplyReceived') {
-        await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, at, text) VALUES ($1, $2, 'reply', $3, $4) ON CONFLICT DO NOTHING`, [
+        await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, at, text, choice) VALUES ($1, $2, 'reply', $3, $4, $5) ON CONFLICT DO NOTHING`, [
           e.data.activityId,
           e.data.providerEventId,
           e.data.at,
           e.data.text,
+          e.data.choice ? JSON.stringify(e.data.choice) : null,
         ]);
       }
     }
@@ -36,7 +37,8 @@ interface Row {
   state: string | null;
   at: Date;
   text: string | null;
-  error: { code: string; message: string } | null;
+  error: ActivityError | null;
+  choice: ReplyChoice | null;
 }
 
 /** Receipts of one second (Meta's resolution) are ordered by how far the message got. */
@@ -47,7 +49,7 @@ const RANK: Record<string, number> = { sent: 1, booking_created: 1, delivered: 2
  * only for an activity already checked to be the company's.
  */
 export async function deliveryOf(q: Queryable, activityId: string) {
-  const { rows } = await q.query<Row>(`SELECT provider_event_id, kind, state, at, text, error FROM crm_activity_delivery_events WHERE activity_id = $1`, [activityId]);
+  const { rows } = await q.query<Row>(`SELECT provider_event_id, kind, state, at, text, error, choice FROM crm_activity_delivery_events WHERE activity_id = $1`, [activityId]);
   const rank = (r: Row) => (r.state ? (RANK[r.state] ?? 0) : 0);
   rows.sort((a, b) => a.at.getTime() - b.at.getTime() || rank(a) - rank(b) || a.provider_event_id.localeCompare(b.provider_event_id));
   const deliveries = rows.filter((r) => r.kind === 'delivery');
@@ -56,7 +58,7 @@ export async function deliveryOf(q: Queryable, activityId: string) {
     deliveryEvents: rows.map((r) =>
       r.kind === 'delivery'
         ? { type: 'delivery' as const, state: r.state, at: r.at, providerEventId: r.provider_event_id, ...(r.error ? { error: r.error } : {}) }
-        : { type: 'reply' as const, at: r.at, text: r.text, providerEventId: r.provider_event_id },
+        : { type: 'reply' as const, at: r.at, text: r.text, providerEventId: r.provider_event_id, ...(r.choice ? { choice: r.choice } : {}) },
     ),
   };
 }

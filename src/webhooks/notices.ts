@@ -1,4 +1,4 @@
-import type { ActivityError, DeliveryState } from '../domain/activity.js';
+import type { ActivityError, DeliveryState, ReplyChoice } from '../domain/activity.js';
 import { unstorableString } from '../eventstore/port.js';
 
 /**
@@ -34,6 +34,8 @@ export type InboundNotice =
       text: string | null;
       /** The provider id of our message this one answers, when the provider says. */
       inReplyTo: string | null;
+      /** A tapped button or list row (its title is the text too). */
+      choice?: ReplyChoice;
     };
 
 /** The body verified but is not a payload this provider sends: 400, nothing recorded. */

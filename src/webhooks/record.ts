@@ -152,8 +152,8 @@ export class InboundRecorder {
       } else {
         const activity = (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ?? (await latestSentTo(this.deps.db, this.outbox, [n.from]));
         const k = key(n.from);
-        note(await this.onContact(k, 'contact', n.providerEventId, { type: 'RecordInbound', key: k, at: n.at, text: n.text, providerEventId: n.providerEventId, activityId: activity?.id ?? null }));
-        if (activity) note(await this.onActivity(activity.id, 'reply', n.providerEventId, { type: 'RecordReply', at: n.at, text: n.text, providerEventId: n.providerEventId }));
+        note(await this.onContact(k, 'contact', n.providerEventId, { type: 'RecordInbound', key: k, at: n.at, text: n.text, providerEventId: n.providerEventId, activityId: activity?.id ?? null, ...(n.choice ? { choice: n.choice } : {}) }));
+        if (activity) note(await this.onActivity(activity.id, 'reply', n.providerEventId, { type: 'RecordReply', at: n.at, text: n.text, providerEventId: n.providerEventId, ...(n.choice ? { choice: n.choice } : {}) }));
       }
     }
     return result;

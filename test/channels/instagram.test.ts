@@ -16,14 +16,14 @@ describe('the Instagram Send API adapter', () => {
     server = undefined;
   });
 
-  it('sends a text to an IGSID with the bearer token (default version v21.0); returns the message id', async () => {
+  it('sends a text to an IGSID with the bearer token (default version v26.0, the newest Meta lists: developers.facebook.com/docs/graph-api/changelog/versions/); returns the message id', async () => {
     server = await fakeHttpServer((_req, res) => json(res, 200, { recipient_id: IGSID, message_id: 'aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx' }));
     const sent = await instagramAdapter().send(outbox(server.url), TOKEN, msg({ text: 'Hello from the studio' }));
     expect(sent).toEqual({ providerMessageId: 'aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx' });
     expect(server.received).toHaveLength(1);
     const r = server.received[0]!;
     expect(r.method).toBe('POST');
-    expect(r.url).toBe('/v21.0/17841400000000001/messages');
+    expect(r.url).toBe('/v26.0/17841400000000001/messages');
     expect(r.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(JSON.parse(r.body)).toEqual({ recipient: { id: IGSID }, message: { text: 'Hello from the studio' } });
   });

@@ -67,8 +67,8 @@ function suite(backend: 'pglite' | 'postgres') {
     }
 
     const cases = [
-      { channel: 'whatsapp', config: { phoneNumberId: '1234567890' }, to: '+33612345678', payload: { text: 'Bonjour' }, id: 'wamid.E2E', path: '/v21.0/1234567890/messages' },
-      { channel: 'instagram', config: { igUserId: '17841400000000001' }, to: '7012345678901234', payload: { text: 'Hello' }, id: 'ig.E2E', path: '/v21.0/17841400000000001/messages' },
+      { channel: 'whatsapp', config: { phoneNumberId: '1234567890' }, to: '+33612345678', payload: { text: 'Bonjour' }, id: 'wamid.E2E', path: '/v26.0/1234567890/messages' },
+      { channel: 'instagram', config: { igUserId: '17841400000000001' }, to: '7012345678901234', payload: { text: 'Hello' }, id: 'ig.E2E', path: '/v26.0/17841400000000001/messages' },
       {
         channel: 'cal-com',
         config: { eventTypeId: 42 },

@@ -136,3 +136,114 @@ describe('payloads', () => {
     expect(() => emailWebhook.parse({ type: 'opened', messageId: 'x', recipient: 'a@b.c', at: NOW.toISOString() }, NOW)).toThrow(WebhookPayloadError);
   });
 });
+
+/**
+ * WhatsApp payloads as Meta documents them in 2026: business-scoped user ids for people who adopt a username
+ * (developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/: `contacts[].user_id`
+ * is the BSUID, `wa_id` and the message's `from` are omitted when no number is shared; statuses carry
+ * `recipient_user_id`), failed statuses (…/whatsapp/webhooks/reference/messages/status/: `errors[{code, title,
+ * message, error_data: {details}}]`) and interactive replies (…/webhooks/reference/messages/interactive/:
+ * `interactive.button_reply {id, title}`, `interactive.list_reply {id, title, description}`; a template's quick
+ * reply is `type: "button"`, `button {payload, text}`).
+ */
+describe('WhatsApp, as Meta documents it', () => {
+  const BSUID = 'US.13491208655302741918';
+  const envelope = (value: Record<string, unknown>) => ({
+    object: 'whatsapp_business_account',
+    entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' }, ...value } }] }],
+  });
+  const messages = (value: Record<string, unknown>) => whatsappWebhook.parse(envelope(value), NOW).filter((n) => n.kind === 'message');
+
+  it('a message from a username user (no from, the BSUID in contacts) is recorded under the BSUID', () => {
+    const notices = messages({
+      contacts: [{ profile: { name: 'Sheena Nelson', username: '@sheena' }, user_id: BSUID }],
+      messages: [{ id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=', timestamp: '1780304400', type: 'text', text: { body: 'Does it come in another color?' } }],
+    });
+    expect(notices).toEqual([expect.objectContaining({ kind: 'message', from: BSUID, text: 'Does it come in another color?' })]);
+  });
+
+  it("one message nobody can be named for is skipped, and its batch's other messages are still recorded", () => {
+    const notices = messages({
+      contacts: [
+        { profile: { name: 'Ana' }, wa_id: '33611111111', user_id: 'FR.1502576394655843' },
+        { profile: { name: 'Bo', username: '@bo' }, user_id: BSUID },
+      ],
+      messages: [
+        { from: '33611111111', id: 'wamid.1', timestamp: '1780304400', type: 'text', text: { body: 'from Ana' } },
+        // Its own id names the sender although two contacts came with the batch.
+        { from_user_id: BSUID, id: 'wamid.2', timestamp: '1780304401', type: 'text', text: { body: 'from Bo' } },
+        // No number, no id of its own, two contacts: whose it is cannot be told.
+        { id: 'wamid.3', timestamp: '1780304402', type: 'text', text: { body: 'from whom?' } },
+        // Not a message this parser can read at all (no id).
+        { from: '33611111111', type: 'text', text: { body: 'broken' } },
+      ],
+    });
+    expect(notices.map((n) => n.kind === 'message' && [n.providerEventId, n.from])).toEqual([
+      ['wa:wamid.1', '+33611111111'],
+      ['wa:wamid.2', BSUID],
+    ]);
+  });
+
+  it('a status names the recipient by number, else by recipient_user_id; a failure keeps code, title, message and details', () => {
+    const notices = whatsappWebhook.parse(
+      envelope({
+        statuses: [
+          {
+            id: 'wamid.F',
+            status: 'failed',
+            timestamp: '1780304400',
+            recipient_user_id: BSUID,
+            errors: [
+              {
+                code: 131049,
+                title: 'This message was not delivered to maintain healthy ecosystem engagement.',
+                message: 'This message was not delivered to maintain healthy ecosystem engagement.',
+                error_data: { details: 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.' },
+                href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
+              },
+            ],
+          },
+        ],
+      }),
+      NOW,
+    );
+    expect(notices).toEqual([
+      expect.objectContaining({
+        kind: 'delivery',
+        state: 'failed',
+        recipients: [BSUID],
+        error: {
+          code: '131049',
+          message: 'This message was not delivered to maintain healthy ecosystem engagement.',
+          title: 'This message was not delivered to maintain healthy ecosystem engagement.',
+          details: 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.',
+        },
+      }),
+    ]);
+  });
+
+  it('button and list replies, and a quick reply to a template, are recorded with their text and ids', () => {
+    const contacts = [{ profile: { name: 'Ana' }, wa_id: '33611111111' }];
+    const context = { from: '15550783881', id: 'wamid.OURS' };
+    const notices = messages({
+      contacts,
+      messages: [
+        { from: '33611111111', id: 'wamid.b', timestamp: '1780304400', type: 'interactive', context, interactive: { type: 'button_reply', button_reply: { id: 'book-yes', title: 'Yes, book me' } } },
+        {
+          from: '33611111111',
+          id: 'wamid.l',
+          timestamp: '1780304401',
+          type: 'interactive',
+          context,
+          interactive: { type: 'list_reply', list_reply: { id: 'slot-tue', title: 'Tuesday', description: '10:00 to 10:30' } },
+        },
+        { from: '33611111111', id: 'wamid.q', timestamp: '1780304402', type: 'button', context, button: { payload: 'STOP_PROMOS', text: 'Stop promotions' } },
+      ],
+    });
+    expect(notices.map((n) => n.kind === 'message' && { text: n.text, choice: n.choice, inReplyTo: n.inReplyTo })).toEqual([
+      { text: 'Yes, book me', choice: { kind: 'button', id: 'book-yes', title: 'Yes, book me' }, inReplyTo: 'wamid.OURS' },
+      { text: 'Tuesday\n10:00 to 10:30', choice: { kind: 'list', id: 'slot-tue', title: 'Tuesday', description: '10:00 to 10:30' }, inReplyTo: 'wamid.OURS' },
+      { text: 'Stop promotions', choice: { kind: 'quick_reply', id: 'STOP_PROMOS', title: 'Stop promotions' }, inReplyTo: 'wamid.OURS' },
+    ]);
+  });
+});

@@ -79,11 +79,16 @@ describe('inbound webhooks and the messaging window', () => {
         expect(res.status).toBe(401);
         expect(res.body).toEqual({ error: 'Unauthorized' });
       }
-      for (const bad of ['{not json', '[]', JSON.stringify({ object: 'page', entry: [] }), JSON.stringify({ object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: { messages: [{ id: 'x', from: 'not-a-number' }] } }] }] })]) {
+      for (const bad of ['{not json', '[]', JSON.stringify({ object: 'page', entry: [] })]) {
         const res = await postRaw(t, c.hook, bad, { 'x-hub-signature-256': sign(APP_SECRET, bad) });
         expect(res.status, bad).toBe(400);
         expect(res.body).toHaveProperty('error');
       }
+      // A WhatsApp body whose one message names nobody we can attribute it to is still Meta's: 200 (a 400 is
+      // retried, and would hold back the batch's other messages), nothing recorded.
+      const unattributable = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: { messages: [{ id: 'x', from: 'not-a-number' }] } }] }] });
+      const res = await postRaw(t, c.hook, unattributable, { 'x-hub-signature-256': sign(APP_SECRET, unattributable) });
+      expect([res.status, res.body]).toEqual([200, { received: 0, recorded: 0 }]);
       expect(await contactEvents(c.companyId, 'whatsapp', c.account, '+33600000001')).toEqual([]);
       // And the window stayed closed: nothing was recorded.
       expect((await send(c, 'whatsapp', '+33600000001', { text: 'hi' })).body.error?.code).toBe('whatsapp_window_closed');
@@ -212,6 +217,56 @@ describe('inbound webhooks and the messaging window', () => {
       expect((await postRaw(t, c.hook, body, { 'x-hub-signature-256': sign(APP_SECRET, body) })).body).toEqual({ received: 1, recorded: 1 });
       const events = await contactEvents(c.companyId, 'whatsapp', c.account, '+33633333333');
       expect(events.map((e) => e.type)).toEqual(['ContactDeliveryUnmatched']);
+    });
+
+    // Payloads as Meta documents them: developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/
+    // (username users: no `from`, the BSUID as `contacts[].user_id` / `from_user_id`), …/webhooks/reference/messages/status/
+    // (`errors[].error_data.details`) and …/webhooks/reference/messages/interactive/ (`button_reply`).
+    it('a batch with a username user is recorded whole (200), a failure keeps its details, a button reply its id', async () => {
+      const c = await metaCompany(t, { channel: 'whatsapp', baseUrl: provider.url, appSecret: APP_SECRET });
+      const hook = (value: Record<string, unknown>) => {
+        const body = JSON.stringify({
+          object: 'whatsapp_business_account',
+          entry: [{ id: 'WABA', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001111', phone_number_id: c.account }, ...value } }] }],
+        });
+        return postRaw(t, c.hook, body, { 'x-hub-signature-256': sign(APP_SECRET, body) });
+      };
+      const ana = '+33655555555';
+      const bsuid = 'US.13491208655302741918';
+      const ts = String(Math.floor(clock / 1000));
+      const batch = await hook({
+        contacts: [
+          { profile: { name: 'Ana' }, wa_id: '33655555555', user_id: 'FR.1502576394655843' },
+          { profile: { name: 'Bo', username: '@bo' }, user_id: bsuid },
+        ],
+        messages: [
+          { from: '33655555555', id: 'wamid.bsuid.1', timestamp: ts, type: 'text', text: { body: 'Hello' } },
+          { from_user_id: bsuid, id: 'wamid.bsuid.2', timestamp: ts, type: 'text', text: { body: 'I have a username' } },
+          { id: 'wamid.bsuid.3', timestamp: ts, type: 'text', text: { body: 'nobody can say whose' } },
+        ],
+      });
+      expect(batch.status).toBe(200);
+      expect(batch.body).toEqual({ received: 2, recorded: 2 });
+      expect((await contactEvents(c.companyId, 'whatsapp', c.account, ana)).map((e) => e.type)).toEqual(['ContactMessageReceived']);
+      expect((await contactEvents(c.companyId, 'whatsapp', c.account, bsuid)).map((e) => e.data)).toEqual([expect.objectContaining({ text: 'I have a username' })]);
+
+      // Ana wrote, so a free-form message goes; Meta then reports it failed, with its details.
+      const sent = await send(c, 'whatsapp', ana, { text: 'Thanks, here is the offer' });
+      expect(sent.body).toEqual({ id: expect.any(String), status: 'sent' });
+      const wamid = (await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body.providerMessageId as string;
+      const details = 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.';
+      const title = 'This message was not delivered to maintain healthy ecosystem engagement.';
+      await hook({ statuses: [{ id: wamid, status: 'failed', timestamp: ts, recipient_id: '33655555555', errors: [{ code: 131049, title, message: title, error_data: { details } }] }] });
+      // Her tap on a reply button answers our message: its title is the text, its id kept.
+      await hook({
+        contacts: [{ profile: { name: 'Ana' }, wa_id: '33655555555' }],
+        messages: [{ from: '33655555555', id: 'wamid.tap', timestamp: String(Number(ts) + 1), type: 'interactive', context: { from: '15550001111', id: wamid }, interactive: { type: 'button_reply', button_reply: { id: 'offer-yes', title: 'Yes please' } } }],
+      });
+      const activity = (await request(t.app).get(`${c.base}/activities/${sent.body.id}`)).body;
+      expect(activity.deliveryEvents).toEqual([
+        expect.objectContaining({ type: 'delivery', state: 'failed', error: { code: '131049', message: title, title, details } }),
+        expect.objectContaining({ type: 'reply', text: 'Yes please', choice: { kind: 'button', id: 'offer-yes', title: 'Yes please' } }),
+      ]);
     });
 
     it("events for a number that is not one of the company's outboxes are not the company's to record", async () => {
