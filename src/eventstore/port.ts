@@ -69,7 +69,7 @@ export interface ReadAllOptions {
 }
 
 export interface EventStore {
-  readonly kind: 'postgres' | 'pglite' | 'eventstoredb';
+  readonly kind: 'postgres' | 'pglite' | 'eventstoredb' | 'memory';
   append(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
   /** Throws `StreamNotFoundError` for a stream that has no event; an empty array means "nothing in range". */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
