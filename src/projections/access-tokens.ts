@@ -1,15 +1,15 @@
 import type { AccessTokenEvent } from '../domain/access-token.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 /** Read model of board tokens and agent keys: hashes only, never a token. */
-export const accessTokensProjection: Projection = {
+export const accessTokensProjection = defineProjection<AccessTokenEvent>()({
   name: 'access_tokens',
   tables: ['crm_access_tokens'],
   eventTypes: ['BoardTokenIssued', 'AgentKeyIssued', 'AccessTokenRevoked'],
   async apply(events, { tx, table }) {
     const t = table('crm_access_tokens');
-    for (const e of events as unknown as AccessTokenEvent[]) {
+    for (const e of events) {
       switch (e.type) {
         case 'BoardTokenIssued':
           await tx.query(
@@ -31,7 +31,7 @@ export const accessTokensProjection: Projection = {
       }
     }
   },
-};
+});
 
 export interface TokenRow {
   id: string;

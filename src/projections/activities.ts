@@ -1,10 +1,10 @@
 import type { ActivityEvent } from '../domain/activity.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 import { type KeysetCursor, keysetPage } from './keyset-page.js';
 
 /** crm_activities: one row per send, its status following the activity's events. */
-export const activitiesProjection: Projection = {
+export const activitiesProjection = defineProjection<ActivityEvent>()({
   name: 'activities',
   tables: ['crm_activities'],
   eventTypes: [
@@ -26,7 +26,7 @@ export const activitiesProjection: Projection = {
     // the others, instead of a statement per event.
     const created = new Map<string, Patch & { request: Extract<ActivityEvent, { type: 'ActivityRequested' }>['data'] }>();
     const changed = new Map<string, Patch>();
-    for (const e of events as unknown as ActivityEvent[]) {
+    for (const e of events) {
       if (e.type === 'ActivityRequested') {
         if (!created.has(e.data.activityId)) created.set(e.data.activityId, { request: e.data, status: 'requested', at: e.data.requestedAt });
         continue;
@@ -111,7 +111,7 @@ export const activitiesProjection: Projection = {
       );
     }
   },
-};
+});
 
 /** What a batch changes on one activity; a field left out keeps its value. */
 interface Patch {

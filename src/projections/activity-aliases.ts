@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../domain/activity.js';
 import type { OutboxChannel } from '../domain/channels.js';
 import { canonicalRecipient } from '../domain/recipients.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 export type AliasKind = 'message' | 'recipient';
 
@@ -16,14 +16,14 @@ export function recipientAlias(channel: OutboxChannel, name: string): string {
  * names a provider resolved or found for it, and a booking's uids after a reschedule. The names crm_activities
  * already holds are not repeated here.
  */
-export const activityAliasesProjection: Projection = {
+export const activityAliasesProjection = defineProjection<ActivityEvent>()({
   name: 'activity_aliases',
   tables: ['crm_activity_aliases'],
   eventTypes: ['ActivityRequested', 'ActivitySent', 'ActivityDeliveryUpdated'],
   async apply(events, { tx, table }) {
     const rows = new Map<string, [AliasKind, string, string]>();
     const add = (kind: AliasKind, alias: string, activityId: string) => rows.set(JSON.stringify([kind, alias, activityId]), [kind, alias, activityId]);
-    for (const e of events as unknown as ActivityEvent[]) {
+    for (const e of events) {
       if (e.type === 'ActivityRequested') {
         const channel = (e.data.outboxChannel ?? e.data.channel) as OutboxChannel;
         const canonical = recipientAlias(channel, e.data.to);
@@ -44,4 +44,4 @@ export const activityAliasesProjection: Projection = {
       [all.map((r) => r[0]), all.map((r) => r[1]), all.map((r) => r[2])],
     );
   },
-};
+});

@@ -1,15 +1,15 @@
 import type { ActivityError, ActivityEvent, ReplyChoice } from '../domain/activity.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 /** crm_activity_delivery_events: what providers reported after a send, shown with the activity. */
-export const activityDeliveriesProjection: Projection = {
+export const activityDeliveriesProjection = defineProjection<ActivityEvent>()({
   name: 'activity_deliveries',
   tables: ['crm_activity_delivery_events'],
   eventTypes: ['ActivityDeliveryUpdated', 'ActivityReplyReceived'],
   async apply(events, { tx, table }) {
     const t = table('crm_activity_delivery_events');
-    for (const e of events as unknown as ActivityEvent[]) {
+    for (const e of events) {
       if (e.type === 'ActivityDeliveryUpdated') {
         await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, state, at, error) VALUES ($1, $2, 'delivery', $3, $4, $5) ON CONFLICT DO NOTHING`, [
           e.data.activityId,
@@ -29,7 +29,7 @@ export const activityDeliveriesProjection: Projection = {
       }
     }
   },
-};
+});
 
 interface Row {
   provider_event_id: string;

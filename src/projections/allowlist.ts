@@ -1,14 +1,14 @@
 import type { AllowlistEvent } from '../domain/allowlist.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
-export const allowlistProjection: Projection = {
+export const allowlistProjection = defineProjection<AllowlistEvent>()({
   name: 'allowlist',
   tables: ['crm_allowlist_entries'],
   eventTypes: ['AllowlistEntryAdded', 'AllowlistEntryRemoved'],
   async apply(events, { tx, table }) {
     const t = table('crm_allowlist_entries');
-    for (const e of events as unknown as AllowlistEvent[]) {
+    for (const e of events) {
       if (e.type === 'AllowlistEntryAdded') {
         const x = e.data.entry;
         await tx.query(
@@ -20,7 +20,7 @@ export const allowlistProjection: Projection = {
       }
     }
   },
-};
+});
 
 /** Oldest first, a page at a time; `after` is the (createdAt, id) of the last entry of the previous page. */
 export async function listAllowlist(q: Queryable, companyId: string, page: { after?: { createdAt: Date; id: string }; limit: number }) {

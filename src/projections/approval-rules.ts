@@ -1,17 +1,17 @@
 import type { ApprovalRulesEvent } from '../domain/approval-rules.js';
 import type { Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 const COLUMN = { predicate: 'predicate', action: 'action', priority: 'priority' } as const;
 
-export const approvalRulesProjection: Projection = {
+export const approvalRulesProjection = defineProjection<ApprovalRulesEvent>()({
   name: 'approval_rules',
   tables: ['crm_approval_rules'],
   eventTypes: ['ApprovalRuleAdded', 'ApprovalRuleUpdated', 'ApprovalRuleDeleted'],
   async apply(events, { tx, table }) {
     const t = table('crm_approval_rules');
-    for (const e of events as unknown as ApprovalRulesEvent[]) {
+    for (const e of events) {
       if (e.type === 'ApprovalRuleAdded') {
         const r = e.data.rule;
         await tx.query(
@@ -25,7 +25,7 @@ export const approvalRulesProjection: Projection = {
       }
     }
   },
-};
+});
 
 /** Rows in evaluation order: ascending priority, ties oldest first. */
 export async function listApprovalRules(q: Queryable, companyId: string) {

@@ -1,14 +1,14 @@
 import type { ApprovalEvent } from '../domain/approval.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
-export const approvalsProjection: Projection = {
+export const approvalsProjection = defineProjection<ApprovalEvent>()({
   name: 'approvals',
   tables: ['crm_approvals'],
   eventTypes: ['ApprovalRequested', 'ApprovalGranted', 'ApprovalRejected'],
   async apply(events, { tx, table }) {
     const t = table('crm_approvals');
-    for (const e of events as unknown as ApprovalEvent[]) {
+    for (const e of events) {
       if (e.type === 'ApprovalRequested') {
         const d = e.data;
         await tx.query(
@@ -23,7 +23,7 @@ export const approvalsProjection: Projection = {
       }
     }
   },
-};
+});
 
 export async function listApprovals(q: Queryable, companyId: string, status: string | undefined) {
   const { rows } = await q.query<{

@@ -1,8 +1,12 @@
 import type { Finding, Verdict } from '../brand-voice/checker.js';
+import type { DomainEvent } from '../domain/decider.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
-interface BrandVoiceCheckedData {
+// The command side (src/commands/brand-voice.ts) writes it; no aggregate folds it, so it is declared here.
+export type BrandVoiceCheckedEvent = DomainEvent<'BrandVoiceChecked', BrandVoiceCheckedData>;
+
+type BrandVoiceCheckedData = {
   companyId: string;
   contentSha256: string;
   guideVersion: number;
@@ -10,15 +14,15 @@ interface BrandVoiceCheckedData {
   verdict: Verdict;
   checker: string;
   checkedAt: string;
-}
+};
 
-export const brandVoiceCacheProjection: Projection = {
+export const brandVoiceCacheProjection = defineProjection<BrandVoiceCheckedEvent>()({
   name: 'brand_voice_cache',
   tables: ['crm_brand_voice_cache'],
   eventTypes: ['BrandVoiceChecked'],
   async apply(events, { tx, table }) {
     for (const e of events) {
-      const d = e.data as BrandVoiceCheckedData;
+      const d = e.data;
       await tx.query(
         `INSERT INTO ${table('crm_brand_voice_cache')} (company_id, content_sha256, guide_version, channel, pass, score, findings, checker, checked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
@@ -26,7 +30,7 @@ export const brandVoiceCacheProjection: Projection = {
       );
     }
   },
-};
+});
 
 export async function findCachedVerdict(q: Queryable, companyId: string, contentSha256: string, guideVersion: number, channel: string | null): Promise<Verdict | null> {
   const { rows } = await q.query<{ pass: boolean; score: number; findings: Finding[] }>(

@@ -2,7 +2,7 @@ import type { ContentPieceEvent, ContentPieceFields } from '../domain/content-pi
 import type { Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
 import { type KeysetCursor, keysetPage } from './keyset-page.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 const COLUMN: Record<keyof ContentPieceFields, string> = {
   title: 'title',
@@ -17,13 +17,13 @@ const COLUMN: Record<keyof ContentPieceFields, string> = {
 
 const dbValue = (k: keyof ContentPieceFields, v: unknown) => (k === 'frontmatter' && v !== null ? JSON.stringify(v) : v);
 
-export const contentPiecesProjection: Projection = {
+export const contentPiecesProjection = defineProjection<ContentPieceEvent>()({
   name: 'content_pieces',
   tables: ['crm_content_pieces'],
   eventTypes: ['ContentPieceCreated', 'ContentPieceUpdated', 'ContentPieceDeleted'],
   async apply(events, { tx, table }) {
     const t = table('crm_content_pieces');
-    for (const e of events as unknown as ContentPieceEvent[]) {
+    for (const e of events) {
       switch (e.type) {
         case 'ContentPieceCreated': {
           const f = e.data.fields;
@@ -43,7 +43,7 @@ export const contentPiecesProjection: Projection = {
       }
     }
   },
-};
+});
 
 interface Row {
   id: string;

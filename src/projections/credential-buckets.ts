@@ -1,10 +1,10 @@
 import type { QuotaBucketEvent } from '../domain/quota-bucket.js';
 import { localDay } from '../domain/time-window.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 /** crm_credential_buckets: quota used per credential and day, counted from the bucket streams. */
-export const credentialBucketsProjection: Projection = {
+export const credentialBucketsProjection = defineProjection<QuotaBucketEvent>()({
   name: 'credential_buckets',
   tables: ['crm_credential_buckets', 'crm_credential_bucket_units'],
   eventTypes: ['QuotaReserved', 'QuotaRefunded'],
@@ -13,10 +13,9 @@ export const credentialBucketsProjection: Projection = {
   async apply(events, { tx, table }) {
     const buckets = table('crm_credential_buckets');
     const units = table('crm_credential_bucket_units');
-    const all = events as unknown as QuotaBucketEvent[];
     const columns = (list: QuotaBucketEvent[]) => [list.map((e) => e.data.companyId), list.map((e) => e.data.credentialId), list.map((e) => e.data.day), list.map((e) => e.data.activityId)];
-    const reserved = all.filter((e) => e.type === 'QuotaReserved');
-    const refunded = all.filter((e) => e.type === 'QuotaRefunded');
+    const reserved = events.filter((e) => e.type === 'QuotaReserved');
+    const refunded = events.filter((e) => e.type === 'QuotaRefunded');
     type Changed = { company_id: string; credential_id: string; day: string; activity_id: string };
     const added = reserved.length === 0 ? [] : (await tx.query<Changed>(
       `INSERT INTO ${units} SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
@@ -34,7 +33,7 @@ export const credentialBucketsProjection: Projection = {
     const unitOf = (bucket: string, activityId: string) => `${bucket}/${activityId.toLowerCase()}`;
     const changedUnits = new Set([...added, ...removed].map((r) => unitOf(bucketOf(r.company_id, r.credential_id, r.day), r.activity_id)));
     const delta = new Map<string, { companyId: string; credentialId: string; day: string; used: number; cap: number | null; at: string }>();
-    for (const e of all) {
+    for (const e of events) {
       // The latest cap and time of each bucket, from the events that changed a unit (as one event at a time).
       const key = bucketOf(e.data.companyId, e.data.credentialId, e.data.day);
       if (!changedUnits.has(unitOf(key, e.data.activityId))) continue;
@@ -67,7 +66,7 @@ export const credentialBucketsProjection: Projection = {
       ],
     );
   },
-};
+});
 
 type BucketRow = { credential_id: string; day: string; cap: number; used: number };
 const bucketView = (r: BucketRow) => ({ credential: r.credential_id, day: r.day, cap: r.cap, used: r.used });

@@ -1,7 +1,7 @@
 import type { OutboxEvent, OutboxFields } from '../domain/outbox.js';
 import type { Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 const COLUMN: Record<keyof OutboxFields, string> = {
   channel: 'channel',
@@ -13,13 +13,13 @@ const COLUMN: Record<keyof OutboxFields, string> = {
   timezone: 'timezone',
 };
 
-export const outboxesProjection: Projection = {
+export const outboxesProjection = defineProjection<OutboxEvent>()({
   name: 'outboxes',
   tables: ['crm_outboxes'],
   eventTypes: ['OutboxCreated', 'OutboxUpdated', 'OutboxDeleted'],
   async apply(events, { tx, table }) {
     const t = table('crm_outboxes');
-    for (const e of events as unknown as OutboxEvent[]) {
+    for (const e of events) {
       if (e.type === 'OutboxCreated') {
         const f = e.data.fields;
         await tx.query(
@@ -34,7 +34,7 @@ export const outboxesProjection: Projection = {
       }
     }
   },
-};
+});
 
 interface Row {
   id: string;

@@ -1,16 +1,16 @@
 import { type SecretEvent, secretNameKey } from '../domain/secret.js';
 import { formatSecretRef } from '../secrets/secret-ref.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 /** Metadata of secrets only; values stay sealed in their streams. */
-export const secretsProjection: Projection = {
+export const secretsProjection = defineProjection<SecretEvent>()({
   name: 'secrets',
   tables: ['crm_secrets'],
   eventTypes: ['SecretCreated', 'SecretVersionAdded'],
   async apply(events, { tx, table }) {
     const t = table('crm_secrets');
-    for (const e of events as unknown as SecretEvent[]) {
+    for (const e of events) {
       if (e.type === 'SecretCreated') {
         await tx.query(
           `INSERT INTO ${t} (id, company_id, name, latest_version, created_at, updated_at, created_by)
@@ -26,7 +26,7 @@ export const secretsProjection: Projection = {
       }
     }
   },
-};
+});
 
 interface SecretRow {
   id: string;

@@ -1,15 +1,15 @@
 import type { SuppressionEvent } from '../domain/suppression.js';
 import type { Queryable } from '../sql/db.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 
 /** crm_suppressions: the suppressions in force (a lifted one is deleted; the log keeps its history). */
-export const suppressionsProjection: Projection = {
+export const suppressionsProjection = defineProjection<SuppressionEvent>()({
   name: 'suppressions',
   tables: ['crm_suppressions'],
   eventTypes: ['RecipientSuppressed', 'SuppressionLifted'],
   async apply(events, { tx, table }) {
     const t = table('crm_suppressions');
-    for (const e of events as unknown as SuppressionEvent[]) {
+    for (const e of events) {
       if (e.type === 'RecipientSuppressed') {
         const x = e.data.entry;
         // An id comes back after a lift (ids are derived from the recipient): the latest entry wins.
@@ -23,7 +23,7 @@ export const suppressionsProjection: Projection = {
       }
     }
   },
-};
+});
 
 interface Row {
   id: string;
