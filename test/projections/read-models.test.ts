@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AllowlistEvent } from '../../src/domain/allowlist.js';
+import type { ApprovalEvent } from '../../src/domain/approval.js';
+import type { DomainEvent } from '../../src/domain/decider.js';
+import type { SecretEvent } from '../../src/domain/secret.js';
+import type { SuppressionEvent } from '../../src/domain/suppression.js';
+import type { RecordedEvent } from '../../src/eventstore/port.js';
+import { allowlistProjection, listAllowlist } from '../../src/projections/allowlist.js';
+import { approvalsProjection, listApprovals } from '../../src/projections/approvals.js';
+import { type BrandVoiceCheckedEvent, brandVoiceCacheProjection, findCachedVerdict } from '../../src/projections/brand-voice-cache.js';
+import type { Projection } from '../../src/projections/projection.js';
+import { listSecrets, secretIdNamed, secretsProjection } from '../../src/projections/secrets.js';
+import { listSuppressions, suppressionsProjection } from '../../src/projections/suppressions.js';
+import { type TestBackend, sqlBackend } from '../support/stores.js';
+
+// Given recorded events (built from the domain's event types), when the read model applies them, then its own
+// query functions read these rows. Each test uses a fresh company, so the tables need no cleaning.
+let b: TestBackend;
+beforeAll(async () => {
+  b = await sqlBackend('pglite');
+});
+afterAll(async () => {
+  await b?.drop();
+});
+
+let position = 0n;
+function recorded<E extends DomainEvent>(streamName: string, events: E[]): RecordedEvent[] {
+  return events.map((e, i) => {
+    position += 1n;
+    return { ...e, id: randomUUID(), streamName, metadata: {}, revision: i, position: { commit: position, prepare: position }, recordedAt: new Date() };
+  });
+}
+
+/** As the engine applies a batch: only the types the read model lists, in one transaction. */
+async function given(p: Projection, events: RecordedEvent[]) {
+  const listed = events.filter((e) => !p.eventTypes || p.eventTypes.includes(e.type));
+  await b.db.transaction((tx) => p.apply(listed, { tx, table: (t) => t }));
+}
+
+const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 9, minute)).toISOString();
+
+describe('allowlist', () => {
+  it('lists entries added and not removed, oldest first', async () => {
+    const companyId = randomUUID();
+    const [a, c, d] = [randomUUID(), randomUUID(), randomUUID()];
+    const entry = (entryId: string, pattern: string, minute: number) =>
+      ({ type: 'AllowlistEntryAdded', data: { companyId, entry: { entryId, pattern, channel: null, note: null, createdAt: at(minute), createdBy: 'board' } } }) as const;
+    await given(
+      allowlistProjection,
+      recorded<AllowlistEvent>(`allowlist-${companyId}`, [
+        entry(a, '*@a.test', 1),
+        entry(c, 'c@c.test', 2),
+        entry(d, '*@d.test', 3),
+        { type: 'AllowlistEntryRemoved', data: { companyId, entryId: c, removedBy: 'board', removedAt: at(4) } },
+      ]),
+    );
+    const page = await listAllowlist(b.db, companyId, { limit: 10 });
+    expect(page.items.map((i) => [i.id, i.pattern, i.createdAt.toISOString()])).toEqual([
+      [a, '*@a.test', at(1)],
+      [d, '*@d.test', at(3)],
+    ]);
+    expect(page.nextCursor).toBeNull();
+  });
+});
+
+describe('suppressions', () => {
+  it('lists those in force, newest first; a lift deletes, a new suppression of the id replaces', async () => {
+    const companyId = randomUUID();
+    const [x, y] = [randomUUID(), randomUUID()];
+    const suppressed = (suppressionId: string, recipient: string, minute: number, reason: string) =>
+      ({
+        type: 'RecipientSuppressed',
+        data: { entry: { suppressionId, companyId, recipient, channel: null, source: 'manual', reason, createdAt: at(minute), createdBy: 'board' } },
+      }) as const;
+    await given(
+      suppressionsProjection,
+      recorded<SuppressionEvent>(`suppression-${companyId}`, [
+        suppressed(x, 'x@x.test', 1, 'first'),
+        suppressed(y, 'y@y.test', 2, 'manual'),
+        { type: 'SuppressionLifted', data: { suppressionId: x, companyId, recipient: 'x@x.test', liftedBy: 'board', liftedAt: at(3) } },
+        suppressed(x, 'x@x.test', 4, 'again'),
+        { type: 'SuppressionCauseNoted', data: { suppressionId: x, companyId, cause: 'c1', source: 'manual', notedAt: at(5) } },
+      ]),
+    );
+    const page = await listSuppressions(b.db, companyId, { limit: 10 });
+    expect(page.items.map((i) => [i.id, i.recipient, i.reason, i.createdAt.toISOString()])).toEqual([
+      [x, 'x@x.test', 'again', at(4)],
+      [y, 'y@y.test', 'manual', at(2)],
+    ]);
+  });
+});
+
+describe('approvals', () => {
+  it('lists requests with their decision, by status', async () => {
+    const companyId = randomUUID();
+    const [p1, p2, p3] = [randomUUID(), randomUUID(), randomUUID()];
+    const requested = (approvalId: string, minute: number) =>
+      ({
+        type: 'ApprovalRequested',
+        data: { approvalId, activityId: randomUUID(), companyId, outboxId: randomUUID(), channel: 'email', to: 'a@a.test', ruleId: null, at: at(minute) },
+      }) as const;
+    await given(approvalsProjection, [
+      ...recorded<ApprovalEvent>(`approval-${p1}`, [requested(p1, 1), { type: 'ApprovalGranted', data: { approvalId: p1, by: 'board', at: at(5) } }]),
+      ...recorded<ApprovalEvent>(`approval-${p2}`, [requested(p2, 2), { type: 'ApprovalRejected', data: { approvalId: p2, by: 'board', reason: 'tone', at: at(6) } }]),
+      ...recorded<ApprovalEvent>(`approval-${p3}`, [requested(p3, 3)]),
+    ]);
+    const all = await listApprovals(b.db, companyId, undefined);
+    expect(all.map((a) => [a.id, a.status, a.decidedBy, a.reason, a.decidedAt?.toISOString() ?? null])).toEqual([
+      [p1, 'approved', 'board', null, at(5)],
+      [p2, 'rejected', 'board', 'tone', at(6)],
+      [p3, 'pending', null, null, null],
+    ]);
+    expect((await listApprovals(b.db, companyId, 'pending')).map((a) => a.id)).toEqual([p3]);
+  });
+});
+
+describe('secrets', () => {
+  it('lists metadata with the latest version, found by name whatever its case', async () => {
+    const companyId = randomUUID();
+    const secretId = randomUUID();
+    const sealed = { alg: 'aes-256-gcm', keyId: 'k1', iv: 'aXY', tag: 'dGFn', data: 'ZGF0YQ' } as const;
+    await given(
+      secretsProjection,
+      recorded<SecretEvent>(`secret-${secretId}`, [
+        { type: 'SecretCreated', data: { secretId, companyId, name: 'SMTP password', version: 1, sealed, createdBy: 'board', createdAt: at(1) } },
+        { type: 'SecretVersionAdded', data: { secretId, companyId, version: 2, sealed, addedBy: 'board', addedAt: at(2) } },
+      ]),
+    );
+    const [s, ...rest] = await listSecrets(b.db, companyId);
+    expect(rest).toEqual([]);
+    expect([s?.id, s?.name, s?.latestVersion, s?.createdAt.toISOString(), s?.updatedAt.toISOString()]).toEqual([secretId, 'SMTP password', 2, at(1), at(2)]);
+    expect(JSON.stringify(s)).not.toContain(sealed.data);
+    expect(await secretIdNamed(b.db, companyId, ' smtp PASSWORD ')).toBe(secretId);
+  });
+});
+
+describe('brand voice cache', () => {
+  it('finds a verdict by content, guide version and channel', async () => {
+    const companyId = randomUUID();
+    const verdict = { pass: false, score: 0.42, findings: [{ rule: 'no-exclamations', message: 'Too loud', start: 3, end: 4 }] };
+    await given(
+      brandVoiceCacheProjection,
+      recorded<BrandVoiceCheckedEvent>(`brand-voice-${companyId}`, [
+        { type: 'BrandVoiceChecked', data: { companyId, contentSha256: 'ab'.repeat(32), guideVersion: 3, channel: null, verdict, checker: 'rules', checkedAt: at(1) } },
+      ]),
+    );
+    expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 3, null)).toEqual(verdict);
+    expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 4, null)).toBeNull();
+    expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 3, 'email')).toBeNull();
+  });
+});
