@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessTokenEvent } from '../../src/domain/access-token.js';
 import type { AllowlistEvent } from '../../src/domain/allowlist.js';
 import type { ApprovalEvent } from '../../src/domain/approval.js';
 import type { DomainEvent } from '../../src/domain/decider.js';
+import type { OutboxEvent } from '../../src/domain/outbox.js';
 import type { SecretEvent } from '../../src/domain/secret.js';
 import type { SuppressionEvent } from '../../src/domain/suppression.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
+import { accessTokensProjection, findTokenByHash, listAgentKeys, tokenView } from '../../src/projections/access-tokens.js';
 import { allowlistProjection, listAllowlist } from '../../src/projections/allowlist.js';
 import { approvalsProjection, listApprovals } from '../../src/projections/approvals.js';
 import { type BrandVoiceCheckedEvent, brandVoiceCacheProjection, findCachedVerdict } from '../../src/projections/brand-voice-cache.js';
+import { getOutbox, listOutboxes, outboxesProjection, sharedCap } from '../../src/projections/outboxes.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { listSecrets, secretIdNamed, secretsProjection } from '../../src/projections/secrets.js';
 import { listSuppressions, suppressionsProjection } from '../../src/projections/suppressions.js';
@@ -148,5 +152,51 @@ describe('brand voice cache', () => {
     expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 3, null)).toEqual(verdict);
     expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 4, null)).toBeNull();
     expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 3, 'email')).toBeNull();
+  });
+});
+
+describe('outboxes', () => {
+  it('lists live outboxes with their changes applied, a deleted one gone, and the smallest cap on a shared credential', async () => {
+    const companyId = randomUUID();
+    const [o1, o2, credentialId] = [randomUUID(), randomUUID(), randomUUID()];
+    const fields = { channel: 'email', niche: null, secretRef: `secret:${credentialId}`, credentialId, config: { from: 'a@a.test' }, dailyCap: 50, timezone: 'UTC' } as const;
+    await given(outboxesProjection, [
+      ...recorded<OutboxEvent>(`outbox-${o1}`, [
+        { type: 'OutboxCreated', data: { outboxId: o1, companyId, fields, createdBy: 'board', createdAt: at(1) } },
+        { type: 'OutboxUpdated', data: { outboxId: o1, companyId, changes: { dailyCap: 20, niche: 'dentists' }, updatedBy: 'board', updatedAt: at(2) } },
+      ]),
+      ...recorded<OutboxEvent>(`outbox-${o2}`, [
+        { type: 'OutboxCreated', data: { outboxId: o2, companyId, fields: { ...fields, dailyCap: 10 }, createdBy: 'board', createdAt: at(3) } },
+        { type: 'OutboxDeleted', data: { outboxId: o2, companyId, deletedBy: 'board', deletedAt: at(4) } },
+      ]),
+    ]);
+    expect((await listOutboxes(b.db, companyId)).map((o) => [o.id, o.dailyCap, o.niche, o.config, o.updatedAt.toISOString()])).toEqual([
+      [o1, 20, 'dentists', { from: 'a@a.test' }, at(2)],
+    ]);
+    expect(await getOutbox(b.db, companyId, o2)).toBeNull();
+    expect(await sharedCap(b.db, companyId, credentialId)).toBe(20);
+  });
+});
+
+describe('access tokens', () => {
+  it('finds a token by its hash, lists agent keys, and shows a revocation', async () => {
+    const companyId = randomUUID();
+    const [board, agent] = [randomUUID(), randomUUID()];
+    await given(accessTokensProjection, [
+      ...recorded<AccessTokenEvent>(`access-token-${board}`, [
+        {
+          type: 'BoardTokenIssued',
+          data: { tokenId: board, tokenHash: `h-${board}`, userId: 'u1', instanceAdmin: false, companyIds: [companyId], expiresAt: null, issuedBy: 'cli', issuedAt: at(1) },
+        },
+      ]),
+      ...recorded<AccessTokenEvent>(`access-token-${agent}`, [
+        { type: 'AgentKeyIssued', data: { tokenId: agent, tokenHash: `h-${agent}`, agentId: 'agent-7', companyId, issuedBy: 'u1', issuedAt: at(2) } },
+        { type: 'AccessTokenRevoked', data: { tokenId: agent, revokedBy: 'u1', revokedAt: at(3) } },
+      ]),
+    ]);
+    const found = await findTokenByHash(b.db, `h-${board}`);
+    expect(found && tokenView(found)).toMatchObject({ id: board, userId: 'u1', instanceAdmin: false, companyIds: [companyId], expiresAt: null, revokedAt: null });
+    const keys = (await listAgentKeys(b.db, companyId)).map(tokenView);
+    expect(keys).toMatchObject([{ id: agent, agentId: 'agent-7', companyId, revokedAt: new Date(at(3)) }]);
   });
 });
