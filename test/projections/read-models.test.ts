@@ -3,15 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessTokenEvent } from '../../src/domain/access-token.js';
 import type { AllowlistEvent } from '../../src/domain/allowlist.js';
 import type { ApprovalEvent } from '../../src/domain/approval.js';
+import type { ApprovalRulesEvent } from '../../src/domain/approval-rules.js';
 import type { DomainEvent } from '../../src/domain/decider.js';
 import type { OutboxEvent } from '../../src/domain/outbox.js';
+import type { QuotaBucketEvent } from '../../src/domain/quota-bucket.js';
 import type { SecretEvent } from '../../src/domain/secret.js';
 import type { SuppressionEvent } from '../../src/domain/suppression.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
 import { accessTokensProjection, findTokenByHash, listAgentKeys, tokenView } from '../../src/projections/access-tokens.js';
 import { allowlistProjection, listAllowlist } from '../../src/projections/allowlist.js';
+import { approvalRulesProjection, listApprovalRules } from '../../src/projections/approval-rules.js';
 import { approvalsProjection, listApprovals } from '../../src/projections/approvals.js';
 import { type BrandVoiceCheckedEvent, brandVoiceCacheProjection, findCachedVerdict } from '../../src/projections/brand-voice-cache.js';
+import { credentialBucketsProjection, listCredentialBuckets } from '../../src/projections/credential-buckets.js';
 import { getOutbox, listOutboxes, outboxesProjection, sharedCap } from '../../src/projections/outboxes.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { listSecrets, secretIdNamed, secretsProjection } from '../../src/projections/secrets.js';
@@ -198,5 +202,48 @@ describe('access tokens', () => {
     expect(found && tokenView(found)).toMatchObject({ id: board, userId: 'u1', instanceAdmin: false, companyIds: [companyId], expiresAt: null, revokedAt: null });
     const keys = (await listAgentKeys(b.db, companyId)).map(tokenView);
     expect(keys).toMatchObject([{ id: agent, agentId: 'agent-7', companyId, revokedAt: new Date(at(3)) }]);
+  });
+});
+
+describe('approval rules', () => {
+  it('lists rules in evaluation order (priority, then creation) with their changes, a deleted one gone', async () => {
+    const companyId = randomUUID();
+    const [r1, r2, r3] = [randomUUID(), randomUUID(), randomUUID()];
+    const added = (ruleId: string, priority: number, seq: number) =>
+      ({ type: 'ApprovalRuleAdded', data: { companyId, rule: { ruleId, predicate: { any: true }, action: 'queue_for_manual', priority, seq, createdAt: at(seq) }, addedBy: 'board' } }) as const;
+    await given(
+      approvalRulesProjection,
+      recorded<ApprovalRulesEvent>(`approval-rules-${companyId}`, [
+        added(r1, 10, 1),
+        added(r2, 10, 2),
+        added(r3, 5, 3),
+        { type: 'ApprovalRuleUpdated', data: { companyId, ruleId: r1, changes: { predicate: { channel: 'email' }, action: 'auto_approve' }, updatedBy: 'board', updatedAt: at(4) } },
+        { type: 'ApprovalRuleDeleted', data: { companyId, ruleId: r3, deletedBy: 'board', deletedAt: at(5) } },
+      ]),
+    );
+    expect((await listApprovalRules(b.db, companyId)).map((r) => [r.id, r.predicate, r.action, r.priority, r.updatedAt.toISOString()])).toEqual([
+      [r1, { channel: 'email' }, 'auto_approve', 10, at(4)],
+      [r2, { any: true }, 'queue_for_manual', 10, at(2)],
+    ]);
+  });
+});
+
+describe('credential buckets', () => {
+  it('counts the units held per credential and day: a refund gives one back, a reservation twice counts once', async () => {
+    const companyId = randomUUID();
+    const credentialId = randomUUID();
+    const [a1, a2, a3] = [randomUUID(), randomUUID(), randomUUID()];
+    const day = '2026-03-01';
+    const reserved = (activityId: string, minute: number) => ({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId, cap: 30, at: at(minute) } }) as const;
+    const events = recorded<QuotaBucketEvent>(`quota-${credentialId}-${day}`, [
+      reserved(a1, 1),
+      reserved(a2, 2),
+      reserved(a3, 3),
+      { type: 'QuotaRefunded', data: { companyId, credentialId, day, activityId: a2, at: at(4) } },
+    ]);
+    await given(credentialBucketsProjection, events);
+    await given(credentialBucketsProjection, events.slice(0, 1)); // re-delivered
+    expect(await listCredentialBuckets(b.db, companyId, day)).toEqual([{ credential: credentialId, day, cap: 30, used: 2 }]);
+    expect(await listCredentialBuckets(b.db, companyId, '2026-03-02')).toEqual([]);
   });
 });
