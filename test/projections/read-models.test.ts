@@ -4,6 +4,7 @@ import type { AccessTokenEvent } from '../../src/domain/access-token.js';
 import type { AllowlistEvent } from '../../src/domain/allowlist.js';
 import type { ApprovalEvent } from '../../src/domain/approval.js';
 import type { ApprovalRulesEvent } from '../../src/domain/approval-rules.js';
+import type { ContentPieceEvent } from '../../src/domain/content-piece.js';
 import type { DomainEvent } from '../../src/domain/decider.js';
 import type { OutboxEvent } from '../../src/domain/outbox.js';
 import type { QuotaBucketEvent } from '../../src/domain/quota-bucket.js';
@@ -15,6 +16,8 @@ import { allowlistProjection, listAllowlist } from '../../src/projections/allowl
 import { approvalRulesProjection, listApprovalRules } from '../../src/projections/approval-rules.js';
 import { approvalsProjection, listApprovals } from '../../src/projections/approvals.js';
 import { type BrandVoiceCheckedEvent, brandVoiceCacheProjection, findCachedVerdict } from '../../src/projections/brand-voice-cache.js';
+import { decodeCursor } from '../../src/http/cursor.js';
+import { contentPiecesProjection, getContentPiece, listContentPieces } from '../../src/projections/content-pieces.js';
 import { credentialBucketsProjection, listCredentialBuckets } from '../../src/projections/credential-buckets.js';
 import { getOutbox, listOutboxes, outboxesProjection, sharedCap } from '../../src/projections/outboxes.js';
 import type { Projection } from '../../src/projections/projection.js';
@@ -245,5 +248,30 @@ describe('credential buckets', () => {
     await given(credentialBucketsProjection, events.slice(0, 1)); // re-delivered
     expect(await listCredentialBuckets(b.db, companyId, day)).toEqual([{ credential: credentialId, day, cap: 30, used: 2 }]);
     expect(await listCredentialBuckets(b.db, companyId, '2026-03-02')).toEqual([]);
+  });
+});
+
+describe('content pieces', () => {
+  it('lists live pieces oldest first, a page at a time, with their changes, by niche', async () => {
+    const companyId = randomUUID();
+    const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()];
+    const fields = { title: 'T', summary: null, sourcePath: 'a.md', sourceSha256: 'cd'.repeat(32), tags: ['x'], channelIntent: null, niche: 'dentists', frontmatter: null };
+    const created = (pieceId: string, minute: number, title: string) =>
+      ({ type: 'ContentPieceCreated', data: { pieceId, companyId, fields: { ...fields, title, sourcePath: `${title}.md` }, createdBy: 'board', createdAt: at(minute) } }) as const;
+    await given(contentPiecesProjection, [
+      ...recorded<ContentPieceEvent>(`content-piece-${c1}`, [
+        created(c1, 1, 'one'),
+        { type: 'ContentPieceUpdated', data: { pieceId: c1, companyId, changes: { title: 'One', tags: ['x', 'y'] }, updatedBy: 'board', updatedAt: at(5) } },
+      ]),
+      ...recorded<ContentPieceEvent>(`content-piece-${c2}`, [created(c2, 2, 'two'), { type: 'ContentPieceDeleted', data: { pieceId: c2, companyId, deletedBy: 'board', deletedAt: at(6) } }]),
+      ...recorded<ContentPieceEvent>(`content-piece-${c3}`, [created(c3, 3, 'three')]),
+    ]);
+    const first = await listContentPieces(b.db, companyId, { niche: 'dentists', limit: 1 });
+    expect(first.items.map((p) => [p.id, p.title, p.tags, p.updatedAt.toISOString()])).toEqual([[c1, 'One', ['x', 'y'], at(5)]]);
+    const second = await listContentPieces(b.db, companyId, { niche: 'dentists', limit: 1, after: decodeCursor(first.nextCursor!) });
+    expect(second.items.map((p) => p.id)).toEqual([c3]);
+    expect(second.nextCursor).toBeNull();
+    expect(await getContentPiece(b.db, companyId, c2)).toBeNull();
+    expect((await listContentPieces(b.db, companyId, { niche: 'plumbers', limit: 10 })).items).toEqual([]);
   });
 });
