@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { badRequest } from './errors.js';
 import { isoInstant, uuid } from './validate.js';
 
-/** A keyset cursor as the list queries give it (base64url of `[createdAt, id]`); anything else is a 400. */
+/**
+ * Where a list's page ended, as the API hands it out: base64url of `[createdAt, id]` of the page's last row.
+ * Encoded and decoded here only, so that the two cannot drift apart; the read models' pages encode with it.
+ */
+export function encodeCursor(last: { createdAt: Date; id: string }): string {
+  return Buffer.from(JSON.stringify([last.createdAt.toISOString(), last.id])).toString('base64url');
+}
+
+/** A keyset cursor as encodeCursor gives it; anything else is a 400. */
 export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];

@@ -1,5 +1,6 @@
 import type { AllowlistEvent } from '../domain/allowlist.js';
 import type { Queryable } from '../sql/db.js';
+import { keysetPage } from './keyset-page.js';
 import { defineProjection } from './projection.js';
 
 export const allowlistProjection = defineProjection<AllowlistEvent>()({
@@ -35,10 +36,5 @@ export async function listAllowlist(q: Queryable, companyId: string, page: { aft
     `SELECT id, pattern, channel, note, created_at, created_by FROM crm_allowlist_entries WHERE company_id = $1${after} ORDER BY created_at, id LIMIT $${params.length}`,
     params,
   );
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  return {
-    items: items.map((r) => ({ id: r.id, pattern: r.pattern, channel: r.channel, note: r.note, createdAt: r.created_at, createdBy: r.created_by })),
-    nextCursor: rows.length > page.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
-  };
+  return keysetPage(rows, page.limit, (r) => ({ id: r.id, pattern: r.pattern, channel: r.channel, note: r.note, createdAt: r.created_at, createdBy: r.created_by }));
 }

@@ -1,5 +1,6 @@
 import type { SuppressionEvent } from '../domain/suppression.js';
 import type { Queryable } from '../sql/db.js';
+import { keysetPage } from './keyset-page.js';
 import { defineProjection } from './projection.js';
 
 /** crm_suppressions: the suppressions in force (a lifted one is deleted; the log keeps its history). */
@@ -67,10 +68,6 @@ export async function listSuppressions(q: Queryable, companyId: string, f: Suppr
     `SELECT id, recipient, channel, source, reason, created_at, created_by FROM crm_suppressions WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   );
-  const page = rows.slice(0, f.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(view),
-    nextCursor: rows.length > f.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
-  };
+  return keysetPage(rows, f.limit, view);
 }
+
