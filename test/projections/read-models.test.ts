@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessTokenEvent } from '../../src/domain/access-token.js';
+import type { ActivityEvent, ActivityRequest } from '../../src/domain/activity.js';
 import type { AllowlistEvent } from '../../src/domain/allowlist.js';
 import type { ApprovalEvent } from '../../src/domain/approval.js';
 import type { ApprovalRulesEvent } from '../../src/domain/approval-rules.js';
@@ -12,6 +13,8 @@ import type { SecretEvent } from '../../src/domain/secret.js';
 import type { SuppressionEvent } from '../../src/domain/suppression.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
 import { accessTokensProjection, findTokenByHash, listAgentKeys, tokenView } from '../../src/projections/access-tokens.js';
+import { activitiesProjection, getActivity, listActivities } from '../../src/projections/activities.js';
+import { activityDeliveriesProjection, deliveryOf } from '../../src/projections/activity-deliveries.js';
 import { allowlistProjection, listAllowlist } from '../../src/projections/allowlist.js';
 import { approvalRulesProjection, listApprovalRules } from '../../src/projections/approval-rules.js';
 import { approvalsProjection, listApprovals } from '../../src/projections/approvals.js';
@@ -273,5 +276,65 @@ describe('content pieces', () => {
     expect(second.nextCursor).toBeNull();
     expect(await getContentPiece(b.db, companyId, c2)).toBeNull();
     expect((await listContentPieces(b.db, companyId, { niche: 'plumbers', limit: 10 })).items).toEqual([]);
+  });
+});
+
+describe('activities and their deliveries', () => {
+  const request = (companyId: string, activityId: string, minute: number): ActivityRequest & Record<string, unknown> => ({
+    activityId,
+    companyId,
+    outboxId: randomUUID(),
+    channel: 'email',
+    outboxChannel: 'email',
+    to: 'r@r.test',
+    payload: { subject: 's', body: 'b' },
+    contentPieceId: null,
+    niche: null,
+    tags: [],
+    clientDedupKey: null,
+    requestHash: 'ef'.repeat(32),
+    requestedBy: 'agent',
+    requestedAt: at(minute),
+  });
+
+  it('follows each send to its status, in one batch as in several', async () => {
+    const companyId = randomUUID();
+    const [sent, blocked] = [randomUUID(), randomUUID()];
+    const sentEvents = recorded<ActivityEvent>(`activity-${sent}`, [
+      { type: 'ActivityRequested', data: request(companyId, sent, 1) },
+      { type: 'ActivityApproved', data: { activityId: sent, approvalId: null, ruleId: null, by: 'rules', at: at(1) } },
+      { type: 'ActivityDispatching', data: { activityId: sent, bucket: 'b', credentialId: randomUUID(), day: '2026-03-01', leaseUntil: at(3), at: at(2) } },
+      { type: 'ActivitySent', data: { activityId: sent, providerMessageId: '<m1@r.test>', at: at(3) } },
+    ]);
+    await given(activitiesProjection, sentEvents.slice(0, 2));
+    await given(activitiesProjection, [
+      ...sentEvents.slice(2),
+      ...recorded<ActivityEvent>(`activity-${blocked}`, [
+        { type: 'ActivityRequested', data: request(companyId, blocked, 4) },
+        { type: 'ActivityBlocked', data: { activityId: blocked, status: 'blocked_by_allowlist', reason: 'not_allowlisted', at: at(4) } },
+      ]),
+    ]);
+    expect(await getActivity(b.db, companyId, sent)).toMatchObject({ id: sent, status: 'sent', providerMessageId: '<m1@r.test>', to: 'r@r.test', updatedAt: new Date(at(3)) });
+    expect(await getActivity(b.db, companyId, blocked)).toMatchObject({ status: 'blocked_by_allowlist', reason: 'not_allowlisted' });
+    expect((await listActivities(b.db, companyId, { status: 'sent', limit: 10 })).items.map((a) => a.id)).toEqual([sent]);
+  });
+
+  it('keeps what providers reported after a send, the latest state as its delivery status', async () => {
+    const activityId = randomUUID();
+    await given(
+      activityDeliveriesProjection,
+      recorded<ActivityEvent>(`activity-${activityId}`, [
+        { type: 'ActivityDeliveryUpdated', data: { activityId, state: 'delivered', at: at(5), providerEventId: 'p1' } },
+        { type: 'ActivityReplyReceived', data: { activityId, at: at(6), text: 'Thanks', providerEventId: 'p2' } },
+        { type: 'ActivityDeliveryUpdated', data: { activityId, state: 'read', at: at(7), providerEventId: 'p3' } },
+      ]),
+    );
+    const d = await deliveryOf(b.db, activityId);
+    expect(d.deliveryStatus).toBe('read');
+    expect(d.deliveryEvents).toEqual([
+      { type: 'delivery', state: 'delivered', at: new Date(at(5)), providerEventId: 'p1' },
+      { type: 'reply', at: new Date(at(6)), text: 'Thanks', providerEventId: 'p2' },
+      { type: 'delivery', state: 'read', at: new Date(at(7)), providerEventId: 'p3' },
+    ]);
   });
 });
