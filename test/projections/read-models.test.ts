@@ -14,6 +14,7 @@ import type { SuppressionEvent } from '../../src/domain/suppression.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
 import { accessTokensProjection, findTokenByHash, listAgentKeys, tokenView } from '../../src/projections/access-tokens.js';
 import { activitiesProjection, getActivity, listActivities } from '../../src/projections/activities.js';
+import { activityAliasesProjection } from '../../src/projections/activity-aliases.js';
 import { activityDeliveriesProjection, deliveryOf } from '../../src/projections/activity-deliveries.js';
 import { allowlistProjection, listAllowlist } from '../../src/projections/allowlist.js';
 import { approvalRulesProjection, listApprovalRules } from '../../src/projections/approval-rules.js';
@@ -335,6 +336,26 @@ describe('activities and their deliveries', () => {
       { type: 'delivery', state: 'delivered', at: new Date(at(5)), providerEventId: 'p1' },
       { type: 'reply', at: new Date(at(6)), text: 'Thanks', providerEventId: 'p2' },
       { type: 'delivery', state: 'read', at: new Date(at(7)), providerEventId: 'p3' },
+    ]);
+  });
+
+  it('learns what else a send is known by: resolved recipients, names the adapter gave, a new provider message id', async () => {
+    const companyId = randomUUID();
+    const activityId = randomUUID();
+    await given(
+      activityAliasesProjection,
+      recorded<ActivityEvent>(`activity-${activityId}`, [
+        { type: 'ActivityRequested', data: { ...request(companyId, activityId, 1), recipientAliases: ['R2@R.test'] } },
+        { type: 'ActivitySent', data: { activityId, providerMessageId: 'm1', at: at(2), recipientAliases: ['member-9'] } },
+        { type: 'ActivityDeliveryUpdated', data: { activityId, state: 'booking_rescheduled', at: at(3), providerEventId: 'p1', newProviderMessageId: 'm2' } },
+      ]),
+    );
+    // No query function of its own: webhooks join it in src/webhooks/record.ts, so the rows are read directly.
+    const { rows } = await b.db.query<{ kind: string; alias: string }>(`SELECT kind, alias FROM crm_activity_aliases WHERE activity_id = $1 ORDER BY kind, alias`, [activityId]);
+    expect(rows.map((r) => [r.kind, r.alias])).toEqual([
+      ['message', 'm2'],
+      ['recipient', 'member-9'],
+      ['recipient', 'r2@r.test'],
     ]);
   });
 });
