@@ -6,30 +6,21 @@ import { defineProjection } from './projection.js';
 export const accessTokensProjection = defineProjection<AccessTokenEvent>()({
   name: 'access_tokens',
   tables: ['crm_access_tokens'],
-  eventTypes: ['BoardTokenIssued', 'AgentKeyIssued', 'AccessTokenRevoked'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_access_tokens');
-    for (const e of events) {
-      switch (e.type) {
-        case 'BoardTokenIssued':
-          await tx.query(
-            `INSERT INTO ${t} (id, kind, token_hash, user_id, company_ids, instance_admin, expires_at, created_at, created_by)
-             VALUES ($1, 'board', $2, $3, $4::uuid[], $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-            [e.data.tokenId, e.data.tokenHash, e.data.userId, e.data.companyIds, e.data.instanceAdmin, e.data.expiresAt, e.data.issuedAt, e.data.issuedBy],
-          );
-          break;
-        case 'AgentKeyIssued':
-          await tx.query(
-            `INSERT INTO ${t} (id, kind, token_hash, agent_id, company_ids, created_at, created_by)
-             VALUES ($1, 'agent', $2, $3, ARRAY[$4::uuid], $5, $6) ON CONFLICT (id) DO NOTHING`,
-            [e.data.tokenId, e.data.tokenHash, e.data.agentId, e.data.companyId, e.data.issuedAt, e.data.issuedBy],
-          );
-          break;
-        case 'AccessTokenRevoked':
-          await tx.query(`UPDATE ${t} SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, [e.data.tokenId, e.data.revokedAt]);
-          break;
-      }
-    }
+  on: {
+    BoardTokenIssued: ({ data: d }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_access_tokens')} (id, kind, token_hash, user_id, company_ids, instance_admin, expires_at, created_at, created_by)
+         VALUES ($1, 'board', $2, $3, $4::uuid[], $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+        [d.tokenId, d.tokenHash, d.userId, d.companyIds, d.instanceAdmin, d.expiresAt, d.issuedAt, d.issuedBy],
+      ),
+    AgentKeyIssued: ({ data: d }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_access_tokens')} (id, kind, token_hash, agent_id, company_ids, created_at, created_by)
+         VALUES ($1, 'agent', $2, $3, ARRAY[$4::uuid], $5, $6) ON CONFLICT (id) DO NOTHING`,
+        [d.tokenId, d.tokenHash, d.agentId, d.companyId, d.issuedAt, d.issuedBy],
+      ),
+    AccessTokenRevoked: ({ data: d }, { tx, table }) =>
+      tx.query(`UPDATE ${table('crm_access_tokens')} SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, [d.tokenId, d.revokedAt]),
   },
 });
 

@@ -6,28 +6,17 @@ import { defineProjection } from './projection.js';
 export const activityDeliveriesProjection = defineProjection<ActivityEvent>()({
   name: 'activity_deliveries',
   tables: ['crm_activity_delivery_events'],
-  eventTypes: ['ActivityDeliveryUpdated', 'ActivityReplyReceived'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_activity_delivery_events');
-    for (const e of events) {
-      if (e.type === 'ActivityDeliveryUpdated') {
-        await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, state, at, error) VALUES ($1, $2, 'delivery', $3, $4, $5) ON CONFLICT DO NOTHING`, [
-          e.data.activityId,
-          e.data.providerEventId,
-          e.data.state,
-          e.data.at,
-          e.data.error ? JSON.stringify(e.data.error) : null,
-        ]);
-      } else if (e.type === 'ActivityReplyReceived') {
-        await tx.query(`INSERT INTO ${t} (activity_id, provider_event_id, kind, at, text, choice) VALUES ($1, $2, 'reply', $3, $4, $5) ON CONFLICT DO NOTHING`, [
-          e.data.activityId,
-          e.data.providerEventId,
-          e.data.at,
-          e.data.text,
-          e.data.choice ? JSON.stringify(e.data.choice) : null,
-        ]);
-      }
-    }
+  on: {
+    ActivityDeliveryUpdated: ({ data: d }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_activity_delivery_events')} (activity_id, provider_event_id, kind, state, at, error) VALUES ($1, $2, 'delivery', $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [d.activityId, d.providerEventId, d.state, d.at, d.error ? JSON.stringify(d.error) : null],
+      ),
+    ActivityReplyReceived: ({ data: d }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_activity_delivery_events')} (activity_id, provider_event_id, kind, at, text, choice) VALUES ($1, $2, 'reply', $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [d.activityId, d.providerEventId, d.at, d.text, d.choice ? JSON.stringify(d.choice) : null],
+      ),
   },
 });
 

@@ -6,20 +6,13 @@ import { defineProjection } from './projection.js';
 export const allowlistProjection = defineProjection<AllowlistEvent>()({
   name: 'allowlist',
   tables: ['crm_allowlist_entries'],
-  eventTypes: ['AllowlistEntryAdded', 'AllowlistEntryRemoved'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_allowlist_entries');
-    for (const e of events) {
-      if (e.type === 'AllowlistEntryAdded') {
-        const x = e.data.entry;
-        await tx.query(
-          `INSERT INTO ${t} (id, company_id, pattern, channel, note, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-          [x.entryId, e.data.companyId, x.pattern, x.channel, x.note, x.createdAt, x.createdBy],
-        );
-      } else {
-        await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.entryId]);
-      }
-    }
+  on: {
+    AllowlistEntryAdded: ({ data: { companyId, entry: x } }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_allowlist_entries')} (id, company_id, pattern, channel, note, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+        [x.entryId, companyId, x.pattern, x.channel, x.note, x.createdAt, x.createdBy],
+      ),
+    AllowlistEntryRemoved: (e, { tx, table }) => tx.query(`DELETE FROM ${table('crm_allowlist_entries')} WHERE id = $1`, [e.data.entryId]),
   },
 });
 

@@ -8,22 +8,14 @@ const COLUMN = { predicate: 'predicate', action: 'action', priority: 'priority' 
 export const approvalRulesProjection = defineProjection<ApprovalRulesEvent>()({
   name: 'approval_rules',
   tables: ['crm_approval_rules'],
-  eventTypes: ['ApprovalRuleAdded', 'ApprovalRuleUpdated', 'ApprovalRuleDeleted'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_approval_rules');
-    for (const e of events) {
-      if (e.type === 'ApprovalRuleAdded') {
-        const r = e.data.rule;
-        await tx.query(
-          `INSERT INTO ${t} (id, company_id, predicate, action, priority, seq, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING`,
-          [r.ruleId, e.data.companyId, JSON.stringify(r.predicate), r.action, r.priority, r.seq, r.createdAt],
-        );
-      } else if (e.type === 'ApprovalRuleUpdated') {
-        await updateChangedColumns(tx, t, e.data.ruleId, e.data.updatedAt, e.data.changes, COLUMN, ['predicate']);
-      } else {
-        await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.ruleId]);
-      }
-    }
+  on: {
+    ApprovalRuleAdded: ({ data: { companyId, rule: r } }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_approval_rules')} (id, company_id, predicate, action, priority, seq, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING`,
+        [r.ruleId, companyId, JSON.stringify(r.predicate), r.action, r.priority, r.seq, r.createdAt],
+      ),
+    ApprovalRuleUpdated: ({ data: d }, { tx, table }) => updateChangedColumns(tx, table('crm_approval_rules'), d.ruleId, d.updatedAt, d.changes, COLUMN, ['predicate']),
+    ApprovalRuleDeleted: (e, { tx, table }) => tx.query(`DELETE FROM ${table('crm_approval_rules')} WHERE id = $1`, [e.data.ruleId]),
   },
 });
 

@@ -1,29 +1,26 @@
 import type { ApprovalEvent } from '../domain/approval.js';
 import type { Queryable } from '../sql/db.js';
-import { defineProjection } from './projection.js';
+import { type ProjectionContext, defineProjection } from './projection.js';
 
 export const approvalsProjection = defineProjection<ApprovalEvent>()({
   name: 'approvals',
   tables: ['crm_approvals'],
-  eventTypes: ['ApprovalRequested', 'ApprovalGranted', 'ApprovalRejected'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_approvals');
-    for (const e of events) {
-      if (e.type === 'ApprovalRequested') {
-        const d = e.data;
-        await tx.query(
-          `INSERT INTO ${t} (id, company_id, activity_id, outbox_id, channel, recipient, rule_id, status, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (id) DO NOTHING`,
-          [d.approvalId, d.companyId, d.activityId, d.outboxId, d.channel, d.to, d.ruleId, d.at],
-        );
-      } else {
-        const status = e.type === 'ApprovalGranted' ? 'approved' : 'rejected';
-        const reason = e.type === 'ApprovalRejected' ? e.data.reason : null;
-        await tx.query(`UPDATE ${t} SET status = $2, decided_by = $3, reason = $4, decided_at = $5 WHERE id = $1`, [e.data.approvalId, status, e.data.by, reason, e.data.at]);
-      }
-    }
+  on: {
+    ApprovalRequested: ({ data: d }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_approvals')} (id, company_id, activity_id, outbox_id, channel, recipient, rule_id, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (id) DO NOTHING`,
+        [d.approvalId, d.companyId, d.activityId, d.outboxId, d.channel, d.to, d.ruleId, d.at],
+      ),
+    ApprovalGranted: ({ data: d }, ctx) => decide(ctx, d, 'approved', null),
+    ApprovalRejected: ({ data: d }, ctx) => decide(ctx, d, 'rejected', d.reason),
   },
 });
+
+/** A decision, granted or rejected, recorded on the approval's row. */
+function decide({ tx, table }: ProjectionContext, d: { approvalId: string; by: string; at: string }, status: 'approved' | 'rejected', reason: string | null) {
+  return tx.query(`UPDATE ${table('crm_approvals')} SET status = $2, decided_by = $3, reason = $4, decided_at = $5 WHERE id = $1`, [d.approvalId, status, d.by, reason, d.at]);
+}
 
 export async function listApprovals(q: Queryable, companyId: string, status: string | undefined) {
   const { rows } = await q.query<{

@@ -19,16 +19,13 @@ type BrandVoiceCheckedData = {
 export const brandVoiceCacheProjection = defineProjection<BrandVoiceCheckedEvent>()({
   name: 'brand_voice_cache',
   tables: ['crm_brand_voice_cache'],
-  eventTypes: ['BrandVoiceChecked'],
-  async apply(events, { tx, table }) {
-    for (const e of events) {
-      const d = e.data;
-      await tx.query(
+  on: {
+    BrandVoiceChecked: ({ data: d }, { tx, table }) =>
+      tx.query(
         `INSERT INTO ${table('crm_brand_voice_cache')} (company_id, content_sha256, guide_version, channel, pass, score, findings, checker, checked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
         [d.companyId, d.contentSha256, d.guideVersion, d.channel ?? '', d.verdict.pass, d.verdict.score, JSON.stringify(d.verdict.findings), d.checker, d.checkedAt],
-      );
-    }
+      ),
   },
 });
 

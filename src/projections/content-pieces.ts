@@ -20,28 +20,16 @@ const dbValue = (k: keyof ContentPieceFields, v: unknown) => (k === 'frontmatter
 export const contentPiecesProjection = defineProjection<ContentPieceEvent>()({
   name: 'content_pieces',
   tables: ['crm_content_pieces'],
-  eventTypes: ['ContentPieceCreated', 'ContentPieceUpdated', 'ContentPieceDeleted'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_content_pieces');
-    for (const e of events) {
-      switch (e.type) {
-        case 'ContentPieceCreated': {
-          const f = e.data.fields;
-          await tx.query(
-            `INSERT INTO ${t} (id, company_id, title, summary, source_path, source_sha256, tags, channel_intent, niche, frontmatter, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (id) DO NOTHING`,
-            [e.data.pieceId, e.data.companyId, f.title, f.summary, f.sourcePath, f.sourceSha256, f.tags, f.channelIntent, f.niche, dbValue('frontmatter', f.frontmatter), e.data.createdAt],
-          );
-          break;
-        }
-        case 'ContentPieceUpdated':
-          await updateChangedColumns(tx, t, e.data.pieceId, e.data.updatedAt, e.data.changes, COLUMN, ['frontmatter']);
-          break;
-        case 'ContentPieceDeleted':
-          await tx.query(`UPDATE ${t} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [e.data.pieceId, e.data.deletedAt]);
-          break;
-      }
-    }
+  on: {
+    ContentPieceCreated: ({ data: { fields: f, ...d } }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_content_pieces')} (id, company_id, title, summary, source_path, source_sha256, tags, channel_intent, niche, frontmatter, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (id) DO NOTHING`,
+        [d.pieceId, d.companyId, f.title, f.summary, f.sourcePath, f.sourceSha256, f.tags, f.channelIntent, f.niche, dbValue('frontmatter', f.frontmatter), d.createdAt],
+      ),
+    ContentPieceUpdated: ({ data: d }, { tx, table }) => updateChangedColumns(tx, table('crm_content_pieces'), d.pieceId, d.updatedAt, d.changes, COLUMN, ['frontmatter']),
+    ContentPieceDeleted: ({ data: d }, { tx, table }) =>
+      tx.query(`UPDATE ${table('crm_content_pieces')} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [d.pieceId, d.deletedAt]),
   },
 });
 

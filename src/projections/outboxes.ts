@@ -16,23 +16,16 @@ const COLUMN: Record<keyof OutboxFields, string> = {
 export const outboxesProjection = defineProjection<OutboxEvent>()({
   name: 'outboxes',
   tables: ['crm_outboxes'],
-  eventTypes: ['OutboxCreated', 'OutboxUpdated', 'OutboxDeleted'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_outboxes');
-    for (const e of events) {
-      if (e.type === 'OutboxCreated') {
-        const f = e.data.fields;
-        await tx.query(
-          `INSERT INTO ${t} (id, company_id, channel, niche, secret_ref, credential_id, config, daily_cap, timezone, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING`,
-          [e.data.outboxId, e.data.companyId, f.channel, f.niche, f.secretRef, f.credentialId, JSON.stringify(f.config), f.dailyCap, f.timezone, e.data.createdAt],
-        );
-      } else if (e.type === 'OutboxUpdated') {
-        await updateChangedColumns(tx, t, e.data.outboxId, e.data.updatedAt, e.data.changes, COLUMN, ['config']);
-      } else {
-        await tx.query(`UPDATE ${t} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [e.data.outboxId, e.data.deletedAt]);
-      }
-    }
+  on: {
+    OutboxCreated: ({ data: { fields: f, ...d } }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_outboxes')} (id, company_id, channel, niche, secret_ref, credential_id, config, daily_cap, timezone, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING`,
+        [d.outboxId, d.companyId, f.channel, f.niche, f.secretRef, f.credentialId, JSON.stringify(f.config), f.dailyCap, f.timezone, d.createdAt],
+      ),
+    OutboxUpdated: ({ data: d }, { tx, table }) => updateChangedColumns(tx, table('crm_outboxes'), d.outboxId, d.updatedAt, d.changes, COLUMN, ['config']),
+    OutboxDeleted: ({ data: d }, { tx, table }) =>
+      tx.query(`UPDATE ${table('crm_outboxes')} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [d.outboxId, d.deletedAt]),
   },
 });
 

@@ -28,27 +28,62 @@ export type RecordedOf<E extends DomainEvent> = E extends DomainEvent<infer T, i
 /** The members of a union whose type is listed. */
 export type Listed<E extends DomainEvent, T extends readonly string[]> = Extract<E, { type: T[number] }>;
 
-export interface ProjectionDefinition<E extends DomainEvent, T extends readonly E['type'][]> {
+/**
+ * A handler for each event type read, keyed by the type (each one of `E`'s: a type renamed or removed in the
+ * domain no longer compiles here), and given that member of the union, typed.
+ */
+export type Handlers<E extends DomainEvent> = {
+  [K in E['type']]?: (event: RecordedOf<Extract<E, { type: K }>>, ctx: ProjectionContext) => Promise<unknown>;
+};
+
+export interface HandlerDefinition<E extends DomainEvent> {
+  name: string;
+  tables: string[];
+  /** The event types it reads are the keys. */
+  on: Handlers<E>;
+  eventTypes?: never;
+  apply?: never;
+}
+
+/**
+ * The whole batch at once, for a read model that writes a batch in a few set-based statements rather than a
+ * statement per event.
+ */
+export interface BatchDefinition<E extends DomainEvent, T extends readonly E['type'][]> {
   name: string;
   tables: string[];
   /** The types it reads, each one of `E`'s: a type renamed or removed in the domain no longer compiles here. */
   eventTypes: T;
   apply(events: RecordedOf<Listed<E, T>>[], ctx: ProjectionContext): Promise<void>;
+  on?: never;
 }
 
 /**
- * A read model over the event union `E` (given explicitly; the listed types are inferred):
- * `defineProjection<OutboxEvent>()({ name, tables, eventTypes: ['OutboxCreated'], apply(events) {…} })`.
- * `apply` gets only the listed members, typed, so a comparison with a type that is not listed (or no longer
- * exists) is a compile error rather than a branch that silently never runs.
+ * A read model over the event union `E` (given explicitly):
+ * `defineProjection<OutboxEvent>()({ name, tables, on: { OutboxCreated: (e, { tx, table }) => tx.query(…) } })`.
+ * Handlers run in the order of the events, one at a time, in the projection's transaction; the engine hands
+ * over only events of the types in `on`. The batch form (`eventTypes` and `apply`) gets only the listed
+ * members, typed, so a comparison with a type that is not listed (or no longer exists) is a compile error
+ * rather than a branch that silently never runs.
  */
 export function defineProjection<E extends DomainEvent>() {
-  return <const T extends readonly E['type'][]>(definition: ProjectionDefinition<E, T>): Projection => ({
-    name: definition.name,
-    tables: definition.tables,
-    eventTypes: definition.eventTypes,
-    // The one erasure: the engine and the rebuild hand `apply` only events whose type is in `eventTypes`
-    // (engine.ts, rebuild.ts), and each listed type is one of E's, whose data the command side wrote as E says.
-    apply: (events, ctx) => definition.apply(events as unknown as RecordedOf<Listed<E, T>>[], ctx),
-  });
+  return <const T extends readonly E['type'][] = never>(definition: HandlerDefinition<E> | BatchDefinition<E, T>): Projection => {
+    // The one erasure: the engine and the rebuild hand over only events whose type is in `eventTypes`
+    // (engine.ts, rebuild.ts), and each of those types is one of E's, whose data the command side wrote as E says.
+    if (definition.apply) {
+      const { name, tables, eventTypes, apply } = definition;
+      return { name, tables, eventTypes, apply: (events, ctx) => apply(events as unknown as RecordedOf<Listed<E, T>>[], ctx) };
+    }
+    const { name, tables, on } = definition;
+    const handlers = new Map(Object.entries(on) as [string, (event: RecordedEvent, ctx: ProjectionContext) => Promise<unknown>][]);
+    return {
+      name,
+      tables,
+      eventTypes: [...handlers.keys()],
+      // One at a time, in the log's order, as a read model's rows assume (a removal after its addition).
+      async apply(events, ctx) {
+        for (const e of events) await handlers.get(e.type)?.(e, ctx);
+      },
+    };
+  };
 }

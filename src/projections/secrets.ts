@@ -7,24 +7,15 @@ import { defineProjection } from './projection.js';
 export const secretsProjection = defineProjection<SecretEvent>()({
   name: 'secrets',
   tables: ['crm_secrets'],
-  eventTypes: ['SecretCreated', 'SecretVersionAdded'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_secrets');
-    for (const e of events) {
-      if (e.type === 'SecretCreated') {
-        await tx.query(
-          `INSERT INTO ${t} (id, company_id, name, latest_version, created_at, updated_at, created_by)
-           VALUES ($1, $2, $3, 1, $4, $4, $5) ON CONFLICT (id) DO NOTHING`,
-          [e.data.secretId, e.data.companyId, e.data.name, e.data.createdAt, e.data.createdBy],
-        );
-      } else {
-        await tx.query(`UPDATE ${t} SET latest_version = greatest(latest_version, $2), updated_at = $3 WHERE id = $1`, [
-          e.data.secretId,
-          e.data.version,
-          e.data.addedAt,
-        ]);
-      }
-    }
+  on: {
+    SecretCreated: ({ data: d }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_secrets')} (id, company_id, name, latest_version, created_at, updated_at, created_by)
+         VALUES ($1, $2, $3, 1, $4, $4, $5) ON CONFLICT (id) DO NOTHING`,
+        [d.secretId, d.companyId, d.name, d.createdAt, d.createdBy],
+      ),
+    SecretVersionAdded: ({ data: d }, { tx, table }) =>
+      tx.query(`UPDATE ${table('crm_secrets')} SET latest_version = greatest(latest_version, $2), updated_at = $3 WHERE id = $1`, [d.secretId, d.version, d.addedAt]),
   },
 });
 

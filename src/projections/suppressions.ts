@@ -7,22 +7,15 @@ import { defineProjection } from './projection.js';
 export const suppressionsProjection = defineProjection<SuppressionEvent>()({
   name: 'suppressions',
   tables: ['crm_suppressions'],
-  eventTypes: ['RecipientSuppressed', 'SuppressionLifted'],
-  async apply(events, { tx, table }) {
-    const t = table('crm_suppressions');
-    for (const e of events) {
-      if (e.type === 'RecipientSuppressed') {
-        const x = e.data.entry;
-        // An id comes back after a lift (ids are derived from the recipient): the latest entry wins.
-        await tx.query(
-          `INSERT INTO ${t} (id, company_id, recipient, channel, source, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, reason = EXCLUDED.reason, created_at = EXCLUDED.created_at, created_by = EXCLUDED.created_by`,
-          [x.suppressionId, x.companyId, x.recipient, x.channel, x.source, x.reason, x.createdAt, x.createdBy],
-        );
-      } else {
-        await tx.query(`DELETE FROM ${t} WHERE id = $1`, [e.data.suppressionId]);
-      }
-    }
+  on: {
+    // An id comes back after a lift (ids are derived from the recipient): the latest entry wins.
+    RecipientSuppressed: ({ data: { entry: x } }, { tx, table }) =>
+      tx.query(
+        `INSERT INTO ${table('crm_suppressions')} (id, company_id, recipient, channel, source, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, reason = EXCLUDED.reason, created_at = EXCLUDED.created_at, created_by = EXCLUDED.created_by`,
+        [x.suppressionId, x.companyId, x.recipient, x.channel, x.source, x.reason, x.createdAt, x.createdBy],
+      ),
+    SuppressionLifted: (e, { tx, table }) => tx.query(`DELETE FROM ${table('crm_suppressions')} WHERE id = $1`, [e.data.suppressionId]),
   },
 });
 

@@ -3,9 +3,103 @@ import type { AllowlistEvent } from '../../src/domain/allowlist.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
 import { defineProjection } from '../../src/projections/projection.js';
 
-// The checks that matter here are the compiler's (`npx tsc --noEmit` covers test/): each @ts-expect-error
+// Some checks that matter here are the compiler's (`npx tsc --noEmit` covers test/): each @ts-expect-error
 // fails the typecheck if the line under it ever compiles.
-describe('defineProjection', () => {
+const recorded = (type: string, data: unknown) => ({ type, data }) as RecordedEvent;
+const ctx = { tx: undefined as never, table: (t: string) => t };
+
+describe('defineProjection with a handler per event type', () => {
+  it('refuses a key that is not one of the union’s types, and types each handler’s event by its key', () => {
+    const unknownKey = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: {
+        AllowlistEntryAdded: async (e) => e.data.entry.pattern,
+        // @ts-expect-error a renamed or unknown event type is not one of AllowlistEvent's
+        AllowlistEntryRenamed: async () => {},
+      },
+    });
+    const wrongMember = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: {
+        // @ts-expect-error AllowlistEntryAdded carries the entry, not an entryId: the handler gets that member only
+        AllowlistEntryAdded: async (e) => e.data.entryId,
+        AllowlistEntryRemoved: async (e) => e.data.entryId,
+      },
+    });
+    // @ts-expect-error one form or the other: handlers in `on` next to a batch `apply` would be ignored
+    const both = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: { AllowlistEntryAdded: async () => {} },
+      eventTypes: ['AllowlistEntryAdded'],
+      async apply() {},
+    });
+    // The engine filters by eventTypes, which are the keys of `on`.
+    expect(unknownKey.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRenamed']);
+    expect(wrongMember.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRemoved']);
+    expect(both.eventTypes).toEqual(['AllowlistEntryAdded']);
+  });
+
+  it('calls the handler of each event’s type, in the order of the events, with the context', async () => {
+    const seen: string[] = [];
+    const p = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: {
+        AllowlistEntryAdded: async (e, { table }) => seen.push(`${table('added')} ${e.data.entry.pattern}`),
+        AllowlistEntryRemoved: async (e, { table }) => seen.push(`${table('removed')} ${e.data.entryId}`),
+      },
+    });
+    expect(p.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRemoved']);
+    await p.apply(
+      [
+        recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@a.test' } }),
+        recorded('AllowlistEntryRemoved', { companyId: 'c', entryId: 'e1' }),
+        recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@b.test' } }),
+      ],
+      { tx: undefined as never, table: (t) => `aside_${t}` },
+    );
+    expect(seen).toEqual(['aside_added *@a.test', 'aside_removed e1', 'aside_added *@b.test']);
+  });
+
+  it('delivers no event of a type it has no handler for, and does not fail on one', async () => {
+    const seen: string[] = [];
+    const p = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: { AllowlistEntryRemoved: async (e) => seen.push(e.data.entryId) },
+    });
+    expect(p.eventTypes).toEqual(['AllowlistEntryRemoved']);
+    await p.apply(
+      [
+        recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@a.test' } }),
+        recorded('AllowlistEntryRemoved', { companyId: 'c', entryId: 'e1' }),
+      ],
+      ctx,
+    );
+    expect(seen).toEqual(['e1']);
+  });
+
+  it('awaits each handler before the next one starts', async () => {
+    const log: string[] = [];
+    const slow = (id: string) => async () => {
+      log.push(`start ${id}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      log.push(`end ${id}`);
+    };
+    const p = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: { AllowlistEntryAdded: slow('added'), AllowlistEntryRemoved: slow('removed') },
+    });
+    await p.apply([recorded('AllowlistEntryAdded', { entry: {} }), recorded('AllowlistEntryRemoved', {})], ctx);
+    expect(log).toEqual(['start added', 'end added', 'start removed', 'end removed']);
+  });
+});
+
+describe('defineProjection with the whole batch (set-based read models)', () => {
   it('refuses a listed type that is not in the union, and a comparison with a type it does not list', () => {
     const unknownType = defineProjection<AllowlistEvent>()({
       name: 'x',
@@ -41,11 +135,7 @@ describe('defineProjection', () => {
       },
     });
     expect(p.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRemoved']);
-    const recorded = (type: string, data: unknown) => ({ type, data }) as RecordedEvent;
-    await p.apply([recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@x.test' } }), recorded('AllowlistEntryRemoved', { companyId: 'c', entryId: 'e1' })], {
-      tx: undefined as never,
-      table: (t) => t,
-    });
+    await p.apply([recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@x.test' } }), recorded('AllowlistEntryRemoved', { companyId: 'c', entryId: 'e1' })], ctx);
     expect(seen).toEqual(['*@x.test', 'e1']);
   });
 });
