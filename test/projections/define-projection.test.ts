@@ -9,39 +9,6 @@ const recorded = (type: string, data: unknown) => ({ type, data }) as RecordedEv
 const ctx = { tx: undefined as never, table: (t: string) => t };
 
 describe('defineProjection with a handler per event type', () => {
-  it('refuses a key that is not one of the union’s types, and types each handler’s event by its key', () => {
-    const unknownKey = defineProjection<AllowlistEvent>()({
-      name: 'x',
-      tables: [],
-      on: {
-        AllowlistEntryAdded: async (e) => e.data.entry.pattern,
-        // @ts-expect-error a renamed or unknown event type is not one of AllowlistEvent's
-        AllowlistEntryRenamed: async () => {},
-      },
-    });
-    const wrongMember = defineProjection<AllowlistEvent>()({
-      name: 'x',
-      tables: [],
-      on: {
-        // @ts-expect-error AllowlistEntryAdded carries the entry, not an entryId: the handler gets that member only
-        AllowlistEntryAdded: async (e) => e.data.entryId,
-        AllowlistEntryRemoved: async (e) => e.data.entryId,
-      },
-    });
-    // @ts-expect-error one form or the other: handlers in `on` next to a batch `apply` would be ignored
-    const both = defineProjection<AllowlistEvent>()({
-      name: 'x',
-      tables: [],
-      on: { AllowlistEntryAdded: async () => {} },
-      eventTypes: ['AllowlistEntryAdded'],
-      async apply() {},
-    });
-    // The engine filters by eventTypes, which are the keys of `on`.
-    expect(unknownKey.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRenamed']);
-    expect(wrongMember.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRemoved']);
-    expect(both.eventTypes).toEqual(['AllowlistEntryAdded']);
-  });
-
   it('calls the handler of each event’s type, in the order of the events, with the context', async () => {
     const seen: string[] = [];
     const p = defineProjection<AllowlistEvent>()({
@@ -96,6 +63,39 @@ describe('defineProjection with a handler per event type', () => {
     });
     await p.apply([recorded('AllowlistEntryAdded', { entry: {} }), recorded('AllowlistEntryRemoved', {})], ctx);
     expect(log).toEqual(['start added', 'end added', 'start removed', 'end removed']);
+  });
+
+  it('refuses a key that is not one of the union’s types, and types each handler’s event by its key', () => {
+    const unknownKey = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: {
+        AllowlistEntryAdded: async (e) => e.data.entry.pattern,
+        // @ts-expect-error a renamed or unknown event type is not one of AllowlistEvent's
+        AllowlistEntryRenamed: async () => {},
+      },
+    });
+    const wrongMember = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: {
+        // @ts-expect-error AllowlistEntryAdded carries the entry, not an entryId: the handler gets that member only
+        AllowlistEntryAdded: async (e) => e.data.entryId,
+        AllowlistEntryRemoved: async (e) => e.data.entryId,
+      },
+    });
+    // @ts-expect-error one form or the other: handlers in `on` next to a batch `apply` would be ignored
+    const both = defineProjection<AllowlistEvent>()({
+      name: 'x',
+      tables: [],
+      on: { AllowlistEntryAdded: async () => {} },
+      eventTypes: ['AllowlistEntryAdded'],
+      async apply() {},
+    });
+    // The engine filters by eventTypes, which are the keys of `on`.
+    expect(unknownKey.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRenamed']);
+    expect(wrongMember.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRemoved']);
+    expect(both.eventTypes).toEqual(['AllowlistEntryAdded']);
   });
 });
 
