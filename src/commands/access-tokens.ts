@@ -42,7 +42,7 @@ export async function issueBoardToken(
       issuedBy: actorLabel(actor),
       now: now.toISOString(),
     },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { id: tokenId, token, expiresAt, position: r.position };
 }
@@ -55,7 +55,7 @@ export async function issueAgentKey(store: EventStore, input: { agentId: string;
     accessTokenStream(tokenId),
     accessTokenDecider,
     { type: 'IssueAgentKey', tokenId, tokenHash: hashToken(token), agentId: input.agentId, companyId: input.companyId, issuedBy: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { id: tokenId, token, expiresAt: null, position: r.position };
 }
@@ -71,7 +71,7 @@ export async function revokeAccessToken(
     accessTokenStream(input.tokenId),
     accessTokenDecider,
     { type: 'RevokeToken', ...input, revokedBy: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return r.position;
 }

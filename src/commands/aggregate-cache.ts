@@ -1,6 +1,7 @@
 import { type Decider, type DomainEvent, fold } from '../domain/decider.js';
-import { type EventMetadata, type EventStore, type RecordedEvent, StreamNotFoundError, WrongExpectedRevisionError } from '../eventstore/port.js';
-import type { CommandResult } from './handle-command.js';
+import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/port.js';
+import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
+import { type CommandResult, type Loaded, handleCommand } from './handle-command.js';
 
 interface Entry {
   state: unknown;
@@ -15,7 +16,6 @@ export interface CachedLoad<S> {
 type States<T extends readonly CachedLoad<unknown>[]> = { [K in keyof T]: T[K] extends CachedLoad<infer S> ? S : never };
 
 const MAX_ENTRIES = 20_000;
-const MAX_ATTEMPTS = 20;
 
 /**
  * Folded aggregates kept in memory with their revision, caught up on every load by one read of what is
@@ -36,26 +36,13 @@ export class AggregateCache {
   /**
    * `handleCommand` on the cached state: decided on it, appended with its exact revision (which proves it
    * current) and folded into it, so a command reads only what other writers appended since the last one.
-   * A conflict means another writer (process) appended: catch up and decide again.
+   * A conflict means another writer (process) appended: the loop catches up and decides again.
    */
   async handle<C, S, E extends DomainEvent>(streamName: string, decider: Decider<C, S, E>, command: C, metadata: EventMetadata = {}): Promise<CommandResult<S, E>> {
-    for (let attempt = 1; ; attempt++) {
-      const { state, revision } = (await this.catchUp([{ streamName, decider: decider as CachedLoad<S>['decider'] }]))[0]!;
-      const events = decider.decide(command, state as S);
-      if (events.length === 0) return { events, state: state as S, position: null, revision };
-      try {
-        const r = await this.store.append(
-          streamName,
-          events.map((e) => ({ type: e.type, data: e.data, metadata })),
-          revision === null ? 'no_stream' : revision,
-        );
-        const next = fold(decider, events, state as S);
-        this.remember(streamName, { state: next, revision: r.nextExpectedRevision });
-        return { events, state: next, position: r.position, revision: r.nextExpectedRevision };
-      } catch (err) {
-        if (!(err instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw err;
-      }
-    }
+    const load = async () => (await this.catchUp([{ streamName, decider: decider as CachedLoad<S>['decider'] }]))[0] as Loaded<S>;
+    const r = await handleCommand(this.store, streamName, decider, command, { metadata, load });
+    if (r.events.length > 0) this.remember(streamName, { state: r.state, revision: r.revision });
+    return r;
   }
 
   private async catchUp(loads: readonly CachedLoad<unknown>[]): Promise<Entry[]> {
@@ -82,16 +69,7 @@ export class AggregateCache {
   private async readForward(requests: { streamName: string; fromRevision: number }[]): Promise<Map<string, RecordedEvent[]>> {
     if (this.store.readStreamsForward) return this.store.readStreamsForward(requests);
     const out = new Map<string, RecordedEvent[]>();
-    await Promise.all(
-      requests.map(async (r) => {
-        try {
-          out.set(r.streamName, await this.store.readStream(r.streamName, { fromRevision: r.fromRevision }));
-        } catch (err) {
-          if (!(err instanceof StreamNotFoundError)) throw err;
-          out.set(r.streamName, []);
-        }
-      }),
-    );
+    await Promise.all(requests.map(async (r) => out.set(r.streamName, (await readStreamIfAny(this.store, r.streamName, { fromRevision: r.fromRevision })) ?? [])));
     return out;
   }
 

@@ -30,7 +30,7 @@ export async function setBrandVoiceGuide(store: EventStore, companyId: string, g
     brandVoiceGuideStream(companyId),
     brandVoiceGuideDecider,
     { type: 'SetBrandVoiceGuide', companyId, guide, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { version: r.state.version, guide: r.state.guide, updatedAt: r.state.updatedAt, position: r.position };
 }

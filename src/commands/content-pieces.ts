@@ -28,7 +28,7 @@ async function claimSourcePath(store: EventStore, companyId: string, sourcePath:
     sourcePathClaimStream(companyId, pathHash(sourcePath)),
     sourcePathClaimDecider,
     async (state) => ({ type: 'ClaimSourcePath' as const, pieceId, sourcePath, holder: await holderStatus(store, state.holder, sourcePath), now: now.toISOString() }),
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
 }
 
@@ -38,7 +38,7 @@ async function releaseSourcePath(store: EventStore, companyId: string, sourcePat
     sourcePathClaimStream(companyId, pathHash(sourcePath)),
     sourcePathClaimDecider,
     { type: 'ReleaseSourcePath', pieceId, now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
 }
 
@@ -57,7 +57,7 @@ export async function createContentPiece(
       contentPieceStream(pieceId),
       contentPieceDecider,
       { type: 'CreateContentPiece', pieceId, companyId: input.companyId, fields: input.fields, actor: actorLabel(actor), now: now.toISOString() },
-      actorMetadata(actor),
+      { metadata: actorMetadata(actor) },
     );
     return { id: pieceId, position: r.position };
   } catch (err) {
@@ -82,7 +82,7 @@ export async function updateContentPiece(
     contentPieceStream(input.pieceId),
     contentPieceDecider,
     { type: 'UpdateContentPiece', pieceId: input.pieceId, companyId: input.companyId, changes: input.changes, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   // A claim left behind by a crash here is stale (its holder moved) and is taken over when next claimed.
   if (moving) await releaseSourcePath(store, input.companyId, oldPath, input.pieceId, actor, now);
@@ -100,7 +100,7 @@ export async function deleteContentPiece(
     contentPieceStream(input.pieceId),
     contentPieceDecider,
     { type: 'DeleteContentPiece', pieceId: input.pieceId, companyId: input.companyId, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   if (r.state.status !== 'none') await releaseSourcePath(store, input.companyId, r.state.fields.sourcePath, input.pieceId, actor, now);
   return { position: r.position };

@@ -148,34 +148,24 @@ class ActivityHandle {
     return new ActivityHandle(id, state, revision, store, actor, positions);
   }
 
-  /** Decides the commands in order and appends their events together. */
+  /** Decides the commands in order and appends their events together (`handleCommand` on the state held). */
   async apply(commands: ActivityCommand[], options: { retryOnConflict?: boolean } = {}): Promise<ActivityState> {
-    for (;;) {
-      let state = this.state;
-      const events = [];
-      for (const c of commands) {
-        const decided = activityDecider.decide(c, state);
-        events.push(...decided);
-        state = decided.reduce(activityDecider.evolve, state);
-      }
-      if (events.length === 0) return state;
-      try {
-        const r = await this.store.append(
-          activityStream(this.id),
-          events.map((e) => ({ type: e.type, data: e.data, metadata: actorMetadata(this.actor) })),
-          this.revision === null ? 'no_stream' : this.revision,
-        );
-        this.state = state;
-        this.revision = r.nextExpectedRevision;
-        this.positions.add(r.position);
-        return state;
-      } catch (err) {
-        if (!(err instanceof WrongExpectedRevisionError) || options.retryOnConflict === false) throw err;
+    const r = await handleCommand(this.store, activityStream(this.id), activityDecider, commands, {
+      metadata: actorMetadata(this.actor),
+      known: { state: this.state, revision: this.revision },
+      // What a conflict reloads is this handle's from then on, whatever the decision on it.
+      load: async () => {
         const fresh = await loadAggregate(this.store, activityStream(this.id), activityDecider);
         this.state = fresh.state;
         this.revision = fresh.revision;
-      }
-    }
+        return fresh;
+      },
+      ...(options.retryOnConflict === false ? { maxAttempts: 1 } : {}),
+    });
+    this.state = r.state;
+    this.revision = r.revision;
+    this.positions.add(r.position);
+    return r.state;
   }
 }
 
@@ -368,7 +358,7 @@ export class Dispatcher {
           type: 'RequestApproval',
           data: { approvalId: approval.approvalId, activityId, companyId, outboxId: outbox.outboxId, channel: outbox.channel, to: request.to, ruleId: approval.ruleId, at: iso },
         },
-        actorMetadata(actor),
+        { metadata: actorMetadata(actor) },
       );
       positions.add(a.position);
     }
@@ -418,7 +408,7 @@ export class Dispatcher {
       approvalStream(approvalId),
       approvalDecider,
       { type: 'RejectApproval', companyId, by: actorLabel(actor), reason: 'duplicate request (clientDedupKey)', now: this.deps.now().toISOString() },
-      actorMetadata(actor),
+      { metadata: actorMetadata(actor) },
     ).catch(() => {});
   }
 
@@ -697,7 +687,7 @@ export class Dispatcher {
     for (const { approvalId, activityId } of approvals) {
       // Per item: a long batch must not stamp its last activities with a time the reconciler finds stale.
       const now = this.deps.now().toISOString();
-      const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'GrantApproval', companyId, by: actorLabel(actor), now }, actorMetadata(actor));
+      const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'GrantApproval', companyId, by: actorLabel(actor), now }, { metadata: actorMetadata(actor) });
       positions.add(a.position);
       const activity = await ActivityHandle.load(this.deps.store, activityId, actor, positions);
       await activity.apply([{ type: 'ApproveActivity', approvalId, ruleId: null, by: actorLabel(actor), now }]);
@@ -713,7 +703,7 @@ export class Dispatcher {
     const now = this.deps.now().toISOString();
     const results = [];
     for (const { approvalId, activityId } of approvals) {
-      const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'RejectApproval', companyId, by: actorLabel(actor), reason, now }, actorMetadata(actor));
+      const a = await handleCommand(this.deps.store, approvalStream(approvalId), approvalDecider, { type: 'RejectApproval', companyId, by: actorLabel(actor), reason, now }, { metadata: actorMetadata(actor) });
       positions.add(a.position);
       const activity = await ActivityHandle.load(this.deps.store, activityId, actor, positions);
       const s = await activity.apply([{ type: 'RejectActivity', approvalId, by: actorLabel(actor), reason, now }]);
@@ -759,7 +749,7 @@ export class Dispatcher {
           quotaRefunded: false,
           now: now.toISOString(),
         };
-      }, actorMetadata(actor));
+      }, { metadata: actorMetadata(actor) });
       return r.events.length > 0;
     } catch (err) {
       if (err instanceof DomainError) return false; // settled or moving on meanwhile

@@ -34,7 +34,7 @@ export async function createOutbox(
     outboxStream(outboxId),
     outboxDecider,
     { type: 'CreateOutbox', outboxId, companyId: input.companyId, fields: { ...input.fields, credentialId }, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { id: outboxId, position: r.position };
 }
@@ -54,7 +54,7 @@ export async function updateOutbox(
     outboxStream(input.outboxId),
     outboxDecider,
     { type: 'UpdateOutbox', outboxId: input.outboxId, companyId: input.companyId, changes, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { position: r.position };
 }
@@ -65,7 +65,7 @@ export async function deleteOutbox(store: EventStore, input: { companyId: string
     outboxStream(input.outboxId),
     outboxDecider,
     { type: 'DeleteOutbox', ...input, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { position: r.position };
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { DomainError } from '../domain/decider.js';
 import { HOOK_REGISTRY_STREAM, type PostIssueHooksReloaded } from '../domain/post-issue-hooks.js';
 import { INSTANCE_SCOPE } from '../domain/secret.js';
-import { StreamNotFoundError } from '../eventstore/port.js';
+import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
 import { type Hook, type HookRegistry, HookRegistrySchema, type ParsedRegistry, hookMatches, parseHookRegistry, registrySummary, secretRefProblems } from '../hooks/registry.js';
 import { deliverWebhook } from '../hooks/webhook.js';
 import type { Logger } from '../logger.js';
@@ -14,15 +14,10 @@ const EMPTY: { sha256: string | null; registry: HookRegistry } = { sha256: null,
 
 /** The registry in force: the latest reload recorded in the log (shared by every instance). */
 export async function currentHookRegistry(rt: Pick<Runtime, 'store'>): Promise<{ sha256: string | null; registry: HookRegistry }> {
-  try {
-    const [last] = await rt.store.readStream(HOOK_REGISTRY_STREAM, { direction: 'backwards', maxCount: 1 });
-    if (!last) return EMPTY;
-    const data = last.data as PostIssueHooksReloaded['data'];
-    return { sha256: data.sha256, registry: HookRegistrySchema.parse(data.registry) };
-  } catch (err) {
-    if (err instanceof StreamNotFoundError) return EMPTY;
-    throw err;
-  }
+  const [last] = (await readStreamIfAny(rt.store, HOOK_REGISTRY_STREAM, { direction: 'backwards', maxCount: 1 })) ?? [];
+  if (!last) return EMPTY;
+  const data = last.data as PostIssueHooksReloaded['data'];
+  return { sha256: data.sha256, registry: HookRegistrySchema.parse(data.registry) };
 }
 
 /** The registry file, parsed, and checked against the secrets it names: valid only if both pass. */

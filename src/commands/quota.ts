@@ -1,5 +1,16 @@
-import { type QuotaBucketCommand, type QuotaBucketEvent, type QuotaBucketState, bucketStream, decideBucketBatch, evolveBucket, foldBucketInto, quotaBucketDecider } from '../domain/quota-bucket.js';
-import { type EventStore, type Position, StreamNotFoundError, WrongExpectedRevisionError } from '../eventstore/port.js';
+import {
+  type QuotaBucketCommand,
+  type QuotaBucketEvent,
+  type QuotaBucketState,
+  bucketStream,
+  evolveBucket,
+  foldBucketInto,
+  quotaBatchDecider,
+  quotaBucketDecider,
+} from '../domain/quota-bucket.js';
+import type { EventStore, Position } from '../eventstore/port.js';
+import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
+import { type Loaded, handleCommand } from './handle-command.js';
 
 export interface BucketKey {
   companyId: string;
@@ -14,6 +25,7 @@ interface Pending {
 }
 
 const MAX_CACHED_BUCKETS = 10_000;
+const CONFLICT_ATTEMPTS = 1000;
 
 /**
  * Reserves and refunds quota units. Within this process, the work for one bucket is serialised and batched:
@@ -26,7 +38,7 @@ const MAX_CACHED_BUCKETS = 10_000;
 export class QuotaReserver {
   private readonly queues = new Map<string, Pending[]>();
   private readonly running = new Set<string>();
-  private readonly cache = new Map<string, { state: QuotaBucketState; revision: number | null }>();
+  private readonly cache = new Map<string, Loaded<QuotaBucketState>>();
 
   /**
    * `sharedCap`: the smallest cap of the outboxes sharing a bucket's credential (null: none known). Asked once
@@ -74,20 +86,16 @@ export class QuotaReserver {
     }
   }
 
-  private async catchUp(stream: string): Promise<{ state: QuotaBucketState; revision: number | null }> {
+  private async catchUp(stream: string): Promise<Loaded<QuotaBucketState>> {
     const cached = this.cache.get(stream) ?? { state: quotaBucketDecider.initialState(), revision: null };
-    try {
-      const newer = await this.store.readStream(stream, { fromRevision: cached.revision === null ? 0 : cached.revision + 1 });
-      if (newer.length === 0) return cached;
-      const state = evolveBucket(cached.state, newer.map((e) => ({ type: e.type, data: e.data }) as QuotaBucketEvent));
-      return { state, revision: newer[newer.length - 1]!.revision };
-    } catch (err) {
-      if (err instanceof StreamNotFoundError) return { state: quotaBucketDecider.initialState(), revision: null };
-      throw err;
-    }
+    const newer = await readStreamIfAny(this.store, stream, { fromRevision: cached.revision === null ? 0 : cached.revision + 1 });
+    if (newer === null) return { state: quotaBucketDecider.initialState(), revision: null };
+    if (newer.length === 0) return cached;
+    const state = evolveBucket(cached.state, newer.map((e) => ({ type: e.type, data: e.data }) as QuotaBucketEvent));
+    return { state, revision: newer[newer.length - 1]!.revision };
   }
 
-  private remember(stream: string, entry: { state: QuotaBucketState; revision: number | null }) {
+  private remember(stream: string, entry: Loaded<QuotaBucketState>) {
     this.cache.delete(stream);
     this.cache.set(stream, entry);
     if (this.cache.size > MAX_CACHED_BUCKETS) this.cache.delete(this.cache.keys().next().value!);
@@ -101,45 +109,29 @@ export class QuotaReserver {
     return batch.map(({ command: c }) => (c.type === 'Reserve' ? { ...c, requests: c.requests.map((r) => ({ ...r, cap: Math.min(r.cap, shared) })) } : c));
   }
 
-  /** Decides the whole batch on the latest state and appends it at once; on a conflict, catches up and again. */
+  /**
+   * Decides the whole batch on the cached state and appends it at once; on a conflict (another process reserved
+   * first) the loop catches up and decides again. A refusal (bucket full) on the cached state is confirmed on the
+   * stream as it is: another process may have refunded a unit since this one cached it.
+   */
   private async apply(stream: string, batch: Pending[]): Promise<void> {
     const commands = await this.withSharedCap(batch);
-    // A bucket this process has not seen yet may exist already (another process, or before a restart).
-    const cached = this.cache.get(stream);
-    let { state, revision } = cached ?? (await this.catchUp(stream));
-    let fresh = !cached;
-    for (;;) {
-      const events = decideBucketBatch(commands, state).flat();
-      if (events.length === 0 && !fresh) {
-        // A refusal (bucket full) is only as good as the state it was decided on: another process may have
-        // refunded a unit since this one cached it.
-        ({ state, revision } = await this.catchUp(stream));
-        fresh = true;
-        continue;
-      }
-      let position: Position | null = null;
-      let newRevision = revision;
-      if (events.length > 0) {
-        try {
-          const r = await this.store.append(stream, events, revision === null ? 'no_stream' : revision);
-          position = r.position;
-          newRevision = r.nextExpectedRevision;
-        } catch (err) {
-          if (!(err instanceof WrongExpectedRevisionError)) throw err;
-          ({ state, revision } = await this.catchUp(stream)); // another process reserved first
-          fresh = true;
-          continue;
-        }
-      }
+    const r = await handleCommand(this.store, stream, quotaBatchDecider, { batch: commands }, {
+      // A bucket this process has not seen yet may exist already (another process, or before a restart).
+      known: this.cache.get(stream),
+      load: () => this.catchUp(stream),
       // The cached state is this reserver's own: folded in place, since copying a hot bucket's sets per batch
       // costs as much as the batch.
-      const next = foldBucketInto(state, events);
-      this.remember(stream, { state: next, revision: newRevision });
-      for (const p of batch) {
-        const reserved = p.command.type === 'Reserve' ? next.holders.has(p.command.requests[0]!.activityId) : false;
-        p.resolve({ reserved, position });
-      }
-      return;
+      evolve: foldBucketInto,
+      confirmNoChange: true,
+      // Every process's batches on a hot bucket collide; each retry decides on what the others wrote, so the
+      // loop ends, but it may take more turns than a person's command would be given.
+      maxAttempts: CONFLICT_ATTEMPTS,
+    });
+    this.remember(stream, { state: r.state, revision: r.revision });
+    for (const p of batch) {
+      const reserved = p.command.type === 'Reserve' ? r.state.holders.has(p.command.requests[0]!.activityId) : false;
+      p.resolve({ reserved, position: r.position });
     }
   }
 }

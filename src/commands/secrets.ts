@@ -89,7 +89,7 @@ async function create(
       actor: actorLabel(actor),
       now: now.toISOString(),
     },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { id: secretId, version: 1, ref: formatSecretRef(secretId), position: r.position };
 }
@@ -107,7 +107,7 @@ async function addVersion(store: EventStore, master: MasterKey, scope: SecretSco
       actor: actorLabel(actor),
       now: now.toISOString(),
     },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   const version = r.state.exists ? r.state.latest : 0;
   return { id: input.secretId, version, ref: formatSecretRef(input.secretId), position: r.position };

@@ -57,7 +57,7 @@ export async function suppressRecipient(store: EventStore, input: SuppressInput,
     createdAt: now.toISOString(),
     createdBy: input.createdBy ?? actorLabel(actor),
   };
-  const r = await handleCommand(store, suppressionStream(id), suppressionDecider, { type: 'SuppressRecipient', entry, ...(input.cause ? { cause: input.cause } : {}) }, actorMetadata(actor));
+  const r = await handleCommand(store, suppressionStream(id), suppressionDecider, { type: 'SuppressRecipient', entry, ...(input.cause ? { cause: input.cause } : {}) }, { metadata: actorMetadata(actor) });
   return { entry: r.state.active ?? entry, created: r.events.length > 0, position: r.position };
 }
 
@@ -67,7 +67,7 @@ export async function liftSuppression(store: EventStore, input: { companyId: str
     suppressionStream(input.suppressionId),
     suppressionDecider,
     { type: 'LiftSuppression', ...input, actor: actorLabel(actor), now: now.toISOString() },
-    actorMetadata(actor),
+    { metadata: actorMetadata(actor) },
   );
   return { position: r.position };
 }

@@ -105,3 +105,14 @@ export const quotaBucketDecider: Decider<QuotaBucketCommand, QuotaBucketState, Q
   evolve: (state, event) => evolveBucket(state, [event]),
   decide: (command, state) => decideOn(command, new BucketOverlay(state)),
 };
+
+/**
+ * A batch of commands taken as one (group commit): decided together on one overlay, folded with one copy of the
+ * sets, so that a batch costs the same however full the bucket is.
+ */
+export const quotaBatchDecider: Decider<{ batch: readonly QuotaBucketCommand[] }, QuotaBucketState, QuotaBucketEvent> = {
+  initialState: quotaBucketDecider.initialState,
+  evolve: quotaBucketDecider.evolve,
+  evolveMany: evolveBucket,
+  decide: ({ batch }, state) => decideBucketBatch(batch, state).flat(),
+};

@@ -1,10 +1,10 @@
-import { loadAggregate } from '../commands/handle-command.js';
+import { handleCommand } from '../commands/handle-command.js';
 import { type ActivityCommand, activityDecider, activityStream } from '../domain/activity.js';
 import type { OutboxChannel } from '../domain/channels.js';
 import { type ContactCommand, type ContactKey, contactDecider, contactStream } from '../domain/contact.js';
 import { DomainError } from '../domain/decider.js';
 import { derivedUuid } from '../domain/derived-id.js';
-import { type EventMetadata, type EventStore, IdempotencyConflictError, type Position, WrongExpectedRevisionError, comparePositions } from '../eventstore/port.js';
+import { type EventMetadata, type EventStore, IdempotencyConflictError, type Position, comparePositions } from '../eventstore/port.js';
 import { type AliasKind, recipientAlias } from '../projections/activity-aliases.js';
 import type { Queryable } from '../sql/db.js';
 import type { InboundNotice } from './notices.js';
@@ -161,25 +161,14 @@ export class InboundRecorder {
 
   /** Decided on the activity's current state (a send not `sent` takes no delivery), appended at its revision. */
   private async onActivity(activityId: string, target: 'delivery' | 'reply', providerEventId: string, command: ActivityCommand) {
-    const stream = activityStream(activityId);
-    for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await loadAggregate(this.deps.store, stream, activityDecider);
-      let events;
-      try {
-        events = activityDecider.decide(command, state);
-      } catch (err) {
-        if (err instanceof DomainError) return null; // not (or no longer) a sent message: nothing to attach it to
-        throw err;
-      }
-      if (events.length === 0) return { written: false, position: null };
-      try {
-        const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, target);
-        const r = await this.deps.store.append(stream, [{ id, type: events[0]!.type, data: events[0]!.data, metadata: this.metadata }], revision === null ? 'no_stream' : revision);
-        return { written: !r.duplicate, position: r.position };
-      } catch (err) {
-        if (err instanceof IdempotencyConflictError) return ALREADY_RECORDED; // on another stream (see inboundEventId)
-        if (!(err instanceof WrongExpectedRevisionError) || attempt >= 10) throw err;
-      }
+    const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, target);
+    try {
+      const r = await handleCommand(this.deps.store, activityStream(activityId), activityDecider, command, { metadata: this.metadata, eventIds: () => id, maxAttempts: 10 });
+      return { written: r.events.length > 0 && !r.duplicate, position: r.position };
+    } catch (err) {
+      if (err instanceof DomainError) return null; // not (or no longer) a sent message: nothing to attach it to
+      if (err instanceof IdempotencyConflictError) return ALREADY_RECORDED; // on another stream (see inboundEventId)
+      throw err;
     }
   }
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { activityStream } from '../../domain/activity.js';
 import { SEND_CHANNELS } from '../../domain/channels.js';
-import { StreamNotFoundError } from '../../eventstore/port.js';
+import { readStreamIfAny } from '../../eventstore/read-stream-if-any.js';
 import { getActivity, listActivities } from '../../projections/activities.js';
 import { deliveryOf } from '../../projections/activity-deliveries.js';
 import { listCredentialBuckets, listTodaysCredentialBuckets } from '../../projections/credential-buckets.js';
@@ -51,14 +51,8 @@ export function activitiesRouter(rt: Runtime): Router {
   });
   r.get(`${base}/:activityId/history`, requireCompanyAccess, async (req, res) => {
     const activityId = uuidParam(req, 'activityId');
-    let events;
-    try {
-      events = await rt.store.readStream(activityStream(activityId));
-    } catch (err) {
-      if (err instanceof StreamNotFoundError) throw notFound('activity not found');
-      throw err;
-    }
-    if ((events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res)) throw notFound('activity not found');
+    const events = await readStreamIfAny(rt.store, activityStream(activityId));
+    if (!events || (events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res)) throw notFound('activity not found');
     res.json({
       activityId,
       events: events.map((e) => ({ revision: e.revision, type: e.type, data: e.data, actor: e.metadata.actor ?? null, recordedAt: e.recordedAt })),
