@@ -1,8 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { accessTokenDecider, accessTokenStream } from '../domain/access-token.js';
 import type { EventStore, Position } from '../eventstore/port.js';
-import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand } from './handle-command.js';
+import type { Actor } from './actor.js';
+import { commandHandlerFor } from './command-handler.js';
+
+const accessToken = commandHandlerFor(accessTokenDecider, accessTokenStream);
 
 export const BOARD_TOKEN = /^pcp_board_[0-9a-f]{48}$/;
 export const AGENT_KEY = /^pcp_[0-9a-f]{48}$/;
@@ -27,36 +29,21 @@ export async function issueBoardToken(
   const tokenId = randomUUID();
   const token = newToken('pcp_board_');
   const expiresAt = input.ttlDays === 0 ? null : new Date(now.getTime() + input.ttlDays * 86_400_000).toISOString();
-  const r = await handleCommand(
-    store,
-    accessTokenStream(tokenId),
-    accessTokenDecider,
-    {
-      type: 'IssueBoardToken',
-      tokenId,
-      tokenHash: hashToken(token),
-      userId: input.userId,
-      instanceAdmin: input.instanceAdmin,
-      companyIds: [...new Set(input.companyIds)],
-      expiresAt,
-      issuedBy: actorLabel(actor),
-      now: now.toISOString(),
-    },
-    { metadata: actorMetadata(actor) },
-  );
+  const { userId, instanceAdmin } = input;
+  const companyIds = [...new Set(input.companyIds)];
+  const r = await accessToken(store, tokenId, { actor, now }, (s) => ({
+    type: 'IssueBoardToken',
+    ...{ tokenId, tokenHash: hashToken(token), userId, instanceAdmin, companyIds, expiresAt },
+    issuedBy: s.by,
+    now: s.now,
+  }));
   return { id: tokenId, token, expiresAt, position: r.position };
 }
 
 export async function issueAgentKey(store: EventStore, input: { agentId: string; companyId: string }, actor: Actor, now: Date): Promise<IssuedToken> {
   const tokenId = randomUUID();
   const token = newToken('pcp_');
-  const r = await handleCommand(
-    store,
-    accessTokenStream(tokenId),
-    accessTokenDecider,
-    { type: 'IssueAgentKey', tokenId, tokenHash: hashToken(token), agentId: input.agentId, companyId: input.companyId, issuedBy: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
+  const r = await accessToken(store, tokenId, { actor, now }, (s) => ({ type: 'IssueAgentKey', tokenId, tokenHash: hashToken(token), ...input, issuedBy: s.by, now: s.now }));
   return { id: tokenId, token, expiresAt: null, position: r.position };
 }
 
@@ -66,12 +53,5 @@ export async function revokeAccessToken(
   actor: Actor,
   now: Date,
 ): Promise<Position | null> {
-  const r = await handleCommand(
-    store,
-    accessTokenStream(input.tokenId),
-    accessTokenDecider,
-    { type: 'RevokeToken', ...input, revokedBy: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
-  return r.position;
+  return (await accessToken(store, input.tokenId, { actor, now }, (s) => ({ type: 'RevokeToken', ...input, revokedBy: s.by, now: s.now }))).position;
 }

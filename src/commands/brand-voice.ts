@@ -6,8 +6,11 @@ import { type EventStore, type Position, WrongExpectedRevisionError } from '../e
 import type { ProjectionEngine } from '../projections/engine.js';
 import { findCachedVerdict } from '../projections/brand-voice-cache.js';
 import type { Queryable } from '../sql/db.js';
-import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand, loadAggregate } from './handle-command.js';
+import { type Actor, actorMetadata } from './actor.js';
+import { commandHandlerFor } from './command-handler.js';
+import { loadAggregate } from './handle-command.js';
+
+const brandVoiceGuide = commandHandlerFor(brandVoiceGuideDecider, brandVoiceGuideStream);
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -25,13 +28,7 @@ export const brandVoiceCheckStream = (companyId: string, contentSha256: string, 
   `crm_brand_voice_check-${companyId}.${contentSha256}.${guideVersion}.${channel ?? '_'}`;
 
 export async function setBrandVoiceGuide(store: EventStore, companyId: string, guide: BrandVoiceGuide, actor: Actor, now: Date) {
-  const r = await handleCommand(
-    store,
-    brandVoiceGuideStream(companyId),
-    brandVoiceGuideDecider,
-    { type: 'SetBrandVoiceGuide', companyId, guide, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
+  const r = await brandVoiceGuide(store, companyId, { actor, now }, (s) => ({ type: 'SetBrandVoiceGuide', companyId, guide, actor: s.by, now: s.now }));
   return { version: r.state.version, guide: r.state.guide, updatedAt: r.state.updatedAt, position: r.position };
 }
 

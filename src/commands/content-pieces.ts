@@ -9,8 +9,9 @@ import {
 } from '../domain/content-piece.js';
 import { canonicalSourcePath } from '../domain/source-path.js';
 import type { EventStore, Position } from '../eventstore/port.js';
-import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand, loadAggregate } from './handle-command.js';
+import type { Actor } from './actor.js';
+import { commandHandlerFor } from './command-handler.js';
+import { loadAggregate } from './handle-command.js';
 
 const pathHash = (sourcePath: string) => createHash('sha256').update(canonicalSourcePath(sourcePath), 'utf8').digest('hex').slice(0, 40);
 
@@ -22,25 +23,19 @@ async function holderStatus(store: EventStore, holder: string | null, sourcePath
 }
 
 /** Claims (company, sourcePath) for a piece; a live holder makes it a 409 carrying the holder's id. */
-async function claimSourcePath(store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) {
-  await handleCommand(
-    store,
-    sourcePathClaimStream(companyId, pathHash(sourcePath)),
-    sourcePathClaimDecider,
-    async (state) => ({ type: 'ClaimSourcePath' as const, pieceId, sourcePath, holder: await holderStatus(store, state.holder, sourcePath), now: now.toISOString() }),
-    { metadata: actorMetadata(actor) },
-  );
-}
+const claimOf = (companyId: string, sourcePath: string) => ({ companyId, sourcePath });
+const sourcePathClaim = commandHandlerFor(sourcePathClaimDecider, (c: { companyId: string; sourcePath: string }) => sourcePathClaimStream(c.companyId, pathHash(c.sourcePath)));
+const contentPiece = commandHandlerFor(contentPieceDecider, contentPieceStream);
 
-async function releaseSourcePath(store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) {
-  await handleCommand(
-    store,
-    sourcePathClaimStream(companyId, pathHash(sourcePath)),
-    sourcePathClaimDecider,
-    { type: 'ReleaseSourcePath', pieceId, now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
-}
+const claimSourcePath = (store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) =>
+  sourcePathClaim(store, claimOf(companyId, sourcePath), { actor, now }, (s) => async (state) => ({
+    type: 'ClaimSourcePath' as const,
+    ...{ pieceId, sourcePath, holder: await holderStatus(store, state.holder, sourcePath) },
+    now: s.now,
+  }));
+
+const releaseSourcePath = (store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) =>
+  sourcePathClaim(store, claimOf(companyId, sourcePath), { actor, now }, (s) => ({ type: 'ReleaseSourcePath', pieceId, now: s.now }));
 
 export async function createContentPiece(
   store: EventStore,
@@ -52,13 +47,7 @@ export async function createContentPiece(
   // The claim first: of two racing identical creations, one claims and the other gets the 409.
   await claimSourcePath(store, input.companyId, input.fields.sourcePath, pieceId, actor, now);
   try {
-    const r = await handleCommand(
-      store,
-      contentPieceStream(pieceId),
-      contentPieceDecider,
-      { type: 'CreateContentPiece', pieceId, companyId: input.companyId, fields: input.fields, actor: actorLabel(actor), now: now.toISOString() },
-      { metadata: actorMetadata(actor) },
-    );
+    const r = await contentPiece(store, pieceId, { actor, now }, (s) => ({ type: 'CreateContentPiece', pieceId, ...input, actor: s.by, now: s.now }));
     return { id: pieceId, position: r.position };
   } catch (err) {
     // Free the path at once rather than after the lease (best effort: a stale claim is taken over anyway).
@@ -77,13 +66,7 @@ export async function updateContentPiece(
   const oldPath = state.status === 'active' && state.companyId === input.companyId ? state.fields.sourcePath : null;
   const moving = oldPath !== null && input.changes.sourcePath !== undefined && canonicalSourcePath(input.changes.sourcePath) !== canonicalSourcePath(oldPath);
   if (moving) await claimSourcePath(store, input.companyId, input.changes.sourcePath!, input.pieceId, actor, now);
-  const r = await handleCommand(
-    store,
-    contentPieceStream(input.pieceId),
-    contentPieceDecider,
-    { type: 'UpdateContentPiece', pieceId: input.pieceId, companyId: input.companyId, changes: input.changes, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
+  const r = await contentPiece(store, input.pieceId, { actor, now }, (s) => ({ type: 'UpdateContentPiece', ...input, actor: s.by, now: s.now }));
   // A claim left behind by a crash here is stale (its holder moved) and is taken over when next claimed.
   if (moving) await releaseSourcePath(store, input.companyId, oldPath, input.pieceId, actor, now);
   return { position: r.position };
@@ -95,13 +78,7 @@ export async function deleteContentPiece(
   actor: Actor,
   now: Date,
 ): Promise<{ position: Position | null }> {
-  const r = await handleCommand(
-    store,
-    contentPieceStream(input.pieceId),
-    contentPieceDecider,
-    { type: 'DeleteContentPiece', pieceId: input.pieceId, companyId: input.companyId, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
+  const r = await contentPiece(store, input.pieceId, { actor, now }, (s) => ({ type: 'DeleteContentPiece', ...input, actor: s.by, now: s.now }));
   if (r.state.status !== 'none') await releaseSourcePath(store, input.companyId, r.state.fields.sourcePath, input.pieceId, actor, now);
   return { position: r.position };
 }

@@ -4,8 +4,9 @@ import { companyScope } from '../domain/secret.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import type { MasterKey } from '../secrets/crypto.js';
 import { webhookConfigOf } from '../webhooks/config.js';
-import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand, loadAggregate } from './handle-command.js';
+import type { Actor } from './actor.js';
+import { commandHandlerFor } from './command-handler.js';
+import { loadAggregate } from './handle-command.js';
 import { resolveSecret } from './secrets.js';
 
 /** The credential behind a reference: the secret must exist in the company (else 422, or 400 if malformed). */
@@ -19,6 +20,8 @@ async function checkWebhookSecret(store: EventStore, master: MasterKey, config: 
   if (webhook) await resolveSecret(store, master, webhook.secretRef, companyScope(companyId));
 }
 
+const outbox = commandHandlerFor(outboxDecider, outboxStream);
+
 export async function createOutbox(
   store: EventStore,
   master: MasterKey,
@@ -29,13 +32,7 @@ export async function createOutbox(
   const credentialId = await credentialOf(store, master, input.fields.secretRef, input.companyId);
   await checkWebhookSecret(store, master, input.fields.config, input.companyId);
   const outboxId = randomUUID();
-  const r = await handleCommand(
-    store,
-    outboxStream(outboxId),
-    outboxDecider,
-    { type: 'CreateOutbox', outboxId, companyId: input.companyId, fields: { ...input.fields, credentialId }, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
+  const r = await outbox(store, outboxId, { actor, now }, (s) => ({ type: 'CreateOutbox', outboxId, companyId: input.companyId, fields: { ...input.fields, credentialId }, actor: s.by, now: s.now }));
   return { id: outboxId, position: r.position };
 }
 
@@ -49,26 +46,11 @@ export async function updateOutbox(
   const changes: Partial<OutboxFields> = { ...input.changes };
   if (input.changes.secretRef !== undefined) changes.credentialId = await credentialOf(store, master, input.changes.secretRef, input.companyId);
   await checkWebhookSecret(store, master, input.changes.config, input.companyId);
-  const r = await handleCommand(
-    store,
-    outboxStream(input.outboxId),
-    outboxDecider,
-    { type: 'UpdateOutbox', outboxId: input.outboxId, companyId: input.companyId, changes, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
-  return { position: r.position };
+  return outbox(store, input.outboxId, { actor, now }, (s) => ({ type: 'UpdateOutbox', outboxId: input.outboxId, companyId: input.companyId, changes, actor: s.by, now: s.now }));
 }
 
-export async function deleteOutbox(store: EventStore, input: { companyId: string; outboxId: string }, actor: Actor, now: Date) {
-  const r = await handleCommand(
-    store,
-    outboxStream(input.outboxId),
-    outboxDecider,
-    { type: 'DeleteOutbox', ...input, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
-  return { position: r.position };
-}
+export const deleteOutbox = (store: EventStore, input: { companyId: string; outboxId: string }, actor: Actor, now: Date) =>
+  outbox(store, input.outboxId, { actor, now }, (s) => ({ type: 'DeleteOutbox', ...input, actor: s.by, now: s.now }));
 
 /** The live outbox of a company, from its stream (the dispatcher's source of truth), or null. */
 export async function loadOutbox(store: EventStore, companyId: string, outboxId: string) {

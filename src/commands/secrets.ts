@@ -5,8 +5,11 @@ import { type MasterKey, open, seal } from '../secrets/crypto.js';
 import { type SecretRef, formatSecretRef, parseSecretRef } from '../secrets/secret-ref.js';
 import { secretIdNamed } from '../projections/secrets.js';
 import type { Queryable } from '../sql/db.js';
-import { type Actor, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand, loadAggregate } from './handle-command.js';
+import type { Actor } from './actor.js';
+import { commandHandlerFor } from './command-handler.js';
+import { loadAggregate } from './handle-command.js';
+
+const secret = commandHandlerFor(secretDecider, secretStream);
 
 export interface StoredSecret {
   id: string;
@@ -75,40 +78,14 @@ async function create(
 ): Promise<StoredSecret> {
   const secretId = namedSecretId(scope, input.name);
   const sameNameAs = readModel ? await secretIdNamed(readModel, scopeOwner(scope), input.name) : null;
-  const r = await handleCommand(
-    store,
-    secretStream(secretId),
-    secretDecider,
-    {
-      type: 'CreateSecret',
-      secretId,
-      scope,
-      name: input.name,
-      sealed: seal(master, input.value, secretId),
-      sameNameAs,
-      actor: actorLabel(actor),
-      now: now.toISOString(),
-    },
-    { metadata: actorMetadata(actor) },
-  );
+  const sealed = seal(master, input.value, secretId);
+  const r = await secret(store, secretId, { actor, now }, (s) => ({ type: 'CreateSecret', secretId, scope, name: input.name, sealed, sameNameAs, actor: s.by, now: s.now }));
   return { id: secretId, version: 1, ref: formatSecretRef(secretId), position: r.position };
 }
 
 async function addVersion(store: EventStore, master: MasterKey, scope: SecretScope, input: { secretId: string; value: string }, actor: Actor, now: Date): Promise<StoredSecret> {
-  const r = await handleCommand(
-    store,
-    secretStream(input.secretId),
-    secretDecider,
-    {
-      type: 'AddSecretVersion',
-      secretId: input.secretId,
-      scope,
-      sealed: seal(master, input.value, input.secretId),
-      actor: actorLabel(actor),
-      now: now.toISOString(),
-    },
-    { metadata: actorMetadata(actor) },
-  );
+  const sealed = seal(master, input.value, input.secretId);
+  const r = await secret(store, input.secretId, { actor, now }, (s) => ({ type: 'AddSecretVersion', secretId: input.secretId, scope, sealed, actor: s.by, now: s.now }));
   const version = r.state.exists ? r.state.latest : 0;
   return { id: input.secretId, version, ref: formatSecretRef(input.secretId), position: r.position };
 }

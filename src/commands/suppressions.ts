@@ -9,8 +9,10 @@ import {
   suppressionStream,
 } from '../domain/suppression.js';
 import type { EventStore, Position } from '../eventstore/port.js';
-import { type Actor, SYSTEM_ACTOR, actorLabel, actorMetadata } from './actor.js';
-import { handleCommand } from './handle-command.js';
+import { type Actor, SYSTEM_ACTOR, actorLabel } from './actor.js';
+import { commandHandlerFor } from './command-handler.js';
+
+const suppression = commandHandlerFor(suppressionDecider, suppressionStream);
 
 export interface SuppressInput {
   companyId: string;
@@ -57,17 +59,9 @@ export async function suppressRecipient(store: EventStore, input: SuppressInput,
     createdAt: now.toISOString(),
     createdBy: input.createdBy ?? actorLabel(actor),
   };
-  const r = await handleCommand(store, suppressionStream(id), suppressionDecider, { type: 'SuppressRecipient', entry, ...(input.cause ? { cause: input.cause } : {}) }, { metadata: actorMetadata(actor) });
+  const r = await suppression(store, id, { actor, now }, () => ({ type: 'SuppressRecipient', entry, ...(input.cause ? { cause: input.cause } : {}) }));
   return { entry: r.state.active ?? entry, created: r.events.length > 0, position: r.position };
 }
 
-export async function liftSuppression(store: EventStore, input: { companyId: string; suppressionId: string }, actor: Actor, now: Date) {
-  const r = await handleCommand(
-    store,
-    suppressionStream(input.suppressionId),
-    suppressionDecider,
-    { type: 'LiftSuppression', ...input, actor: actorLabel(actor), now: now.toISOString() },
-    { metadata: actorMetadata(actor) },
-  );
-  return { position: r.position };
-}
+export const liftSuppression = (store: EventStore, input: { companyId: string; suppressionId: string }, actor: Actor, now: Date) =>
+  suppression(store, input.suppressionId, { actor, now }, (s) => ({ type: 'LiftSuppression', ...input, actor: s.by, now: s.now }));
