@@ -1,3 +1,4 @@
+import { canonicalEmail } from '../domain/recipients.js';
 import { type HttpProviderOptions, type ProviderReply, callProvider, field, joinUrl } from './http-provider.js';
 import { type ChannelAdapter, ChannelError } from './port.js';
 
@@ -18,6 +19,16 @@ interface CalComPayload {
   start: string;
   attendee: { name: string; email: string; timeZone: string };
   lengthInMinutes?: number;
+}
+
+/**
+ * A booking is made for the address the allowlist checked, never for another one in the payload: the attendee
+ * must be the recipient, and is booked under its canonical spelling. Null when it is someone else.
+ */
+export function bookingFor(payload: Record<string, unknown>, to: string): Record<string, unknown> | null {
+  const attendee = (payload as { attendee?: { email?: string } }).attendee;
+  if (canonicalEmail(attendee?.email ?? '') !== to) return null;
+  return { ...payload, attendee: { ...attendee, email: to } };
 }
 
 /**

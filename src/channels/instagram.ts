@@ -12,6 +12,9 @@ interface InstagramConfig {
   baseUrl?: string;
 }
 
+/** Meta reserves the human-agent tag for messages a person writes: an AI agent's always waits for one. */
+export const needsPersonOnInstagram = (payload: Record<string, unknown>) => payload.humanAgent === true;
+
 /**
  * Instagram messaging through the Send API: `POST /{version}/{ig-user-id}/messages` with the Instagram user
  * access token (the secret) as a Bearer token; the recipient is an Instagram-scoped id (IGSID). The

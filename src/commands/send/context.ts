@@ -1,0 +1,66 @@
+import type { ActivityError } from '../../domain/activity.js';
+import type { ChannelAdapters } from '../../channels/port.js';
+import type { SendChannel } from '../../domain/channels.js';
+import type { OutboxState } from '../../domain/outbox.js';
+import type { EventStore } from '../../eventstore/port.js';
+import type { Logger } from '../../logger.js';
+import type { MasterKey } from '../../secrets/crypto.js';
+import type { Queryable } from '../../sql/db.js';
+import type { AggregateCache } from '../aggregate-cache.js';
+import type { QuotaReserver } from '../quota.js';
+
+export interface SendRequest {
+  channel: SendChannel;
+  outboxId: string;
+  to: string;
+  payload: Record<string, unknown>;
+  contentPieceId?: string | null;
+  clientDedupKey?: string | null;
+  tags?: string[];
+}
+
+export type SendStatus = 'draft_pending_approval' | 'sent' | 'sent_dryrun' | 'blocked_by_allowlist' | 'blocked_by_quota' | 'failed';
+
+export interface SendResult {
+  id: string;
+  status: SendStatus | 'rejected';
+  approvalId?: string;
+  error?: ActivityError;
+  /** On a resend: the activity it resends. */
+  resendOf?: string;
+  /** On a send a person resent whose resend has not started yet: the activity it will be. */
+  resentAs?: string;
+}
+
+export interface DispatcherDeps {
+  store: EventStore;
+  db: Queryable;
+  masterKey: MasterKey;
+  adapters: ChannelAdapters;
+  now: () => Date;
+  /** How long a reservation may stay without an outcome before the reconciler settles it (ms). */
+  leaseMs: number;
+  /** Sends run at once; more wait their turn (backpressure: embedded PGlite runs one query at a time). */
+  maxConcurrentSends: number;
+  /** Of those, how many one company may run (default: half): a company whose sends stall cannot stall the others'. */
+  maxSendsPerCompany?: number;
+  /** Silent when not given. */
+  logger?: Logger;
+  /** The runtime's, shared with the commands on the same aggregates (one fold of an allowlist, not two). */
+  cache?: AggregateCache;
+}
+
+/** What every part of the send path works with: the dispatcher's dependencies, its cache, its quota and its log. */
+export interface SendContext {
+  deps: DispatcherDeps;
+  cache: AggregateCache;
+  quota: QuotaReserver;
+  logger: Logger;
+}
+
+/** The outbox a company may send through: live, and its own. */
+export function liveOutbox(state: OutboxState, companyId: string, outboxId: string) {
+  return state.status === 'active' && state.companyId === companyId ? { outboxId, companyId, ...state.fields } : null;
+}
+
+export type LiveOutbox = NonNullable<ReturnType<typeof liveOutbox>>;

@@ -1,0 +1,95 @@
+import type { ActivityCommand, ActivityError } from './activity.js';
+import { type AllowlistState, allowedBy } from './allowlist.js';
+import { type ApprovalRulesState, evaluateRules } from './approval-rules.js';
+import type { OutboxChannel } from './channels.js';
+import { type SuppressionState, suppressedBy } from './suppression.js';
+import { localDay } from './time-window.js';
+
+/**
+ * The send policy: whether a send may go, and what it needs first, decided on facts read beforehand. Every send
+ * goes through it twice at most: when requested (allowlist, suppressions, dry run, approval rules, window, which
+ * quota) and, if a person had to approve it, again when they do (the same checks but the rules, since the
+ * entry that allowed the recipient may be gone, the recipient may have unsubscribed, the window may have closed).
+ * Pure: no I/O, no clock.
+ */
+export interface SendPolicyRequest {
+  /** The channel the outbox sends on. */
+  channel: OutboxChannel;
+  /** A dry run reaches no provider and spends no unit; it is still checked against the allowlist. */
+  dryRun: boolean;
+  /** Every name of the recipient (`recipientKeys`): allowed under one, suppressed under none. None: no recipient. */
+  keys: readonly string[];
+  niche: string | null;
+  tags: readonly string[];
+  /** Approved by a person already (the second pass): the rules are not asked again. */
+  approvedByPerson: boolean;
+  /** The channel reserves the message for a person (Meta's human-agent tag) and an agent asked: a person must approve. */
+  needsPerson: boolean;
+  /** The id a new approval takes, when the send must wait for one (made by the caller: ids are not the policy's). */
+  approvalId: string;
+  /** The outbox's quota: one unit a day per credential, counted on the outbox's local day. */
+  quota: { companyId: string; credentialId: string; dailyCap: number; timezone: string };
+  now: Date;
+}
+
+export interface SendPolicyFacts {
+  allowlist: AllowlistState;
+  /** The suppression streams of the recipient's keys on the channel (`suppressionStreamsFor`). */
+  suppressions: readonly SuppressionState[];
+  rules: ApprovalRulesState;
+  /** Why the provider could not say who the recipient is (`resolveRecipient`), or null. */
+  unresolved: ActivityError | null;
+  /** Why the recipient's messaging window is closed (WhatsApp, Instagram), or null. */
+  windowClosed: ActivityError | null;
+}
+
+export interface QuotaClaim {
+  bucket: { companyId: string; credentialId: string; day: string };
+  cap: number;
+}
+
+export interface SendDecision {
+  /** The activity commands decided now, in order (after the request, on the first pass). */
+  commands: ActivityCommand[];
+  /** What must happen before the message goes: a person's approval, a quota unit, or nothing more. */
+  next: { kind: 'none' } | { kind: 'approval'; approvalId: string; ruleId: string | null } | ({ kind: 'reserve' } & QuotaClaim);
+}
+
+const NONE = { kind: 'none' } as const;
+
+/** Why the recipient may not be contacted at all: no recipient, outside the allowlist, or suppressed. */
+export function recipientRefusal(facts: Pick<SendPolicyFacts, 'allowlist' | 'suppressions'>, keys: readonly string[], channel: OutboxChannel): string | null {
+  if (keys.length === 0) return 'invalid_recipient';
+  if (!allowedBy(facts.allowlist.entries.values(), keys, channel)) return 'not_allowlisted';
+  return suppressedBy(facts.suppressions, channel) ? 'suppressed' : null;
+}
+
+export function decideSend(request: SendPolicyRequest, facts: SendPolicyFacts): SendDecision {
+  const now = request.now.toISOString();
+  // The provider does not know the recipient (or could not say): nothing was sent, no unit spent.
+  if (facts.unresolved) return { commands: [{ type: 'RecordFailed', error: facts.unresolved, quotaRefunded: false, now }], next: NONE };
+  const refused = recipientRefusal(facts, request.keys, request.channel);
+  if (refused) return { commands: [{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: refused, now }], next: NONE };
+  if (request.dryRun) return { commands: [{ type: 'SendDryRun', now }], next: NONE };
+  const commands: ActivityCommand[] = [];
+  if (!request.approvedByPerson) {
+    const decision = evaluateRules(facts.rules.rules.values(), { channel: request.channel, niche: request.niche, tags: [...request.tags], at: request.now });
+    if (decision.action === 'queue_for_manual' || request.needsPerson) {
+      const ruleId = decision.rule?.ruleId ?? null;
+      return { commands: [{ type: 'QueueForApproval', approvalId: request.approvalId, ruleId, now }], next: { kind: 'approval', approvalId: request.approvalId, ruleId } };
+    }
+    commands.push({ type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now });
+  }
+  // Before any quota: a message the provider would refuse (closed messaging window) must not spend a unit.
+  if (facts.windowClosed) return { commands: [...commands, { type: 'RecordFailed', error: facts.windowClosed, quotaRefunded: false, now }], next: NONE };
+  const { companyId, credentialId, dailyCap, timezone } = request.quota;
+  return { commands, next: { kind: 'reserve', bucket: { companyId, credentialId, day: localDay(request.now, timezone) }, cap: dailyCap } };
+}
+
+/** The step a quota reservation leads to: the dispatch starts with a lease, or the send is blocked by the quota. */
+export function afterReservation(claim: QuotaClaim, reserved: boolean, now: Date, leaseMs: number): ActivityCommand {
+  const iso = now.toISOString();
+  if (!reserved) return { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso };
+  const { credentialId, day } = claim.bucket;
+  return { type: 'StartDispatch', bucket: `${credentialId}.${day}`, credentialId, day, leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), now: iso };
+}
