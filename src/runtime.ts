@@ -20,6 +20,7 @@ import { whatsAppAdapter } from './channels/whatsapp.js';
 import { AggregateCache } from './commands/aggregate-cache.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
+import { sharedCap } from './projections/outboxes.js';
 import { Reconciler } from './commands/reconciler.js';
 import { withSuppressions } from './commands/suppression-adapters.js';
 import type { MasterKey } from './secrets/crypto.js';
@@ -127,7 +128,7 @@ export async function createRuntime(
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
     const aggregates = new AggregateCache(store);
-    const dispatcher = new Dispatcher({ store, db, masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
+    const dispatcher = new Dispatcher({ store, sharedCap: (key) => sharedCap(db, key.companyId, key.credentialId), masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'dispatcher' }),
       cache: aggregates,
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,

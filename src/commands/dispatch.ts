@@ -1,7 +1,6 @@
 import { FairSemaphore, defaultShare } from '../concurrency/fair-semaphore.js';
 import type { Position } from '../eventstore/port.js';
 import { silentLogger } from '../logger.js';
-import { sharedCap } from '../projections/outboxes.js';
 import type { Actor } from './actor.js';
 import { AggregateCache } from './aggregate-cache.js';
 import { QuotaReserver } from './quota.js';
@@ -30,9 +29,7 @@ export class Dispatcher {
   private readonly approvals: Approvals;
 
   constructor(deps: DispatcherDeps) {
-    // The shared cap is read from the outboxes read model: the one lookup of the send path that is not an
-    // aggregate (which outboxes share a credential is a question across streams).
-    this.quota = new QuotaReserver(deps.store, (key) => sharedCap(deps.db, key.companyId, key.credentialId));
+    this.quota = new QuotaReserver(deps.store, deps.sharedCap);
     this.ctx = { deps, cache: deps.cache ?? new AggregateCache(deps.store), quota: this.quota, logger: deps.logger ?? silentLogger };
     this.delivery = new Delivery(this.ctx);
     this.sender = new Sender(this.ctx, this.delivery);

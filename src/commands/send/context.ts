@@ -5,9 +5,8 @@ import type { OutboxState } from '../../domain/outbox.js';
 import type { EventStore } from '../../eventstore/port.js';
 import type { Logger } from '../../logger.js';
 import type { MasterKey } from '../../secrets/crypto.js';
-import type { Queryable } from '../../sql/db.js';
 import type { AggregateCache } from '../aggregate-cache.js';
-import type { QuotaReserver } from '../quota.js';
+import type { BucketKey, QuotaReserver } from '../quota.js';
 
 export interface SendRequest {
   channel: SendChannel;
@@ -34,7 +33,11 @@ export interface SendResult {
 
 export interface DispatcherDeps {
   store: EventStore;
-  db: Queryable;
+  /**
+   * The smallest daily cap of the company's outboxes that share a credential (null: none known): the one fact of
+   * the send path that is not an aggregate's, read from the outboxes read model (`sharedCap` there).
+   */
+  sharedCap: (key: BucketKey) => Promise<number | null>;
   masterKey: MasterKey;
   adapters: ChannelAdapters;
   now: () => Date;
