@@ -18,7 +18,11 @@ import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
 import { benchArgs, openBenchDb, round, runConcurrent } from './support.js';
 
-const args = benchArgs({ sends: { type: 'string', default: '5000' }, only: { type: 'string' }, 'allowlist-entries': { type: 'string', default: String(ALLOWLIST_LIMITS.entries) } });
+const args = benchArgs({
+  sends: { type: 'string', default: '5000' },
+  only: { type: 'string' },
+  'allowlist-entries': { type: 'string', default: String(ALLOWLIST_LIMITS.entries) },
+});
 const only = args.only as string | undefined; // hot | spread | allowlist: one scenario alone (for profiling)
 const SENDS = Number(args.sends);
 const ALLOWLIST_ENTRIES = Number(args['allowlist-entries']);
@@ -33,7 +37,12 @@ const instant: ChannelAdapter = {
 };
 
 const bench = await openBenchDb(args.backend);
-const config = { ...loadConfig({}), logLevel: 'silent' as const, secretsMasterKey: Buffer.alloc(32, 9).toString('base64'), dataDir: '/tmp/crm-bench-unused' };
+const config = {
+  ...loadConfig({}),
+  logLevel: 'silent' as const,
+  secretsMasterKey: Buffer.alloc(32, 9).toString('base64'),
+  dataDir: '/tmp/crm-bench-unused',
+};
 const rt = await createRuntime(config, silentLogger, { db: bench.db, adapters: { email: instant } });
 await rt.engine.start();
 const now = () => new Date();
@@ -43,11 +52,27 @@ async function company(credentials: number, cap: number, allowlist = 0) {
   const companyId = randomUUID();
   const outboxes: string[] = [];
   for (let i = 0; i < credentials; i++) {
-    const secret = await createSecret(rt.store, rt.masterKey, { companyId, name: `smtp-${i}`, value: 'smtp://bench@127.0.0.1:9' }, LOCAL_OPERATOR, now());
+    const secret = await createSecret(
+      rt.store,
+      rt.masterKey,
+      { companyId, name: `smtp-${i}`, value: 'smtp://bench@127.0.0.1:9' },
+      LOCAL_OPERATOR,
+      now(),
+    );
     const o = await createOutbox(
       rt.store,
       rt.masterKey,
-      { companyId, fields: { channel: 'email', niche: null, secretRef: secret.ref, config: { fromAddress: 'ops@example.com' }, dailyCap: cap, timezone: 'UTC' } },
+      {
+        companyId,
+        fields: {
+          channel: 'email',
+          niche: null,
+          secretRef: secret.ref,
+          config: { fromAddress: 'ops@example.com' },
+          dailyCap: cap,
+          timezone: 'UTC',
+        },
+      },
       LOCAL_OPERATOR,
       now(),
     );
@@ -56,7 +81,12 @@ async function company(credentials: number, cap: number, allowlist = 0) {
   }
   const started = performance.now();
   for (let i = 1; i < allowlist; i++) {
-    await addAllowlistEntry(rt.aggregates, { companyId, pattern: `someone-${i}@elsewhere.example`, channel: null, note: 'bench' }, LOCAL_OPERATOR, now());
+    await addAllowlistEntry(
+      rt.aggregates,
+      { companyId, pattern: `someone-${i}@elsewhere.example`, channel: null, note: 'bench' },
+      LOCAL_OPERATOR,
+      now(),
+    );
   }
   const setupMs = performance.now() - started;
   await addAllowlistEntry(rt.aggregates, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
@@ -69,7 +99,12 @@ async function sends(c: { companyId: string; outboxes: string[] }, total: number
   const stats = await runConcurrent(CONCURRENCY, total, async (_w, i) => {
     const { result } = await rt.dispatcher.send(
       c.companyId,
-      { channel: 'email', outboxId: c.outboxes[i % c.outboxes.length]!, to: `r${i}@example.org`, payload: { subject: 'Hi', text: 'Bench' } },
+      {
+        channel: 'email',
+        outboxId: c.outboxes[i % c.outboxes.length]!,
+        to: `r${i}@example.org`,
+        payload: { subject: 'Hi', text: 'Bench' },
+      },
       LOCAL_OPERATOR,
     );
     statuses[result.status] = (statuses[result.status] ?? 0) + 1;

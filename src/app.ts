@@ -30,7 +30,13 @@ export const BODY_LIMIT = '1mb';
  * so parseBody refuses them as it refuses no body at all. Not strict: `null` or `123` is a well-formed JSON body
  * that is not an object, which parseBody says, rather than "malformed".
  */
-const BYTE_ORDER_MARKS = [[0xef, 0xbb, 0xbf], [0xff, 0xfe], [0xfe, 0xff], [0xff, 0xfe, 0, 0], [0, 0, 0xfe, 0xff]].map((b) => Buffer.from(b));
+const BYTE_ORDER_MARKS = [
+  [0xef, 0xbb, 0xbf],
+  [0xff, 0xfe],
+  [0xfe, 0xff],
+  [0xff, 0xfe, 0, 0],
+  [0, 0, 0xfe, 0xff],
+].map((b) => Buffer.from(b));
 const emptyBodies = new WeakSet<IncomingMessage>();
 const jsonBody = [
   express.json({

@@ -3,10 +3,13 @@ export function isBackendDown(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300'].includes(code))
+    return true;
   if (code.startsWith('08')) return true; // SQLSTATE class 08: connection exception
   const name = typeof e.name === 'string' ? e.name : '';
   if (['UnavailableError', 'DeadlineExceededError', 'NotLeaderError'].includes(name)) return true;
   const message = typeof e.message === 'string' ? e.message : '';
-  return /Connection terminated|not queryable|timeout exceeded when trying to connect|PGlite is closed|Cannot use a pool after calling end/i.test(message);
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect|PGlite is closed|Cannot use a pool after calling end/i.test(
+    message,
+  );
 }

@@ -15,13 +15,16 @@ const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '://')).join(' or ')}`);
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL with scheme ${protocols.map((p) => p.replace(':', '://')).join(' or ')}`,
+    );
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -142,7 +145,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
     sendsPerCompany: e.CRM_SENDS_PER_COMPANY ?? null,
-    smtpTimeouts: { connectMs: e.CRM_SMTP_CONNECT_TIMEOUT_MS, greetingMs: e.CRM_SMTP_GREETING_TIMEOUT_MS, socketMs: e.CRM_SMTP_SOCKET_TIMEOUT_MS },
+    smtpTimeouts: {
+      connectMs: e.CRM_SMTP_CONNECT_TIMEOUT_MS,
+      greetingMs: e.CRM_SMTP_GREETING_TIMEOUT_MS,
+      socketMs: e.CRM_SMTP_SOCKET_TIMEOUT_MS,
+    },
     egressAllow,
     publicUrl: (e.CRM_PUBLIC_URL ?? `http://${isIP(e.HOST) === 6 ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
     publicUrlConfigured: e.CRM_PUBLIC_URL !== undefined,

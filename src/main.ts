@@ -30,7 +30,12 @@ async function main(): Promise<void> {
   try {
     rt = await createRuntime(config, logger);
   } catch (err) {
-    if (err instanceof DataDirBusyError || err instanceof ConfigError || err instanceof EventStoreSettingsError || err instanceof MasterKeyMismatchError) {
+    if (
+      err instanceof DataDirBusyError ||
+      err instanceof ConfigError ||
+      err instanceof EventStoreSettingsError ||
+      err instanceof MasterKeyMismatchError
+    ) {
       process.stderr.write(`crm-outreach: ${err.message}\n`);
       process.exit(1);
     }

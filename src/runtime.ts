@@ -128,13 +128,25 @@ export async function createRuntime(
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
     const aggregates = new AggregateCache(store);
-    const dispatcher = new Dispatcher({ store, sharedCap: (key) => sharedCap(db, key.companyId, key.credentialId), masterKey, now, adapters, leaseMs: config.dispatchLeaseMs,
+    const dispatcher = new Dispatcher({
+      store,
+      sharedCap: (key) => sharedCap(db, key.companyId, key.credentialId),
+      masterKey,
+      now,
+      adapters,
+      leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'dispatcher' }),
       cache: aggregates,
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
       maxSendsPerCompany: config.sendsPerCompany ?? undefined,
     });
-    const reconciler = new Reconciler({ db, dispatcher, now, leaseMs: config.dispatchLeaseMs, logger: logger.child({ component: 'reconciler' }) });
+    const reconciler = new Reconciler({
+      db,
+      dispatcher,
+      now,
+      leaseMs: config.dispatchLeaseMs,
+      logger: logger.child({ component: 'reconciler' }),
+    });
     return {
       config,
       logger,

@@ -4,7 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startServer, waitHealthy } from './support/processes.js';
 import { tempDir } from './support/app.js';
 
-function crm(args: string[], env: Record<string, string>, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function crm(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('./bin/crm.js', args, { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -24,7 +28,14 @@ describe('the crm CLI', () => {
 
   it('prints help for every command, and refuses bad arguments with one line and a non-zero exit', async () => {
     const env = { CRM_DATA_DIR: '/nonexistent-not-used' };
-    for (const args of [['--help'], ['token', '--help'], ['token', 'board', '--help'], ['token', 'agent', '--help'], ['token', 'revoke', '--help'], ['secret', 'put', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['token', '--help'],
+      ['token', 'board', '--help'],
+      ['token', 'agent', '--help'],
+      ['token', 'revoke', '--help'],
+      ['secret', 'put', '--help'],
+    ]) {
       const r = await crm(args, env);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/^Usage: crm/);

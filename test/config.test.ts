@@ -107,14 +107,22 @@ describe('configuration from the environment', () => {
   });
 
   it('reads the per-company send share and the SMTP timeouts', () => {
-    const c = loadConfig({ CRM_SENDS_PER_COMPANY: '3', CRM_SMTP_CONNECT_TIMEOUT_MS: '1500', CRM_SMTP_GREETING_TIMEOUT_MS: '2500', CRM_SMTP_SOCKET_TIMEOUT_MS: '20000' });
+    const c = loadConfig({
+      CRM_SENDS_PER_COMPANY: '3',
+      CRM_SMTP_CONNECT_TIMEOUT_MS: '1500',
+      CRM_SMTP_GREETING_TIMEOUT_MS: '2500',
+      CRM_SMTP_SOCKET_TIMEOUT_MS: '20000',
+    });
     expect(c.sendsPerCompany).toBe(3);
     expect(c.smtpTimeouts).toEqual({ connectMs: 1500, greetingMs: 2500, socketMs: 20000 });
   });
 
   it('wants the LLM URL and key together', () => {
     expect(() => loadConfig({ CRM_LLM_BASE_URL: 'http://127.0.0.1:9' })).toThrow(/go together/);
-    expect(loadConfig({ CRM_LLM_BASE_URL: 'http://127.0.0.1:9', CRM_LLM_API_KEY: 'k' }).llm).toMatchObject({ model: 'gpt-4o-mini', timeoutMs: 20000 });
+    expect(loadConfig({ CRM_LLM_BASE_URL: 'http://127.0.0.1:9', CRM_LLM_API_KEY: 'k' }).llm).toMatchObject({
+      model: 'gpt-4o-mini',
+      timeoutMs: 20000,
+    });
   });
 
   it('knows loopback hosts', () => {

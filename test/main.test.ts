@@ -52,7 +52,10 @@ describe('the server process', () => {
     const dir = tempDir();
     try {
       const port = await freePort();
-      const npm = spawn('npm', ['start'], { env: { ...process.env, LOG_LEVEL: 'info', PORT: String(port), CRM_DATA_DIR: dir.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const npm = spawn('npm', ['start'], {
+        env: { ...process.env, LOG_LEVEL: 'info', PORT: String(port), CRM_DATA_DIR: dir.path },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       children.push(npm);
       let out = '';
       npm.stdout!.on('data', (d) => (out += d));

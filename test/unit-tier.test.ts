@@ -28,12 +28,19 @@ describe('the fast tier: which test files reach a backend', () => {
 
   it('follows imports through the repository, across cycles, to a driver, process spawning or a server variable', () => {
     expect(reachesBackend(join(dir, 'test/pure.test.ts'))).toBe(false);
-    expect(backendTests(join(dir, 'test'))).toEqual(['test/db.test.ts', 'test/pglite.test.ts', 'test/server.test.ts', 'test/spawns.test.ts']);
+    expect(backendTests(join(dir, 'test'))).toEqual([
+      'test/db.test.ts',
+      'test/pglite.test.ts',
+      'test/server.test.ts',
+      'test/spawns.test.ts',
+    ]);
   });
 
   it('keeps the in-memory and pure suites of this repository, and leaves out those on a database or server', () => {
     const backend = backendTests(join(ROOT, 'test'));
-    expect(backend).toEqual(expect.arrayContaining(['test/eventstore/sql-event-store.test.ts', 'test/eventstore/eventstoredb.test.ts', 'test/cli.test.ts']));
+    expect(backend).toEqual(
+      expect.arrayContaining(['test/eventstore/sql-event-store.test.ts', 'test/eventstore/eventstoredb.test.ts', 'test/cli.test.ts']),
+    );
     expect(backend).not.toContain('test/eventstore/in-memory-event-store.test.ts');
     expect(backend).not.toContain('test/eventstore/eventstoredb-mapping.test.ts');
     expect(backend).not.toContain('test/concurrency/batcher.test.ts');

@@ -13,10 +13,12 @@ function occurrences(haystack: string, needle: string): number[] {
 export function checkAgainstGuide(draft: string, guide: BrandVoiceGuide, channel: string | null): Verdict {
   const findings: Finding[] = [];
   for (const p of guide.bannedPhrases) {
-    for (const at of occurrences(draft, p)) findings.push({ rule: 'banned_phrase', message: `banned phrase "${p}"`, start: at, end: at + p.length });
+    for (const at of occurrences(draft, p))
+      findings.push({ rule: 'banned_phrase', message: `banned phrase "${p}"`, start: at, end: at + p.length });
   }
   for (const p of guide.requiredPhrases) {
-    if (occurrences(draft, p).length === 0) findings.push({ rule: 'required_phrase', message: `missing required phrase "${p}"`, start: 0, end: 0 });
+    if (occurrences(draft, p).length === 0)
+      findings.push({ rule: 'required_phrase', message: `missing required phrase "${p}"`, start: 0, end: 0 });
   }
   const max = channel ? guide.maxLength[channel as keyof BrandVoiceGuide['maxLength']] : undefined;
   if (max !== undefined && draft.length > max) {
@@ -25,14 +27,22 @@ export function checkAgainstGuide(draft: string, guide: BrandVoiceGuide, channel
   if (guide.maxExclamationMarks !== null) {
     const marks = [...draft.matchAll(/!/g)].map((m) => m.index!);
     for (const at of marks.slice(guide.maxExclamationMarks)) {
-      findings.push({ rule: 'exclamation_marks', message: `more than ${guide.maxExclamationMarks} exclamation marks`, start: at, end: at + 1 });
+      findings.push({
+        rule: 'exclamation_marks',
+        message: `more than ${guide.maxExclamationMarks} exclamation marks`,
+        start: at,
+        end: at + 1,
+      });
     }
   }
   if (guide.shouting) {
     const { maxAllCapsWords, minWordLength } = guide.shouting;
-    const words = [...draft.matchAll(/\p{L}+/gu)].filter((m) => m[0].length >= minWordLength && m[0] === m[0].toLocaleUpperCase('en') && m[0] !== m[0].toLocaleLowerCase('en'));
+    const words = [...draft.matchAll(/\p{L}+/gu)].filter(
+      (m) => m[0].length >= minWordLength && m[0] === m[0].toLocaleUpperCase('en') && m[0] !== m[0].toLocaleLowerCase('en'),
+    );
     if (words.length > maxAllCapsWords) {
-      for (const w of words) findings.push({ rule: 'shouting', message: `all-caps word "${w[0]}"`, start: w.index!, end: w.index! + w[0].length });
+      for (const w of words)
+        findings.push({ rule: 'shouting', message: `all-caps word "${w[0]}"`, start: w.index!, end: w.index! + w[0].length });
     }
   }
   if (guide.requiredSignOff !== null) {

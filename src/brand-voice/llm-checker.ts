@@ -5,7 +5,9 @@ const VerdictSchema = z.object({
   pass: z.boolean(),
   score: z.number().min(0).max(1),
   findings: z
-    .array(z.object({ rule: z.string().max(100), message: z.string().max(1000), start: z.number().int().min(0), end: z.number().int().min(0) }))
+    .array(
+      z.object({ rule: z.string().max(100), message: z.string().max(1000), start: z.number().int().min(0), end: z.number().int().min(0) }),
+    )
     .max(200),
 });
 
@@ -61,7 +63,11 @@ export function llmChecker(opts: LlmCheckerOptions): BrandVoiceChecker {
       try {
         const completion = CompletionSchema.parse(await res.json());
         const verdict = VerdictSchema.parse(JSON.parse(completion.choices[0]!.message.content));
-        const findings = verdict.findings.map((f) => ({ ...f, start: Math.min(f.start, draft.length), end: Math.min(Math.max(f.end, f.start), draft.length) }));
+        const findings = verdict.findings.map((f) => ({
+          ...f,
+          start: Math.min(f.start, draft.length),
+          end: Math.min(Math.max(f.end, f.start), draft.length),
+        }));
         return { pass: verdict.pass && findings.length === 0, score: verdict.score, findings };
       } catch {
         throw new CheckerFailedError('the LLM checker gave an answer that is not a verdict');

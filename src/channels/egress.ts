@@ -188,7 +188,12 @@ export function egressPolicy(opts: { restricted: boolean; allow?: EgressAllowanc
         if (!addressAllowed(h)) throw new EgressRefusedError(`${h} ${REFUSED_MESSAGE}`);
         return [{ address: h, family: isIP(h) }];
       }
-      const all = isLocalhostName(h) ? [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }] : await resolve(h);
+      const all = isLocalhostName(h)
+        ? [
+            { address: '127.0.0.1', family: 4 },
+            { address: '::1', family: 6 },
+          ]
+        : await resolve(h);
       // Only the checked addresses are dialled: a name with one public and one private address reaches the public one.
       const ok = all.filter((a) => addressAllowed(a.address));
       // The refused address is not named: it would tell what an internal name resolves to.

@@ -31,7 +31,11 @@ function appendHtml(html: string, footer: string): string {
  * part (text or html) that shows no link gets the footer. Without a link (nothing to point at) placeholders are
  * dropped rather than sent as braces, and no footer is added.
  */
-export function withUnsubscribeLink<P extends { text?: string; html?: string }>(payload: P, url: string | undefined, footer: UnsubscribeFooter | undefined): P {
+export function withUnsubscribeLink<P extends { text?: string; html?: string }>(
+  payload: P,
+  url: string | undefined,
+  footer: UnsubscribeFooter | undefined,
+): P {
   const words = footer === true ? DEFAULT_FOOTER : { ...DEFAULT_FOOTER, ...(footer ?? {}) };
   const fill = (part: string | undefined, link: string, append: (body: string, footer: string) => string, footerWords: string) => {
     if (part === undefined) return undefined;
@@ -51,7 +55,10 @@ export const LIST_ID = /^(?=.{3,255}$)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0
  * outbox's own `listId`, else the outbox id under the sender's domain (a namespace the sender controls, as
  * RFC 2919 §2 asks). The sender's name is the human-readable phrase Gmail's guidelines ask for.
  */
-export function listId(cfg: { listId?: string; fromAddress: string; fromName?: string }, outboxId: string): { url: string; comment?: string } {
+export function listId(
+  cfg: { listId?: string; fromAddress: string; fromName?: string },
+  outboxId: string,
+): { url: string; comment?: string } {
   const id = cfg.listId ?? `${outboxId}.${cfg.fromAddress.slice(cfg.fromAddress.lastIndexOf('@') + 1).toLowerCase()}`;
   return cfg.fromName ? { url: id, comment: cfg.fromName } : { url: id };
 }

@@ -39,7 +39,13 @@ export function isHardBounce(e: { command?: string; responseCode?: number; respo
   const enhanced = enhancedStatusOf(e.response);
   // Without an enhanced code only the server's words tell a bad address from a refused relay ("550 relaying
   // denied" would otherwise suppress every recipient it was handed).
-  if (!enhanced) return e.responseCode !== 550 || /\b(user|mailbox|recipient|address)\b.{0,40}\b(unknown|not found|does not exist|doesn't exist|no such|invalid|unavailable|disabled)\b|\bno such (user|mailbox|recipient)\b/i.test(e.response ?? '');
+  if (!enhanced)
+    return (
+      e.responseCode !== 550 ||
+      /\b(user|mailbox|recipient|address)\b.{0,40}\b(unknown|not found|does not exist|doesn't exist|no such|invalid|unavailable|disabled)\b|\bno such (user|mailbox|recipient)\b/i.test(
+        e.response ?? '',
+      )
+    );
   const [cls, subject, detail] = enhanced.split('.');
   return cls === '5' && (subject === '1' || (subject === '2' && detail === '1'));
 }
@@ -61,7 +67,14 @@ function classify(err: unknown, credential: SmtpCredential): ChannelError {
   if (typeof e.responseCode === 'number') {
     const transient = e.responseCode >= 400 && e.responseCode < 500;
     const what = e.command === 'RCPT TO' || e.code === 'EENVELOPE' ? 'recipient refused' : 'message refused';
-    return new ChannelError(`smtp_${e.responseCode}`, `the SMTP server answered ${e.responseCode}: ${what}`, transient, true, isHardBounce(e), details);
+    return new ChannelError(
+      `smtp_${e.responseCode}`,
+      `the SMTP server answered ${e.responseCode}: ${what}`,
+      transient,
+      true,
+      isHardBounce(e),
+      details,
+    );
   }
   // Once the message was being handed over, a lost connection leaves its fate unknown: no refund.
   if ((e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') && e.command === 'DATA') {
@@ -176,7 +189,11 @@ export class EmailAdapter implements ChannelAdapter {
       clearTimeout(timer);
     }
     if (!found) return null;
-    return connectFirst(dialOrder(found).map((a) => a.address), port, deadline);
+    return connectFirst(
+      dialOrder(found).map((a) => a.address),
+      port,
+      deadline,
+    );
   }
 }
 

@@ -15,7 +15,12 @@ export interface HttpProviderOptions {
   egress?: EgressPolicy;
 }
 
-const DEFAULT_HTTP_OPTIONS: Required<HttpProviderOptions> = { timeoutMs: 15_000, maxRetries: 2, maxRetryAfterMs: 5_000, egress: UNRESTRICTED };
+const DEFAULT_HTTP_OPTIONS: Required<HttpProviderOptions> = {
+  timeoutMs: 15_000,
+  maxRetries: 2,
+  maxRetryAfterMs: 5_000,
+  egress: UNRESTRICTED,
+};
 
 export interface ProviderReply {
   status: number;
@@ -111,7 +116,11 @@ function networkFailure(call: ProviderCall, err: unknown): Attempt {
   const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
   if (e.cause?.code === 'EGRESS_REFUSED') {
     // Refused before any connection: nothing was sent, and trying again would be refused again.
-    return { error: new ChannelError('egress_refused', `${call.label}: ${e.cause.message ?? 'the address is refused'}`, false, true), retryable: false, delayMs: 0 };
+    return {
+      error: new ChannelError('egress_refused', `${call.label}: ${e.cause.message ?? 'the address is refused'}`, false, true),
+      retryable: false,
+      delayMs: 0,
+    };
   }
   // Several addresses tried (IPv4 and IPv6) fail as one AggregateError.
   const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? '';
@@ -120,7 +129,12 @@ function networkFailure(call: ProviderCall, err: unknown): Attempt {
   }
   // The request may have been taken: the unit stays spent and the message is not sent again.
   return {
-    error: new ChannelError(`${call.prefix}_outcome_unknown`, `the connection to ${call.label} failed after the request was sent: the outcome is unknown`, false, false),
+    error: new ChannelError(
+      `${call.prefix}_outcome_unknown`,
+      `the connection to ${call.label} failed after the request was sent: the outcome is unknown`,
+      false,
+      false,
+    ),
     retryable: false,
     delayMs: 0,
   };

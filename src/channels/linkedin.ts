@@ -27,7 +27,11 @@ interface LinkedInPayload {
 function readUnipileError(reply: ProviderReply) {
   const type = field(reply.body, 'type');
   if (typeof type !== 'string' || !type.startsWith('errors/')) return {};
-  const name = type.replace(/^errors\//, '').toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 60);
+  const name = type
+    .replace(/^errors\//, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .slice(0, 60);
   const detail = field(reply.body, 'detail');
   const title = field(reply.body, 'title');
   const message = typeof detail === 'string' && detail ? detail : typeof title === 'string' ? title : undefined;
@@ -63,7 +67,8 @@ export function linkedInAdapter(options: HttpProviderOptions = {}): ChannelAdapt
       options,
     );
     const id = field(profile.body, 'provider_id');
-    if (typeof id !== 'string' || !LINKEDIN_PROVIDER_ID.test(id)) throw new ChannelError('unipile_recipient_unresolved', 'Unipile returned no LinkedIn id for the recipient');
+    if (typeof id !== 'string' || !LINKEDIN_PROVIDER_ID.test(id))
+      throw new ChannelError('unipile_recipient_unresolved', 'Unipile returned no LinkedIn id for the recipient');
     const publicIdentifier = field(profile.body, 'public_identifier');
     return { providerId: id, publicIdentifier: typeof publicIdentifier === 'string' ? publicIdentifier : null };
   };

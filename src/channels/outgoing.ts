@@ -21,7 +21,10 @@ export interface OutgoingPayload {
 const CHANNEL_RULES: Partial<Record<OutboxChannel, (payload: Record<string, unknown>, to: string) => Omit<OutgoingPayload, 'to'>>> = {
   'cal-com': (payload, to) => {
     const booking = bookingFor(payload, to);
-    if (!booking) throw new DomainError('invalid_input', 'payload.attendee.email must be the recipient (to)', [{ code: 'custom', path: ['payload', 'attendee', 'email'], message: 'must equal to' }]);
+    if (!booking)
+      throw new DomainError('invalid_input', 'payload.attendee.email must be the recipient (to)', [
+        { code: 'custom', path: ['payload', 'attendee', 'email'], message: 'must equal to' },
+      ]);
     return { payload: booking, needsPerson: false };
   },
   instagram: (payload) => ({ payload, needsPerson: needsPersonOnInstagram(payload) }),
@@ -32,7 +35,10 @@ const CHANNEL_RULES: Partial<Record<OutboxChannel, (payload: Record<string, unkn
  */
 export function canonicalTo(channel: OutboxChannel, to: string): string {
   const canonical = canonicalRecipient(channel, to);
-  if (canonical === null) throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`, [{ code: 'custom', path: ['to'], message: `must be ${RECIPIENT_FORMS[channel]}` }]);
+  if (canonical === null)
+    throw new DomainError('invalid_input', `to is not a valid ${channel} recipient`, [
+      { code: 'custom', path: ['to'], message: `must be ${RECIPIENT_FORMS[channel]}` },
+    ]);
   return canonical;
 }
 
@@ -43,7 +49,11 @@ export function canonicalTo(channel: OutboxChannel, to: string): string {
 export function outgoingMessage(channel: OutboxChannel, to: string, payload: unknown): OutgoingPayload {
   const parsed = SEND_PAYLOAD[channel].safeParse(payload);
   if (!parsed.success) {
-    throw new DomainError('invalid_input', `payload is not a valid ${channel} payload`, parsed.error.issues.map(({ code, path, message }) => ({ code, path: ['payload', ...path], message })));
+    throw new DomainError(
+      'invalid_input',
+      `payload is not a valid ${channel} payload`,
+      parsed.error.issues.map(({ code, path, message }) => ({ code, path: ['payload', ...path], message })),
+    );
   }
   const data = parsed.data as Record<string, unknown>;
   const canonical = canonicalTo(channel, to);

@@ -27,7 +27,11 @@ export interface ChannelAdapter {
    * `recipientAliases`: the recipient's names the provider gave while sending (a LinkedIn member id looked up
    * from a profile URL), recorded on the send so that webhooks naming the recipient by them find it.
    */
-  send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage): Promise<{ providerMessageId: string | null; recipientAliases?: string[] }>;
+  send(
+    outbox: OutboxForAdapter,
+    credential: string,
+    message: OutgoingMessage,
+  ): Promise<{ providerMessageId: string | null; recipientAliases?: string[] }>;
   /**
    * For a channel whose recipients have several names (LinkedIn: a member id, a profile URL), asks the provider
    * which member a canonical `to` is, before any check: `to` is then the id the provider sends to, and `aliases`

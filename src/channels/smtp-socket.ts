@@ -1,7 +1,8 @@
 import { type Socket, connect } from 'node:net';
 
 /** A connection failure as nodemailer reports its own, so that one classification serves both. */
-export const connectError = (message: string, code: 'ECONNECTION' | 'ETIMEDOUT') => Object.assign(new Error(message), { code, command: 'CONN' });
+export const connectError = (message: string, code: 'ECONNECTION' | 'ETIMEDOUT') =>
+  Object.assign(new Error(message), { code, command: 'CONN' });
 
 /**
  * IPv4 first, each family in the order given: a host whose IPv6 path is broken (common on servers with an AAAA

@@ -28,7 +28,11 @@ export function whatsAppAdapter(options: HttpProviderOptions = {}): ChannelAdapt
       const content = p.template
         ? {
             type: 'template',
-            template: { name: p.template.name, language: { code: p.template.language }, ...(p.template.components ? { components: p.template.components } : {}) },
+            template: {
+              name: p.template.name,
+              language: { code: p.template.language },
+              ...(p.template.components ? { components: p.template.components } : {}),
+            },
           }
         : { type: 'text', text: { body: p.text } };
       const reply = await callProvider(

@@ -53,10 +53,20 @@ Reads the value from stdin (a trailing newline is dropped) and prints its refere
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals = 0): { values: Values; positionals: string[] } {
+function parse(
+  args: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+  positionals = 0,
+): { values: Values; positionals: string[] } {
   try {
-    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true });
-    if (!r.values.help && r.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${r.positionals.length}`);
+    const r = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: positionals > 0,
+      strict: true,
+    });
+    if (!r.values.help && r.positionals.length !== positionals)
+      throw new UsageError(`expected ${positionals} argument(s), got ${r.positionals.length}`);
     return { values: r.values as Values, positionals: r.positionals };
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -73,7 +83,9 @@ async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Enter the secret value, then Ctrl-D:\n');
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Opens the configured storage, runs `fn`, and lets the read models catch up before closing. */
@@ -99,7 +111,8 @@ export async function run(argv: string[]): Promise<string> {
   const key = [group, sub].filter((x) => x && !x.startsWith('-')).join(' ');
   if (!group || group === '--help' || group === '-h') return HELP['']!;
   if ((!sub || sub === '--help' || sub === '-h') && HELP[group]) return HELP[group]!;
-  if (!HELP[key] || key.split(' ').length !== 2) throw new UsageError(`unknown command '${[group, sub].filter(Boolean).join(' ')}' (see crm --help)`);
+  if (!HELP[key] || key.split(' ').length !== 2)
+    throw new UsageError(`unknown command '${[group, sub].filter(Boolean).join(' ')}' (see crm --help)`);
 
   switch (key) {
     case 'token board': {
@@ -115,12 +128,18 @@ export async function run(argv: string[]): Promise<string> {
       let ttlDays: number | undefined;
       if (values['ttl-days'] !== undefined) {
         ttlDays = Number(values['ttl-days']);
-        if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650) throw new UsageError('--ttl-days must be a whole number from 0 to 3650');
+        if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650)
+          throw new UsageError('--ttl-days must be a whole number from 0 to 3650');
       }
       return withRuntime(async (rt) => {
         const r = await issueBoardToken(
           rt.store,
-          { userId: (values.user as string).trim(), instanceAdmin: values.admin === true, companyIds: companies, ttlDays: ttlDays ?? rt.config.boardTokenTtlDays },
+          {
+            userId: (values.user as string).trim(),
+            instanceAdmin: values.admin === true,
+            companyIds: companies,
+            ttlDays: ttlDays ?? rt.config.boardTokenTtlDays,
+          },
           LOCAL_OPERATOR,
           rt.now(),
         );
@@ -175,7 +194,13 @@ if (invokedDirectly) {
       process.stdout.write(`${out}\n`);
     },
     (err: unknown) => {
-      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof DomainError || err instanceof MasterKeyMismatchError) {
+      if (
+        err instanceof UsageError ||
+        err instanceof ConfigError ||
+        err instanceof DataDirBusyError ||
+        err instanceof DomainError ||
+        err instanceof MasterKeyMismatchError
+      ) {
         process.stderr.write(`crm: ${err.message.split('\n').join(' ')}\n`);
         process.exitCode = err instanceof UsageError ? 2 : 1;
         return;

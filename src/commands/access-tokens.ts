@@ -40,10 +40,22 @@ export async function issueBoardToken(
   return { id: tokenId, token, expiresAt, position: r.position };
 }
 
-export async function issueAgentKey(store: EventStore, input: { agentId: string; companyId: string }, actor: Actor, now: Date): Promise<IssuedToken> {
+export async function issueAgentKey(
+  store: EventStore,
+  input: { agentId: string; companyId: string },
+  actor: Actor,
+  now: Date,
+): Promise<IssuedToken> {
   const tokenId = randomUUID();
   const token = newToken('pcp_');
-  const r = await accessToken(store, tokenId, { actor, now }, (s) => ({ type: 'IssueAgentKey', tokenId, tokenHash: hashToken(token), ...input, issuedBy: s.by, now: s.now }));
+  const r = await accessToken(store, tokenId, { actor, now }, (s) => ({
+    type: 'IssueAgentKey',
+    tokenId,
+    tokenHash: hashToken(token),
+    ...input,
+    issuedBy: s.by,
+    now: s.now,
+  }));
   return { id: tokenId, token, expiresAt: null, position: r.position };
 }
 
@@ -53,5 +65,6 @@ export async function revokeAccessToken(
   actor: Actor,
   now: Date,
 ): Promise<Position | null> {
-  return (await accessToken(store, input.tokenId, { actor, now }, (s) => ({ type: 'RevokeToken', ...input, revokedBy: s.by, now: s.now }))).position;
+  return (await accessToken(store, input.tokenId, { actor, now }, (s) => ({ type: 'RevokeToken', ...input, revokedBy: s.by, now: s.now })))
+    .position;
 }

@@ -38,7 +38,12 @@ export class AggregateCache {
    * current) and folded into it, so a command reads only what other writers appended since the last one.
    * A conflict means another writer (process) appended: the loop catches up and decides again.
    */
-  async handle<C, S, E extends DomainEvent>(streamName: string, decider: Decider<C, S, E>, command: C, metadata: EventMetadata = {}): Promise<CommandResult<S, E>> {
+  async handle<C, S, E extends DomainEvent>(
+    streamName: string,
+    decider: Decider<C, S, E>,
+    command: C,
+    metadata: EventMetadata = {},
+  ): Promise<CommandResult<S, E>> {
     const load = async () => (await this.catchUp([{ streamName, decider: decider as CachedLoad<S>['decider'] }]))[0] as Loaded<S>;
     const r = await handleCommand(this.store, streamName, decider, command, { metadata, load });
     if (r.events.length > 0) this.remember(streamName, { state: r.state, revision: r.revision });
@@ -47,13 +52,20 @@ export class AggregateCache {
 
   private async catchUp(loads: readonly CachedLoad<unknown>[]): Promise<Entry[]> {
     const current = loads.map((l) => this.entries.get(l.streamName) ?? { state: l.decider.initialState(), revision: null });
-    const requests = loads.map((l, i) => ({ streamName: l.streamName, fromRevision: current[i]!.revision === null ? 0 : current[i]!.revision! + 1 }));
+    const requests = loads.map((l, i) => ({
+      streamName: l.streamName,
+      fromRevision: current[i]!.revision === null ? 0 : current[i]!.revision! + 1,
+    }));
     const newer = await this.readForward(requests);
     return loads.map((l, i) => {
       const events = newer.get(l.streamName) ?? [];
       let entry = current[i]!;
       if (events.length > 0) {
-        const state = fold(l.decider, events.map((e) => ({ type: e.type, data: e.data }) as DomainEvent), entry.state);
+        const state = fold(
+          l.decider,
+          events.map((e) => ({ type: e.type, data: e.data }) as DomainEvent),
+          entry.state,
+        );
         entry = { state, revision: events[events.length - 1]!.revision };
         this.remember(l.streamName, entry);
       }
@@ -69,7 +81,11 @@ export class AggregateCache {
   private async readForward(requests: { streamName: string; fromRevision: number }[]): Promise<Map<string, RecordedEvent[]>> {
     if (this.store.readStreamsForward) return this.store.readStreamsForward(requests);
     const out = new Map<string, RecordedEvent[]>();
-    await Promise.all(requests.map(async (r) => out.set(r.streamName, (await readStreamIfAny(this.store, r.streamName, { fromRevision: r.fromRevision })) ?? [])));
+    await Promise.all(
+      requests.map(async (r) =>
+        out.set(r.streamName, (await readStreamIfAny(this.store, r.streamName, { fromRevision: r.fromRevision })) ?? []),
+      ),
+    );
     return out;
   }
 

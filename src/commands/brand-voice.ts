@@ -28,7 +28,13 @@ export const brandVoiceCheckStream = (companyId: string, contentSha256: string, 
   `crm_brand_voice_check-${companyId}.${contentSha256}.${guideVersion}.${channel ?? '_'}`;
 
 export async function setBrandVoiceGuide(store: EventStore, companyId: string, guide: BrandVoiceGuide, actor: Actor, now: Date) {
-  const r = await brandVoiceGuide(store, companyId, { actor, now }, (s) => ({ type: 'SetBrandVoiceGuide', companyId, guide, actor: s.by, now: s.now }));
+  const r = await brandVoiceGuide(store, companyId, { actor, now }, (s) => ({
+    type: 'SetBrandVoiceGuide',
+    companyId,
+    guide,
+    actor: s.by,
+    now: s.now,
+  }));
   return { version: r.state.version, guide: r.state.guide, updatedAt: r.state.updatedAt, position: r.position };
 }
 
@@ -48,7 +54,11 @@ export class BrandVoiceService {
     private readonly deps: { store: EventStore; db: Queryable; engine: ProjectionEngine; checker: BrandVoiceChecker; now: () => Date },
   ) {}
 
-  async check(companyId: string, input: { contentSha256: string; draft: string; channel: string | null }, actor: Actor): Promise<CheckResult> {
+  async check(
+    companyId: string,
+    input: { contentSha256: string; draft: string; channel: string | null },
+    actor: Actor,
+  ): Promise<CheckResult> {
     // The hash is the cache key: a draft that does not match it would poison the cache for the real content.
     if (sha256Hex(input.draft) !== input.contentSha256) throw new DomainError('invalid_input', 'contentSha256 is not the SHA-256 of draft');
     const guide = await getBrandVoiceGuide(this.deps.store, companyId);

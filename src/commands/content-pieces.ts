@@ -24,7 +24,9 @@ async function holderStatus(store: EventStore, holder: string | null, sourcePath
 
 /** Claims (company, sourcePath) for a piece; a live holder makes it a 409 carrying the holder's id. */
 const claimOf = (companyId: string, sourcePath: string) => ({ companyId, sourcePath });
-const sourcePathClaim = commandHandlerFor(sourcePathClaimDecider, (c: { companyId: string; sourcePath: string }) => sourcePathClaimStream(c.companyId, pathHash(c.sourcePath)));
+const sourcePathClaim = commandHandlerFor(sourcePathClaimDecider, (c: { companyId: string; sourcePath: string }) =>
+  sourcePathClaimStream(c.companyId, pathHash(c.sourcePath)),
+);
 const contentPiece = commandHandlerFor(contentPieceDecider, contentPieceStream);
 
 const claimSourcePath = (store: EventStore, companyId: string, sourcePath: string, pieceId: string, actor: Actor, now: Date) =>
@@ -47,7 +49,13 @@ export async function createContentPiece(
   // The claim first: of two racing identical creations, one claims and the other gets the 409.
   await claimSourcePath(store, input.companyId, input.fields.sourcePath, pieceId, actor, now);
   try {
-    const r = await contentPiece(store, pieceId, { actor, now }, (s) => ({ type: 'CreateContentPiece', pieceId, ...input, actor: s.by, now: s.now }));
+    const r = await contentPiece(store, pieceId, { actor, now }, (s) => ({
+      type: 'CreateContentPiece',
+      pieceId,
+      ...input,
+      actor: s.by,
+      now: s.now,
+    }));
     return { id: pieceId, position: r.position };
   } catch (err) {
     // Free the path at once rather than after the lease (best effort: a stale claim is taken over anyway).
@@ -64,9 +72,17 @@ export async function updateContentPiece(
 ): Promise<{ position: Position | null }> {
   const { state } = await loadAggregate(store, contentPieceStream(input.pieceId), contentPieceDecider);
   const oldPath = state.status === 'active' && state.companyId === input.companyId ? state.fields.sourcePath : null;
-  const moving = oldPath !== null && input.changes.sourcePath !== undefined && canonicalSourcePath(input.changes.sourcePath) !== canonicalSourcePath(oldPath);
+  const moving =
+    oldPath !== null &&
+    input.changes.sourcePath !== undefined &&
+    canonicalSourcePath(input.changes.sourcePath) !== canonicalSourcePath(oldPath);
   if (moving) await claimSourcePath(store, input.companyId, input.changes.sourcePath!, input.pieceId, actor, now);
-  const r = await contentPiece(store, input.pieceId, { actor, now }, (s) => ({ type: 'UpdateContentPiece', ...input, actor: s.by, now: s.now }));
+  const r = await contentPiece(store, input.pieceId, { actor, now }, (s) => ({
+    type: 'UpdateContentPiece',
+    ...input,
+    actor: s.by,
+    now: s.now,
+  }));
   // A claim left behind by a crash here is stale (its holder moved) and is taken over when next claimed.
   if (moving) await releaseSourcePath(store, input.companyId, oldPath, input.pieceId, actor, now);
   return { position: r.position };
@@ -78,7 +94,12 @@ export async function deleteContentPiece(
   actor: Actor,
   now: Date,
 ): Promise<{ position: Position | null }> {
-  const r = await contentPiece(store, input.pieceId, { actor, now }, (s) => ({ type: 'DeleteContentPiece', ...input, actor: s.by, now: s.now }));
+  const r = await contentPiece(store, input.pieceId, { actor, now }, (s) => ({
+    type: 'DeleteContentPiece',
+    ...input,
+    actor: s.by,
+    now: s.now,
+  }));
   if (r.state.status !== 'none') await releaseSourcePath(store, input.companyId, r.state.fields.sourcePath, input.pieceId, actor, now);
   return { position: r.position };
 }

@@ -34,7 +34,10 @@ export class Dispatcher {
     this.delivery = new Delivery(this.ctx);
     this.sender = new Sender(this.ctx, this.delivery);
     this.approvals = new Approvals(this.ctx, this.delivery);
-    this.slots = new FairSemaphore(deps.maxConcurrentSends, Math.min(deps.maxConcurrentSends, deps.maxSendsPerCompany ?? defaultShare(deps.maxConcurrentSends)));
+    this.slots = new FairSemaphore(
+      deps.maxConcurrentSends,
+      Math.min(deps.maxConcurrentSends, deps.maxSendsPerCompany ?? defaultShare(deps.maxConcurrentSends)),
+    );
   }
 
   send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {

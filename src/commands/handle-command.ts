@@ -93,7 +93,12 @@ export async function handleCommand<Command, State, Event extends DomainEvent>(
     try {
       const r = await store.append(
         streamName,
-        events.map((e, i) => ({ ...(options.eventIds ? { id: options.eventIds(e, i) } : {}), type: e.type, data: e.data, metadata: options.metadata ?? {} })),
+        events.map((e, i) => ({
+          ...(options.eventIds ? { id: options.eventIds(e, i) } : {}),
+          type: e.type,
+          data: e.data,
+          metadata: options.metadata ?? {},
+        })),
         revision === null ? 'no_stream' : revision,
       );
       return { events, state: evolve(state, events), position: r.position, revision: r.nextExpectedRevision, duplicate: r.duplicate };
@@ -106,7 +111,11 @@ export async function handleCommand<Command, State, Event extends DomainEvent>(
 }
 
 /** The events of several commands, each decided on the state the ones before it left. */
-function decideAll<Command, State, Event extends DomainEvent>(decider: Decider<Command, State, Event>, commands: readonly Command[], state: State): Event[] {
+function decideAll<Command, State, Event extends DomainEvent>(
+  decider: Decider<Command, State, Event>,
+  commands: readonly Command[],
+  state: State,
+): Event[] {
   if (commands.length === 1) return decider.decide(commands[0]!, state);
   const events: Event[] = [];
   for (const c of commands) {

@@ -18,7 +18,10 @@ export async function windowRefusal(
   // What may go even to someone who never wrote (a WhatsApp template) needs no read.
   if (messagingWindowRefusal(outbox.channel, request.payload, null, now) === null) return null;
   const [contact] = await cache.load([
-    { streamName: contactStream({ companyId: request.companyId, channel: outbox.channel, account, contact: request.to }), decider: contactDecider },
+    {
+      streamName: contactStream({ companyId: request.companyId, channel: outbox.channel, account, contact: request.to }),
+      decider: contactDecider,
+    },
   ] as const);
   return messagingWindowRefusal(outbox.channel, request.payload, contact.lastInboundAt, now);
 }

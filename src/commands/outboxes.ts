@@ -32,7 +32,14 @@ export async function createOutbox(
   const credentialId = await credentialOf(store, master, input.fields.secretRef, input.companyId);
   await checkWebhookSecret(store, master, input.fields.config, input.companyId);
   const outboxId = randomUUID();
-  const r = await outbox(store, outboxId, { actor, now }, (s) => ({ type: 'CreateOutbox', outboxId, companyId: input.companyId, fields: { ...input.fields, credentialId }, actor: s.by, now: s.now }));
+  const r = await outbox(store, outboxId, { actor, now }, (s) => ({
+    type: 'CreateOutbox',
+    outboxId,
+    companyId: input.companyId,
+    fields: { ...input.fields, credentialId },
+    actor: s.by,
+    now: s.now,
+  }));
   return { id: outboxId, position: r.position };
 }
 
@@ -44,9 +51,17 @@ export async function updateOutbox(
   now: Date,
 ): Promise<{ position: Position | null }> {
   const changes: Partial<OutboxFields> = { ...input.changes };
-  if (input.changes.secretRef !== undefined) changes.credentialId = await credentialOf(store, master, input.changes.secretRef, input.companyId);
+  if (input.changes.secretRef !== undefined)
+    changes.credentialId = await credentialOf(store, master, input.changes.secretRef, input.companyId);
   await checkWebhookSecret(store, master, input.changes.config, input.companyId);
-  return outbox(store, input.outboxId, { actor, now }, (s) => ({ type: 'UpdateOutbox', outboxId: input.outboxId, companyId: input.companyId, changes, actor: s.by, now: s.now }));
+  return outbox(store, input.outboxId, { actor, now }, (s) => ({
+    type: 'UpdateOutbox',
+    outboxId: input.outboxId,
+    companyId: input.companyId,
+    changes,
+    actor: s.by,
+    now: s.now,
+  }));
 }
 
 export const deleteOutbox = (store: EventStore, input: { companyId: string; outboxId: string }, actor: Actor, now: Date) =>

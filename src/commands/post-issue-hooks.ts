@@ -3,7 +3,16 @@ import { DomainError } from '../domain/decider.js';
 import { HOOK_REGISTRY_STREAM, type PostIssueHooksReloaded } from '../domain/post-issue-hooks.js';
 import { INSTANCE_SCOPE } from '../domain/secret.js';
 import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
-import { type Hook, type HookRegistry, HookRegistrySchema, type ParsedRegistry, hookMatches, parseHookRegistry, registrySummary, secretRefProblems } from '../hooks/registry.js';
+import {
+  type Hook,
+  type HookRegistry,
+  HookRegistrySchema,
+  type ParsedRegistry,
+  hookMatches,
+  parseHookRegistry,
+  registrySummary,
+  secretRefProblems,
+} from '../hooks/registry.js';
 import { deliverWebhook } from '../hooks/webhook.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
@@ -27,7 +36,10 @@ async function readRegistryFile(rt: Pick<Runtime, 'store' | 'masterKey'>, path: 
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false as const, problems: [{ message: code === 'ENOENT' ? 'the registry file does not exist' : 'the registry file cannot be read' }] };
+    return {
+      ok: false as const,
+      problems: [{ message: code === 'ENOENT' ? 'the registry file does not exist' : 'the registry file cannot be read' }],
+    };
   }
   const parsed = parseHookRegistry(text);
   if (!parsed.ok) return parsed;
@@ -46,7 +58,13 @@ async function readRegistryFile(rt: Pick<Runtime, 'store' | 'masterKey'>, path: 
 async function record(rt: Runtime, sha256: string, registry: HookRegistry, actor: Actor) {
   const r = await rt.store.append(
     HOOK_REGISTRY_STREAM,
-    [{ type: 'PostIssueHooksReloaded', data: { sha256, registry, source: rt.config.postIssueHooksPath, reloadedBy: actorLabel(actor), reloadedAt: rt.now().toISOString() }, metadata: actorMetadata(actor) }],
+    [
+      {
+        type: 'PostIssueHooksReloaded',
+        data: { sha256, registry, source: rt.config.postIssueHooksPath, reloadedBy: actorLabel(actor), reloadedAt: rt.now().toISOString() },
+        metadata: actorMetadata(actor),
+      },
+    ],
     'any',
   );
   return r.position;
@@ -55,7 +73,10 @@ async function record(rt: Runtime, sha256: string, registry: HookRegistry, actor
 /** Reloads the YAML file: a valid one is recorded and takes force; an invalid one is a 422 and changes nothing. */
 export async function reloadHookRegistry(rt: Runtime, actor: Actor) {
   const parsed = await readRegistryFile(rt, rt.config.postIssueHooksPath);
-  if (!parsed.ok) throw new DomainError('invalid_state', 'the post-issue hooks registry is invalid; the previous one stays in force', { problems: parsed.problems });
+  if (!parsed.ok)
+    throw new DomainError('invalid_state', 'the post-issue hooks registry is invalid; the previous one stays in force', {
+      problems: parsed.problems,
+    });
   const position = await record(rt, parsed.sha256, parsed.registry, actor);
   return { sha256: parsed.sha256, hooks: registrySummary(parsed.registry), position };
 }
@@ -64,7 +85,10 @@ export async function reloadHookRegistry(rt: Runtime, actor: Actor) {
 export async function syncHookRegistryAtStart(rt: Runtime, actor: Actor, logger: Logger): Promise<void> {
   const parsed = await readRegistryFile(rt, rt.config.postIssueHooksPath);
   if (!parsed.ok) {
-    logger.warn('post-issue hooks file not loaded; the registry in force stays', { path: rt.config.postIssueHooksPath, problems: parsed.problems });
+    logger.warn('post-issue hooks file not loaded; the registry in force stays', {
+      path: rt.config.postIssueHooksPath,
+      problems: parsed.problems,
+    });
     return;
   }
   const current = await currentHookRegistry(rt);
@@ -83,10 +107,25 @@ async function runHook(rt: Runtime, hook: Hook, companyId: string, issue: Finish
     const artifacts = [];
     for (const a of issue.artifacts) {
       const r = await rt.brandVoice.check(companyId, a, actor);
-      artifacts.push({ contentSha256: a.contentSha256, channel: a.channel, pass: r.pass, score: r.score, cached: r.cached, failed: r.failed });
+      artifacts.push({
+        contentSha256: a.contentSha256,
+        channel: a.channel,
+        pass: r.pass,
+        score: r.score,
+        cached: r.cached,
+        failed: r.failed,
+      });
     }
     const passed = artifacts.filter((a) => a.pass).length;
-    return { name: hook.name, action: hook.action, ok: true, passed, total: artifacts.length, share: artifacts.length ? passed / artifacts.length : null, artifacts };
+    return {
+      name: hook.name,
+      action: hook.action,
+      ok: true,
+      passed,
+      total: artifacts.length,
+      share: artifacts.length ? passed / artifacts.length : null,
+      artifacts,
+    };
   }
   let key: string;
   try {

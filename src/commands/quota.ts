@@ -91,7 +91,10 @@ export class QuotaReserver {
     const newer = await readStreamIfAny(this.store, stream, { fromRevision: cached.revision === null ? 0 : cached.revision + 1 });
     if (newer === null) return { state: quotaBucketDecider.initialState(), revision: null };
     if (newer.length === 0) return cached;
-    const state = evolveBucket(cached.state, newer.map((e) => ({ type: e.type, data: e.data }) as QuotaBucketEvent));
+    const state = evolveBucket(
+      cached.state,
+      newer.map((e) => ({ type: e.type, data: e.data }) as QuotaBucketEvent),
+    );
     return { state, revision: newer[newer.length - 1]!.revision };
   }
 
@@ -106,7 +109,9 @@ export class QuotaReserver {
     const first = batch.find((p) => p.command.type === 'Reserve')?.command;
     if (!first) return batch.map((p) => p.command);
     const shared = (await this.sharedCap(first)) ?? Number.POSITIVE_INFINITY;
-    return batch.map(({ command: c }) => (c.type === 'Reserve' ? { ...c, requests: c.requests.map((r) => ({ ...r, cap: Math.min(r.cap, shared) })) } : c));
+    return batch.map(({ command: c }) =>
+      c.type === 'Reserve' ? { ...c, requests: c.requests.map((r) => ({ ...r, cap: Math.min(r.cap, shared) })) } : c,
+    );
   }
 
   /**
@@ -116,18 +121,24 @@ export class QuotaReserver {
    */
   private async apply(stream: string, batch: Pending[]): Promise<void> {
     const commands = await this.withSharedCap(batch);
-    const r = await handleCommand(this.store, stream, quotaBatchDecider, { batch: commands }, {
-      // A bucket this process has not seen yet may exist already (another process, or before a restart).
-      known: this.cache.get(stream),
-      load: () => this.catchUp(stream),
-      // The cached state is this reserver's own: folded in place, since copying a hot bucket's sets per batch
-      // costs as much as the batch.
-      evolve: foldBucketInto,
-      confirmNoChange: true,
-      // Every process's batches on a hot bucket collide; each retry decides on what the others wrote, so the
-      // loop ends, but it may take more turns than a person's command would be given.
-      maxAttempts: CONFLICT_ATTEMPTS,
-    });
+    const r = await handleCommand(
+      this.store,
+      stream,
+      quotaBatchDecider,
+      { batch: commands },
+      {
+        // A bucket this process has not seen yet may exist already (another process, or before a restart).
+        known: this.cache.get(stream),
+        load: () => this.catchUp(stream),
+        // The cached state is this reserver's own: folded in place, since copying a hot bucket's sets per batch
+        // costs as much as the batch.
+        evolve: foldBucketInto,
+        confirmNoChange: true,
+        // Every process's batches on a hot bucket collide; each retry decides on what the others wrote, so the
+        // loop ends, but it may take more turns than a person's command would be given.
+        maxAttempts: CONFLICT_ATTEMPTS,
+      },
+    );
     this.remember(stream, { state: r.state, revision: r.revision });
     for (const p of batch) {
       const reserved = p.command.type === 'Reserve' ? r.state.holders.has(p.command.requests[0]!.activityId) : false;

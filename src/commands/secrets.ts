@@ -1,5 +1,15 @@
 import { DomainError } from '../domain/decider.js';
-import { INSTANCE_SCOPE, type SecretScope, type SecretState, companyScope, inScope, namedSecretId, scopeOwner, secretDecider, secretStream } from '../domain/secret.js';
+import {
+  INSTANCE_SCOPE,
+  type SecretScope,
+  type SecretState,
+  companyScope,
+  inScope,
+  namedSecretId,
+  scopeOwner,
+  secretDecider,
+  secretStream,
+} from '../domain/secret.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { type MasterKey, open, seal } from '../secrets/crypto.js';
 import { type SecretRef, formatSecretRef, parseSecretRef } from '../secrets/secret-ref.js';
@@ -79,13 +89,36 @@ async function create(
   const secretId = namedSecretId(scope, input.name);
   const sameNameAs = readModel ? await secretIdNamed(readModel, scopeOwner(scope), input.name) : null;
   const sealed = seal(master, input.value, secretId);
-  const r = await secret(store, secretId, { actor, now }, (s) => ({ type: 'CreateSecret', secretId, scope, name: input.name, sealed, sameNameAs, actor: s.by, now: s.now }));
+  const r = await secret(store, secretId, { actor, now }, (s) => ({
+    type: 'CreateSecret',
+    secretId,
+    scope,
+    name: input.name,
+    sealed,
+    sameNameAs,
+    actor: s.by,
+    now: s.now,
+  }));
   return { id: secretId, version: 1, ref: formatSecretRef(secretId), position: r.position };
 }
 
-async function addVersion(store: EventStore, master: MasterKey, scope: SecretScope, input: { secretId: string; value: string }, actor: Actor, now: Date): Promise<StoredSecret> {
+async function addVersion(
+  store: EventStore,
+  master: MasterKey,
+  scope: SecretScope,
+  input: { secretId: string; value: string },
+  actor: Actor,
+  now: Date,
+): Promise<StoredSecret> {
   const sealed = seal(master, input.value, input.secretId);
-  const r = await secret(store, input.secretId, { actor, now }, (s) => ({ type: 'AddSecretVersion', secretId: input.secretId, scope, sealed, actor: s.by, now: s.now }));
+  const r = await secret(store, input.secretId, { actor, now }, (s) => ({
+    type: 'AddSecretVersion',
+    secretId: input.secretId,
+    scope,
+    sealed,
+    actor: s.by,
+    now: s.now,
+  }));
   const version = r.state.exists ? r.state.latest : 0;
   return { id: input.secretId, version, ref: formatSecretRef(input.secretId), position: r.position };
 }

@@ -38,7 +38,9 @@ export function withSuppressions(adapters: ChannelAdapters, deps: SuppressionAda
       }
     },
   });
-  return Object.fromEntries(Object.entries(adapters).map(([channel, adapter]) => [channel, wrap(channel as OutboxChannel, adapter)])) as ChannelAdapters;
+  return Object.fromEntries(
+    Object.entries(adapters).map(([channel, adapter]) => [channel, wrap(channel as OutboxChannel, adapter)]),
+  ) as ChannelAdapters;
 }
 
 /**
@@ -47,7 +49,11 @@ export function withSuppressions(adapters: ChannelAdapters, deps: SuppressionAda
  */
 async function recordBounce(deps: SuppressionAdapterDeps, companyId: string, channel: OutboxChannel, to: string, code: string) {
   try {
-    await suppressRecipient(deps.store, { companyId, recipient: to, channel, source: 'bounce', reason: code, createdBy: `${channel}:bounce` }, deps.now());
+    await suppressRecipient(
+      deps.store,
+      { companyId, recipient: to, channel, source: 'bounce', reason: code, createdBy: `${channel}:bounce` },
+      deps.now(),
+    );
   } catch (err) {
     deps.logger.warn('a hard bounce could not be recorded as a suppression', { companyId, code, error: (err as Error)?.name ?? 'unknown' });
   }

@@ -43,11 +43,20 @@ export interface SuppressResult {
  * it is). The entry point for every source: the HTTP routes, one-click unsubscribes, SMTP refusals, and
  * bounce webhooks. A malformed recipient is a `DomainError('invalid_input')`, before anything is written.
  */
-export async function suppressRecipient(store: EventStore, input: SuppressInput, now: Date, actor: Actor = SYSTEM_ACTOR): Promise<SuppressResult> {
+export async function suppressRecipient(
+  store: EventStore,
+  input: SuppressInput,
+  now: Date,
+  actor: Actor = SYSTEM_ACTOR,
+): Promise<SuppressResult> {
   // An unsubscribe link or a bounce names where a message went, maybe in a spelling from before recipients
   // were canonical: reading it generously can only stop more mail.
   const recipient = parseSuppressedRecipient(input.recipient, input.channel, input.source !== 'manual');
-  if (!recipient) throw new DomainError('invalid_input', input.channel ? `recipient is not a valid ${input.channel} recipient` : 'recipient is not a valid recipient');
+  if (!recipient)
+    throw new DomainError(
+      'invalid_input',
+      input.channel ? `recipient is not a valid ${input.channel} recipient` : 'recipient is not a valid recipient',
+    );
   const id = suppressionId(input.companyId, recipient, input.channel);
   const entry: SuppressionEntry = {
     suppressionId: id,
@@ -59,7 +68,11 @@ export async function suppressRecipient(store: EventStore, input: SuppressInput,
     createdAt: now.toISOString(),
     createdBy: input.createdBy ?? actorLabel(actor),
   };
-  const r = await suppression(store, id, { actor, now }, () => ({ type: 'SuppressRecipient', entry, ...(input.cause ? { cause: input.cause } : {}) }));
+  const r = await suppression(store, id, { actor, now }, () => ({
+    type: 'SuppressRecipient',
+    entry,
+    ...(input.cause ? { cause: input.cause } : {}),
+  }));
   return { entry: r.state.active ?? entry, created: r.events.length > 0, position: r.position };
 }
 

@@ -33,12 +33,13 @@ export type AccessTokenEvent =
         issuedAt: string;
       }
     >
-  | DomainEvent<'AgentKeyIssued', { tokenId: string; tokenHash: string; agentId: string; companyId: string; issuedBy: string; issuedAt: string }>
+  | DomainEvent<
+      'AgentKeyIssued',
+      { tokenId: string; tokenHash: string; agentId: string; companyId: string; issuedBy: string; issuedAt: string }
+    >
   | DomainEvent<'AccessTokenRevoked', { tokenId: string; revokedBy: string; revokedAt: string }>;
 
-export type AccessTokenState =
-  | { status: 'none' }
-  | { status: 'active' | 'revoked'; kind: 'board' | 'agent'; companyId: string | null };
+export type AccessTokenState = { status: 'none' } | { status: 'active' | 'revoked'; kind: 'board' | 'agent'; companyId: string | null };
 
 export const accessTokenDecider: Decider<AccessTokenCommand, AccessTokenState, AccessTokenEvent> = {
   initialState: () => ({ status: 'none' }),

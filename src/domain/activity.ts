@@ -6,7 +6,8 @@ import { derivedUuid } from './derived-id.js';
 export const activityStream = (activityId: string) => `crm_activity-${activityId}`;
 
 /** What a send ends in (or waits in, for a human). */
-export type FinalStatus = 'draft_pending_approval' | 'sent' | 'sent_dryrun' | 'blocked_by_allowlist' | 'blocked_by_quota' | 'failed' | 'rejected';
+export type FinalStatus =
+  'draft_pending_approval' | 'sent' | 'sent_dryrun' | 'blocked_by_allowlist' | 'blocked_by_quota' | 'failed' | 'rejected';
 export type ActivityStatus = 'none' | 'requested' | 'approved' | 'dispatching' | FinalStatus;
 
 /** Statuses a send can be answered with: settled, or waiting for a human. */
@@ -46,7 +47,18 @@ export interface ReplyChoice {
 }
 
 /** What a provider reported about a sent message after the send (delivery receipts, bounces, bookings). */
-export const DELIVERY_STATES = ['sent', 'delivered', 'read', 'failed', 'bounced', 'complained', 'accepted', 'booking_created', 'booking_rescheduled', 'booking_cancelled'] as const;
+export const DELIVERY_STATES = [
+  'sent',
+  'delivered',
+  'read',
+  'failed',
+  'bounced',
+  'complained',
+  'accepted',
+  'booking_created',
+  'booking_rescheduled',
+  'booking_cancelled',
+] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 export interface ActivityRequest {
@@ -97,11 +109,27 @@ export type ActivityEvent =
   | DomainEvent<'ActivityQueuedForApproval', { activityId: string; approvalId: string; ruleId: string | null; at: string }>
   | DomainEvent<'ActivityApproved', { activityId: string; approvalId: string | null; ruleId: string | null; by: string; at: string }>
   | DomainEvent<'ActivityRejected', { activityId: string; approvalId: string; by: string; reason: string | null; at: string }>
-  | DomainEvent<'ActivityDispatching', { activityId: string; bucket: string; credentialId: string; day: string; leaseUntil: string; at: string }>
+  | DomainEvent<
+      'ActivityDispatching',
+      { activityId: string; bucket: string; credentialId: string; day: string; leaseUntil: string; at: string }
+    >
   | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string; recipientAliases?: string[] }>
   | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>
-  | DomainEvent<'ActivityDeliveryUpdated', { activityId: string; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError; newProviderMessageId?: string }>
-  | DomainEvent<'ActivityReplyReceived', { activityId: string; at: string; text: string | null; providerEventId: string; choice?: ReplyChoice }>
+  | DomainEvent<
+      'ActivityDeliveryUpdated',
+      {
+        activityId: string;
+        state: DeliveryState;
+        at: string;
+        providerEventId: string;
+        error?: ActivityError;
+        newProviderMessageId?: string;
+      }
+    >
+  | DomainEvent<
+      'ActivityReplyReceived',
+      { activityId: string; at: string; text: string | null; providerEventId: string; choice?: ReplyChoice }
+    >
   | DomainEvent<'ActivityResendDecided', { activityId: string; resentAs: string; by: string; at: string }>;
 
 export interface ActivityState {
@@ -134,7 +162,14 @@ export type ActivityCommand =
   | { type: 'RecordSent'; providerMessageId: string | null; recipientAliases?: string[]; now: string }
   | { type: 'RecordFailed'; error: ActivityError; quotaRefunded: boolean; now: string }
   /** `newProviderMessageId`: the provider's new id for the message (a rescheduled booking's uid), learnt by the send. */
-  | { type: 'RecordDelivery'; state: DeliveryState; at: string; providerEventId: string; error?: ActivityError; newProviderMessageId?: string }
+  | {
+      type: 'RecordDelivery';
+      state: DeliveryState;
+      at: string;
+      providerEventId: string;
+      error?: ActivityError;
+      newProviderMessageId?: string;
+    }
   | { type: 'RecordReply'; at: string; text: string | null; providerEventId: string; choice?: ReplyChoice }
   | { type: 'DecideResend'; by: string; now: string };
 
@@ -156,7 +191,17 @@ const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, Activity
 };
 
 export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEvent> = {
-  initialState: () => ({ status: 'none', request: null, approvalId: null, bucket: null, leaseUntil: null, error: null, updatedAt: null, providerEventIds: [], resentAs: null }),
+  initialState: () => ({
+    status: 'none',
+    request: null,
+    approvalId: null,
+    bucket: null,
+    leaseUntil: null,
+    error: null,
+    updatedAt: null,
+    providerEventIds: [],
+    resentAs: null,
+  }),
   evolve(state, event) {
     const at = 'at' in event.data ? (event.data.at as string) : state.updatedAt;
     switch (event.type) {
@@ -196,37 +241,67 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       throw new DomainError('invalid_state', `cannot ${command.type} an activity that is ${state.status}`);
     }
     const activityId = state.request!.activityId;
-    if ((command.type === 'RecordDelivery' || command.type === 'RecordReply') && state.providerEventIds.includes(command.providerEventId)) return [];
+    if ((command.type === 'RecordDelivery' || command.type === 'RecordReply') && state.providerEventIds.includes(command.providerEventId))
+      return [];
     switch (command.type) {
       case 'BlockActivity':
         return [{ type: 'ActivityBlocked', data: { activityId, status: command.status, reason: command.reason, at: command.now } }];
       case 'SendDryRun':
         return [{ type: 'ActivitySentDryRun', data: { activityId, at: command.now } }];
       case 'QueueForApproval':
-        return [{ type: 'ActivityQueuedForApproval', data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, at: command.now } }];
+        return [
+          {
+            type: 'ActivityQueuedForApproval',
+            data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, at: command.now },
+          },
+        ];
       case 'ApproveActivity':
         if (state.status === 'draft_pending_approval' && command.approvalId !== state.approvalId) {
           throw new DomainError('invalid_state', 'this approval is not the one the activity waits for');
         }
-        return [{ type: 'ActivityApproved', data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, by: command.by, at: command.now } }];
+        return [
+          {
+            type: 'ActivityApproved',
+            data: { activityId, approvalId: command.approvalId, ruleId: command.ruleId, by: command.by, at: command.now },
+          },
+        ];
       case 'RejectActivity':
-        return [{ type: 'ActivityRejected', data: { activityId, approvalId: command.approvalId, by: command.by, reason: command.reason, at: command.now } }];
+        return [
+          {
+            type: 'ActivityRejected',
+            data: { activityId, approvalId: command.approvalId, by: command.by, reason: command.reason, at: command.now },
+          },
+        ];
       case 'StartDispatch':
         return [
           {
             type: 'ActivityDispatching',
-            data: { activityId, bucket: command.bucket, credentialId: command.credentialId, day: command.day, leaseUntil: command.leaseUntil, at: command.now },
+            data: {
+              activityId,
+              bucket: command.bucket,
+              credentialId: command.credentialId,
+              day: command.day,
+              leaseUntil: command.leaseUntil,
+              at: command.now,
+            },
           },
         ];
       case 'RecordSent':
         return [
           {
             type: 'ActivitySent',
-            data: { activityId, providerMessageId: command.providerMessageId, at: command.now, ...(command.recipientAliases?.length ? { recipientAliases: command.recipientAliases } : {}) },
+            data: {
+              activityId,
+              providerMessageId: command.providerMessageId,
+              at: command.now,
+              ...(command.recipientAliases?.length ? { recipientAliases: command.recipientAliases } : {}),
+            },
           },
         ];
       case 'RecordFailed':
-        return [{ type: 'ActivityFailed', data: { activityId, error: command.error, quotaRefunded: command.quotaRefunded, at: command.now } }];
+        return [
+          { type: 'ActivityFailed', data: { activityId, error: command.error, quotaRefunded: command.quotaRefunded, at: command.now } },
+        ];
       case 'RecordDelivery':
         return [
           {
@@ -243,15 +318,29 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
         ];
       case 'RecordReply':
         return [
-          { type: 'ActivityReplyReceived', data: { activityId, at: command.at, text: command.text, providerEventId: command.providerEventId, ...(command.choice ? { choice: command.choice } : {}) } },
+          {
+            type: 'ActivityReplyReceived',
+            data: {
+              activityId,
+              at: command.at,
+              text: command.text,
+              providerEventId: command.providerEventId,
+              ...(command.choice ? { choice: command.choice } : {}),
+            },
+          },
         ];
       case 'DecideResend':
         // Once: a second decision would be a second message to a recipient who may have both by then.
         if (state.resentAs) throw new DomainError('conflict', 'this activity was already resent', { activityId, resentAs: state.resentAs });
         if (!isUnknownOutcome(state.error)) {
-          throw new DomainError('invalid_state', `only a send whose outcome is unknown may be resent; this one failed with ${state.error?.code ?? 'no code'}`);
+          throw new DomainError(
+            'invalid_state',
+            `only a send whose outcome is unknown may be resent; this one failed with ${state.error?.code ?? 'no code'}`,
+          );
         }
-        return [{ type: 'ActivityResendDecided', data: { activityId, resentAs: resendActivityId(activityId), by: command.by, at: command.now } }];
+        return [
+          { type: 'ActivityResendDecided', data: { activityId, resentAs: resendActivityId(activityId), by: command.by, at: command.now } },
+        ];
     }
   },
 };

@@ -1,6 +1,14 @@
 import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
-import { LINKEDIN_PROFILE_PREFIX, canonicalDomain, canonicalEmail, canonicalIgsid, canonicalLinkedIn, canonicalPhone, recipientKey } from './recipients.js';
+import {
+  LINKEDIN_PROFILE_PREFIX,
+  canonicalDomain,
+  canonicalEmail,
+  canonicalIgsid,
+  canonicalLinkedIn,
+  canonicalPhone,
+  recipientKey,
+} from './recipients.js';
 
 /** One allowlist per company, read whole on every send (from the cache: see AggregateCache). */
 export const allowlistStream = (companyId: string) => `crm_allowlist-${companyId}`;
@@ -55,14 +63,23 @@ export const allowlistDecider: Decider<AllowlistCommand, AllowlistState, Allowli
       const same = [...state.entries.values()].find((e) => e.pattern === pattern && e.channel === command.entry.channel);
       if (same) throw new DomainError('conflict', 'this pattern is already allowed', { existingId: same.entryId });
       if (state.entries.size >= ALLOWLIST_LIMITS.entries) {
-        throw new DomainError('invalid_state', `the allowlist is full: a company may have ${ALLOWLIST_LIMITS.entries} entries; remove some first (a domain pattern such as *@client.example covers many addresses)`, {
-          limit: ALLOWLIST_LIMITS.entries,
-        });
+        throw new DomainError(
+          'invalid_state',
+          `the allowlist is full: a company may have ${ALLOWLIST_LIMITS.entries} entries; remove some first (a domain pattern such as *@client.example covers many addresses)`,
+          {
+            limit: ALLOWLIST_LIMITS.entries,
+          },
+        );
       }
       return [{ type: 'AllowlistEntryAdded', data: { companyId: command.companyId, entry: command.entry } }];
     }
     if (!state.entries.has(command.entryId)) throw new DomainError('not_found', 'allowlist entry not found');
-    return [{ type: 'AllowlistEntryRemoved', data: { companyId: command.companyId, entryId: command.entryId, removedBy: command.actor, removedAt: command.now } }];
+    return [
+      {
+        type: 'AllowlistEntryRemoved',
+        data: { companyId: command.companyId, entryId: command.entryId, removedBy: command.actor, removedAt: command.now },
+      },
+    ];
   },
 };
 

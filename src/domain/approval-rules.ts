@@ -34,7 +34,16 @@ export interface ApprovalRule {
 }
 
 export type ApprovalRulesCommand =
-  | { type: 'AddApprovalRule'; companyId: string; ruleId: string; predicate: RulePredicate; action: ApprovalAction; priority: number; actor: string; now: string }
+  | {
+      type: 'AddApprovalRule';
+      companyId: string;
+      ruleId: string;
+      predicate: RulePredicate;
+      action: ApprovalAction;
+      priority: number;
+      actor: string;
+      now: string;
+    }
   | {
       type: 'UpdateApprovalRule';
       companyId: string;
@@ -47,12 +56,22 @@ export type ApprovalRulesCommand =
 
 export type ApprovalRulesEvent =
   | DomainEvent<'ApprovalRuleAdded', { companyId: string; rule: ApprovalRule; addedBy: string }>
-  | DomainEvent<'ApprovalRuleUpdated', { companyId: string; ruleId: string; changes: Partial<Pick<ApprovalRule, 'predicate' | 'action' | 'priority'>>; updatedBy: string; updatedAt: string }>
+  | DomainEvent<
+      'ApprovalRuleUpdated',
+      {
+        companyId: string;
+        ruleId: string;
+        changes: Partial<Pick<ApprovalRule, 'predicate' | 'action' | 'priority'>>;
+        updatedBy: string;
+        updatedAt: string;
+      }
+    >
   | DomainEvent<'ApprovalRuleDeleted', { companyId: string; ruleId: string; deletedBy: string; deletedAt: string }>;
 
 /** Why a new or changed predicate is refused, or null: it must constrain something, or be `{any: true}` alone. */
 export function predicateProblem(p: RulePredicate): string | null {
-  const constrains = p.channel !== undefined || p.niche !== undefined || (p.tags !== undefined && p.tags.length > 0) || p.timeOfDay !== undefined;
+  const constrains =
+    p.channel !== undefined || p.niche !== undefined || (p.tags !== undefined && p.tags.length > 0) || p.timeOfDay !== undefined;
   if (p.any === true) return constrains ? 'predicate: any cannot be combined with other fields' : null;
   return constrains ? null : 'predicate must constrain the send (channel, niche, tags, timeOfDay), or be {"any": true} to match every send';
 }
@@ -96,14 +115,23 @@ export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesSt
         if (state.rules.has(command.ruleId)) throw new DomainError('conflict', 'rule id already used');
         assertPredicate(command.predicate ?? {});
         if (state.rules.size >= MAX_APPROVAL_RULES) {
-          throw new DomainError('invalid_state', `a company may have ${MAX_APPROVAL_RULES} approval rules; delete some first`, { limit: MAX_APPROVAL_RULES });
+          throw new DomainError('invalid_state', `a company may have ${MAX_APPROVAL_RULES} approval rules; delete some first`, {
+            limit: MAX_APPROVAL_RULES,
+          });
         }
         return [
           {
             type: 'ApprovalRuleAdded',
             data: {
               companyId: command.companyId,
-              rule: { ruleId: command.ruleId, predicate: command.predicate, action: command.action, priority: command.priority, seq: state.nextSeq, createdAt: command.now },
+              rule: {
+                ruleId: command.ruleId,
+                predicate: command.predicate,
+                action: command.action,
+                priority: command.priority,
+                seq: state.nextSeq,
+                createdAt: command.now,
+              },
               addedBy: command.actor,
             },
           },
@@ -114,11 +142,21 @@ export const approvalRulesDecider: Decider<ApprovalRulesCommand, ApprovalRulesSt
         assertPredicate(command.changes.predicate);
         const changes = changedFields(rule, command.changes);
         if (Object.keys(changes).length === 0) return [];
-        return [{ type: 'ApprovalRuleUpdated', data: { companyId: command.companyId, ruleId: command.ruleId, changes, updatedBy: command.actor, updatedAt: command.now } }];
+        return [
+          {
+            type: 'ApprovalRuleUpdated',
+            data: { companyId: command.companyId, ruleId: command.ruleId, changes, updatedBy: command.actor, updatedAt: command.now },
+          },
+        ];
       }
       case 'DeleteApprovalRule':
         if (!state.rules.has(command.ruleId)) throw new DomainError('not_found', 'approval rule not found');
-        return [{ type: 'ApprovalRuleDeleted', data: { companyId: command.companyId, ruleId: command.ruleId, deletedBy: command.actor, deletedAt: command.now } }];
+        return [
+          {
+            type: 'ApprovalRuleDeleted',
+            data: { companyId: command.companyId, ruleId: command.ruleId, deletedBy: command.actor, deletedAt: command.now },
+          },
+        ];
     }
   },
 };

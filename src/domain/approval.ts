@@ -7,7 +7,16 @@ export type ApprovalStatus = 'none' | 'pending' | 'approved' | 'rejected';
 export type ApprovalEvent =
   | DomainEvent<
       'ApprovalRequested',
-      { approvalId: string; activityId: string; companyId: string; outboxId: string; channel: string; to: string; ruleId: string | null; at: string }
+      {
+        approvalId: string;
+        activityId: string;
+        companyId: string;
+        outboxId: string;
+        channel: string;
+        to: string;
+        ruleId: string | null;
+        at: string;
+      }
     >
   | DomainEvent<'ApprovalGranted', { approvalId: string; by: string; at: string }>
   | DomainEvent<'ApprovalRejected', { approvalId: string; by: string; reason: string | null; at: string }>;

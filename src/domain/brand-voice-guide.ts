@@ -29,7 +29,10 @@ export type BrandVoiceGuide = z.infer<typeof BrandVoiceGuideSchema>;
 export const EMPTY_GUIDE: BrandVoiceGuide = BrandVoiceGuideSchema.parse({});
 
 export type BrandVoiceGuideCommand = { type: 'SetBrandVoiceGuide'; companyId: string; guide: BrandVoiceGuide; actor: string; now: string };
-export type BrandVoiceGuideEvent = DomainEvent<'BrandVoiceGuideSet', { companyId: string; version: number; guide: BrandVoiceGuide; setBy: string; setAt: string }>;
+export type BrandVoiceGuideEvent = DomainEvent<
+  'BrandVoiceGuideSet',
+  { companyId: string; version: number; guide: BrandVoiceGuide; setBy: string; setAt: string }
+>;
 export type BrandVoiceGuideState = { version: number; guide: BrandVoiceGuide; updatedAt: string | null };
 
 export const brandVoiceGuideDecider: Decider<BrandVoiceGuideCommand, BrandVoiceGuideState, BrandVoiceGuideEvent> = {

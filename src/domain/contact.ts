@@ -25,8 +25,14 @@ export const contactStream = (k: ContactKey) =>
 type KeyData = ContactKey & Record<string, unknown>;
 
 export type ContactEvent =
-  | DomainEvent<'ContactMessageReceived', KeyData & { at: string; text: string | null; providerEventId: string; activityId: string | null; choice?: ReplyChoice }>
-  | DomainEvent<'ContactDeliveryUnmatched', KeyData & { state: DeliveryState; at: string; providerEventId: string; providerMessageId: string | null; error?: ActivityError }>;
+  | DomainEvent<
+      'ContactMessageReceived',
+      KeyData & { at: string; text: string | null; providerEventId: string; activityId: string | null; choice?: ReplyChoice }
+    >
+  | DomainEvent<
+      'ContactDeliveryUnmatched',
+      KeyData & { state: DeliveryState; at: string; providerEventId: string; providerMessageId: string | null; error?: ActivityError }
+    >;
 
 export interface ContactState {
   /** When the person last wrote to us (the provider's time): what opens the messaging window. */
@@ -34,8 +40,24 @@ export interface ContactState {
 }
 
 export type ContactCommand =
-  | { type: 'RecordInbound'; key: ContactKey; at: string; text: string | null; providerEventId: string; activityId: string | null; choice?: ReplyChoice }
-  | { type: 'RecordUnmatchedDelivery'; key: ContactKey; state: DeliveryState; at: string; providerEventId: string; providerMessageId: string | null; error?: ActivityError };
+  | {
+      type: 'RecordInbound';
+      key: ContactKey;
+      at: string;
+      text: string | null;
+      providerEventId: string;
+      activityId: string | null;
+      choice?: ReplyChoice;
+    }
+  | {
+      type: 'RecordUnmatchedDelivery';
+      key: ContactKey;
+      state: DeliveryState;
+      at: string;
+      providerEventId: string;
+      providerMessageId: string | null;
+      error?: ActivityError;
+    };
 
 const later = (a: string | null, b: string) => (a === null || Date.parse(b) > Date.parse(a) ? b : a);
 
@@ -95,7 +117,12 @@ const HOUR_MS = 3_600_000;
  * template may go any time; on Instagram the human-agent tag stretches the window to 7 days. Returns the
  * refusal, or null when the message may go. Pure: `now` comes in.
  */
-export function messagingWindowRefusal(channel: OutboxChannel, payload: Record<string, unknown>, lastInboundAt: string | null, now: Date): ActivityError | null {
+export function messagingWindowRefusal(
+  channel: OutboxChannel,
+  payload: Record<string, unknown>,
+  lastInboundAt: string | null,
+  now: Date,
+): ActivityError | null {
   let windowMs: number;
   if (channel === 'whatsapp') {
     if (payload.template !== undefined) return null;

@@ -21,13 +21,17 @@ export type ContentPieceCommand =
   | { type: 'DeleteContentPiece'; pieceId: string; companyId: string; actor: string; now: string };
 
 export type ContentPieceEvent =
-  | DomainEvent<'ContentPieceCreated', { pieceId: string; companyId: string; fields: ContentPieceFields; createdBy: string; createdAt: string }>
-  | DomainEvent<'ContentPieceUpdated', { pieceId: string; companyId: string; changes: Partial<ContentPieceFields>; updatedBy: string; updatedAt: string }>
+  | DomainEvent<
+      'ContentPieceCreated',
+      { pieceId: string; companyId: string; fields: ContentPieceFields; createdBy: string; createdAt: string }
+    >
+  | DomainEvent<
+      'ContentPieceUpdated',
+      { pieceId: string; companyId: string; changes: Partial<ContentPieceFields>; updatedBy: string; updatedAt: string }
+    >
   | DomainEvent<'ContentPieceDeleted', { pieceId: string; companyId: string; deletedBy: string; deletedAt: string }>;
 
-export type ContentPieceState =
-  | { status: 'none' }
-  | { status: 'active' | 'deleted'; companyId: string; fields: ContentPieceFields };
+export type ContentPieceState = { status: 'none' } | { status: 'active' | 'deleted'; companyId: string; fields: ContentPieceFields };
 
 export const contentPieceDecider: Decider<ContentPieceCommand, ContentPieceState, ContentPieceEvent> = {
   initialState: () => ({ status: 'none' }),
@@ -49,18 +53,34 @@ export const contentPieceDecider: Decider<ContentPieceCommand, ContentPieceState
       return [
         {
           type: 'ContentPieceCreated',
-          data: { pieceId: command.pieceId, companyId: command.companyId, fields: command.fields, createdBy: command.actor, createdAt: command.now },
+          data: {
+            pieceId: command.pieceId,
+            companyId: command.companyId,
+            fields: command.fields,
+            createdBy: command.actor,
+            createdAt: command.now,
+          },
         },
       ];
     }
     // Deleted, missing and another company's pieces all look the same from outside.
     if (state.status !== 'active' || state.companyId !== command.companyId) throw new DomainError('not_found', 'content piece not found');
     if (command.type === 'DeleteContentPiece') {
-      return [{ type: 'ContentPieceDeleted', data: { pieceId: command.pieceId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now } }];
+      return [
+        {
+          type: 'ContentPieceDeleted',
+          data: { pieceId: command.pieceId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now },
+        },
+      ];
     }
     const changes = changedFields(state.fields, command.changes as Partial<ContentPieceFields>);
     if (Object.keys(changes).length === 0) return [];
-    return [{ type: 'ContentPieceUpdated', data: { pieceId: command.pieceId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now } }];
+    return [
+      {
+        type: 'ContentPieceUpdated',
+        data: { pieceId: command.pieceId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now },
+      },
+    ];
   },
 };
 

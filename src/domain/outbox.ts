@@ -26,12 +26,22 @@ export interface OutboxFields {
 
 export type OutboxCommand =
   | { type: 'CreateOutbox'; outboxId: string; companyId: string; fields: OutboxFields; actor: string; now: string }
-  | { type: 'UpdateOutbox'; outboxId: string; companyId: string; changes: Partial<Omit<OutboxFields, 'channel'>>; actor: string; now: string }
+  | {
+      type: 'UpdateOutbox';
+      outboxId: string;
+      companyId: string;
+      changes: Partial<Omit<OutboxFields, 'channel'>>;
+      actor: string;
+      now: string;
+    }
   | { type: 'DeleteOutbox'; outboxId: string; companyId: string; actor: string; now: string };
 
 export type OutboxEvent =
   | DomainEvent<'OutboxCreated', { outboxId: string; companyId: string; fields: OutboxFields; createdBy: string; createdAt: string }>
-  | DomainEvent<'OutboxUpdated', { outboxId: string; companyId: string; changes: Partial<OutboxFields>; updatedBy: string; updatedAt: string }>
+  | DomainEvent<
+      'OutboxUpdated',
+      { outboxId: string; companyId: string; changes: Partial<OutboxFields>; updatedBy: string; updatedAt: string }
+    >
   | DomainEvent<'OutboxDeleted', { outboxId: string; companyId: string; deletedBy: string; deletedAt: string }>;
 
 export type OutboxState = { status: 'none' } | { status: 'active' | 'deleted'; companyId: string; fields: OutboxFields };
@@ -51,14 +61,35 @@ export const outboxDecider: Decider<OutboxCommand, OutboxState, OutboxEvent> = {
   decide(command, state) {
     if (command.type === 'CreateOutbox') {
       if (state.status !== 'none') throw new DomainError('conflict', 'outbox id already used');
-      return [{ type: 'OutboxCreated', data: { outboxId: command.outboxId, companyId: command.companyId, fields: command.fields, createdBy: command.actor, createdAt: command.now } }];
+      return [
+        {
+          type: 'OutboxCreated',
+          data: {
+            outboxId: command.outboxId,
+            companyId: command.companyId,
+            fields: command.fields,
+            createdBy: command.actor,
+            createdAt: command.now,
+          },
+        },
+      ];
     }
     if (state.status !== 'active' || state.companyId !== command.companyId) throw new DomainError('not_found', 'outbox not found');
     if (command.type === 'DeleteOutbox') {
-      return [{ type: 'OutboxDeleted', data: { outboxId: command.outboxId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now } }];
+      return [
+        {
+          type: 'OutboxDeleted',
+          data: { outboxId: command.outboxId, companyId: command.companyId, deletedBy: command.actor, deletedAt: command.now },
+        },
+      ];
     }
     const changes = changedFields(state.fields, command.changes as Partial<OutboxFields>);
     if (Object.keys(changes).length === 0) return [];
-    return [{ type: 'OutboxUpdated', data: { outboxId: command.outboxId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now } }];
+    return [
+      {
+        type: 'OutboxUpdated',
+        data: { outboxId: command.outboxId, companyId: command.companyId, changes, updatedBy: command.actor, updatedAt: command.now },
+      },
+    ];
   },
 };

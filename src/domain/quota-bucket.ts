@@ -84,12 +84,16 @@ function decideOn(command: QuotaBucketCommand, view: BucketOverlay): QuotaBucket
   const { companyId, credentialId, day } = command;
   if (command.type === 'Refund') {
     if (!view.holds(command.activityId)) return [];
-    return [view.record({ type: 'QuotaRefunded', data: { companyId, credentialId, day, activityId: command.activityId, at: command.now } })];
+    return [
+      view.record({ type: 'QuotaRefunded', data: { companyId, credentialId, day, activityId: command.activityId, at: command.now } }),
+    ];
   }
   const events: QuotaBucketEvent[] = [];
   for (const r of command.requests) {
     if (view.everReserved(r.activityId) || view.used >= r.cap) continue;
-    events.push(view.record({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at: command.now } }));
+    events.push(
+      view.record({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at: command.now } }),
+    );
   }
   return events;
 }

@@ -35,7 +35,8 @@ export const secretNameKey = (name: string) => name.trim().normalize('NFC').toLo
  * A secret's id is made from its owner and its name: the stream is the name's claim, so two creates of one name
  * are two appends to one stream expecting none, and only one succeeds, whatever the number of processes.
  */
-export const namedSecretId = (scope: SecretScope, name: string) => derivedUuid('crm_secret', scopeOwner(scope) ?? 'instance', secretNameKey(name));
+export const namedSecretId = (scope: SecretScope, name: string) =>
+  derivedUuid('crm_secret', scopeOwner(scope) ?? 'instance', secretNameKey(name));
 
 export type SecretCommand =
   | {
@@ -53,12 +54,17 @@ export type SecretCommand =
 
 /** `companyId` null: an instance secret (events written before instance secrets existed are all companies'). */
 export type SecretEvent =
-  | DomainEvent<'SecretCreated', { secretId: string; companyId: string | null; name: string; version: 1; sealed: SealedValue; createdBy: string; createdAt: string }>
-  | DomainEvent<'SecretVersionAdded', { secretId: string; companyId: string | null; version: number; sealed: SealedValue; addedBy: string; addedAt: string }>;
+  | DomainEvent<
+      'SecretCreated',
+      { secretId: string; companyId: string | null; name: string; version: 1; sealed: SealedValue; createdBy: string; createdAt: string }
+    >
+  | DomainEvent<
+      'SecretVersionAdded',
+      { secretId: string; companyId: string | null; version: number; sealed: SealedValue; addedBy: string; addedAt: string }
+    >;
 
 export type SecretState =
-  | { exists: false }
-  | { exists: true; companyId: string | null; name: string; versions: Map<number, SealedValue>; latest: number };
+  { exists: false } | { exists: true; companyId: string | null; name: string; versions: Map<number, SealedValue>; latest: number };
 
 export const secretDecider: Decider<SecretCommand, SecretState, SecretEvent> = {
   initialState: () => ({ exists: false }),
@@ -66,7 +72,13 @@ export const secretDecider: Decider<SecretCommand, SecretState, SecretEvent> = {
   evolve(state, event) {
     switch (event.type) {
       case 'SecretCreated':
-        return { exists: true, companyId: event.data.companyId, name: event.data.name, versions: new Map([[1, event.data.sealed]]), latest: 1 };
+        return {
+          exists: true,
+          companyId: event.data.companyId,
+          name: event.data.name,
+          versions: new Map([[1, event.data.sealed]]),
+          latest: 1,
+        };
       case 'SecretVersionAdded': {
         if (!state.exists) return state;
         const versions = new Map(state.versions);

@@ -58,7 +58,11 @@ export interface SendDecision {
 const NONE = { kind: 'none' } as const;
 
 /** Why the recipient may not be contacted at all: no recipient, outside the allowlist, or suppressed. */
-export function recipientRefusal(facts: Pick<SendPolicyFacts, 'allowlist' | 'suppressions'>, keys: readonly string[], channel: OutboxChannel): string | null {
+export function recipientRefusal(
+  facts: Pick<SendPolicyFacts, 'allowlist' | 'suppressions'>,
+  keys: readonly string[],
+  channel: OutboxChannel,
+): string | null {
   if (keys.length === 0) return 'invalid_recipient';
   if (!allowedBy(facts.allowlist.entries.values(), keys, channel)) return 'not_allowlisted';
   return suppressedBy(facts.suppressions, channel) ? 'suppressed' : null;
@@ -73,15 +77,24 @@ export function decideSend(request: SendPolicyRequest, facts: SendPolicyFacts): 
   if (request.dryRun) return { commands: [{ type: 'SendDryRun', now }], next: NONE };
   const commands: ActivityCommand[] = [];
   if (!request.approvedByPerson) {
-    const decision = evaluateRules(facts.rules.rules.values(), { channel: request.channel, niche: request.niche, tags: [...request.tags], at: request.now });
+    const decision = evaluateRules(facts.rules.rules.values(), {
+      channel: request.channel,
+      niche: request.niche,
+      tags: [...request.tags],
+      at: request.now,
+    });
     if (decision.action === 'queue_for_manual' || request.needsPerson) {
       const ruleId = decision.rule?.ruleId ?? null;
-      return { commands: [{ type: 'QueueForApproval', approvalId: request.approvalId, ruleId, now }], next: { kind: 'approval', approvalId: request.approvalId, ruleId } };
+      return {
+        commands: [{ type: 'QueueForApproval', approvalId: request.approvalId, ruleId, now }],
+        next: { kind: 'approval', approvalId: request.approvalId, ruleId },
+      };
     }
     commands.push({ type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now });
   }
   // Before any quota: a message the provider would refuse (closed messaging window) must not spend a unit.
-  if (facts.windowClosed) return { commands: [...commands, { type: 'RecordFailed', error: facts.windowClosed, quotaRefunded: false, now }], next: NONE };
+  if (facts.windowClosed)
+    return { commands: [...commands, { type: 'RecordFailed', error: facts.windowClosed, quotaRefunded: false, now }], next: NONE };
   const { companyId, credentialId, dailyCap, timezone } = request.quota;
   return { commands, next: { kind: 'reserve', bucket: { companyId, credentialId, day: localDay(request.now, timezone) }, cap: dailyCap } };
 }
@@ -91,5 +104,12 @@ export function afterReservation(claim: QuotaClaim, reserved: boolean, now: Date
   const iso = now.toISOString();
   if (!reserved) return { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso };
   const { credentialId, day } = claim.bucket;
-  return { type: 'StartDispatch', bucket: `${credentialId}.${day}`, credentialId, day, leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), now: iso };
+  return {
+    type: 'StartDispatch',
+    bucket: `${credentialId}.${day}`,
+    credentialId,
+    day,
+    leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+    now: iso,
+  };
 }

@@ -44,7 +44,10 @@ export type SuppressionEvent =
   | DomainEvent<'RecipientSuppressed', { entry: SuppressionEntry; cause?: string }>
   | DomainEvent<'SuppressionLifted', { suppressionId: string; companyId: string; recipient: string; liftedBy: string; liftedAt: string }>
   /** A report that came while the recipient was already suppressed: kept so that its replay after a lift is known. */
-  | DomainEvent<'SuppressionCauseNoted', { suppressionId: string; companyId: string; cause: string; source: SuppressionSource; notedAt: string }>;
+  | DomainEvent<
+      'SuppressionCauseNoted',
+      { suppressionId: string; companyId: string; cause: string; source: SuppressionSource; notedAt: string }
+    >;
 
 /** The entry in force, or null (never suppressed, or lifted); and the reports already taken into account. */
 export type SuppressionState = { active: SuppressionEntry | null; causes: readonly string[] };
@@ -73,7 +76,12 @@ export const suppressionDecider: Decider<SuppressionCommand, SuppressionState, S
         // Already suppressed: the first entry stands (its source and date are the useful facts).
         if (!cause) return [];
         const { suppressionId, companyId } = state.active;
-        return [{ type: 'SuppressionCauseNoted', data: { suppressionId, companyId, cause, source: command.entry.source, notedAt: command.entry.createdAt } }];
+        return [
+          {
+            type: 'SuppressionCauseNoted',
+            data: { suppressionId, companyId, cause, source: command.entry.source, notedAt: command.entry.createdAt },
+          },
+        ];
       }
       return [{ type: 'RecipientSuppressed', data: { entry: command.entry, ...(cause ? { cause } : {}) } }];
     }
@@ -84,7 +92,13 @@ export const suppressionDecider: Decider<SuppressionCommand, SuppressionState, S
     return [
       {
         type: 'SuppressionLifted',
-        data: { suppressionId: active.suppressionId, companyId: active.companyId, recipient: active.recipient, liftedBy: command.actor, liftedAt: command.now },
+        data: {
+          suppressionId: active.suppressionId,
+          companyId: active.companyId,
+          recipient: active.recipient,
+          liftedBy: command.actor,
+          liftedAt: command.now,
+        },
       },
     ];
   },
@@ -108,7 +122,9 @@ export function suppressionId(companyId: string, recipient: string, channel: Out
  * (`suppressionKeysFor`). Still one read, whatever their number.
  */
 export function suppressionStreamsFor(companyId: string, keys: readonly string[], channel: OutboxChannel): string[] {
-  return suppressionKeysFor(channel, keys).flatMap((key) => [null, channel].map((scope) => suppressionStream(suppressionId(companyId, key, scope))));
+  return suppressionKeysFor(channel, keys).flatMap((key) =>
+    [null, channel].map((scope) => suppressionStream(suppressionId(companyId, key, scope))),
+  );
 }
 
 /** The entry that forbids contacting a recipient on `channel`, among the states of its streams; or null. */

@@ -14,14 +14,26 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(tz: string): Intl.DateTimeFormat {
   let f = formatters.get(tz);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
     formatters.set(tz, f);
   }
   return f;
 }
 
 function parts(at: Date, tz: string): Record<string, string> {
-  return Object.fromEntries(formatter(tz).formatToParts(at).map((p) => [p.type, p.value]));
+  return Object.fromEntries(
+    formatter(tz)
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
 }
 
 /** Minutes since local midnight in `tz`: the wall clock, so DST changes are what the clock on the wall says. */

@@ -143,7 +143,9 @@ export function toReadPosition(after: Position): ReadPosition {
  * addressed as `kurrentdb://` (or `kurrent://`) and speaks the same gRPC protocol.
  */
 export function toClientConnectionString(connectionString: string): string {
-  return connectionString.trim().replace(/^(?:kurrentdb|kurrent)(\+discover)?:\/\//i, (_m, discover?: string) => `esdb${discover ?? ''}://`);
+  return connectionString
+    .trim()
+    .replace(/^(?:kurrentdb|kurrent)(\+discover)?:\/\//i, (_m, discover?: string) => `esdb${discover ?? ''}://`);
 }
 
 export function isSystemEvent(e: { streamId: string; type: string }): boolean {

@@ -153,7 +153,8 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     async (reads) => {
       try {
         const from = new Map<string, number>();
-        for (const r of reads) for (const q of r.requests) from.set(q.streamName, Math.min(q.fromRevision, from.get(q.streamName) ?? Infinity));
+        for (const r of reads)
+          for (const q of r.requests) from.set(q.streamName, Math.min(q.fromRevision, from.get(q.streamName) ?? Infinity));
         const { rows } = await db.query<EventRow>(
           // LATERAL: an index probe per stream whatever the planner thinks of the list (as a join, a long list
           // made it scan the whole table).
@@ -170,7 +171,11 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
           byStreamName.set(row.stream_name, list);
         }
         for (const r of reads) {
-          r.resolve(new Map(r.requests.map((q) => [q.streamName, (byStreamName.get(q.streamName) ?? []).filter((e) => e.revision >= q.fromRevision)])));
+          r.resolve(
+            new Map(
+              r.requests.map((q) => [q.streamName, (byStreamName.get(q.streamName) ?? []).filter((e) => e.revision >= q.fromRevision)]),
+            ),
+          );
         }
       } catch (err) {
         for (const r of reads) r.reject(err);

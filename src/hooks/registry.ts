@@ -5,9 +5,7 @@ import { parseSecretRef } from '../secrets/secret-ref.js';
 
 const label = z.string().trim().min(1).max(100);
 
-const On = z
-  .object({ statuses: z.array(label).min(1).max(50).optional(), labels: z.array(label).min(1).max(50).optional() })
-  .strict();
+const On = z.object({ statuses: z.array(label).min(1).max(50).optional(), labels: z.array(label).min(1).max(50).optional() }).strict();
 
 const Common = { name: z.string().trim().min(1).max(100), on: On.optional() };
 

@@ -38,7 +38,13 @@ export async function deliverWebhook(url: string, key: string, payload: unknown,
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     let wait = (opts.baseDelayMs ?? 200) * 2 ** (attempt - 1);
     try {
-      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'manual' });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+        redirect: 'manual',
+      });
       await res.body?.cancel().catch(() => {});
       if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, attempts: attempt, deliveryId };
       last = { ok: false, status: res.status, attempts: attempt, deliveryId, error: `HTTP ${res.status}` };

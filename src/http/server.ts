@@ -12,7 +12,7 @@ const JSON_ERRORS: Record<string, [number, string]> = {
 export function createHttpServer(app: Express): Server {
   const server = createServer(app);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || (err.code === 'ECONNRESET')) {
+    if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }

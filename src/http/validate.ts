@@ -34,19 +34,28 @@ export const isoInstant = z.iso.datetime({ offset: true }).refine((s) => {
   return year >= 1 && year <= 9999;
 }, 'must be a time between the years 1 and 9999');
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID').transform((s) => s.toLowerCase());
+export const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID')
+  .transform((s) => s.toLowerCase());
 
 /** Parses a JSON body against a strict schema: unknown fields are a 400 like any other bad field. */
 export function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
   const body: unknown = req.body;
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    if (req.is('application/json') === false || body === undefined) throw new HttpError(400, 'Expected a JSON object body (Content-Type: application/json)');
+    if (req.is('application/json') === false || body === undefined)
+      throw new HttpError(400, 'Expected a JSON object body (Content-Type: application/json)');
     throw new HttpError(400, 'Expected a JSON object body');
   }
   const problem = unstorable(body);
   if (problem) throw new HttpError(400, problem);
   const r = schema.safeParse(body);
-  if (!r.success) throw new HttpError(400, 'Validation failed', r.error.issues.map(({ code, path, message }) => ({ code, path, message })));
+  if (!r.success)
+    throw new HttpError(
+      400,
+      'Validation failed',
+      r.error.issues.map(({ code, path, message }) => ({ code, path, message })),
+    );
   return r.data;
 }
 
@@ -54,7 +63,12 @@ export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infe
   const problem = unstorable(req.query);
   if (problem) throw new HttpError(400, problem);
   const r = schema.safeParse(req.query);
-  if (!r.success) throw new HttpError(400, 'Invalid query parameters', r.error.issues.map(({ code, path, message }) => ({ code, path, message })));
+  if (!r.success)
+    throw new HttpError(
+      400,
+      'Invalid query parameters',
+      r.error.issues.map(({ code, path, message }) => ({ code, path, message })),
+    );
   return r.data;
 }
 

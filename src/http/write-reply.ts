@@ -25,7 +25,9 @@ export async function replyAfterWrite(
   const payload = typeof body === 'function' ? await (body as () => Promise<unknown>)() : body;
   if (!caughtUp && (payload === null || payload === undefined) && status !== 204) {
     // Recorded, but not yet readable: say so rather than answer with nothing (a retry would write twice).
-    res.status(202).json({ status: 'accepted', position: formatPosition(position!), message: 'recorded; the read models have not caught up yet' });
+    res
+      .status(202)
+      .json({ status: 'accepted', position: formatPosition(position!), message: 'recorded; the read models have not caught up yet' });
     return;
   }
   if (payload === undefined) res.status(status).end();

@@ -52,7 +52,9 @@ export async function listBoardTokens(q: Queryable): Promise<TokenRow[]> {
 }
 
 export async function listAgentKeys(q: Queryable, companyId: string): Promise<TokenRow[]> {
-  return (await q.query<TokenRow>(`${SELECT} WHERE t.kind = 'agent' AND t.company_ids = ARRAY[$1::uuid] ORDER BY t.created_at, t.id`, [companyId])).rows;
+  return (
+    await q.query<TokenRow>(`${SELECT} WHERE t.kind = 'agent' AND t.company_ids = ARRAY[$1::uuid] ORDER BY t.created_at, t.id`, [companyId])
+  ).rows;
 }
 
 export async function touchToken(q: Queryable, tokenId: string, at: Date): Promise<void> {

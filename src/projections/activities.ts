@@ -28,7 +28,8 @@ export const activitiesProjection = defineProjection<ActivityEvent>()({
     const changed = new Map<string, Patch>();
     for (const e of events) {
       if (e.type === 'ActivityRequested') {
-        if (!created.has(e.data.activityId)) created.set(e.data.activityId, { request: e.data, status: 'requested', at: e.data.requestedAt });
+        if (!created.has(e.data.activityId))
+          created.set(e.data.activityId, { request: e.data, status: 'requested', at: e.data.requestedAt });
         continue;
       }
       const id = e.data.activityId;
@@ -199,7 +200,10 @@ export async function listActivities(q: Queryable, companyId: string, f: Activit
     where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
   }
   params.push(f.limit + 1);
-  const { rows } = await q.query<Row>(`SELECT * FROM crm_activities WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
+  const { rows } = await q.query<Row>(
+    `SELECT * FROM crm_activities WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
   return keysetPage(rows, f.limit, activityView);
 }
 

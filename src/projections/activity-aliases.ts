@@ -22,7 +22,8 @@ export const activityAliasesProjection = defineProjection<ActivityEvent>()({
   eventTypes: ['ActivityRequested', 'ActivitySent', 'ActivityDeliveryUpdated'],
   async apply(events, { tx, table }) {
     const rows = new Map<string, [AliasKind, string, string]>();
-    const add = (kind: AliasKind, alias: string, activityId: string) => rows.set(JSON.stringify([kind, alias, activityId]), [kind, alias, activityId]);
+    const add = (kind: AliasKind, alias: string, activityId: string) =>
+      rows.set(JSON.stringify([kind, alias, activityId]), [kind, alias, activityId]);
     for (const e of events) {
       if (e.type === 'ActivityRequested') {
         const channel = (e.data.outboxChannel ?? e.data.channel) as OutboxChannel;

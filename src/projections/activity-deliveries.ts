@@ -31,14 +31,28 @@ interface Row {
 }
 
 /** Receipts of one second (Meta's resolution) are ordered by how far the message got. */
-const RANK: Record<string, number> = { sent: 1, booking_created: 1, delivered: 2, booking_rescheduled: 2, read: 3, accepted: 3, booking_cancelled: 4, failed: 5, bounced: 5, complained: 6 };
+const RANK: Record<string, number> = {
+  sent: 1,
+  booking_created: 1,
+  delivered: 2,
+  booking_rescheduled: 2,
+  read: 3,
+  accepted: 3,
+  booking_cancelled: 4,
+  failed: 5,
+  bounced: 5,
+  complained: 6,
+};
 
 /**
  * The delivery events of an activity (oldest first) and its delivery status: the latest state reported. Call
  * only for an activity already checked to be the company's.
  */
 export async function deliveryOf(q: Queryable, activityId: string) {
-  const { rows } = await q.query<Row>(`SELECT provider_event_id, kind, state, at, text, error, choice FROM crm_activity_delivery_events WHERE activity_id = $1`, [activityId]);
+  const { rows } = await q.query<Row>(
+    `SELECT provider_event_id, kind, state, at, text, error, choice FROM crm_activity_delivery_events WHERE activity_id = $1`,
+    [activityId],
+  );
   const rank = (r: Row) => (r.state ? (RANK[r.state] ?? 0) : 0);
   rows.sort((a, b) => a.at.getTime() - b.at.getTime() || rank(a) - rank(b) || a.provider_event_id.localeCompare(b.provider_event_id));
   const deliveries = rows.filter((r) => r.kind === 'delivery');
@@ -46,8 +60,20 @@ export async function deliveryOf(q: Queryable, activityId: string) {
     deliveryStatus: deliveries.at(-1)?.state ?? null,
     deliveryEvents: rows.map((r) =>
       r.kind === 'delivery'
-        ? { type: 'delivery' as const, state: r.state, at: r.at, providerEventId: r.provider_event_id, ...(r.error ? { error: r.error } : {}) }
-        : { type: 'reply' as const, at: r.at, text: r.text, providerEventId: r.provider_event_id, ...(r.choice ? { choice: r.choice } : {}) },
+        ? {
+            type: 'delivery' as const,
+            state: r.state,
+            at: r.at,
+            providerEventId: r.provider_event_id,
+            ...(r.error ? { error: r.error } : {}),
+          }
+        : {
+            type: 'reply' as const,
+            at: r.at,
+            text: r.text,
+            providerEventId: r.provider_event_id,
+            ...(r.choice ? { choice: r.choice } : {}),
+          },
     ),
   };
 }

@@ -25,9 +25,23 @@ export async function listAllowlist(q: Queryable, companyId: string, page: { aft
     after = ' AND (created_at, id) > ($2, $3)';
   }
   params.push(page.limit + 1);
-  const { rows } = await q.query<{ id: string; pattern: string; channel: string | null; note: string | null; created_at: Date; created_by: string }>(
+  const { rows } = await q.query<{
+    id: string;
+    pattern: string;
+    channel: string | null;
+    note: string | null;
+    created_at: Date;
+    created_by: string;
+  }>(
     `SELECT id, pattern, channel, note, created_at, created_by FROM crm_allowlist_entries WHERE company_id = $1${after} ORDER BY created_at, id LIMIT $${params.length}`,
     params,
   );
-  return keysetPage(rows, page.limit, (r) => ({ id: r.id, pattern: r.pattern, channel: r.channel, note: r.note, createdAt: r.created_at, createdBy: r.created_by }));
+  return keysetPage(rows, page.limit, (r) => ({
+    id: r.id,
+    pattern: r.pattern,
+    channel: r.channel,
+    note: r.note,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+  }));
 }

@@ -18,8 +18,19 @@ export const approvalsProjection = defineProjection<ApprovalEvent>()({
 });
 
 /** A decision, granted or rejected, recorded on the approval's row. */
-function decide({ tx, table }: ProjectionContext, d: { approvalId: string; by: string; at: string }, status: 'approved' | 'rejected', reason: string | null) {
-  return tx.query(`UPDATE ${table('crm_approvals')} SET status = $2, decided_by = $3, reason = $4, decided_at = $5 WHERE id = $1`, [d.approvalId, status, d.by, reason, d.at]);
+function decide(
+  { tx, table }: ProjectionContext,
+  d: { approvalId: string; by: string; at: string },
+  status: 'approved' | 'rejected',
+  reason: string | null,
+) {
+  return tx.query(`UPDATE ${table('crm_approvals')} SET status = $2, decided_by = $3, reason = $4, decided_at = $5 WHERE id = $1`, [
+    d.approvalId,
+    status,
+    d.by,
+    reason,
+    d.at,
+  ]);
 }
 
 export async function listApprovals(q: Queryable, companyId: string, status: string | undefined) {
@@ -35,10 +46,10 @@ export async function listApprovals(q: Queryable, companyId: string, status: str
     reason: string | null;
     created_at: Date;
     decided_at: Date | null;
-  }>(
-    `SELECT * FROM crm_approvals WHERE company_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY created_at, id LIMIT 1000`,
-    [companyId, status ?? null],
-  );
+  }>(`SELECT * FROM crm_approvals WHERE company_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY created_at, id LIMIT 1000`, [
+    companyId,
+    status ?? null,
+  ]);
   return rows.map((r) => ({
     id: r.id,
     activityId: r.activity_id,

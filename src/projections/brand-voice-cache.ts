@@ -24,12 +24,28 @@ export const brandVoiceCacheProjection = defineProjection<BrandVoiceCheckedEvent
       tx.query(
         `INSERT INTO ${table('crm_brand_voice_cache')} (company_id, content_sha256, guide_version, channel, pass, score, findings, checker, checked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-        [d.companyId, d.contentSha256, d.guideVersion, d.channel ?? '', d.verdict.pass, d.verdict.score, JSON.stringify(d.verdict.findings), d.checker, d.checkedAt],
+        [
+          d.companyId,
+          d.contentSha256,
+          d.guideVersion,
+          d.channel ?? '',
+          d.verdict.pass,
+          d.verdict.score,
+          JSON.stringify(d.verdict.findings),
+          d.checker,
+          d.checkedAt,
+        ],
       ),
   },
 });
 
-export async function findCachedVerdict(q: Queryable, companyId: string, contentSha256: string, guideVersion: number, channel: string | null): Promise<Verdict | null> {
+export async function findCachedVerdict(
+  q: Queryable,
+  companyId: string,
+  contentSha256: string,
+  guideVersion: number,
+  channel: string | null,
+): Promise<Verdict | null> {
   const { rows } = await q.query<{ pass: boolean; score: number; findings: Finding[] }>(
     `SELECT pass, score, findings FROM crm_brand_voice_cache WHERE company_id = $1 AND content_sha256 = $2 AND guide_version = $3 AND channel = $4`,
     [companyId, contentSha256, guideVersion, channel ?? ''],

@@ -25,9 +25,22 @@ export const contentPiecesProjection = defineProjection<ContentPieceEvent>()({
       tx.query(
         `INSERT INTO ${table('crm_content_pieces')} (id, company_id, title, summary, source_path, source_sha256, tags, channel_intent, niche, frontmatter, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (id) DO NOTHING`,
-        [d.pieceId, d.companyId, f.title, f.summary, f.sourcePath, f.sourceSha256, f.tags, f.channelIntent, f.niche, dbValue('frontmatter', f.frontmatter), d.createdAt],
+        [
+          d.pieceId,
+          d.companyId,
+          f.title,
+          f.summary,
+          f.sourcePath,
+          f.sourceSha256,
+          f.tags,
+          f.channelIntent,
+          f.niche,
+          dbValue('frontmatter', f.frontmatter),
+          d.createdAt,
+        ],
       ),
-    ContentPieceUpdated: ({ data: d }, { tx, table }) => updateChangedColumns(tx, table('crm_content_pieces'), d.pieceId, d.updatedAt, d.changes, COLUMN, ['frontmatter']),
+    ContentPieceUpdated: ({ data: d }, { tx, table }) =>
+      updateChangedColumns(tx, table('crm_content_pieces'), d.pieceId, d.updatedAt, d.changes, COLUMN, ['frontmatter']),
     ContentPieceDeleted: ({ data: d }, { tx, table }) =>
       tx.query(`UPDATE ${table('crm_content_pieces')} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [d.pieceId, d.deletedAt]),
   },
@@ -86,11 +99,17 @@ export async function listContentPieces(
     where.push(`(created_at, id) > ($${params.length - 1}, $${params.length})`);
   }
   params.push(filter.limit + 1);
-  const { rows } = await q.query<Row>(`SELECT * FROM crm_content_pieces WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${params.length}`, params);
+  const { rows } = await q.query<Row>(
+    `SELECT * FROM crm_content_pieces WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${params.length}`,
+    params,
+  );
   return keysetPage(rows, filter.limit, view);
 }
 
 export async function getContentPiece(q: Queryable, companyId: string, id: string): Promise<ContentPieceView | null> {
-  const { rows } = await q.query<Row>(`SELECT * FROM crm_content_pieces WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL`, [companyId, id]);
+  const { rows } = await q.query<Row>(`SELECT * FROM crm_content_pieces WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL`, [
+    companyId,
+    id,
+  ]);
   return rows[0] ? view(rows[0]) : null;
 }

@@ -13,21 +13,36 @@ export const credentialBucketsProjection = defineProjection<QuotaBucketEvent>()(
   async apply(events, { tx, table }) {
     const buckets = table('crm_credential_buckets');
     const units = table('crm_credential_bucket_units');
-    const columns = (list: QuotaBucketEvent[]) => [list.map((e) => e.data.companyId), list.map((e) => e.data.credentialId), list.map((e) => e.data.day), list.map((e) => e.data.activityId)];
+    const columns = (list: QuotaBucketEvent[]) => [
+      list.map((e) => e.data.companyId),
+      list.map((e) => e.data.credentialId),
+      list.map((e) => e.data.day),
+      list.map((e) => e.data.activityId),
+    ];
     const reserved = events.filter((e) => e.type === 'QuotaReserved');
     const refunded = events.filter((e) => e.type === 'QuotaRefunded');
     type Changed = { company_id: string; credential_id: string; day: string; activity_id: string };
-    const added = reserved.length === 0 ? [] : (await tx.query<Changed>(
-      `INSERT INTO ${units} SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
+    const added =
+      reserved.length === 0
+        ? []
+        : (
+            await tx.query<Changed>(
+              `INSERT INTO ${units} SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
        RETURNING company_id, credential_id, day, activity_id`,
-      columns(reserved),
-    )).rows;
-    const removed = refunded.length === 0 ? [] : (await tx.query<Changed>(
-      `DELETE FROM ${units} AS u USING unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS r(c, k, d, a)
+              columns(reserved),
+            )
+          ).rows;
+    const removed =
+      refunded.length === 0
+        ? []
+        : (
+            await tx.query<Changed>(
+              `DELETE FROM ${units} AS u USING unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS r(c, k, d, a)
         WHERE u.company_id = r.c AND u.credential_id = r.k AND u.day = r.d AND u.activity_id = r.a
        RETURNING u.company_id, u.credential_id, u.day, u.activity_id`,
-      columns(refunded),
-    )).rows;
+              columns(refunded),
+            )
+          ).rows;
     // Keys as PostgreSQL prints uuids (lower case), whatever the case in the events.
     const bucketOf = (companyId: string, credentialId: string, day: string) => `${companyId}/${credentialId}/${day}`.toLowerCase();
     const unitOf = (bucket: string, activityId: string) => `${bucket}/${activityId.toLowerCase()}`;
@@ -37,7 +52,14 @@ export const credentialBucketsProjection = defineProjection<QuotaBucketEvent>()(
       // The latest cap and time of each bucket, from the events that changed a unit (as one event at a time).
       const key = bucketOf(e.data.companyId, e.data.credentialId, e.data.day);
       if (!changedUnits.has(unitOf(key, e.data.activityId))) continue;
-      const d = delta.get(key) ?? { companyId: e.data.companyId, credentialId: e.data.credentialId, day: e.data.day, used: 0, cap: null, at: e.data.at };
+      const d = delta.get(key) ?? {
+        companyId: e.data.companyId,
+        credentialId: e.data.credentialId,
+        day: e.data.day,
+        used: 0,
+        cap: null,
+        at: e.data.at,
+      };
       if (e.type === 'QuotaReserved') d.cap = e.data.cap;
       d.at = e.data.at;
       delta.set(key, d);

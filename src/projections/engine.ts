@@ -97,7 +97,10 @@ export class ProjectionEngine {
     const names = opts.projections.map((p) => p.name);
     if (new Set(names).size !== names.length) throw new Error('projection names must be unique');
     this.runners = new Map(
-      opts.projections.map((p) => [p.name, { projection: p, position: START, persisted: START, persistedAt: 0, lastError: null, rebuilding: null }]),
+      opts.projections.map((p) => [
+        p.name,
+        { projection: p, position: START, persisted: START, persistedAt: 0, lastError: null, rebuilding: null },
+      ]),
     );
     this.logger = opts.logger ?? silentLogger;
     this.progressNotice = spacedNotifier(opts.db, PROGRESS_CHANNEL, this.instanceId, NOTICE_SPACING_MS);
@@ -255,7 +258,8 @@ export class ProjectionEngine {
         failures++;
         r.lastError = err instanceof Error ? err.message : String(err);
         // Once, then now and then: through an outage every loop fails every second.
-        if (failures === 1 || failures % 60 === 0) this.logger.error('projection batch failed; retrying', { projection: r.projection.name, error: err, failures });
+        if (failures === 1 || failures % 60 === 0)
+          this.logger.error('projection batch failed; retrying', { projection: r.projection.name, error: err, failures });
         // Capped at 1 s: after an outage the read models are current again soon after the database is back.
         await this.sleep(Math.min(MAX_RETRY_MS, 50 * 2 ** Math.min(failures, 6)));
       }
@@ -403,4 +407,3 @@ export class ProjectionEngine {
     });
   }
 }
-

@@ -10,7 +10,11 @@ export interface KeysetCursor {
  * One page of rows fetched with `LIMIT limit + 1`: the extra row only says that there is a next page, whose
  * cursor (src/http/cursor.ts) is the last row kept.
  */
-export function keysetPage<R extends { created_at: Date; id: string }, V>(rows: R[], limit: number, view: (r: R) => V): { items: V[]; nextCursor: string | null } {
+export function keysetPage<R extends { created_at: Date; id: string }, V>(
+  rows: R[],
+  limit: number,
+  view: (r: R) => V,
+): { items: V[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {

@@ -29,10 +29,12 @@ export class Leadership {
       let failing = false;
       while (!this.stopped) {
         try {
-          await this.db.session((s) => this.holdLocks(s, () => {
-            if (failing) this.onRecovered?.();
-            failing = false;
-          }));
+          await this.db.session((s) =>
+            this.holdLocks(s, () => {
+              if (failing) this.onRecovered?.();
+              failing = false;
+            }),
+          );
         } catch (err) {
           this.held.clear();
           if (!this.stopped && !failing) this.onError(err);
@@ -56,7 +58,9 @@ export class Leadership {
       while (!this.stopped) {
         for (const name of this.names) {
           if (this.held.has(name)) continue;
-          const { rows } = await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('crm_projection'), hashtext($1)) AS ok`, [name]);
+          const { rows } = await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('crm_projection'), hashtext($1)) AS ok`, [
+            name,
+          ]);
           if (rows[0]?.ok) this.held.add(name);
         }
         // Also proves the connection is alive: a dead one throws, and we stop believing we lead.

@@ -21,9 +21,21 @@ export const outboxesProjection = defineProjection<OutboxEvent>()({
       tx.query(
         `INSERT INTO ${table('crm_outboxes')} (id, company_id, channel, niche, secret_ref, credential_id, config, daily_cap, timezone, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING`,
-        [d.outboxId, d.companyId, f.channel, f.niche, f.secretRef, f.credentialId, JSON.stringify(f.config), f.dailyCap, f.timezone, d.createdAt],
+        [
+          d.outboxId,
+          d.companyId,
+          f.channel,
+          f.niche,
+          f.secretRef,
+          f.credentialId,
+          JSON.stringify(f.config),
+          f.dailyCap,
+          f.timezone,
+          d.createdAt,
+        ],
       ),
-    OutboxUpdated: ({ data: d }, { tx, table }) => updateChangedColumns(tx, table('crm_outboxes'), d.outboxId, d.updatedAt, d.changes, COLUMN, ['config']),
+    OutboxUpdated: ({ data: d }, { tx, table }) =>
+      updateChangedColumns(tx, table('crm_outboxes'), d.outboxId, d.updatedAt, d.changes, COLUMN, ['config']),
     OutboxDeleted: ({ data: d }, { tx, table }) =>
       tx.query(`UPDATE ${table('crm_outboxes')} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [d.outboxId, d.deletedAt]),
   },
@@ -55,12 +67,17 @@ const view = (r: Row) => ({
 });
 
 export async function listOutboxes(q: Queryable, companyId: string) {
-  const { rows } = await q.query<Row>(`SELECT * FROM crm_outboxes WHERE company_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, [companyId]);
+  const { rows } = await q.query<Row>(`SELECT * FROM crm_outboxes WHERE company_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, [
+    companyId,
+  ]);
   return rows.map(view);
 }
 
 export async function getOutbox(q: Queryable, companyId: string, id: string) {
-  const { rows } = await q.query<Row>(`SELECT * FROM crm_outboxes WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL`, [companyId, id]);
+  const { rows } = await q.query<Row>(`SELECT * FROM crm_outboxes WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL`, [
+    companyId,
+    id,
+  ]);
   return rows[0] ? view(rows[0]) : null;
 }
 
@@ -74,7 +91,12 @@ export async function sharedCap(q: Queryable, companyId: string, credentialId: s
 }
 
 /** The time zones other live outboxes on a credential count the quota day in. */
-export async function credentialTimezones(q: Queryable, companyId: string, credentialId: string, exceptOutboxId: string | null): Promise<string[]> {
+export async function credentialTimezones(
+  q: Queryable,
+  companyId: string,
+  credentialId: string,
+  exceptOutboxId: string | null,
+): Promise<string[]> {
   const { rows } = await q.query<{ timezone: string }>(
     `SELECT DISTINCT timezone FROM crm_outboxes WHERE company_id = $1 AND credential_id = $2 AND deleted_at IS NULL AND ($3::uuid IS NULL OR id <> $3)`,
     [companyId, credentialId, exceptOutboxId],

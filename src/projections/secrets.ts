@@ -15,7 +15,11 @@ export const secretsProjection = defineProjection<SecretEvent>()({
         [d.secretId, d.companyId, d.name, d.createdAt, d.createdBy],
       ),
     SecretVersionAdded: ({ data: d }, { tx, table }) =>
-      tx.query(`UPDATE ${table('crm_secrets')} SET latest_version = greatest(latest_version, $2), updated_at = $3 WHERE id = $1`, [d.secretId, d.version, d.addedAt]),
+      tx.query(`UPDATE ${table('crm_secrets')} SET latest_version = greatest(latest_version, $2), updated_at = $3 WHERE id = $1`, [
+        d.secretId,
+        d.version,
+        d.addedAt,
+      ]),
   },
 });
 

@@ -29,7 +29,15 @@ interface Row {
   created_by: string;
 }
 
-const view = (r: Row) => ({ id: r.id, recipient: r.recipient, channel: r.channel, source: r.source, reason: r.reason, createdAt: r.created_at, createdBy: r.created_by });
+const view = (r: Row) => ({
+  id: r.id,
+  recipient: r.recipient,
+  channel: r.channel,
+  source: r.source,
+  reason: r.reason,
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+});
 
 export interface SuppressionFilter {
   /** Normalised recipient. */
@@ -63,4 +71,3 @@ export async function listSuppressions(q: Queryable, companyId: string, f: Suppr
   );
   return keysetPage(rows, f.limit, view);
 }
-

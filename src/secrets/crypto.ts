@@ -18,7 +18,13 @@ export function seal(master: MasterKey, plaintext: string, aad: string): SealedV
   const cipher = createCipheriv('aes-256-gcm', master.key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return { alg: 'aes-256-gcm', keyId: master.id, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+  return {
+    alg: 'aes-256-gcm',
+    keyId: master.id,
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+    data: data.toString('base64'),
+  };
 }
 
 export class SecretDecryptionError extends Error {

@@ -87,7 +87,9 @@ async function secretsSealedElsewhere(db: Queryable, store: EventStore, master: 
   const cache = new AggregateCache(store);
   let other = 0;
   for (let i = 0; i < rows.length; i += BATCH) {
-    const states = (await cache.load(rows.slice(i, i + BATCH).map((r) => ({ streamName: secretStream(r.id), decider: secretDecider })))) as SecretState[];
+    const states = (await cache.load(
+      rows.slice(i, i + BATCH).map((r) => ({ streamName: secretStream(r.id), decider: secretDecider })),
+    )) as SecretState[];
     for (const s of states) if (s.exists && s.versions.get(s.latest)?.keyId !== master.id) other++;
   }
   return { total: rows.length, other };

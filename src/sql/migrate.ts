@@ -34,18 +34,22 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  * apply each migration exactly once. Returns the versions applied now.
  */
 export async function migrate(db: Db, set: string, migrations: Migration[]): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS crm_schema_migrations (
+  await db
+    .exec(
+      `CREATE TABLE IF NOT EXISTS crm_schema_migrations (
     set_name text NOT NULL,
     version integer NOT NULL,
     name text NOT NULL,
     checksum text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (set_name, version)
-  )`).catch(async (err) => {
-    // Two instances racing on CREATE TABLE IF NOT EXISTS can collide on the catalog; the loser just checks.
-    const { rows } = await db.query(`SELECT to_regclass('crm_schema_migrations') IS NOT NULL AS ok`);
-    if (!(rows[0] as { ok: boolean }).ok) throw err;
-  });
+  )`,
+    )
+    .catch(async (err) => {
+      // Two instances racing on CREATE TABLE IF NOT EXISTS can collide on the catalog; the loser just checks.
+      const { rows } = await db.query(`SELECT to_regclass('crm_schema_migrations') IS NOT NULL AS ok`);
+      if (!(rows[0] as { ok: boolean }).ok) throw err;
+    });
   const applied: number[] = [];
   for (const m of migrations) {
     const done = await db.transaction(async (tx) => {

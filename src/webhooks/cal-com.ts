@@ -19,7 +19,10 @@ const Body = z.object({
       uid: z.string().max(200).optional(),
       rescheduleUid: z.string().max(200).optional(),
       fromReschedule: z.string().max(200).optional(),
-      attendees: z.array(z.object({ email: z.string().max(320).optional() })).max(100).optional(),
+      attendees: z
+        .array(z.object({ email: z.string().max(320).optional() }))
+        .max(100)
+        .optional(),
       cancellationReason: z.string().max(1000).nullable().optional(),
     })
     .optional(),
@@ -40,7 +43,9 @@ export const calComWebhook: WebhookProvider = {
     const state = STATES[triggerEvent];
     // Other triggers (PING, MEETING_ENDED, …) are acknowledged and not recorded.
     if (!state || !payload?.uid) return [];
-    const ids = [payload.uid, payload.rescheduleUid, payload.fromReschedule].filter((x): x is string => typeof x === 'string' && x.length > 0);
+    const ids = [payload.uid, payload.rescheduleUid, payload.fromReschedule].filter(
+      (x): x is string => typeof x === 'string' && x.length > 0,
+    );
     const replaces = state === 'booking_rescheduled' && ids.some((id) => id !== payload.uid);
     const notice: InboundNotice = {
       kind: 'delivery',
@@ -52,7 +57,9 @@ export const calComWebhook: WebhookProvider = {
       at: isoOr(createdAt, now),
       account: null,
       recipients: (payload.attendees ?? []).map((a) => a.email).filter((e): e is string => typeof e === 'string'),
-      ...(state === 'booking_cancelled' && payload.cancellationReason ? { error: { code: 'booking_cancelled', message: payload.cancellationReason.slice(0, 500) } } : {}),
+      ...(state === 'booking_cancelled' && payload.cancellationReason
+        ? { error: { code: 'booking_cancelled', message: payload.cancellationReason.slice(0, 500) } }
+        : {}),
     };
     return [notice];
   },

@@ -10,7 +10,12 @@ import { parseSecretRef } from '../secrets/secret-ref.js';
 export const WEBHOOK_CONFIG = z
   .object({
     secretRef: z.string().refine((r) => parseSecretRef(r) !== null, 'secretRef must be secret://<uuid>:<version|latest>'),
-    verifyToken: z.string().min(8).max(200).regex(/^[\x21-\x7e]+$/, 'verifyToken is printable ASCII without spaces').optional(),
+    verifyToken: z
+      .string()
+      .min(8)
+      .max(200)
+      .regex(/^[\x21-\x7e]+$/, 'verifyToken is printable ASCII without spaces')
+      .optional(),
   })
   .strict();
 

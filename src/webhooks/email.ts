@@ -17,7 +17,12 @@ export const EMAIL_WEBHOOK_TOLERANCE_S = 300;
 /** Seconds since the epoch, as a relay writes them: digits only (no sign, no fraction). */
 const TIMESTAMP = /^\d{1,12}$/;
 
-function verifyEmailSignature(raw: Buffer, headers: Record<string, string | string[] | undefined>, secret: string, now: Date): boolean | 'stale' {
+function verifyEmailSignature(
+  raw: Buffer,
+  headers: Record<string, string | string[] | undefined>,
+  secret: string,
+  now: Date,
+): boolean | 'stale' {
   const timestamp = headerOf(headers, 'x-crm-timestamp');
   if (typeof timestamp !== 'string' || !TIMESTAMP.test(timestamp)) return false;
   const signed = Buffer.concat([Buffer.from(`${timestamp}.`, 'utf8'), raw]);
@@ -59,7 +64,9 @@ export const emailWebhook: WebhookProvider = {
         at: isoOr(e.at, now),
         account: null,
         recipients: [e.recipient],
-        ...(e.type === 'bounce' ? { error: { code: hard ? 'hard_bounce' : 'soft_bounce', message: (e.reason ?? 'bounced').slice(0, 500) } } : {}),
+        ...(e.type === 'bounce'
+          ? { error: { code: hard ? 'hard_bounce' : 'soft_bounce', message: (e.reason ?? 'bounced').slice(0, 500) } }
+          : {}),
         ...(hard ? { suppress: 'hard_bounce' as const } : e.type === 'complaint' ? { suppress: 'complaint' as const } : {}),
       };
     });

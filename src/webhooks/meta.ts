@@ -96,7 +96,12 @@ const items = <S extends z.ZodType>(schema: S, list: unknown[] | undefined): z.i
 function choiceOf(m: z.infer<typeof WaMessage>): ReplyChoice | undefined {
   const pick = m.interactive?.button_reply ?? m.interactive?.list_reply;
   if (pick) {
-    return { kind: m.interactive?.list_reply ? 'list' : 'button', id: pick.id, title: pick.title, ...(pick.description ? { description: pick.description } : {}) };
+    return {
+      kind: m.interactive?.list_reply ? 'list' : 'button',
+      id: pick.id,
+      title: pick.title,
+      ...(pick.description ? { description: pick.description } : {}),
+    };
   }
   if (m.button?.text !== undefined) return { kind: 'quick_reply', id: m.button.payload ?? m.button.text, title: m.button.text };
   return undefined;
@@ -171,7 +176,12 @@ const IgMessaging = z.object({
   recipient: z.object({ id }),
   timestamp: epoch.optional(),
   message: z
-    .object({ mid: id, text: z.string().max(65_536).optional(), is_echo: z.boolean().optional(), reply_to: z.object({ mid: id.optional() }).optional() })
+    .object({
+      mid: id,
+      text: z.string().max(65_536).optional(),
+      is_echo: z.boolean().optional(),
+      reply_to: z.object({ mid: id.optional() }).optional(),
+    })
     .optional(),
   read: z.object({ mid: id.optional() }).optional(),
   delivery: z.object({ mids: z.array(id).max(1000).optional() }).optional(),
@@ -193,13 +203,37 @@ export const instagramWebhook: WebhookProvider = {
         if (m.message) {
           // An echo is our own account's message (sent here or from the app): it opens no window.
           if (m.message.is_echo) continue;
-          out.push({ kind: 'message', providerEventId: `ig:${m.message.mid}`, account: m.recipient.id, from: m.sender.id, at, text: clip(m.message.text), inReplyTo: m.message.reply_to?.mid ?? null });
+          out.push({
+            kind: 'message',
+            providerEventId: `ig:${m.message.mid}`,
+            account: m.recipient.id,
+            from: m.sender.id,
+            at,
+            text: clip(m.message.text),
+            inReplyTo: m.message.reply_to?.mid ?? null,
+          });
         }
         if (m.read?.mid) {
-          out.push({ kind: 'delivery', providerEventId: `ig:${m.read.mid}:read`, providerMessageIds: [m.read.mid], state: 'read', at, account: entry.id, recipients: [m.sender.id] });
+          out.push({
+            kind: 'delivery',
+            providerEventId: `ig:${m.read.mid}:read`,
+            providerMessageIds: [m.read.mid],
+            state: 'read',
+            at,
+            account: entry.id,
+            recipients: [m.sender.id],
+          });
         }
         for (const mid of m.delivery?.mids ?? []) {
-          out.push({ kind: 'delivery', providerEventId: `ig:${mid}:delivered`, providerMessageIds: [mid], state: 'delivered', at, account: entry.id, recipients: [m.sender.id] });
+          out.push({
+            kind: 'delivery',
+            providerEventId: `ig:${mid}:delivered`,
+            providerMessageIds: [mid],
+            state: 'delivered',
+            at,
+            account: entry.id,
+            recipients: [m.sender.id],
+          });
         }
       }
     }

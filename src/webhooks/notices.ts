@@ -63,7 +63,12 @@ export function providerTime(ms: number, received: Date): string {
 
 /** Seconds (Meta, as a string or number) or milliseconds (Instagram) since the epoch. */
 export function epochToIso(value: unknown, unit: 's' | 'ms', received: Date): string {
-  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN;
+  const n =
+    typeof value === 'string' && /^\d{1,16}$/.test(value)
+      ? Number(value)
+      : typeof value === 'number' && Number.isFinite(value)
+        ? value
+        : Number.NaN;
   return providerTime(unit === 's' ? n * 1000 : n, received);
 }
 

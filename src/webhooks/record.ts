@@ -34,7 +34,12 @@ export interface RecordResult {
  * activity, or the contact when no activity matched yet), so a replay that now finds the activity is still
  * recorded once; a reply is recorded on the contact and on the activity it answers, each once.
  */
-export function inboundEventId(companyId: string, channel: string, providerEventId: string, target: 'delivery' | 'reply' | 'contact'): string {
+export function inboundEventId(
+  companyId: string,
+  channel: string,
+  providerEventId: string,
+  target: 'delivery' | 'reply' | 'contact',
+): string {
   return derivedUuid(companyId, channel, target, providerEventId);
 }
 
@@ -68,7 +73,14 @@ async function companyAccounts(db: Queryable, o: WebhookOutbox): Promise<Set<str
  * The latest of the company's sends on the channel known by one of `names`: under the name crm_activities holds
  * (`column`), or under one learnt since (crm_activity_aliases of `kind`), whichever is newer.
  */
-async function latestKnownAs(db: Queryable, o: WebhookOutbox, column: 'provider_message_id' | 'recipient', kind: AliasKind, names: string[], onlySent: boolean) {
+async function latestKnownAs(
+  db: Queryable,
+  o: WebhookOutbox,
+  column: 'provider_message_id' | 'recipient',
+  kind: AliasKind,
+  names: string[],
+  onlySent: boolean,
+) {
   if (names.length === 0) return null;
   const sent = onlySent ? `AND a.status = 'sent'` : '';
   const { rows } = await db.query<{ id: string; recipient: string }>(
@@ -85,7 +97,8 @@ async function latestKnownAs(db: Queryable, o: WebhookOutbox, column: 'provider_
 }
 
 /** The send a provider's message id names: the id it was sent under, or one it was given since (a rescheduled booking's). */
-const activityByProviderMessage = (db: Queryable, o: WebhookOutbox, ids: string[]) => latestKnownAs(db, o, 'provider_message_id', 'message', ids, false);
+const activityByProviderMessage = (db: Queryable, o: WebhookOutbox, ids: string[]) =>
+  latestKnownAs(db, o, 'provider_message_id', 'message', ids, false);
 
 /**
  * A reply that names no message answers the latest message sent to that person on the channel, by any of their
@@ -124,9 +137,16 @@ export class InboundRecorder {
     const accounts = await companyAccounts(this.deps.db, this.outbox);
     for (const n of notices) {
       if (n.account !== null && !accounts.has(n.account)) continue;
-      const key = (contact: string): ContactKey => ({ companyId: this.outbox.companyId, channel: this.outbox.channel, account: n.account ?? outboxAccount(this.outbox), contact });
+      const key = (contact: string): ContactKey => ({
+        companyId: this.outbox.companyId,
+        channel: this.outbox.channel,
+        account: n.account ?? outboxAccount(this.outbox),
+        contact,
+      });
       if (n.kind === 'delivery') {
-        const activity = (await activityByProviderMessage(this.deps.db, this.outbox, n.providerMessageIds)) ?? (n.providerMessageIds.length === 0 ? await latestSentTo(this.deps.db, this.outbox, n.recipients) : null);
+        const activity =
+          (await activityByProviderMessage(this.deps.db, this.outbox, n.providerMessageIds)) ??
+          (n.providerMessageIds.length === 0 ? await latestSentTo(this.deps.db, this.outbox, n.recipients) : null);
         if (activity) {
           const command: ActivityCommand = {
             type: 'RecordDelivery',
@@ -139,7 +159,17 @@ export class InboundRecorder {
           note(await this.onActivity(activity.id, 'delivery', n.providerEventId, command));
         } else if (n.recipients[0]) {
           const providerMessageId = n.providerMessageIds[0] ?? null;
-          note(await this.onContact(key(n.recipients[0]), 'delivery', n.providerEventId, { type: 'RecordUnmatchedDelivery', key: key(n.recipients[0]), state: n.state, at: n.at, providerEventId: n.providerEventId, providerMessageId, ...(n.error ? { error: n.error } : {}) }));
+          note(
+            await this.onContact(key(n.recipients[0]), 'delivery', n.providerEventId, {
+              type: 'RecordUnmatchedDelivery',
+              key: key(n.recipients[0]),
+              state: n.state,
+              at: n.at,
+              providerEventId: n.providerEventId,
+              providerMessageId,
+              ...(n.error ? { error: n.error } : {}),
+            }),
+          );
         }
         const recipient = activity?.recipient ?? n.recipients[0];
         if (n.suppress && recipient) {
@@ -147,13 +177,43 @@ export class InboundRecorder {
           // nothing; a retry after a failure between the two writes still suppresses). Part of what the webhook's
           // reply waits for: the next read of the suppression list shows it.
           const cause = inboundEventId(this.outbox.companyId, this.outbox.channel, n.providerEventId, 'delivery');
-          note({ written: false, position: await this.deps.suppress({ companyId: this.outbox.companyId, channel: this.outbox.channel, recipient, reason: n.suppress, cause }) });
+          note({
+            written: false,
+            position: await this.deps.suppress({
+              companyId: this.outbox.companyId,
+              channel: this.outbox.channel,
+              recipient,
+              reason: n.suppress,
+              cause,
+            }),
+          });
         }
       } else {
-        const activity = (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ?? (await latestSentTo(this.deps.db, this.outbox, [n.from]));
+        const activity =
+          (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ??
+          (await latestSentTo(this.deps.db, this.outbox, [n.from]));
         const k = key(n.from);
-        note(await this.onContact(k, 'contact', n.providerEventId, { type: 'RecordInbound', key: k, at: n.at, text: n.text, providerEventId: n.providerEventId, activityId: activity?.id ?? null, ...(n.choice ? { choice: n.choice } : {}) }));
-        if (activity) note(await this.onActivity(activity.id, 'reply', n.providerEventId, { type: 'RecordReply', at: n.at, text: n.text, providerEventId: n.providerEventId, ...(n.choice ? { choice: n.choice } : {}) }));
+        note(
+          await this.onContact(k, 'contact', n.providerEventId, {
+            type: 'RecordInbound',
+            key: k,
+            at: n.at,
+            text: n.text,
+            providerEventId: n.providerEventId,
+            activityId: activity?.id ?? null,
+            ...(n.choice ? { choice: n.choice } : {}),
+          }),
+        );
+        if (activity)
+          note(
+            await this.onActivity(activity.id, 'reply', n.providerEventId, {
+              type: 'RecordReply',
+              at: n.at,
+              text: n.text,
+              providerEventId: n.providerEventId,
+              ...(n.choice ? { choice: n.choice } : {}),
+            }),
+          );
       }
     }
     return result;
@@ -163,7 +223,11 @@ export class InboundRecorder {
   private async onActivity(activityId: string, target: 'delivery' | 'reply', providerEventId: string, command: ActivityCommand) {
     const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, target);
     try {
-      const r = await handleCommand(this.deps.store, activityStream(activityId), activityDecider, command, { metadata: this.metadata, eventIds: () => id, maxAttempts: 10 });
+      const r = await handleCommand(this.deps.store, activityStream(activityId), activityDecider, command, {
+        metadata: this.metadata,
+        eventIds: () => id,
+        maxAttempts: 10,
+      });
       return { written: r.events.length > 0 && !r.duplicate, position: r.position };
     } catch (err) {
       if (err instanceof DomainError) return null; // not (or no longer) a sent message: nothing to attach it to
@@ -177,7 +241,11 @@ export class InboundRecorder {
     const [event] = contactDecider.decide(command, contactDecider.initialState());
     const id = inboundEventId(this.outbox.companyId, this.outbox.channel, providerEventId, target);
     try {
-      const r = await this.deps.store.append(contactStream(key), [{ id, type: event!.type, data: event!.data, metadata: this.metadata }], 'any');
+      const r = await this.deps.store.append(
+        contactStream(key),
+        [{ id, type: event!.type, data: event!.data, metadata: this.metadata }],
+        'any',
+      );
       return { written: !r.duplicate, position: r.position };
     } catch (err) {
       if (err instanceof IdempotencyConflictError) return ALREADY_RECORDED;

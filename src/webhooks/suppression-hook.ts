@@ -31,7 +31,10 @@ export function suppressFromWebhook(store: EventStore, now: () => Date): Suppres
         recipient: n.recipient,
         channel: n.channel,
         source: n.reason === 'complaint' ? 'complaint' : 'bounce',
-        reason: n.reason === 'complaint' ? `complaint reported by the ${n.channel} provider` : `hard bounce reported by the ${n.channel} provider`,
+        reason:
+          n.reason === 'complaint'
+            ? `complaint reported by the ${n.channel} provider`
+            : `hard bounce reported by the ${n.channel} provider`,
         createdBy: `webhook:${n.channel}`,
         cause: n.cause,
       },

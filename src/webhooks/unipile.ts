@@ -32,7 +32,17 @@ export const unipileWebhook: WebhookProvider = {
     if (b.event === 'message_received' && b.message_id && b.sender?.attendee_provider_id) {
       // Unipile also reports what the account's own user sent (from another device): not a reply.
       if (b.account_info?.user_id && b.account_info.user_id === b.sender.attendee_provider_id) return [];
-      return [{ kind: 'message', providerEventId: `unipile:${b.message_id}`, account, from: b.sender.attendee_provider_id, at: isoOr(b.timestamp, now), text: clip(b.message), inReplyTo: null }];
+      return [
+        {
+          kind: 'message',
+          providerEventId: `unipile:${b.message_id}`,
+          account,
+          from: b.sender.attendee_provider_id,
+          at: isoOr(b.timestamp, now),
+          text: clip(b.message),
+          inReplyTo: null,
+        },
+      ];
     }
     if (b.event === 'new_relation' && b.user_provider_id) {
       const notice: InboundNotice = {
@@ -42,7 +52,9 @@ export const unipileWebhook: WebhookProvider = {
         state: 'accepted',
         at: isoOr(b.timestamp, now),
         account,
-        recipients: [b.user_provider_id, b.user_public_identifier, b.user_profile_url].filter((x): x is string => typeof x === 'string' && x.length > 0),
+        recipients: [b.user_provider_id, b.user_public_identifier, b.user_profile_url].filter(
+          (x): x is string => typeof x === 'string' && x.length > 0,
+        ),
       };
       return [notice];
     }

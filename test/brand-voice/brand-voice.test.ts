@@ -30,7 +30,9 @@ function suite(backend: 'pglite' | 'postgres') {
     const counting = countingChecker();
     const A = randomUUID();
     const check = (draft: string, extra: Record<string, unknown> = {}, company = A) =>
-      request(t.app).post(`/api/companies/${company}/crm/brand-voice/check`).send({ contentSha256: sha(draft), draft, ...extra });
+      request(t.app)
+        .post(`/api/companies/${company}/crm/brand-voice/check`)
+        .send({ contentSha256: sha(draft), draft, ...extra });
     beforeAll(async () => {
       t = await startTestApp(backend, { checker: counting.checker });
     });
@@ -66,29 +68,47 @@ function suite(backend: 'pglite' | 'postgres') {
       const before = counting.c.calls;
       const after = await check(draft);
       expect(after.body).toMatchObject({ pass: false, cached: false, guideVersion: 1 });
-      expect(after.body.findings.map((f: { rule: string }) => f.rule)).toEqual(['banned_phrase', 'shouting', 'shouting', 'exclamation_marks', 'exclamation_marks']);
+      expect(after.body.findings.map((f: { rule: string }) => f.rule)).toEqual([
+        'banned_phrase',
+        'shouting',
+        'shouting',
+        'exclamation_marks',
+        'exclamation_marks',
+      ]);
       expect(counting.c.calls - before).toBe(1);
       const same = await request(t.app)
         .put(`/api/companies/${A}/crm/brand-voice/guide`)
         .send({ bannedPhrases: ['buy now'], maxExclamationMarks: 1, shouting: { maxAllCapsWords: 0 } });
       expect(same.body.version).toBe(1);
       expect((await check(draft)).body).toMatchObject({ cached: true, guideVersion: 1 });
-      expect((await request(t.app).get(`/api/companies/${A}/crm/brand-voice/guide`)).body).toMatchObject({ version: 1, guide: { bannedPhrases: ['buy now'] } });
+      expect((await request(t.app).get(`/api/companies/${A}/crm/brand-voice/guide`)).body).toMatchObject({
+        version: 1,
+        guide: { bannedPhrases: ['buy now'] },
+      });
     });
 
     it('the channel is part of the key (length limits differ per channel)', async () => {
       const B = randomUUID();
-      await request(t.app).put(`/api/companies/${B}/crm/brand-voice/guide`).send({ maxLength: { linkedin: 5 } });
+      await request(t.app)
+        .put(`/api/companies/${B}/crm/brand-voice/guide`)
+        .send({ maxLength: { linkedin: 5 } });
       expect((await check('Too long here', { channel: 'linkedin' }, B)).body).toMatchObject({ pass: false });
       expect((await check('Too long here', { channel: 'email' }, B)).body).toMatchObject({ pass: true, cached: false });
     });
 
     it('refuses a hash that is not the draft’s (the cache cannot be poisoned), and bad bodies, with 400', async () => {
       const before = counting.c.calls;
-      const res = await request(t.app).post(`/api/companies/${A}/crm/brand-voice/check`).send({ contentSha256: sha('other text'), draft: 'SHOUT' });
+      const res = await request(t.app)
+        .post(`/api/companies/${A}/crm/brand-voice/check`)
+        .send({ contentSha256: sha('other text'), draft: 'SHOUT' });
       expect(res.status).toBe(400);
       expect(res.body.error).toMatch(/not the SHA-256 of draft/);
-      for (const body of [{ draft: 'x' }, { contentSha256: 'abc', draft: 'x' }, { contentSha256: sha('x'), draft: 'x', extra: 1 }, { contentSha256: sha('x'), draft: 'x', channel: 'fax' }]) {
+      for (const body of [
+        { draft: 'x' },
+        { contentSha256: 'abc', draft: 'x' },
+        { contentSha256: sha('x'), draft: 'x', extra: 1 },
+        { contentSha256: sha('x'), draft: 'x', channel: 'fax' },
+      ]) {
         expect((await request(t.app).post(`/api/companies/${A}/crm/brand-voice/check`).send(body)).status).toBe(400);
       }
       for (const guide of [{ bannedPhrases: 'x' }, { unknown: 1 }, { maxLength: { fax: 3 } }, { maxExclamationMarks: -1 }]) {
@@ -108,12 +128,24 @@ describe('the LLM checker against a local OpenAI-compatible endpoint', () => {
     const server = await fakeHttpServer((_req, res) =>
       json(res, 200, {
         id: 'chatcmpl-1',
-        choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify({ pass: false, score: 0.4, findings: [{ rule: 'tone', message: 'too pushy', start: 0, end: 3 }] }) } }],
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: JSON.stringify({ pass: false, score: 0.4, findings: [{ rule: 'tone', message: 'too pushy', start: 0, end: 3 }] }),
+            },
+          },
+        ],
       }),
     );
     try {
       const checker = llmChecker({ baseUrl: `${server.url}/v1/`, apiKey: 'sk-test-key', model: 'test-model', timeoutMs: 2000 });
-      const v = await checker.check({ draft: 'Buy it', guide: { bannedPhrases: [], requiredPhrases: [], maxLength: {}, maxExclamationMarks: null, shouting: null, requiredSignOff: null }, channel: 'email' });
+      const v = await checker.check({
+        draft: 'Buy it',
+        guide: { bannedPhrases: [], requiredPhrases: [], maxLength: {}, maxExclamationMarks: null, shouting: null, requiredSignOff: null },
+        channel: 'email',
+      });
       expect(v).toEqual({ pass: false, score: 0.4, findings: [{ rule: 'tone', message: 'too pushy', start: 0, end: 3 }] });
       const req = server.received[0]!;
       expect(req.method).toBe('POST');
@@ -138,7 +170,10 @@ describe('the LLM checker against a local OpenAI-compatible endpoint', () => {
     try {
       const company = randomUUID();
       const draft = 'Hello there';
-      const call = () => request(t.app).post(`/api/companies/${company}/crm/brand-voice/check`).send({ contentSha256: sha(draft), draft });
+      const call = () =>
+        request(t.app)
+          .post(`/api/companies/${company}/crm/brand-voice/check`)
+          .send({ contentSha256: sha(draft), draft });
       for (const m of ['error', 'slow', 'garbage'] as const) {
         mode = m;
         const before = server.received.length;

@@ -28,7 +28,9 @@ describe('the guide checker', () => {
 
   it('limits length per channel only', () => {
     const g = guide({ maxLength: { linkedin: 10 } });
-    expect(checkAgainstGuide('x'.repeat(12), g, 'linkedin').findings).toEqual([{ rule: 'max_length', message: 'longer than 10 characters for linkedin', start: 10, end: 12 }]);
+    expect(checkAgainstGuide('x'.repeat(12), g, 'linkedin').findings).toEqual([
+      { rule: 'max_length', message: 'longer than 10 characters for linkedin', start: 10, end: 12 },
+    ]);
     expect(checkAgainstGuide('x'.repeat(12), g, 'email').pass).toBe(true);
   });
 
@@ -36,6 +38,9 @@ describe('the guide checker', () => {
     expect(checkAgainstGuide('Wow! Great!! ', guide({ maxExclamationMarks: 1 }), null).findings.map((f) => f.start)).toEqual([10, 11]);
     const shout = guide({ shouting: { maxAllCapsWords: 1 } });
     expect(checkAgainstGuide('The FREE offer', shout, null).pass).toBe(true);
-    expect(checkAgainstGuide('The FREE offer ENDS now, OK', shout, null).findings.map((f) => f.message)).toEqual(['all-caps word "FREE"', 'all-caps word "ENDS"']);
+    expect(checkAgainstGuide('The FREE offer ENDS now, OK', shout, null).findings.map((f) => f.message)).toEqual([
+      'all-caps word "FREE"',
+      'all-caps word "ENDS"',
+    ]);
   });
 });

@@ -14,10 +14,17 @@ const outbox = (baseUrl: string, extra: Record<string, unknown> = {}): OutboxFor
 const booking = (over: Record<string, unknown> = {}) => ({
   activityId: 'act-1',
   to: 'ana@example.org',
-  payload: { start: '2030-03-10T11:00:00+02:00', attendee: { name: 'Ana Martin', email: 'Ana@example.org', timeZone: 'Europe/Paris' }, ...over },
+  payload: {
+    start: '2030-03-10T11:00:00+02:00',
+    attendee: { name: 'Ana Martin', email: 'Ana@example.org', timeZone: 'Europe/Paris' },
+    ...over,
+  },
   idempotencyKey: 'act-1',
 });
-const ok = { status: 'success', data: { id: 123, uid: 'bk_8f2c1e', title: 'Intro', status: 'accepted', start: '2030-03-10T09:00:00.000Z' } };
+const ok = {
+  status: 'success',
+  data: { id: 123, uid: 'bk_8f2c1e', title: 'Intro', status: 'accepted', start: '2030-03-10T09:00:00.000Z' },
+};
 
 describe('the cal.com bookings adapter', () => {
   let server: Awaited<ReturnType<typeof fakeHttpServer>> | undefined;
@@ -64,7 +71,12 @@ describe('the cal.com bookings adapter', () => {
 
   it('a 400 is permanent: calcom_400 with cal.com message, one request', async () => {
     server = await fakeHttpServer((_req, res) =>
-      json(res, 400, { status: 'error', timestamp: '2030-01-01T00:00:00.000Z', path: '/v2/bookings', error: { code: 'BadRequestException', message: 'User either already has booking at this time or is not available' } }),
+      json(res, 400, {
+        status: 'error',
+        timestamp: '2030-01-01T00:00:00.000Z',
+        path: '/v2/bookings',
+        error: { code: 'BadRequestException', message: 'User either already has booking at this time or is not available' },
+      }),
     );
     const err = await channelFailure(calComAdapter().send(outbox(server.url), KEY, booking()));
     expect(err).toMatchObject({ code: 'calcom_400', transient: false, refundable: true });
@@ -75,7 +87,9 @@ describe('the cal.com bookings adapter', () => {
 
   it('a 503 with Retry-After: 0 then 201: booked on the second request', async () => {
     server = await fakeHttpServer((_req, res) =>
-      server!.received.length === 1 ? json(res, 503, { status: 'error', error: { code: 'ServiceUnavailable', message: 'try later' } }, { 'retry-after': '0' }) : json(res, 201, ok),
+      server!.received.length === 1
+        ? json(res, 503, { status: 'error', error: { code: 'ServiceUnavailable', message: 'try later' } }, { 'retry-after': '0' })
+        : json(res, 201, ok),
     );
     const sent = await calComAdapter().send(outbox(server.url), KEY, booking());
     expect(sent.providerMessageId).toBe('bk_8f2c1e');
@@ -83,7 +97,9 @@ describe('the cal.com bookings adapter', () => {
   });
 
   it('a 429 without end: three requests (two retries), then calcom_429, transient and refundable', async () => {
-    server = await fakeHttpServer((_req, res) => json(res, 429, { status: 'error', error: { code: 'TooManyRequestsException', message: 'slow down' } }, { 'retry-after': '0' }));
+    server = await fakeHttpServer((_req, res) =>
+      json(res, 429, { status: 'error', error: { code: 'TooManyRequestsException', message: 'slow down' } }, { 'retry-after': '0' }),
+    );
     const err = await channelFailure(calComAdapter().send(outbox(server.url), KEY, booking()));
     expect(err).toMatchObject({ code: 'calcom_429', transient: true, refundable: true });
     expect(server.received).toHaveLength(3);

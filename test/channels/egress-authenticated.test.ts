@@ -76,8 +76,11 @@ function suite(backend: 'pglite' | 'postgres') {
       const base = `/api/companies/${companyId}/crm`;
       const secret = await api.call('post', `${base}/secrets`, { name: `${channel}-key`, value: secretValue });
       expect(secret.status).toBe(201);
-      for (const pattern of channel === 'email' ? ['*@example.org'] : [WA_TO]) expect((await api.call('post', `${base}/allowlist`, { pattern })).status).toBe(201);
-      expect((await api.call('post', `${base}/approval-rules`, { predicate: { channel }, action: 'auto_approve', priority: 10 })).status).toBe(201);
+      for (const pattern of channel === 'email' ? ['*@example.org'] : [WA_TO])
+        expect((await api.call('post', `${base}/allowlist`, { pattern })).status).toBe(201);
+      expect(
+        (await api.call('post', `${base}/approval-rules`, { predicate: { channel }, action: 'auto_approve', priority: 10 })).status,
+      ).toBe(201);
       return { companyId, base, secretRef: secret.body.ref as string, credentialId: secret.body.id as string };
     }
 
@@ -86,7 +89,17 @@ function suite(backend: 'pglite' | 'postgres') {
       const { id, position } = await createOutbox(
         api.t.rt.store,
         api.t.rt.masterKey,
-        { companyId: co.companyId, fields: { channel: 'whatsapp', niche: null, secretRef: co.secretRef, config: { phoneNumberId: '1234567890', baseUrl }, dailyCap: 10, timezone: 'UTC' } },
+        {
+          companyId: co.companyId,
+          fields: {
+            channel: 'whatsapp',
+            niche: null,
+            secretRef: co.secretRef,
+            config: { phoneNumberId: '1234567890', baseUrl },
+            dailyCap: 10,
+            timezone: 'UTC',
+          },
+        },
         LOCAL_OPERATOR,
         api.t.rt.now(),
       );
@@ -97,12 +110,24 @@ function suite(backend: 'pglite' | 'postgres') {
     async function sendWhatsApp(api: Api, co: Awaited<ReturnType<typeof company>>, outboxId: string) {
       // The recipient wrote first: a free-form WhatsApp message may go.
       const key = { companyId: co.companyId, channel: 'whatsapp' as const, account: '1234567890', contact: WA_TO };
-      await handleCommand(api.t.rt.store, contactStream(key), contactDecider, { type: 'RecordInbound', key, at: new Date().toISOString(), text: 'Hi', providerEventId: randomUUID(), activityId: null });
+      await handleCommand(api.t.rt.store, contactStream(key), contactDecider, {
+        type: 'RecordInbound',
+        key,
+        at: new Date().toISOString(),
+        text: 'Hi',
+        providerEventId: randomUUID(),
+        activityId: null,
+      });
       return api.call('post', `${co.base}/send`, { channel: 'whatsapp', outboxId, to: WA_TO, payload: { text: 'Bonjour' } });
     }
 
     async function emailOutbox(api: Api, co: Awaited<ReturnType<typeof company>>) {
-      const outbox = await api.call('post', `${co.base}/outboxes`, { channel: 'email', secretRef: co.secretRef, config: { fromAddress: 'ops@example.com' }, dailyCap: 10 });
+      const outbox = await api.call('post', `${co.base}/outboxes`, {
+        channel: 'email',
+        secretRef: co.secretRef,
+        config: { fromAddress: 'ops@example.com' },
+        dailyCap: 10,
+      });
       expect(outbox.status).toBe(201);
       return outbox.body.id as string;
     }
@@ -111,7 +136,9 @@ function suite(backend: 'pglite' | 'postgres') {
       api.call('post', `${co.base}/send`, { channel: 'email', outboxId, to: 'ana@example.org', payload: { subject: 'Hi', text: 'Hello' } });
 
     const used = async (api: Api, co: Awaited<ReturnType<typeof company>>) =>
-      ((await api.call('get', `${co.base}/credential-buckets`).query({ day: today() })).body.items as { used: number }[]).map((b) => b.used);
+      ((await api.call('get', `${co.base}/credential-buckets`).query({ day: today() })).body.items as { used: number }[]).map(
+        (b) => b.used,
+      );
 
     describe('without CRM_EGRESS_ALLOW', () => {
       let api: Api;
@@ -121,12 +148,29 @@ function suite(backend: 'pglite' | 'postgres') {
 
       it('an outbox whose baseUrl is loopback, private or link-local is a 400 naming CRM_EGRESS_ALLOW, for every HTTP channel', async () => {
         const co = await company(api, 'whatsapp', TOKEN);
-        const configs = { whatsapp: { phoneNumberId: '1234567890' }, instagram: { igUserId: '17841400000000001' }, 'cal-com': { eventTypeId: 42 }, linkedin: { accountId: 'acc_1' } };
+        const configs = {
+          whatsapp: { phoneNumberId: '1234567890' },
+          instagram: { igUserId: '17841400000000001' },
+          'cal-com': { eventTypeId: 42 },
+          linkedin: { accountId: 'acc_1' },
+        };
         for (const [channel, config] of Object.entries(configs)) {
-          for (const baseUrl of [provider.url, 'http://localhost:9901', 'https://localhost', 'https://10.0.0.1', 'https://169.254.169.254/latest', 'https://[::1]', 'https://[fd00::1]', 'https://100.64.0.1', 'https://0.0.0.0']) {
+          for (const baseUrl of [
+            provider.url,
+            'http://localhost:9901',
+            'https://localhost',
+            'https://10.0.0.1',
+            'https://169.254.169.254/latest',
+            'https://[::1]',
+            'https://[fd00::1]',
+            'https://100.64.0.1',
+            'https://0.0.0.0',
+          ]) {
             const res = await api.call('post', `${co.base}/outboxes`, { channel, secretRef: co.secretRef, config: { ...config, baseUrl } });
             expect({ channel, baseUrl, status: res.status }).toEqual({ channel, baseUrl, status: 400 });
-            expect(res.body.details).toEqual([{ code: 'egress_refused', path: ['config', 'baseUrl'], message: expect.stringContaining('CRM_EGRESS_ALLOW') }]);
+            expect(res.body.details).toEqual([
+              { code: 'egress_refused', path: ['config', 'baseUrl'], message: expect.stringContaining('CRM_EGRESS_ALLOW') },
+            ]);
           }
         }
         expect((await api.call('get', `${co.base}/outboxes`)).body.items).toEqual([]);
@@ -134,15 +178,29 @@ function suite(backend: 'pglite' | 'postgres') {
 
       it('a baseUrl has no query, fragment or credentials, and plain http goes nowhere unallowed', async () => {
         const co = await company(api, 'whatsapp', TOKEN);
-        const create = (baseUrl: string) => api.call('post', `${co.base}/outboxes`, { channel: 'whatsapp', secretRef: co.secretRef, config: { phoneNumberId: '1234567890', baseUrl } });
-        for (const bad of ['https://graph.facebook.com/internal/admin?x=', 'https://graph.facebook.com/?', 'https://graph.facebook.com/#', 'https://graph.facebook.com/#frag', 'https://user:pass@graph.facebook.com', 'https://user@graph.facebook.com']) {
+        const create = (baseUrl: string) =>
+          api.call('post', `${co.base}/outboxes`, {
+            channel: 'whatsapp',
+            secretRef: co.secretRef,
+            config: { phoneNumberId: '1234567890', baseUrl },
+          });
+        for (const bad of [
+          'https://graph.facebook.com/internal/admin?x=',
+          'https://graph.facebook.com/?',
+          'https://graph.facebook.com/#',
+          'https://graph.facebook.com/#frag',
+          'https://user:pass@graph.facebook.com',
+          'https://user@graph.facebook.com',
+        ]) {
           const res = await create(bad);
           expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
           expect(JSON.stringify(res.body.details)).toContain('no query, fragment or credentials');
         }
         const clear = await create('http://graph.facebook.com');
         expect(clear.status).toBe(400);
-        expect(clear.body.details).toEqual([{ code: 'insecure_url', path: ['config', 'baseUrl'], message: expect.stringContaining('https') }]);
+        expect(clear.body.details).toEqual([
+          { code: 'insecure_url', path: ['config', 'baseUrl'], message: expect.stringContaining('https') },
+        ]);
         // A name is checked when it is dialled; a path prefix is fine.
         for (const good of ['https://graph.facebook.com', 'https://metadata.google.internal/', 'https://relay.example.com/prefix/']) {
           expect((await create(good)).status, good).toBe(201);
@@ -157,7 +215,10 @@ function suite(backend: 'pglite' | 'postgres') {
         expect(res.status).toBe(200);
         expect(res.body).toMatchObject({ status: 'failed', error: { code: 'egress_refused' } });
         const activity = await api.call('get', `${co.base}/activities/${res.body.id}`);
-        expect(activity.body).toMatchObject({ status: 'failed', error: { code: 'egress_refused', message: expect.stringContaining('CRM_EGRESS_ALLOW') } });
+        expect(activity.body).toMatchObject({
+          status: 'failed',
+          error: { code: 'egress_refused', message: expect.stringContaining('CRM_EGRESS_ALLOW') },
+        });
         expect(JSON.stringify(activity.body)).not.toContain(TOKEN);
         expect(provider.received.length).toBe(before);
         expect(await used(api, co)).toEqual([0]);
@@ -186,7 +247,11 @@ function suite(backend: 'pglite' | 'postgres') {
       try {
         const co = await company(api, 'whatsapp', TOKEN);
         const port = new URL(provider.url).port;
-        const outbox = await api.call('post', `${co.base}/outboxes`, { channel: 'whatsapp', secretRef: co.secretRef, config: { phoneNumberId: '1234567890', baseUrl: `https://graph.provider-example.com:${port}` } });
+        const outbox = await api.call('post', `${co.base}/outboxes`, {
+          channel: 'whatsapp',
+          secretRef: co.secretRef,
+          config: { phoneNumberId: '1234567890', baseUrl: `https://graph.provider-example.com:${port}` },
+        });
         expect(outbox.status).toBe(201);
         const before = provider.received.length;
         const res = await sendWhatsApp(api, co, outbox.body.id);
@@ -202,14 +267,22 @@ function suite(backend: 'pglite' | 'postgres') {
     it('CRM_EGRESS_ALLOW=127.0.0.1/32 lets that address through, by HTTP and SMTP, while 127.0.0.2 stays refused', async () => {
       const api = await start('127.0.0.1/32');
       const wa = await company(api, 'whatsapp', TOKEN);
-      const outbox = await api.call('post', `${wa.base}/outboxes`, { channel: 'whatsapp', secretRef: wa.secretRef, config: { phoneNumberId: '1234567890', baseUrl: provider.url } });
+      const outbox = await api.call('post', `${wa.base}/outboxes`, {
+        channel: 'whatsapp',
+        secretRef: wa.secretRef,
+        config: { phoneNumberId: '1234567890', baseUrl: provider.url },
+      });
       expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
       const before = provider.received.length;
       const sent = await sendWhatsApp(api, wa, outbox.body.id);
       expect(sent.body).toEqual({ id: expect.any(String), status: 'sent' });
       expect(provider.received.length).toBe(before + 1);
       expect(provider.received.at(-1)!.headers.authorization).toBe(`Bearer ${TOKEN}`);
-      const neighbour = await api.call('post', `${wa.base}/outboxes`, { channel: 'whatsapp', secretRef: wa.secretRef, config: { phoneNumberId: '1234567890', baseUrl: 'https://127.0.0.2' } });
+      const neighbour = await api.call('post', `${wa.base}/outboxes`, {
+        channel: 'whatsapp',
+        secretRef: wa.secretRef,
+        config: { phoneNumberId: '1234567890', baseUrl: 'https://127.0.0.2' },
+      });
       expect(neighbour.status).toBe(400);
 
       const mail = await company(api, 'email', smtp.url);
@@ -228,7 +301,11 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(smtp.messages.length).toBe(mails + 1);
 
       const wa = await company(api, 'whatsapp', TOKEN);
-      const refused = await api.call('post', `${wa.base}/outboxes`, { channel: 'whatsapp', secretRef: wa.secretRef, config: { phoneNumberId: '1234567890', baseUrl: provider.url } });
+      const refused = await api.call('post', `${wa.base}/outboxes`, {
+        channel: 'whatsapp',
+        secretRef: wa.secretRef,
+        config: { phoneNumberId: '1234567890', baseUrl: provider.url },
+      });
       expect(refused.status).toBe(400);
       const outboxId = await legacyWhatsAppOutbox(api, wa, provider.url);
       const before = provider.received.length;
@@ -241,11 +318,21 @@ function suite(backend: 'pglite' | 'postgres') {
       const t = await fresh();
       const base = `/api/companies/${randomUUID()}/crm`;
       const secret = await request(t.app).post(`${base}/secrets`).send({ name: 'smtp', value: smtp.url });
-      const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel: 'email', secretRef: secret.body.ref, config: { fromAddress: 'ops@example.com' } });
+      const outbox = await request(t.app)
+        .post(`${base}/outboxes`)
+        .send({ channel: 'email', secretRef: secret.body.ref, config: { fromAddress: 'ops@example.com' } });
       expect((await request(t.app).post(`${base}/allowlist`).send({ pattern: '*@example.org' })).status).toBe(201);
-      expect((await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 })).status).toBe(201);
+      expect(
+        (
+          await request(t.app)
+            .post(`${base}/approval-rules`)
+            .send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 })
+        ).status,
+      ).toBe(201);
       const mails = smtp.messages.length;
-      const res = await request(t.app).post(`${base}/send`).send({ channel: 'email', outboxId: outbox.body.id, to: 'ana@example.org', payload: { subject: 'Hi', text: 'Hello' } });
+      const res = await request(t.app)
+        .post(`${base}/send`)
+        .send({ channel: 'email', outboxId: outbox.body.id, to: 'ana@example.org', payload: { subject: 'Hi', text: 'Hello' } });
       expect(res.body).toEqual({ id: expect.any(String), status: 'sent' });
       expect(smtp.messages.length).toBe(mails + 1);
     });

@@ -21,18 +21,53 @@ const resolve: Resolve = async (host) => {
 describe('which addresses are internal', () => {
   it('refuses loopback, RFC 1918, link-local, CGNAT, unique-local, unspecified, multicast, and their IPv4-mapped forms', () => {
     for (const ip of [
-      '127.0.0.1', '127.255.0.9', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '100.127.255.254',
-      '0.0.0.0', '0.1.2.3', '224.0.0.1', '239.255.255.250', '255.255.255.255',
-      '::', '::1', 'fe80::1', 'fe80::1%eth0', 'fc00::1', 'fd12:3456::1', 'ff02::1',
-      '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:a9fe:a9fe', '0:0:0:0:0:ffff:c0a8:101',
-      '64:ff9b::10.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::1',
+      '127.0.0.1',
+      '127.255.0.9',
+      '10.0.0.1',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '100.127.255.254',
+      '0.0.0.0',
+      '0.1.2.3',
+      '224.0.0.1',
+      '239.255.255.250',
+      '255.255.255.255',
+      '::',
+      '::1',
+      'fe80::1',
+      'fe80::1%eth0',
+      'fc00::1',
+      'fd12:3456::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '::ffff:a9fe:a9fe',
+      '0:0:0:0:0:ffff:c0a8:101',
+      '64:ff9b::10.0.0.1',
+      '64:ff9b::7f00:1',
+      '2002:7f00:1::1',
     ]) {
       expect(isForbiddenAddress(ip), ip).toBe(true);
     }
   });
 
   it('lets public addresses through, also next to the refused ranges', () => {
-    for (const ip of ['93.184.215.14', '8.8.8.8', '172.32.0.1', '172.15.255.255', '100.128.0.1', '100.63.255.255', '169.255.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::8.8.8.8']) {
+    for (const ip of [
+      '93.184.215.14',
+      '8.8.8.8',
+      '172.32.0.1',
+      '172.15.255.255',
+      '100.128.0.1',
+      '100.63.255.255',
+      '169.255.0.1',
+      '2606:4700::1111',
+      '::ffff:8.8.8.8',
+      '64:ff9b::8.8.8.8',
+    ]) {
       expect(isForbiddenAddress(ip), ip).toBe(false);
     }
   });
@@ -43,14 +78,34 @@ describe('which addresses are internal', () => {
   // RFC 3056 §2: 6to4 is 2002:V4ADDR::/48.
   it('refuses an internal IPv4 address carried by NAT64 (64:ff9b::/96) or 6to4 (2002::/16), and all of local-use 64:ff9b:1::/48', () => {
     for (const ip of [
-      '64:ff9b::a9fe:a9fe', '64:ff9b::0:0:a00:1', '64:ff9b:0:0:0:0:192.168.1.1', '64:ff9b::e000:1', '64:ff9b::ffff:ffff',
-      '64:ff9b:1:a00:0:100::', '64:ff9b:1:7f00:0:100::', '64:ff9b:1:a9fe:a9:fe00::', '64:ff9b:1:ac1f:ff:ff00::', '64:ff9b:1:c0a8:1:100::1',
-      '64:ff9b:1:808:8:800::', '64:ff9b:1:ffff::808:808', '64:ff9b:1:808:ff08:800::',
-      '2002:a9fe:a9fe::1', '2002:c0a8:101:1::1', '2002:a00:1::', '2002:6440:1::',
+      '64:ff9b::a9fe:a9fe',
+      '64:ff9b::0:0:a00:1',
+      '64:ff9b:0:0:0:0:192.168.1.1',
+      '64:ff9b::e000:1',
+      '64:ff9b::ffff:ffff',
+      '64:ff9b:1:a00:0:100::',
+      '64:ff9b:1:7f00:0:100::',
+      '64:ff9b:1:a9fe:a9:fe00::',
+      '64:ff9b:1:ac1f:ff:ff00::',
+      '64:ff9b:1:c0a8:1:100::1',
+      '64:ff9b:1:808:8:800::',
+      '64:ff9b:1:ffff::808:808',
+      '64:ff9b:1:808:ff08:800::',
+      '2002:a9fe:a9fe::1',
+      '2002:c0a8:101:1::1',
+      '2002:a00:1::',
+      '2002:6440:1::',
     ]) {
       expect(isForbiddenAddress(ip), ip).toBe(true);
     }
-    for (const ip of ['2002:808:808::1', '2002:5db8:d70e::25', '64:ff9b::808:808', '64:ff9b::5db8:d70e', '64:ff9b:2::a00:1', '64:ff9a:ffff::a00:1']) {
+    for (const ip of [
+      '2002:808:808::1',
+      '2002:5db8:d70e::25',
+      '64:ff9b::808:808',
+      '64:ff9b::5db8:d70e',
+      '64:ff9b:2::a00:1',
+      '64:ff9a:ffff::a00:1',
+    ]) {
       expect(isForbiddenAddress(ip), ip).toBe(false);
     }
   });
@@ -71,13 +126,30 @@ describe('CRM_EGRESS_ALLOW', () => {
 
   it('is read by loadConfig; a bad value is a ConfigError naming the variable and the entry', () => {
     expect(loadConfig({}).egressAllow).toEqual({ cidrs: [], hostPorts: [] });
-    expect(loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal:2525' }).egressAllow).toEqual({ cidrs: ['10.0.0.0/8'], hostPorts: ['relay.internal:2525'] });
+    expect(loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal:2525' }).egressAllow).toEqual({
+      cidrs: ['10.0.0.0/8'],
+      hostPorts: ['relay.internal:2525'],
+    });
     expect(() => loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal' })).toThrow(ConfigError);
-    expect(() => loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal' })).toThrow(/CRM_EGRESS_ALLOW: 'relay.internal' is neither a CIDR/);
+    expect(() => loadConfig({ CRM_EGRESS_ALLOW: '10.0.0.0/8,relay.internal' })).toThrow(
+      /CRM_EGRESS_ALLOW: 'relay.internal' is neither a CIDR/,
+    );
   });
 
   it('names the entry it cannot read', () => {
-    for (const bad of ['10.0.0.0/33', 'fd00::/129', 'nothost/8', '10.0.0.1', 'relay.internal', 'relay.internal:0', 'relay.internal:70000', 'under_score:25', '[relay]:25', '::1:25', 'http://relay:25']) {
+    for (const bad of [
+      '10.0.0.0/33',
+      'fd00::/129',
+      'nothost/8',
+      '10.0.0.1',
+      'relay.internal',
+      'relay.internal:0',
+      'relay.internal:70000',
+      'under_score:25',
+      '[relay]:25',
+      '::1:25',
+      'http://relay:25',
+    ]) {
       expect(() => parseEgressAllow(bad), bad).toThrow(`'${bad}'`);
     }
   });
@@ -93,7 +165,16 @@ describe('the egress policy', () => {
 
   it('knows a literal refusal before any lookup: private IPs and localhost; a name waits for its lookup', () => {
     const p = track(restricted());
-    for (const host of ['127.0.0.1', '[::1]', '10.0.0.1', '169.254.169.254', 'localhost', 'LOCALHOST.', 'api.localhost', '[::ffff:127.0.0.1]']) {
+    for (const host of [
+      '127.0.0.1',
+      '[::1]',
+      '10.0.0.1',
+      '169.254.169.254',
+      'localhost',
+      'LOCALHOST.',
+      'api.localhost',
+      '[::ffff:127.0.0.1]',
+    ]) {
       expect(p.refusalOf(host, 443), host).toMatch(/CRM_EGRESS_ALLOW/);
     }
     expect(p.refusalOf('93.184.215.14', 443)).toBeNull();
@@ -136,7 +217,9 @@ describe('the egress policy', () => {
   });
 
   it('the refusal does not say what an internal name resolves to', async () => {
-    const err = await track(restricted()).addressesFor('metadata.example', 443).catch((e: unknown) => e as Error);
+    const err = await track(restricted())
+      .addressesFor('metadata.example', 443)
+      .catch((e: unknown) => e as Error);
     expect(String((err as Error).message)).not.toContain('169.254');
   });
 });

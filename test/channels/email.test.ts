@@ -111,7 +111,7 @@ describe('SMTP failure reasons', () => {
     expect(unknownErr.details).toEqual({ providerReply: '550 5.1.1 user unknown', enhancedStatus: '5.1.1' });
   });
 
-  it('keeps a policy refusal\'s enhanced status (5.7.1) without suppressing the address', async () => {
+  it("keeps a policy refusal's enhanced status (5.7.1) without suppressing the address", async () => {
     const s = await server(refusingRcpt(550, '5.7.1 Service unavailable, Client host blocked using zen.spamhaus.org'));
     const err = await failure(new EmailAdapter(FAST).send(outbox(), `smtp://127.0.0.1:${s.port}`, message()));
     expect(err).toMatchObject({ code: 'smtp_550', hardBounce: false, details: { enhancedStatus: '5.7.1' } });
@@ -124,19 +124,31 @@ describe('SMTP failure reasons', () => {
     const plain = Buffer.from(`\u0000${user}\u0000${pass}`).toString('base64');
     const s = await server({
       onAuth(auth, _session, cb) {
-        cb(Object.assign(new Error(`5.7.8 Authentication failed for ${auth.username}:${auth.password} (${plain})\u0007 ${'x'.repeat(600)}`), { responseCode: 535 }));
+        cb(
+          Object.assign(
+            new Error(`5.7.8 Authentication failed for ${auth.username}:${auth.password} (${plain})\u0007 ${'x'.repeat(600)}`),
+            { responseCode: 535 },
+          ),
+        );
       },
     });
-    const err = await failure(new EmailAdapter(FAST).send(outbox(), `smtp://${user}:${encodeURIComponent(pass)}@127.0.0.1:${s.port}`, message()));
-    expect(err).toMatchObject({ code: 'smtp_auth', message: 'the SMTP server refused the credentials', details: { enhancedStatus: '5.7.8' } });
+    const err = await failure(
+      new EmailAdapter(FAST).send(outbox(), `smtp://${user}:${encodeURIComponent(pass)}@127.0.0.1:${s.port}`, message()),
+    );
+    expect(err).toMatchObject({
+      code: 'smtp_auth',
+      message: 'the SMTP server refused the credentials',
+      details: { enhancedStatus: '5.7.8' },
+    });
     const reply = err.details.providerReply!;
     expect(reply).toMatch(/^535 5\.7\.8 Authentication failed for \[redacted\]:\[redacted\] \(\[redacted\]\)/);
-    for (const secret of [pass, user, plain, plain.replace(/=+$/, ''), Buffer.from(pass).toString('base64')]) expect(reply).not.toContain(secret);
+    for (const secret of [pass, user, plain, plain.replace(/=+$/, ''), Buffer.from(pass).toString('base64')])
+      expect(reply).not.toContain(secret);
     expect(reply).not.toMatch(/[\u0000-\u001f\u007f]/);
     expect(reply.length).toBeLessThanOrEqual(300);
   });
 
-  it('says nothing of nodemailer\'s own error codes: a closed port is smtp_unreachable in fixed words', async () => {
+  it("says nothing of nodemailer's own error codes: a closed port is smtp_unreachable in fixed words", async () => {
     const closed = await silent();
     const port = closed.port;
     await closers.pop()!();
@@ -165,7 +177,11 @@ describe('SMTP connection set-up', () => {
   it('tries the checked addresses in turn: the first refusing the connection, the second delivers', async () => {
     const s = await server({});
     // Nothing listens on 127.0.0.2 (the server is bound to 127.0.0.1 only): that connect is refused.
-    await new EmailAdapter(FAST, policyResolving(['127.0.0.2', '127.0.0.1'])).send(outbox(), `smtp://mail.acme.example:${s.port}`, message());
+    await new EmailAdapter(FAST, policyResolving(['127.0.0.2', '127.0.0.1'])).send(
+      outbox(),
+      `smtp://mail.acme.example:${s.port}`,
+      message(),
+    );
     expect(s.received).toHaveLength(1);
   });
 
@@ -181,7 +197,9 @@ describe('SMTP connection set-up', () => {
     const stalled = await silent();
     const timeouts = { connectMs: 1_200, greetingMs: 1_200, socketMs: 5_000 };
     const started = Date.now();
-    const err = await failure(new EmailAdapter(timeouts, policyResolving(['127.0.0.1'], 700)).send(outbox(), `smtp://mail.acme.example:${stalled.port}`, message()));
+    const err = await failure(
+      new EmailAdapter(timeouts, policyResolving(['127.0.0.1'], 700)).send(outbox(), `smtp://mail.acme.example:${stalled.port}`, message()),
+    );
     const took = Date.now() - started;
     expect(err.code).toBe('smtp_unreachable');
     // Two budgets in a row would take 700 + 1,200 ms.
@@ -194,8 +212,12 @@ describe('a visible unsubscribe link and List-Id', () => {
   const LINK = 'https://crm.example.com/unsubscribe/tok_A-1';
 
   it('puts the link where the body says {{unsubscribeUrl}}, in text and (escaped for an attribute) in html', () => {
-    const odd = 'https://crm.example.com/u/"><script>x</script>&a=\'1\'';
-    const out = withUnsubscribeLink({ subject: 's', text: 'Bye: {{unsubscribeUrl}}', html: '<a href="{{unsubscribeUrl}}">leave</a> {{unsubscribeUrl}}' }, odd, undefined);
+    const odd = "https://crm.example.com/u/\"><script>x</script>&a='1'";
+    const out = withUnsubscribeLink(
+      { subject: 's', text: 'Bye: {{unsubscribeUrl}}', html: '<a href="{{unsubscribeUrl}}">leave</a> {{unsubscribeUrl}}' },
+      odd,
+      undefined,
+    );
     expect(out.text).toBe(`Bye: ${odd}`);
     expect(out.html).toBe(
       '<a href="https://crm.example.com/u/&quot;&gt;&lt;script&gt;x&lt;/script&gt;&amp;a=&#39;1&#39;">leave</a> https://crm.example.com/u/&quot;&gt;&lt;script&gt;x&lt;/script&gt;&amp;a=&#39;1&#39;',
@@ -208,7 +230,9 @@ describe('a visible unsubscribe link and List-Id', () => {
     const out = withUnsubscribeLink(body, LINK, true);
     expect(out.text).toMatch(new RegExp(`^Hi\\n\\n--\\n.*unsubscribe: ${LINK}\\n$`));
     expect(out.html).toMatch(new RegExp(`^<html><body><p>Hi</p><p[^>]*>.*<a href="${LINK}">unsubscribe</a>.*</p></body></html>$`));
-    const own = withUnsubscribeLink({ subject: 's', text: 'Hi {{unsubscribeUrl}}', html: '<p>Hi</p>' }, LINK, { html: '<small><a href="{{unsubscribeUrl}}">Stop</a></small>' });
+    const own = withUnsubscribeLink({ subject: 's', text: 'Hi {{unsubscribeUrl}}', html: '<p>Hi</p>' }, LINK, {
+      html: '<small><a href="{{unsubscribeUrl}}">Stop</a></small>',
+    });
     expect(own).toEqual({ subject: 's', text: `Hi ${LINK}`, html: `<p>Hi</p><small><a href="${LINK}">Stop</a></small>` });
   });
 
@@ -219,7 +243,11 @@ describe('a visible unsubscribe link and List-Id', () => {
   it('sends the link in the body, the RFC 8058 headers and an RFC 2919 List-Id', async () => {
     const s = await server({});
     const adapter = new EmailAdapter(FAST);
-    await adapter.send(outbox({ unsubscribeFooter: true }), `smtp://127.0.0.1:${s.port}`, message({ subject: 'Hello', text: 'Hi Ana', html: '<p>Hi Ana</p>' }, LINK));
+    await adapter.send(
+      outbox({ unsubscribeFooter: true }),
+      `smtp://127.0.0.1:${s.port}`,
+      message({ subject: 'Hello', text: 'Hi Ana', html: '<p>Hi Ana</p>' }, LINK),
+    );
     const mail = decoded(s.received[0]!);
     expect(mail).toMatch(new RegExp(`^List-Unsubscribe: <${LINK}>\r?$`, 'm'));
     expect(mail).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/m);
@@ -228,7 +256,11 @@ describe('a visible unsubscribe link and List-Id', () => {
     expect(mail).toContain(`unsubscribe: ${LINK}`);
     expect(mail).toContain(`<a href="${LINK}">unsubscribe</a>`);
 
-    await adapter.send(outbox({ listId: 'news.acme.example', fromName: undefined }), `smtp://127.0.0.1:${s.port}`, message(undefined, LINK));
+    await adapter.send(
+      outbox({ listId: 'news.acme.example', fromName: undefined }),
+      `smtp://127.0.0.1:${s.port}`,
+      message(undefined, LINK),
+    );
     expect(decoded(s.received[1]!)).toMatch(/^List-Id: <news\.acme\.example>\r?$/im);
   });
 

@@ -27,7 +27,12 @@ describe('the shared provider HTTP mechanics', () => {
 });
 
 const SECRET_PAGE = 'INTERNAL-SECRET-DATA';
-const wa = (baseUrl: string) => ({ outboxId: 'o1', companyId: 'c1', channel: 'whatsapp' as const, config: { phoneNumberId: '1234567890', baseUrl } });
+const wa = (baseUrl: string) => ({
+  outboxId: 'o1',
+  companyId: 'c1',
+  channel: 'whatsapp' as const,
+  config: { phoneNumberId: '1234567890', baseUrl },
+});
 const waMsg = { activityId: 'a1', to: '+33612345678', payload: { text: 'hi' }, idempotencyKey: 'a1' };
 
 describe('what a failed provider call tells the client', () => {
@@ -40,7 +45,7 @@ describe('what a failed provider call tells the client', () => {
     tcp = undefined;
   });
 
-  it('a body that is not the provider\'s documented error shape is never repeated: text, or JSON of another shape', async () => {
+  it("a body that is not the provider's documented error shape is never repeated: text, or JSON of another shape", async () => {
     const bodies: [number, unknown][] = [
       [400, SECRET_PAGE],
       [400, { error: { message: SECRET_PAGE } }],
@@ -68,7 +73,14 @@ describe('what a failed provider call tells the client', () => {
             idempotencyKey: 'a1',
           }),
         ),
-        await channelFailure(linkedInAdapter().send(outbox('linkedin'), 'key', { activityId: 'a1', to: 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E', payload: { kind: 'invitation' }, idempotencyKey: 'a1' })),
+        await channelFailure(
+          linkedInAdapter().send(outbox('linkedin'), 'key', {
+            activityId: 'a1',
+            to: 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E',
+            payload: { kind: 'invitation' },
+            idempotencyKey: 'a1',
+          }),
+        ),
       ];
       for (const err of errors) {
         expect(`${err.code} ${err.message}`, JSON.stringify(body)).not.toContain(SECRET_PAGE);
@@ -99,7 +111,11 @@ describe('what a failed provider call tells the client', () => {
     const garbage = await channelFailure(whatsAppAdapter().send(wa(garbageUrl), 'token', waMsg));
     // Sent, then no usable answer: the same code and the same words, whatever was on the other end.
     for (const err of [silent, garbage]) {
-      expect(err).toMatchObject({ code: 'whatsapp_outcome_unknown', refundable: false, message: 'the connection to the WhatsApp Cloud API failed after the request was sent: the outcome is unknown' });
+      expect(err).toMatchObject({
+        code: 'whatsapp_outcome_unknown',
+        refundable: false,
+        message: 'the connection to the WhatsApp Cloud API failed after the request was sent: the outcome is unknown',
+      });
     }
   });
 });

@@ -7,21 +7,42 @@ import { type Received, fakeHttpServer, json } from '../support/fake-http.js';
 const KEY = 'unipile-key-xg3SQMtu.Z1yl0';
 const ACCOUNT = 'acc_3H-KVe-mQ2GT9M0hKSkgHgs';
 const PROVIDER_ID = 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E';
-const outbox = (baseUrl: string): OutboxForAdapter => ({ outboxId: 'o1', companyId: 'c1', channel: 'linkedin', config: { accountId: ACCOUNT, baseUrl } });
+const outbox = (baseUrl: string): OutboxForAdapter => ({
+  outboxId: 'o1',
+  companyId: 'c1',
+  channel: 'linkedin',
+  config: { accountId: ACCOUNT, baseUrl },
+});
 const msg = (to: string, payload: Record<string, unknown>) => ({ activityId: 'a1', to, payload, idempotencyKey: 'a1' });
 
 /** Unipile as documented: profile lookup, invitations (JSON), new chats (multipart). */
 function unipile(over: { invite?: (r: Received) => [number, unknown, Record<string, string>?] } = {}) {
   return fakeHttpServer((req, res) => {
     if (req.method === 'GET' && req.url.startsWith('/api/v1/users/')) {
-      if (req.url.startsWith('/api/v1/users/nobody')) return json(res, 404, { status: 404, type: 'errors/resource_not_found', title: 'Resource not found.', detail: 'The requested user was not found.' });
-      return json(res, 200, { object: 'UserProfile', provider: 'LINKEDIN', provider_id: PROVIDER_ID, public_identifier: 'julien-crepieux', first_name: 'Julien' });
+      if (req.url.startsWith('/api/v1/users/nobody'))
+        return json(res, 404, {
+          status: 404,
+          type: 'errors/resource_not_found',
+          title: 'Resource not found.',
+          detail: 'The requested user was not found.',
+        });
+      return json(res, 200, {
+        object: 'UserProfile',
+        provider: 'LINKEDIN',
+        provider_id: PROVIDER_ID,
+        public_identifier: 'julien-crepieux',
+        first_name: 'Julien',
+      });
     }
     if (req.method === 'POST' && req.url === '/api/v1/users/invite') {
-      const [status, body, headers] = over.invite?.(req) ?? [201, { object: 'UserInvitationSent', invitation_id: '7204563453921312768', usage: 12 }];
+      const [status, body, headers] = over.invite?.(req) ?? [
+        201,
+        { object: 'UserInvitationSent', invitation_id: '7204563453921312768', usage: 12 },
+      ];
       return json(res, status, body, headers);
     }
-    if (req.method === 'POST' && req.url === '/api/v1/chats') return json(res, 201, { object: 'ChatStarted', chat_id: 'dMW1cjFwXq-dYoAEaMXo2d', message_id: 'Gav3xjVKVNe0IRZBEC9mSg' });
+    if (req.method === 'POST' && req.url === '/api/v1/chats')
+      return json(res, 201, { object: 'ChatStarted', chat_id: 'dMW1cjFwXq-dYoAEaMXo2d', message_id: 'Gav3xjVKVNe0IRZBEC9mSg' });
     json(res, 404, { status: 404, type: 'errors/not_found', title: 'Not found' });
   });
 }
@@ -35,11 +56,18 @@ describe('the LinkedIn adapter (through Unipile)', () => {
 
   it('an invitation to a profile URL: resolves the public identifier, then invites with the note', async () => {
     server = await unipile();
-    const sent = await linkedInAdapter().send(outbox(server.url), KEY, msg('https://www.linkedin.com/in/julien-crepieux/', { kind: 'invitation', note: 'Hello Julien' }));
+    const sent = await linkedInAdapter().send(
+      outbox(server.url),
+      KEY,
+      msg('https://www.linkedin.com/in/julien-crepieux/', { kind: 'invitation', note: 'Hello Julien' }),
+    );
     // The member id the lookup found is part of what the send tells: Unipile names the member by it alone in a reply
     // (`sender.attendee_provider_id`, developer.unipile.com/docs/new-messages-webhook).
     expect(sent).toEqual({ providerMessageId: '7204563453921312768', recipientAliases: [PROVIDER_ID] });
-    expect(server.received.map((r) => `${r.method} ${r.url}`)).toEqual([`GET /api/v1/users/julien-crepieux?account_id=${ACCOUNT}`, 'POST /api/v1/users/invite']);
+    expect(server.received.map((r) => `${r.method} ${r.url}`)).toEqual([
+      `GET /api/v1/users/julien-crepieux?account_id=${ACCOUNT}`,
+      'POST /api/v1/users/invite',
+    ]);
     for (const r of server.received) expect(r.headers['x-api-key']).toBe(KEY);
     const invite = server.received[1]!;
     expect(invite.headers['content-type']).toMatch(/^application\/json/);
@@ -48,7 +76,11 @@ describe('the LinkedIn adapter (through Unipile)', () => {
 
   it('a message to a provider id: no lookup, a new chat as multipart/form-data; returns the message id', async () => {
     server = await unipile();
-    const sent = await linkedInAdapter().send(outbox(server.url), KEY, msg(PROVIDER_ID, { kind: 'message', text: 'Thanks for connecting' }));
+    const sent = await linkedInAdapter().send(
+      outbox(server.url),
+      KEY,
+      msg(PROVIDER_ID, { kind: 'message', text: 'Thanks for connecting' }),
+    );
     expect(sent).toEqual({ providerMessageId: 'Gav3xjVKVNe0IRZBEC9mSg' });
     expect(server.received).toHaveLength(1);
     const r = server.received[0]!;
@@ -75,13 +107,20 @@ describe('the LinkedIn adapter (through Unipile)', () => {
 
   it('a URL that is not a LinkedIn profile is refused before any request', async () => {
     server = await unipile();
-    const err = await channelFailure(linkedInAdapter().send(outbox(server.url), KEY, msg('https://example.com/in/x', { kind: 'invitation' })));
+    const err = await channelFailure(
+      linkedInAdapter().send(outbox(server.url), KEY, msg('https://example.com/in/x', { kind: 'invitation' })),
+    );
     expect(err.code).toBe('unipile_recipient_invalid');
     expect(server.received).toHaveLength(0);
   });
 
   it('a permanent Unipile error surfaces its type as the code, once', async () => {
-    server = await unipile({ invite: () => [422, { status: 422, type: 'errors/cannot_resend_yet', title: 'Cannot resend yet', detail: 'The invitation was already sent recently.' }] });
+    server = await unipile({
+      invite: () => [
+        422,
+        { status: 422, type: 'errors/cannot_resend_yet', title: 'Cannot resend yet', detail: 'The invitation was already sent recently.' },
+      ],
+    });
     const err = await channelFailure(linkedInAdapter().send(outbox(server.url), KEY, msg(PROVIDER_ID, { kind: 'invitation' })));
     expect(err).toMatchObject({ code: 'unipile_cannot_resend_yet', transient: false, refundable: true });
     expect(err.message).toContain('already sent recently');
@@ -92,7 +131,9 @@ describe('the LinkedIn adapter (through Unipile)', () => {
     let calls = 0;
     server = await unipile({
       invite: () =>
-        ++calls === 1 ? [429, { status: 429, type: 'errors/too_many_requests', title: 'Too many requests' }, { 'retry-after': '0' }] : [201, { object: 'UserInvitationSent', invitation_id: 'inv-2' }],
+        ++calls === 1
+          ? [429, { status: 429, type: 'errors/too_many_requests', title: 'Too many requests' }, { 'retry-after': '0' }]
+          : [201, { object: 'UserInvitationSent', invitation_id: 'inv-2' }],
     });
     const sent = await linkedInAdapter().send(outbox(server.url), KEY, msg(PROVIDER_ID, { kind: 'invitation' }));
     expect(sent.providerMessageId).toBe('inv-2');
@@ -101,7 +142,9 @@ describe('the LinkedIn adapter (through Unipile)', () => {
 
   it('the lookup is a read: a timeout there is retried and, if it persists, refundable', async () => {
     server = await fakeHttpServer(() => {});
-    const err = await channelFailure(linkedInAdapter({ timeoutMs: 150, maxRetries: 1 }).send(outbox(server.url), KEY, msg('julien-crepieux', { kind: 'invitation' })));
+    const err = await channelFailure(
+      linkedInAdapter({ timeoutMs: 150, maxRetries: 1 }).send(outbox(server.url), KEY, msg('julien-crepieux', { kind: 'invitation' })),
+    );
     // One code for every failure without a reply: errors must not tell a silent port from a closed one.
     expect(err).toMatchObject({ code: 'network_error', message: 'Unipile could not be reached', transient: true, refundable: true });
     expect(server.received.map((r) => r.method)).toEqual(['GET', 'GET']);
@@ -109,7 +152,9 @@ describe('the LinkedIn adapter (through Unipile)', () => {
 
   it('no reply to the invitation within the timeout: outcome unknown, not refundable, one request', async () => {
     server = await fakeHttpServer(() => {});
-    const err = await channelFailure(linkedInAdapter({ timeoutMs: 200 }).send(outbox(server.url), KEY, msg(PROVIDER_ID, { kind: 'invitation' })));
+    const err = await channelFailure(
+      linkedInAdapter({ timeoutMs: 200 }).send(outbox(server.url), KEY, msg(PROVIDER_ID, { kind: 'invitation' })),
+    );
     expect(err).toMatchObject({ code: 'unipile_outcome_unknown', transient: false, refundable: false });
     expect(server.received.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/users/invite']);
   });

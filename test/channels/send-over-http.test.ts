@@ -23,7 +23,8 @@ function providers() {
     }
     if (req.url.endsWith('/17841400000000001/messages')) return json(res, 200, { recipient_id: '7012345678901234', message_id: 'ig.E2E' });
     if (req.url === '/v2/bookings') return json(res, 201, { status: 'success', data: { id: 1, uid: 'bk_E2E' } });
-    if (req.url.startsWith('/api/v1/users/julien-crepieux')) return json(res, 200, { provider_id: 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E' });
+    if (req.url.startsWith('/api/v1/users/julien-crepieux'))
+      return json(res, 200, { provider_id: 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E' });
     if (req.url === '/api/v1/users/invite') return json(res, 201, { object: 'UserInvitationSent', invitation_id: 'inv_E2E' });
     json(res, 404, {});
   });
@@ -45,12 +46,18 @@ function suite(backend: 'pglite' | 'postgres') {
     /** A company with a secret, one outbox of the channel pointed at the fake provider, an allowlist and an auto_approve rule. */
     async function company(channel: string, config: Record<string, unknown>, allow: string[], dailyCap = 10) {
       const base = `/api/companies/${randomUUID()}/crm`;
-      const secret = await request(t.app).post(`${base}/secrets`).send({ name: `${channel}-key`, value: TOKEN });
+      const secret = await request(t.app)
+        .post(`${base}/secrets`)
+        .send({ name: `${channel}-key`, value: TOKEN });
       expect(secret.status).toBe(201);
-      const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel, secretRef: secret.body.ref, config: { ...config, baseUrl: provider.url }, dailyCap, timezone: 'UTC' });
+      const outbox = await request(t.app)
+        .post(`${base}/outboxes`)
+        .send({ channel, secretRef: secret.body.ref, config: { ...config, baseUrl: provider.url }, dailyCap, timezone: 'UTC' });
       expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
       for (const pattern of allow) expect((await request(t.app).post(`${base}/allowlist`).send({ pattern })).status).toBe(201);
-      expect((await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 })).status).toBe(201);
+      expect(
+        (await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 })).status,
+      ).toBe(201);
       return { base, companyId: base.split('/')[3]!, outboxId: outbox.body.id as string, credentialId: secret.body.id as string };
     }
 
@@ -67,8 +74,22 @@ function suite(backend: 'pglite' | 'postgres') {
     }
 
     const cases = [
-      { channel: 'whatsapp', config: { phoneNumberId: '1234567890' }, to: '+33612345678', payload: { text: 'Bonjour' }, id: 'wamid.E2E', path: '/v26.0/1234567890/messages' },
-      { channel: 'instagram', config: { igUserId: '17841400000000001' }, to: '7012345678901234', payload: { text: 'Hello' }, id: 'ig.E2E', path: '/v26.0/17841400000000001/messages' },
+      {
+        channel: 'whatsapp',
+        config: { phoneNumberId: '1234567890' },
+        to: '+33612345678',
+        payload: { text: 'Bonjour' },
+        id: 'wamid.E2E',
+        path: '/v26.0/1234567890/messages',
+      },
+      {
+        channel: 'instagram',
+        config: { igUserId: '17841400000000001' },
+        to: '7012345678901234',
+        payload: { text: 'Hello' },
+        id: 'ig.E2E',
+        path: '/v26.0/17841400000000001/messages',
+      },
       {
         channel: 'cal-com',
         config: { eventTypeId: 42 },
@@ -89,10 +110,13 @@ function suite(backend: 'pglite' | 'postgres') {
     for (const c of cases) {
       it(`${c.channel}: an allowed, auto-approved send is sent and records the provider's id`, async () => {
         const co = await company(c.channel, c.config, [c.to]);
-        const account = (c.config as { phoneNumberId?: string; igUserId?: string }).phoneNumberId ?? (c.config as { igUserId?: string }).igUserId;
+        const account =
+          (c.config as { phoneNumberId?: string; igUserId?: string }).phoneNumberId ?? (c.config as { igUserId?: string }).igUserId;
         if (account) await recipientWrote({ companyId: co.companyId, channel: c.channel as OutboxChannel, account, contact: c.to });
         const before = provider.received.length;
-        const res = await request(t.app).post(`${co.base}/send`).send({ channel: c.channel, outboxId: co.outboxId, to: c.to, payload: c.payload });
+        const res = await request(t.app)
+          .post(`${co.base}/send`)
+          .send({ channel: c.channel, outboxId: co.outboxId, to: c.to, payload: c.payload });
         expect(res.status).toBe(200);
         expect(res.body).toEqual({ id: expect.any(String), status: 'sent' });
         const sent = provider.received.slice(before).filter((r) => r.method === 'POST');
@@ -101,7 +125,9 @@ function suite(backend: 'pglite' | 'postgres') {
         expect(auth).toBe(c.channel === 'linkedin' ? TOKEN : `Bearer ${TOKEN}`);
         const activity = await request(t.app).get(`${co.base}/activities/${res.body.id}`);
         expect(activity.body).toMatchObject({ status: 'sent', channel: c.channel, providerMessageId: c.id, error: null });
-        expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([{ credential: co.credentialId, day: today(), cap: 10, used: 1 }]);
+        expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([
+          { credential: co.credentialId, day: today(), cap: 10, used: 1 },
+        ]);
       });
     }
 
@@ -109,13 +135,20 @@ function suite(backend: 'pglite' | 'postgres') {
       const co = await company('whatsapp', { phoneNumberId: '1234567890' }, ['+33600000099']);
       const res = await request(t.app)
         .post(`${co.base}/send`)
-        .send({ channel: 'whatsapp', outboxId: co.outboxId, to: '+33600000099', payload: { template: { name: 'hello_world', language: 'en_US' } } });
+        .send({
+          channel: 'whatsapp',
+          outboxId: co.outboxId,
+          to: '+33600000099',
+          payload: { template: { name: 'hello_world', language: 'en_US' } },
+        });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: 'failed', error: { code: '131026' } });
       expect(JSON.stringify(res.body)).not.toContain(TOKEN);
       const activity = await request(t.app).get(`${co.base}/activities/${res.body.id}`);
       expect(activity.body).toMatchObject({ status: 'failed', error: { code: '131026' } });
-      expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([{ credential: co.credentialId, day: today(), cap: 10, used: 0 }]);
+      expect((await request(t.app).get(`${co.base}/credential-buckets`).query({ day: today() })).body.items).toEqual([
+        { credential: co.credentialId, day: today(), cap: 10, used: 0 },
+      ]);
     });
 
     it('malformed payloads (a template without a name, a booking without a start or for someone else) and a LinkedIn `to` that is no profile are 400: no activity, no quota, no provider request', async () => {
@@ -130,17 +163,32 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(JSON.stringify(noName.body.details)).toContain('name');
       const noStart = await request(t.app)
         .post(`${cal.base}/send`)
-        .send({ channel: 'cal-com', outboxId: cal.outboxId, to: 'ana@example.org', payload: { attendee: { name: 'Ana', email: 'ana@example.org', timeZone: 'Europe/Paris' } } });
+        .send({
+          channel: 'cal-com',
+          outboxId: cal.outboxId,
+          to: 'ana@example.org',
+          payload: { attendee: { name: 'Ana', email: 'ana@example.org', timeZone: 'Europe/Paris' } },
+        });
       expect(noStart.status).toBe(400);
       expect(JSON.stringify(noStart.body.details)).toContain('start');
       const someoneElse = await request(t.app)
         .post(`${cal.base}/send`)
-        .send({ channel: 'cal-com', outboxId: cal.outboxId, to: 'ana@example.org', payload: { start: '2030-03-10T11:00:00+02:00', attendee: { name: 'Eve', email: 'eve@example.org', timeZone: 'Europe/Paris' } } });
+        .send({
+          channel: 'cal-com',
+          outboxId: cal.outboxId,
+          to: 'ana@example.org',
+          payload: { start: '2030-03-10T11:00:00+02:00', attendee: { name: 'Eve', email: 'eve@example.org', timeZone: 'Europe/Paris' } },
+        });
       expect(someoneElse.status).toBe(400);
       expect(JSON.stringify(someoneElse.body.details)).toContain('attendee');
       const notProfile = await request(t.app)
         .post(`${li.base}/send`)
-        .send({ channel: 'linkedin', outboxId: li.outboxId, to: 'https://example.com/in/ana', payload: { kind: 'invitation', note: 'Hello' } });
+        .send({
+          channel: 'linkedin',
+          outboxId: li.outboxId,
+          to: 'https://example.com/in/ana',
+          payload: { kind: 'invitation', note: 'Hello' },
+        });
       expect(notProfile.status).toBe(400);
       expect(provider.received.length).toBe(before);
       for (const co of [wa, cal, li]) {
@@ -152,16 +200,23 @@ function suite(backend: 'pglite' | 'postgres') {
     it('a LinkedIn outbox needs its Unipile base URL', async () => {
       const base = `/api/companies/${randomUUID()}/crm`;
       const secret = await request(t.app).post(`${base}/secrets`).send({ name: 'unipile', value: TOKEN });
-      const res = await request(t.app).post(`${base}/outboxes`).send({ channel: 'linkedin', secretRef: secret.body.ref, config: { accountId: 'acc_1' } });
+      const res = await request(t.app)
+        .post(`${base}/outboxes`)
+        .send({ channel: 'linkedin', secretRef: secret.body.ref, config: { accountId: 'acc_1' } });
       expect(res.status).toBe(400);
     });
 
     it('a provider base URL is https, or http only to this machine: credentials never go out in clear', async () => {
       const base = `/api/companies/${randomUUID()}/crm`;
       const secret = await request(t.app).post(`${base}/secrets`).send({ name: 'wa', value: TOKEN });
-      const create = (baseUrl: string) => request(t.app).post(`${base}/outboxes`).send({ channel: 'whatsapp', secretRef: secret.body.ref, config: { phoneNumberId: '1234567890', baseUrl } });
-      for (const bad of ['http://graph.facebook.com', 'http://10.0.0.5:8080', 'ftp://127.0.0.1']) expect((await create(bad)).status, bad).toBe(400);
-      for (const good of ['https://graph.facebook.com', 'http://127.0.0.1:9', 'http://localhost:9']) expect((await create(good)).status, good).toBe(201);
+      const create = (baseUrl: string) =>
+        request(t.app)
+          .post(`${base}/outboxes`)
+          .send({ channel: 'whatsapp', secretRef: secret.body.ref, config: { phoneNumberId: '1234567890', baseUrl } });
+      for (const bad of ['http://graph.facebook.com', 'http://10.0.0.5:8080', 'ftp://127.0.0.1'])
+        expect((await create(bad)).status, bad).toBe(400);
+      for (const good of ['https://graph.facebook.com', 'http://127.0.0.1:9', 'http://localhost:9'])
+        expect((await create(good)).status, good).toBe(201);
     });
   });
 }

@@ -12,7 +12,9 @@ const outbox = (baseUrl: string): OutboxForAdapter => ({
   config: { phoneNumberId: '1234567890', apiVersion: 'v21.0', baseUrl },
 });
 const msg = (payload: Record<string, unknown>, to = '+33612345678') => ({ activityId: 'a1', to, payload, idempotencyKey: 'a1' });
-const metaError = (code: number, message: string) => ({ error: { message, type: 'OAuthException', code, error_subcode: 2494010, fbtrace_id: 'Az8or2yhqkZfEZ-_4Qn_Bam' } });
+const metaError = (code: number, message: string) => ({
+  error: { message, type: 'OAuthException', code, error_subcode: 2494010, fbtrace_id: 'Az8or2yhqkZfEZ-_4Qn_Bam' },
+});
 
 describe('the WhatsApp Cloud API adapter', () => {
   let server: Awaited<ReturnType<typeof fakeHttpServer>> | undefined;
@@ -22,7 +24,13 @@ describe('the WhatsApp Cloud API adapter', () => {
   });
 
   it('sends a text message: path, bearer token, digits-only recipient, JSON body; returns the message id', async () => {
-    server = await fakeHttpServer((_req, res) => json(res, 200, { messaging_product: 'whatsapp', contacts: [{ input: '33612345678', wa_id: '33612345678' }], messages: [{ id: 'wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI' }] }));
+    server = await fakeHttpServer((_req, res) =>
+      json(res, 200, {
+        messaging_product: 'whatsapp',
+        contacts: [{ input: '33612345678', wa_id: '33612345678' }],
+        messages: [{ id: 'wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI' }],
+      }),
+    );
     const sent = await whatsAppAdapter().send(outbox(server.url), TOKEN, msg({ text: 'Bonjour Ana' }));
     expect(sent).toEqual({ providerMessageId: 'wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI' });
     expect(server.received).toHaveLength(1);
@@ -31,13 +39,23 @@ describe('the WhatsApp Cloud API adapter', () => {
     expect(r.url).toBe('/v21.0/1234567890/messages');
     expect(r.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(r.headers['content-type']).toMatch(/^application\/json/);
-    expect(JSON.parse(r.body)).toEqual({ messaging_product: 'whatsapp', recipient_type: 'individual', to: '33612345678', type: 'text', text: { body: 'Bonjour Ana' } });
+    expect(JSON.parse(r.body)).toEqual({
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      to: '33612345678',
+      type: 'text',
+      text: { body: 'Bonjour Ana' },
+    });
   });
 
   it('sends a template with its language and components', async () => {
     server = await fakeHttpServer((_req, res) => json(res, 200, { messages: [{ id: 'wamid.T1' }] }));
     const components = [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }] }];
-    const sent = await whatsAppAdapter().send(outbox(server.url), TOKEN, msg({ template: { name: 'welcome', language: 'fr', components } }));
+    const sent = await whatsAppAdapter().send(
+      outbox(server.url),
+      TOKEN,
+      msg({ template: { name: 'welcome', language: 'fr', components } }),
+    );
     expect(sent.providerMessageId).toBe('wamid.T1');
     expect(JSON.parse(server.received[0]!.body)).toEqual({
       messaging_product: 'whatsapp',
@@ -57,7 +75,9 @@ describe('the WhatsApp Cloud API adapter', () => {
   });
 
   it('never repeats the token that a provider message may echo', async () => {
-    server = await fakeHttpServer((_req, res) => json(res, 401, metaError(190, `Invalid OAuth access token - Cannot parse access token ${TOKEN}`)));
+    server = await fakeHttpServer((_req, res) =>
+      json(res, 401, metaError(190, `Invalid OAuth access token - Cannot parse access token ${TOKEN}`)),
+    );
     const err = await failure(whatsAppAdapter().send(outbox(server.url), TOKEN, msg({ text: 'hi' })));
     expect(err.code).toBe('190');
     expect(err.message).not.toContain(TOKEN);
@@ -66,7 +86,9 @@ describe('the WhatsApp Cloud API adapter', () => {
 
   it('a rate limit (429, Meta 130429, Retry-After 0) is retried, then the send goes: two requests', async () => {
     server = await fakeHttpServer((_req, res) =>
-      server!.received.length === 1 ? json(res, 429, metaError(130429, 'Rate limit hit'), { 'retry-after': '0' }) : json(res, 200, { messages: [{ id: 'wamid.R2' }] }),
+      server!.received.length === 1
+        ? json(res, 429, metaError(130429, 'Rate limit hit'), { 'retry-after': '0' })
+        : json(res, 200, { messages: [{ id: 'wamid.R2' }] }),
     );
     const sent = await whatsAppAdapter().send(outbox(server.url), TOKEN, msg({ text: 'hi' }));
     expect(sent.providerMessageId).toBe('wamid.R2');
@@ -110,7 +132,12 @@ describe('the WhatsApp Cloud API adapter', () => {
     await gone.close();
     const started = Date.now();
     const err = await failure(whatsAppAdapter({ maxRetries: 1 }).send(outbox(url), TOKEN, msg({ text: 'hi' })));
-    expect(err).toMatchObject({ code: 'network_error', message: 'the WhatsApp Cloud API could not be reached', transient: true, refundable: true });
+    expect(err).toMatchObject({
+      code: 'network_error',
+      message: 'the WhatsApp Cloud API could not be reached',
+      transient: true,
+      refundable: true,
+    });
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
   });
 });

@@ -58,9 +58,20 @@ function suite(label: 'pglite' | 'postgres') {
       // Another process adds 1,979 more (in a few appends): this process has never seen them.
       const others = Array.from({ length: 1_979 }, (_, i) => ({
         type: 'AllowlistEntryAdded',
-        data: { companyId, entry: { entryId: randomUUID(), pattern: `o${i}@client.example`, channel: null, note: null, createdAt: now().toISOString(), createdBy: 'board:other' } },
+        data: {
+          companyId,
+          entry: {
+            entryId: randomUUID(),
+            pattern: `o${i}@client.example`,
+            channel: null,
+            note: null,
+            createdAt: now().toISOString(),
+            createdBy: 'board:other',
+          },
+        },
       }));
-      for (let i = 0; i < others.length; i += 500) await b.store.append(allowlistStream(companyId), others.slice(i, i + 500), 'stream_exists');
+      for (let i = 0; i < others.length; i += 500)
+        await b.store.append(allowlistStream(companyId), others.slice(i, i + 500), 'stream_exists');
       c.reset();
       await add('r2000@client.example');
       // The 2,000th catches up the others' events once (its append proves the state current)...
@@ -72,7 +83,9 @@ function suite(label: 'pglite' | 'postgres') {
       expect(twentieth.events).toBe(0);
       expect(twentieth.reads).toBeLessThanOrEqual(1);
 
-      const [state] = await new AggregateCache(b.store).load([{ streamName: allowlistStream(companyId), decider: allowlistDecider }] as const);
+      const [state] = await new AggregateCache(b.store).load([
+        { streamName: allowlistStream(companyId), decider: allowlistDecider },
+      ] as const);
       expect(state.entries.size).toBe(2_001);
       const [cached] = await cache.load([{ streamName: allowlistStream(companyId), decider: allowlistDecider }] as const);
       expect([...cached.entries.keys()]).toEqual([...state.entries.keys()]);
@@ -82,7 +95,8 @@ function suite(label: 'pglite' | 'postgres') {
       const one = new AggregateCache(b.store);
       const two = new AggregateCache(b.store);
       const companyId = randomUUID();
-      const add = (cache: AggregateCache, pattern: string) => addAllowlistEntry(cache, { companyId, pattern, channel: null, note: null }, LOCAL_OPERATOR, now());
+      const add = (cache: AggregateCache, pattern: string) =>
+        addAllowlistEntry(cache, { companyId, pattern, channel: null, note: null }, LOCAL_OPERATOR, now());
       const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => add(i % 2 ? one : two, `p${i}@client.example`)));
       const same = await Promise.allSettled([add(one, 'same@client.example'), add(two, 'same@client.example')]);
       expect(same.map((s) => s.status).sort()).toEqual(['fulfilled', 'rejected']);
@@ -102,8 +116,14 @@ function suite(label: 'pglite' | 'postgres') {
       const c = counting(b.store);
       const cache = new AggregateCache(c.store);
       const companyId = randomUUID();
-      const { id } = await addApprovalRule(cache, { companyId, predicate: { any: true }, action: 'queue_for_manual', priority: 1 }, LOCAL_OPERATOR, now());
-      for (let p = 2; p <= 30; p++) await updateApprovalRule(cache, { companyId, ruleId: id, changes: { priority: p } }, LOCAL_OPERATOR, now());
+      const { id } = await addApprovalRule(
+        cache,
+        { companyId, predicate: { any: true }, action: 'queue_for_manual', priority: 1 },
+        LOCAL_OPERATOR,
+        now(),
+      );
+      for (let p = 2; p <= 30; p++)
+        await updateApprovalRule(cache, { companyId, ruleId: id, changes: { priority: p } }, LOCAL_OPERATOR, now());
       c.reset();
       await updateApprovalRule(cache, { companyId, ruleId: id, changes: { priority: 31 } }, LOCAL_OPERATOR, now());
       expect(c.seen.events).toBe(0);

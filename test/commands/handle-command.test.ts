@@ -32,12 +32,20 @@ function watched(store: EventStore, beforeAppend: () => Promise<void> = async ()
 describe('handleCommand: the one command loop', () => {
   it('decides several commands in order, each on the state the ones before it left, and appends them at once', async () => {
     const { store, seen } = watched(createInMemoryEventStore());
-    const r = await handleCommand(store, STREAM, counter, [{ type: 'Add', by: 2 }, { type: 'Add', by: 3, limit: 5 }]);
+    const r = await handleCommand(store, STREAM, counter, [
+      { type: 'Add', by: 2 },
+      { type: 'Add', by: 3, limit: 5 },
+    ]);
     expect(r.state).toBe(5);
     expect(r.revision).toBe(1);
     expect(seen.appends).toBe(1);
     // The second command saw the first's 2: with 4 as its limit it is refused, and nothing of either is written.
-    await expect(handleCommand(store, STREAM, counter, [{ type: 'Add', by: 2 }, { type: 'Add', by: 3, limit: 8 }])).rejects.toMatchObject({ kind: 'conflict' });
+    await expect(
+      handleCommand(store, STREAM, counter, [
+        { type: 'Add', by: 2 },
+        { type: 'Add', by: 3, limit: 8 },
+      ]),
+    ).rejects.toMatchObject({ kind: 'conflict' });
     expect((await loadAggregate(store, STREAM, counter)).state).toBe(5);
   });
 
@@ -45,7 +53,13 @@ describe('handleCommand: the one command loop', () => {
     const { store, seen } = watched(createInMemoryEventStore());
     const first = await handleCommand(store, STREAM, counter, { type: 'Add', by: 1 });
     const reads = seen.reads;
-    const r = await handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { known: { state: first.state, revision: first.revision } });
+    const r = await handleCommand(
+      store,
+      STREAM,
+      counter,
+      { type: 'Add', by: 1 },
+      { known: { state: first.state, revision: first.revision } },
+    );
     expect(seen.reads).toBe(reads);
     expect(r).toMatchObject({ state: 2, revision: 1 });
   });
@@ -56,15 +70,29 @@ describe('handleCommand: the one command loop', () => {
     const r = await handleCommand(store, STREAM, counter, { type: 'Add', by: 1, limit: 5 }, { known: { state: 0, revision: null } });
     expect(r).toMatchObject({ state: 5, revision: 1 });
     expect(seen.appends).toBe(3);
-    await expect(handleCommand(store, STREAM, counter, { type: 'Add', by: 1, limit: 5 }, { known: { state: 0, revision: null } })).rejects.toBeInstanceOf(DomainError);
+    await expect(
+      handleCommand(store, STREAM, counter, { type: 'Add', by: 1, limit: 5 }, { known: { state: 0, revision: null } }),
+    ).rejects.toBeInstanceOf(DomainError);
   });
 
   it('caller-supplied event ids make a repeated decision a duplicate that writes nothing', async () => {
     const store = createInMemoryEventStore();
     const id = '5d8f0c1e-0000-4000-8000-000000000001';
-    const once = await handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { eventIds: () => id, known: { state: 0, revision: null } });
+    const once = await handleCommand(
+      store,
+      STREAM,
+      counter,
+      { type: 'Add', by: 1 },
+      { eventIds: () => id, known: { state: 0, revision: null } },
+    );
     expect(once.duplicate).toBe(false);
-    const again = await handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { eventIds: () => id, known: { state: 0, revision: null } });
+    const again = await handleCommand(
+      store,
+      STREAM,
+      counter,
+      { type: 'Add', by: 1 },
+      { eventIds: () => id, known: { state: 0, revision: null } },
+    );
     expect(again.duplicate).toBe(true);
     const events = await store.readStream(STREAM);
     expect(events.map((e) => e.id)).toEqual([id]);
@@ -77,11 +105,15 @@ describe('handleCommand: the one command loop', () => {
       rival++;
       await base.append(STREAM, [{ type: 'Added', data: { by: 1 } }], 'any');
     });
-    await expect(handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { maxAttempts: 4 })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    await expect(handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { maxAttempts: 4 })).rejects.toBeInstanceOf(
+      WrongExpectedRevisionError,
+    );
     expect(seen.appends).toBe(4);
     expect(rival).toBe(4);
     // maxAttempts 1: the caller handles the conflict itself.
-    await expect(handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { maxAttempts: 1 })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    await expect(handleCommand(store, STREAM, counter, { type: 'Add', by: 1 }, { maxAttempts: 1 })).rejects.toBeInstanceOf(
+      WrongExpectedRevisionError,
+    );
     expect(seen.appends).toBe(5);
   });
 
@@ -90,7 +122,10 @@ describe('handleCommand: the one command loop', () => {
     await handleCommand(store, STREAM, counter, { type: 'Add', by: 3 });
     // Given a stale known state (0), a command that decides on the state (nothing to add while under 3).
     const addUpTo3 = (n: number): CounterCommand => ({ type: 'Add', by: n < 3 ? 3 - n : 0 });
-    const confirmed = await handleCommand(store, STREAM, counter, (n) => addUpTo3(n), { known: { state: 3, revision: null }, confirmNoChange: true });
+    const confirmed = await handleCommand(store, STREAM, counter, (n) => addUpTo3(n), {
+      known: { state: 3, revision: null },
+      confirmNoChange: true,
+    });
     expect(confirmed).toMatchObject({ state: 3, revision: 0, events: [] });
     const unconfirmed = await handleCommand(store, STREAM, counter, (n) => addUpTo3(n), { known: { state: 3, revision: null } });
     expect(unconfirmed.revision).toBeNull();

@@ -67,62 +67,67 @@ describe('FairSemaphore', () => {
 
   it('property: never more than size holders nor more than the share per key; no slot idle while a key under its share waits; a freed slot goes to a waiting key with the fewest slots', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.array(op, { maxLength: 80 }), async (size, shareRaw, ops) => {
-        const share = Math.min(size, shareRaw);
-        const s = new FairSemaphore(size, share);
-        const holders: { key: string; release: () => void }[] = [];
-        const grants: { key: string; seq: number }[] = [];
-        let seq = 0;
-        const asked = new Map<string, number[]>();
-        const served = new Map<string, number[]>();
-        for (const o of ops) {
-          const before = s.snapshot();
-          const grantsBefore = grants.length;
-          let released: string | null = null;
-          if (o.kind === 'acquire') {
-            const n = seq++;
-            asked.set(o.key, [...(asked.get(o.key) ?? []), n]);
-            void s.acquire(o.key).then((release) => {
-              holders.push({ key: o.key, release });
-              grants.push({ key: o.key, seq: n });
-              served.set(o.key, [...(served.get(o.key) ?? []), n]);
-            });
-          } else if (holders.length > 0) {
-            const [h] = holders.splice(o.pick % holders.length, 1);
-            released = h!.key;
-            h!.release();
-          }
-          await settle();
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(op, { maxLength: 80 }),
+        async (size, shareRaw, ops) => {
+          const share = Math.min(size, shareRaw);
+          const s = new FairSemaphore(size, share);
+          const holders: { key: string; release: () => void }[] = [];
+          const grants: { key: string; seq: number }[] = [];
+          let seq = 0;
+          const asked = new Map<string, number[]>();
+          const served = new Map<string, number[]>();
+          for (const o of ops) {
+            const before = s.snapshot();
+            const grantsBefore = grants.length;
+            let released: string | null = null;
+            if (o.kind === 'acquire') {
+              const n = seq++;
+              asked.set(o.key, [...(asked.get(o.key) ?? []), n]);
+              void s.acquire(o.key).then((release) => {
+                holders.push({ key: o.key, release });
+                grants.push({ key: o.key, seq: n });
+                served.set(o.key, [...(served.get(o.key) ?? []), n]);
+              });
+            } else if (holders.length > 0) {
+              const [h] = holders.splice(o.pick % holders.length, 1);
+              released = h!.key;
+              h!.release();
+            }
+            await settle();
 
-          const now = s.snapshot();
-          expect(now.active).toBeLessThanOrEqual(size);
-          expect(now.active).toBe(holders.length);
-          expect([...now.keys.values()].reduce((sum, k) => sum + k.active, 0)).toBe(now.active);
-          for (const k of now.keys.values()) {
-            expect(k.active).toBeLessThanOrEqual(share);
-            if (now.active < size && k.waiting > 0) expect(k.active).toBe(share);
-          }
-          const newGrants = grants.slice(grantsBefore);
-          if (released !== null) {
-            // One slot was freed: at most one waiting call gets it, and no waiting key holding fewer slots is passed over.
-            expect(newGrants.length).toBeLessThanOrEqual(1);
-            const held = (key: string) => (before.keys.get(key)?.active ?? 0) - (key === released ? 1 : 0);
-            for (const g of newGrants) {
-              const candidates = [...before.keys].filter(([key, k]) => k.waiting > 0 && held(key) < share);
-              expect(candidates.map(([key]) => key)).toContain(g.key);
-              expect(held(g.key)).toBe(Math.min(...candidates.map(([key]) => held(key))));
+            const now = s.snapshot();
+            expect(now.active).toBeLessThanOrEqual(size);
+            expect(now.active).toBe(holders.length);
+            expect([...now.keys.values()].reduce((sum, k) => sum + k.active, 0)).toBe(now.active);
+            for (const k of now.keys.values()) {
+              expect(k.active).toBeLessThanOrEqual(share);
+              if (now.active < size && k.waiting > 0) expect(k.active).toBe(share);
+            }
+            const newGrants = grants.slice(grantsBefore);
+            if (released !== null) {
+              // One slot was freed: at most one waiting call gets it, and no waiting key holding fewer slots is passed over.
+              expect(newGrants.length).toBeLessThanOrEqual(1);
+              const held = (key: string) => (before.keys.get(key)?.active ?? 0) - (key === released ? 1 : 0);
+              for (const g of newGrants) {
+                const candidates = [...before.keys].filter(([key, k]) => k.waiting > 0 && held(key) < share);
+                expect(candidates.map(([key]) => key)).toContain(g.key);
+                expect(held(g.key)).toBe(Math.min(...candidates.map(([key]) => held(key))));
+              }
             }
           }
-        }
-        for (const [key, order] of served) expect(order).toEqual(asked.get(key)!.slice(0, order.length));
-        // Everything waiting is served in the end, and nothing is left behind.
-        while (holders.length > 0) {
-          for (const h of holders.splice(0)) h.release();
-          await settle();
-        }
-        expect(grants.length).toBe(seq);
-        expect(s.snapshot()).toEqual({ active: 0, keys: new Map() });
-      }),
+          for (const [key, order] of served) expect(order).toEqual(asked.get(key)!.slice(0, order.length));
+          // Everything waiting is served in the end, and nothing is left behind.
+          while (holders.length > 0) {
+            for (const h of holders.splice(0)) h.release();
+            await settle();
+          }
+          expect(grants.length).toBe(seq);
+          expect(s.snapshot()).toEqual({ active: 0, keys: new Map() });
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -20,7 +20,11 @@ function suite(backend: 'pglite' | 'postgres') {
 
     it('concurrent approves and rejects of one approval: one decision wins, at most one message', async () => {
       const c = await emailCompany(t, { smtpUrl: smtp.url, autoApprove: false });
-      const pending = (await request(t.app).post(`${c.base}/send`).send(email('race@example.org', {}, c.outboxId))).body;
+      const pending = (
+        await request(t.app)
+          .post(`${c.base}/send`)
+          .send(email('race@example.org', {}, c.outboxId))
+      ).body;
       const before = smtp.messages.length;
       const calls = Array.from({ length: 10 }, (_, i) =>
         request(t.app)

@@ -38,7 +38,9 @@ function suite(backend: 'pglite' | 'postgres') {
     it('gives up on the greeting after CRM_SMTP_GREETING_TIMEOUT_MS: failed, smtp_unreachable, the unit refunded', async () => {
       const a = await emailCompany(t, { smtpUrl: silent.url });
       const started = Date.now();
-      const res = await request(t.app).post(`${a.base}/send`).send(email('ana@example.org', {}, a.outboxId));
+      const res = await request(t.app)
+        .post(`${a.base}/send`)
+        .send(email('ana@example.org', {}, a.outboxId));
       const elapsed = Date.now() - started;
       expect(res.body.status).toBe('failed');
       const activity = await request(t.app).get(`${a.base}/activities/${res.body.id}`);
@@ -46,7 +48,9 @@ function suite(backend: 'pglite' | 'postgres') {
       // 3 s configured; the old fixed wait was 30 s.
       expect(elapsed).toBeGreaterThanOrEqual(GREETING_MS - 100);
       expect(elapsed).toBeLessThan(10_000);
-      const buckets = await request(t.app).get(`${a.base}/credential-buckets`).query({ day: localDay(new Date(), 'UTC') });
+      const buckets = await request(t.app)
+        .get(`${a.base}/credential-buckets`)
+        .query({ day: localDay(new Date(), 'UTC') });
       expect(buckets.body.items).toEqual([expect.objectContaining({ used: 0 })]);
     }, 45_000);
 
@@ -56,7 +60,10 @@ function suite(backend: 'pglite' | 'postgres') {
       const openBefore = silent.open;
       // More stalled sends than the dispatcher has slots, fired first.
       const stalledSends = Array.from({ length: 2 * slots + 12 }, (_, i) =>
-        request(t.app).post(`${stalled.base}/send`).send(email(`s${i}@example.org`, {}, stalled.outboxId)).then((r) => r),
+        request(t.app)
+          .post(`${stalled.base}/send`)
+          .send(email(`s${i}@example.org`, {}, stalled.outboxId))
+          .then((r) => r),
       );
       // The stalled company holds its share of the slots (with one semaphore for all: every slot).
       await until('the stalled sends to connect', () => silent.open - openBefore >= slots / 2);
@@ -68,7 +75,11 @@ function suite(backend: 'pglite' | 'postgres') {
       // the dispatcher, so that what is measured is the send, not the wait for read models on a busy machine.
       for (let i = 0; i < 20; i++) {
         const t0 = performance.now();
-        const { result } = await t.rt.dispatcher.send(other.companyId, { channel: 'email', outboxId: other.outboxId, to: `o${i}@example.org`, payload: { subject: 'Hi', text: 'Hello' } }, LOCAL_OPERATOR);
+        const { result } = await t.rt.dispatcher.send(
+          other.companyId,
+          { channel: 'email', outboxId: other.outboxId, to: `o${i}@example.org`, payload: { subject: 'Hi', text: 'Hello' } },
+          LOCAL_OPERATOR,
+        );
         latencies.push(performance.now() - t0);
         statuses.push(result.status);
       }

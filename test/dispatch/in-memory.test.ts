@@ -30,7 +30,16 @@ function world() {
     },
   };
   const adapters = { email } as unknown as ChannelAdapters;
-  const dispatcher = new Dispatcher({ store, sharedCap: async () => null, masterKey: master, adapters, now, leaseMs: 60_000, maxConcurrentSends: 8, cache });
+  const dispatcher = new Dispatcher({
+    store,
+    sharedCap: async () => null,
+    masterKey: master,
+    adapters,
+    now,
+    leaseMs: 60_000,
+    maxConcurrentSends: 8,
+    cache,
+  });
 
   async function company(options: { cap?: number; allow?: string; autoApprove?: boolean } = {}) {
     const companyId = randomUUID();
@@ -38,14 +47,34 @@ function world() {
     const outbox = await createOutbox(
       store,
       master,
-      { companyId, fields: { channel: 'email', niche: null, secretRef: secret.ref, config: { fromAddress: 'ops@example.com' }, dailyCap: options.cap ?? 100, timezone: 'UTC' } },
+      {
+        companyId,
+        fields: {
+          channel: 'email',
+          niche: null,
+          secretRef: secret.ref,
+          config: { fromAddress: 'ops@example.com' },
+          dailyCap: options.cap ?? 100,
+          timezone: 'UTC',
+        },
+      },
       LOCAL_OPERATOR,
       now(),
     );
-    await addAllowlistEntry(cache, { companyId, pattern: options.allow ?? '*@example.org', channel: null, note: null }, LOCAL_OPERATOR, now());
-    if (options.autoApprove !== false) await addApprovalRule(cache, { companyId, predicate: { any: true }, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
+    await addAllowlistEntry(
+      cache,
+      { companyId, pattern: options.allow ?? '*@example.org', channel: null, note: null },
+      LOCAL_OPERATOR,
+      now(),
+    );
+    if (options.autoApprove !== false)
+      await addApprovalRule(cache, { companyId, predicate: { any: true }, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
     const send = (to: string, extra: { clientDedupKey?: string } = {}) =>
-      dispatcher.send(companyId, { channel: 'email', outboxId: outbox.id, to, payload: { subject: 'Hi', text: 'Hello' }, ...extra }, LOCAL_OPERATOR);
+      dispatcher.send(
+        companyId,
+        { channel: 'email', outboxId: outbox.id, to, payload: { subject: 'Hi', text: 'Hello' }, ...extra },
+        LOCAL_OPERATOR,
+      );
     return { companyId, send };
   }
   const history = async (id: string) => (await store.readStream(activityStream(id))).map((e) => e.type);

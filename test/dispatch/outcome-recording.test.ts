@@ -39,7 +39,8 @@ describe('a provider answer the database could not record at once', () => {
   });
 
   const sentEvents = async (base: string, id: string) =>
-    (await request(t.app).get(`${base}/activities/${id}/history`)).body.events.filter((e: { type: string }) => e.type === 'ActivitySent').length;
+    (await request(t.app).get(`${base}/activities/${id}/history`)).body.events.filter((e: { type: string }) => e.type === 'ActivitySent')
+      .length;
 
   it('a blip (one lost append) is retried: the reply is "sent", recorded once', async () => {
     const c = await emailCompany(t, { smtpUrl: smtp.url });
@@ -47,7 +48,9 @@ describe('a provider answer the database could not record at once', () => {
     const drop = dropSentAppends(t.rt.store, () => fails-- > 0, false);
     try {
       const before = smtp.messages.length;
-      const res = await request(t.app).post(`${c.base}/send`).send(email('blip@example.org', {}, c.outboxId));
+      const res = await request(t.app)
+        .post(`${c.base}/send`)
+        .send(email('blip@example.org', {}, c.outboxId));
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('sent');
       expect(drop.dropped()).toBe(1);
@@ -63,7 +66,9 @@ describe('a provider answer the database could not record at once', () => {
     let fails = 1;
     const drop = dropSentAppends(t.rt.store, () => fails-- > 0, true);
     try {
-      const res = await request(t.app).post(`${c.base}/send`).send(email('committed@example.org', {}, c.outboxId));
+      const res = await request(t.app)
+        .post(`${c.base}/send`)
+        .send(email('committed@example.org', {}, c.outboxId));
       expect(res.body.status).toBe('sent');
       expect(drop.dropped()).toBe(1);
       expect(await sentEvents(c.base, res.body.id)).toBe(1);
@@ -111,7 +116,9 @@ describe('a provider answer the database could not record at once', () => {
       return real(stream, events, expected);
     }) as EventStore['append'];
     try {
-      const res = await request(t.app).post(`${c.base}/send`).send(email('bug@example.org', {}, c.outboxId));
+      const res = await request(t.app)
+        .post(`${c.base}/send`)
+        .send(email('bug@example.org', {}, c.outboxId));
       expect(res.status).toBe(500);
       expect(calls).toBe(1);
     } finally {

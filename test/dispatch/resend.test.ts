@@ -33,7 +33,10 @@ function suite(backend: 'pglite' | 'postgres') {
         trap.next = null;
         if (next === 'hang') {
           await new Promise<void>((_resolve, reject) =>
-            trap.hung.push({ activityId: message.activityId, release: () => reject(new ChannelError('smtp_outcome_unknown', 'released by the test', false, false)) }),
+            trap.hung.push({
+              activityId: message.activityId,
+              release: () => reject(new ChannelError('smtp_outcome_unknown', 'released by the test', false, false)),
+            }),
           );
         }
         if (next instanceof ChannelError) throw next;
@@ -43,7 +46,11 @@ function suite(backend: 'pglite' | 'postgres') {
 
     beforeAll(async () => {
       smtp = await smtpServer();
-      t = await startTestApp(backend, { config: { authMode: 'authenticated', dispatchLeaseMs: LEASE_MS }, now: () => new Date(clock), adapters: { email: trappedEmail } });
+      t = await startTestApp(backend, {
+        config: { authMode: 'authenticated', dispatchLeaseMs: LEASE_MS },
+        now: () => new Date(clock),
+        adapters: { email: trappedEmail },
+      });
       const admin = await adminToken(t.rt);
       const app = express();
       app.use((req, _res, next) => {
@@ -60,14 +67,24 @@ function suite(backend: 'pglite' | 'postgres') {
     });
 
     const day = () => localDay(new Date(clock), 'UTC');
-    const history = async (c: { base: string }, id: string) => (await request(asAdmin.app).get(`${c.base}/activities/${id}/history`)).body.events as { type: string; data: Record<string, unknown>; actor: unknown }[];
+    const history = async (c: { base: string }, id: string) =>
+      (await request(asAdmin.app).get(`${c.base}/activities/${id}/history`)).body.events as {
+        type: string;
+        data: Record<string, unknown>;
+        actor: unknown;
+      }[];
     const caughtUp = async (id: string) => t.rt.engine.waitFor((await t.rt.store.readStream(activityStream(id))).at(-1)!.position);
     const resend = (c: { base: string }, id: string, token?: string) => {
       const r = request(token ? t.app : asAdmin.app).post(`${c.base}/activities/${id}/resend`);
       return token ? r.set('authorization', `Bearer ${token}`) : r;
     };
     async function boardToken(userId: string, companyIds: string[]) {
-      const issued = await issueBoardToken(t.rt.store, { userId, instanceAdmin: false, companyIds, ttlDays: 0 }, LOCAL_OPERATOR, t.rt.now());
+      const issued = await issueBoardToken(
+        t.rt.store,
+        { userId, instanceAdmin: false, companyIds, ttlDays: 0 },
+        LOCAL_OPERATOR,
+        t.rt.now(),
+      );
       await t.rt.engine.waitFor(issued.position!);
       return issued.token;
     }
@@ -80,7 +97,10 @@ function suite(backend: 'pglite' | 'postgres') {
     async function interruptedSend(c: { base: string; outboxId: string }, to: string, extra: Record<string, unknown> = {}) {
       trap.next = 'hang';
       const body = email(to, extra, c.outboxId);
-      const reply = request(asAdmin.app).post(`${c.base}/send`).send(body).then((r) => r);
+      const reply = request(asAdmin.app)
+        .post(`${c.base}/send`)
+        .send(body)
+        .then((r) => r);
       for (let i = 0; trap.hung.length === 0; i++) {
         if (i > 500) throw new Error('the send never reached the adapter');
         await new Promise((r) => setTimeout(r, 10));
@@ -92,16 +112,26 @@ function suite(backend: 'pglite' | 'postgres') {
       release();
       await reply;
       await caughtUp(activityId);
-      expect((await history(c, activityId)).at(-1)).toMatchObject({ type: 'ActivityFailed', data: { error: { code: 'dispatch_interrupted' }, quotaRefunded: false } });
+      expect((await history(c, activityId)).at(-1)).toMatchObject({
+        type: 'ActivityFailed',
+        data: { error: { code: 'dispatch_interrupted' }, quotaRefunded: false },
+      });
       return { activityId, body };
     }
 
     it('resends an interrupted send once, as a new activity linked both ways; its dedup key then answers the resend', async () => {
       const c = await emailCompany(asAdmin, { smtpUrl: smtp.url });
       const ana = await boardToken('ana', [c.companyId]);
-      const { activityId, body } = await interruptedSend(c, 'ana@example.org', { clientDedupKey: 'q3-ana', payload: { subject: 'Q3', text: 'Hi Ana' } });
+      const { activityId, body } = await interruptedSend(c, 'ana@example.org', {
+        clientDedupKey: 'q3-ana',
+        payload: { subject: 'Q3', text: 'Hi Ana' },
+      });
       // What the issue is about: until a person decides, the key answers `failed` forever.
-      expect((await request(asAdmin.app).post(`${c.base}/send`).send(body)).body).toMatchObject({ id: activityId, status: 'failed', error: { code: 'dispatch_interrupted' } });
+      expect((await request(asAdmin.app).post(`${c.base}/send`).send(body)).body).toMatchObject({
+        id: activityId,
+        status: 'failed',
+        error: { code: 'dispatch_interrupted' },
+      });
       const before = smtp.messages.length;
       const decidedAt = new Date(clock).toISOString();
 
@@ -117,17 +147,44 @@ function suite(backend: 'pglite' | 'postgres') {
 
       // Read right after the reply: the write is in the read models.
       const original = (await request(asAdmin.app).get(`${c.base}/activities/${activityId}`)).body;
-      expect(original).toMatchObject({ id: activityId, status: 'failed', error: { code: 'dispatch_interrupted' }, clientDedupKey: 'q3-ana', resendOf: null, resentAs });
+      expect(original).toMatchObject({
+        id: activityId,
+        status: 'failed',
+        error: { code: 'dispatch_interrupted' },
+        clientDedupKey: 'q3-ana',
+        resendOf: null,
+        resentAs,
+      });
       const copy = (await request(asAdmin.app).get(`${c.base}/activities/${resentAs}`)).body;
-      expect(copy).toMatchObject({ id: resentAs, status: 'sent', channel: 'email', outboxId: c.outboxId, to: 'ana@example.org', clientDedupKey: null, resendOf: activityId, resentAs: null });
+      expect(copy).toMatchObject({
+        id: resentAs,
+        status: 'sent',
+        channel: 'email',
+        outboxId: c.outboxId,
+        to: 'ana@example.org',
+        clientDedupKey: null,
+        resendOf: activityId,
+        resentAs: null,
+      });
 
       const originalEvents = await history(c, activityId);
       expect(originalEvents.at(-1)).toEqual(
-        expect.objectContaining({ type: 'ActivityResendDecided', data: { activityId, resentAs, by: 'board:ana', at: decidedAt }, actor: { type: 'board', id: 'ana' } }),
+        expect.objectContaining({
+          type: 'ActivityResendDecided',
+          data: { activityId, resentAs, by: 'board:ana', at: decidedAt },
+          actor: { type: 'board', id: 'ana' },
+        }),
       );
       const copyEvents = await history(c, resentAs);
       expect(copyEvents.map((e) => e.type)).toEqual(['ActivityRequested', 'ActivityApproved', 'ActivityDispatching', 'ActivitySent']);
-      expect(copyEvents[0]!.data).toMatchObject({ activityId: resentAs, resendOf: activityId, clientDedupKey: null, requestedBy: 'board:ana', to: 'ana@example.org', payload: { subject: 'Q3', text: 'Hi Ana' } });
+      expect(copyEvents[0]!.data).toMatchObject({
+        activityId: resentAs,
+        resendOf: activityId,
+        clientDedupKey: null,
+        requestedBy: 'board:ana',
+        to: 'ana@example.org',
+        payload: { subject: 'Q3', text: 'Hi Ana' },
+      });
 
       const repeat = await request(asAdmin.app).post(`${c.base}/send`).send(body);
       expect(repeat.status).toBe(200);
@@ -141,13 +198,17 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await resend(c, resentAs, ana)).status).toBe(422);
       expect(smtp.messages.length).toBe(before + 1);
       // The interrupted send's unit is kept (the message may have gone); the resend took one of its own.
-      expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([expect.objectContaining({ used: 2 })]);
+      expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([
+        expect.objectContaining({ used: 2 }),
+      ]);
     });
 
     it('resends a send the SMTP server went silent on (smtp_outcome_unknown)', async () => {
       const c = await emailCompany(asAdmin, { smtpUrl: smtp.url });
       trap.next = new ChannelError('smtp_outcome_unknown', 'the connection was lost during DATA', false, false);
-      const first = await request(asAdmin.app).post(`${c.base}/send`).send(email('bo@example.org', {}, c.outboxId));
+      const first = await request(asAdmin.app)
+        .post(`${c.base}/send`)
+        .send(email('bo@example.org', {}, c.outboxId));
       expect(first.body).toMatchObject({ status: 'failed', error: { code: 'smtp_outcome_unknown' } });
       const before = smtp.messages.length;
       const res = await resend(c, first.body.id);
@@ -158,10 +219,22 @@ function suite(backend: 'pglite' | 'postgres') {
 
     it('refuses a send whose outcome is known (422) and writes nothing', async () => {
       const c = await emailCompany(asAdmin, { smtpUrl: smtp.url, allow: ['*@example.org'] });
-      const sent = (await request(asAdmin.app).post(`${c.base}/send`).send(email('sent@example.org', {}, c.outboxId))).body;
-      const blocked = (await request(asAdmin.app).post(`${c.base}/send`).send(email('x@elsewhere.example', {}, c.outboxId))).body;
+      const sent = (
+        await request(asAdmin.app)
+          .post(`${c.base}/send`)
+          .send(email('sent@example.org', {}, c.outboxId))
+      ).body;
+      const blocked = (
+        await request(asAdmin.app)
+          .post(`${c.base}/send`)
+          .send(email('x@elsewhere.example', {}, c.outboxId))
+      ).body;
       trap.next = new ChannelError('smtp_unreachable', 'the SMTP server could not be reached', true);
-      const unreachable = (await request(asAdmin.app).post(`${c.base}/send`).send(email('u@example.org', {}, c.outboxId))).body;
+      const unreachable = (
+        await request(asAdmin.app)
+          .post(`${c.base}/send`)
+          .send(email('u@example.org', {}, c.outboxId))
+      ).body;
       expect([sent.status, blocked.status, unreachable.status]).toEqual(['sent', 'blocked_by_allowlist', 'failed']);
       const before = smtp.messages.length;
       for (const a of [sent, blocked, unreachable]) {
@@ -184,7 +257,7 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(await history(c, activityId)).toEqual(events);
     });
 
-    it('answers 404 for another company\'s activity or an unknown one, 400 for a malformed id, 403 for agents and outsiders', async () => {
+    it("answers 404 for another company's activity or an unknown one, 400 for a malformed id, 403 for agents and outsiders", async () => {
       const c = await emailCompany(asAdmin, { smtpUrl: smtp.url });
       const other = await emailCompany(asAdmin, { smtpUrl: smtp.url });
       const { activityId } = await interruptedSend(c, 'nobody@example.org');
@@ -215,7 +288,11 @@ function suite(backend: 'pglite' | 'postgres') {
       const before = smtp.messages.length;
       const replies = await Promise.all(Array.from({ length: 6 }, () => resend(c, activityId).then((r) => r)));
       expect(replies.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
-      expect(replies.find((r) => r.status === 200)!.body).toEqual({ id: resendActivityId(activityId), status: 'sent', resendOf: activityId });
+      expect(replies.find((r) => r.status === 200)!.body).toEqual({
+        id: resendActivityId(activityId),
+        status: 'sent',
+        resendOf: activityId,
+      });
       expect(smtp.messages.length).toBe(before + 1);
       expect((await history(c, activityId)).filter((e) => e.type === 'ActivityResendDecided')).toHaveLength(1);
       const items = (await request(asAdmin.app).get(`${c.base}/activities`)).body.items as { id: string }[];
@@ -224,8 +301,12 @@ function suite(backend: 'pglite' | 'postgres') {
       // Without HTTP in front, every call reads the original before any decision is appended (on PGlite too,
       // where requests over HTTP tend to arrive one after the other): the exact revision decides.
       const second = await interruptedSend(c, 'race-2@example.org');
-      const calls = await Promise.allSettled(Array.from({ length: 6 }, () => t.rt.dispatcher.resend(c.companyId, second.activityId, LOCAL_OPERATOR)));
-      expect(calls.filter((r) => r.status === 'fulfilled').map((r) => r.value.result)).toEqual([{ id: resendActivityId(second.activityId), status: 'sent', resendOf: second.activityId }]);
+      const calls = await Promise.allSettled(
+        Array.from({ length: 6 }, () => t.rt.dispatcher.resend(c.companyId, second.activityId, LOCAL_OPERATOR)),
+      );
+      expect(calls.filter((r) => r.status === 'fulfilled').map((r) => r.value.result)).toEqual([
+        { id: resendActivityId(second.activityId), status: 'sent', resendOf: second.activityId },
+      ]);
       expect(calls.filter((r) => r.status === 'rejected').map((r) => (r.reason as DomainError).kind)).toEqual(Array(5).fill('conflict'));
       expect(smtp.messages.length).toBe(before + 2);
       await caughtUp(second.activityId);
@@ -235,12 +316,17 @@ function suite(backend: 'pglite' | 'postgres') {
     it('goes through the dispatcher again: a suppression added meanwhile blocks it', async () => {
       const c = await emailCompany(asAdmin, { smtpUrl: smtp.url });
       const { activityId } = await interruptedSend(c, 'gone@example.org');
-      expect((await request(asAdmin.app).post(`${c.base}/suppressions`).send({ recipient: 'gone@example.org', channel: 'email' })).status).toBe(201);
+      expect(
+        (await request(asAdmin.app).post(`${c.base}/suppressions`).send({ recipient: 'gone@example.org', channel: 'email' })).status,
+      ).toBe(201);
       const before = smtp.messages.length;
       const res = await resend(c, activityId);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ id: resendActivityId(activityId), status: 'blocked_by_allowlist', resendOf: activityId });
-      expect((await request(asAdmin.app).get(`${c.base}/activities/${res.body.id}`)).body).toMatchObject({ reason: 'suppressed', resendOf: activityId });
+      expect((await request(asAdmin.app).get(`${c.base}/activities/${res.body.id}`)).body).toMatchObject({
+        reason: 'suppressed',
+        resendOf: activityId,
+      });
       expect(smtp.messages.length).toBe(before);
       // The decision was taken and its outcome is known: no second one.
       expect((await resend(c, activityId)).status).toBe(409);
@@ -253,7 +339,9 @@ function suite(backend: 'pglite' | 'postgres') {
       const res = await resend(c, activityId);
       expect(res.body).toEqual({ id: resendActivityId(activityId), status: 'blocked_by_quota', resendOf: activityId });
       expect(smtp.messages.length).toBe(before);
-      expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([expect.objectContaining({ cap: 1, used: 1 })]);
+      expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([
+        expect.objectContaining({ cap: 1, used: 1 }),
+      ]);
     });
 
     it('a crash between the decision and the new activity: the dedup key names the resend to come, and the next call completes it', async () => {
@@ -264,7 +352,13 @@ function suite(backend: 'pglite' | 'postgres') {
       const last = (await t.rt.store.readStream(activityStream(activityId))).at(-1)!;
       await t.rt.store.append(
         activityStream(activityId),
-        [{ type: 'ActivityResendDecided', data: { activityId, resentAs, by: 'board:ana', at: new Date(clock).toISOString() }, metadata: { actor: { type: 'board', id: 'ana' } } }],
+        [
+          {
+            type: 'ActivityResendDecided',
+            data: { activityId, resentAs, by: 'board:ana', at: new Date(clock).toISOString() },
+            metadata: { actor: { type: 'board', id: 'ana' } },
+          },
+        ],
         last.revision,
       );
       await caughtUp(activityId);
@@ -278,14 +372,24 @@ function suite(backend: 'pglite' | 'postgres') {
 
       // Completions race too: they share the derived id, and with it the quota unit, which no loser may refund.
       const before = smtp.messages.length;
-      const calls = await Promise.allSettled(Array.from({ length: 4 }, () => t.rt.dispatcher.resend(c.companyId, activityId, LOCAL_OPERATOR)));
-      expect(calls.filter((r) => r.status === 'fulfilled').map((r) => r.value.result)).toEqual([{ id: resentAs, status: 'sent', resendOf: activityId }]);
+      const calls = await Promise.allSettled(
+        Array.from({ length: 4 }, () => t.rt.dispatcher.resend(c.companyId, activityId, LOCAL_OPERATOR)),
+      );
+      expect(calls.filter((r) => r.status === 'fulfilled').map((r) => r.value.result)).toEqual([
+        { id: resentAs, status: 'sent', resendOf: activityId },
+      ]);
       expect(calls.filter((r) => r.status === 'rejected').map((r) => (r.reason as DomainError).kind)).toEqual(Array(3).fill('conflict'));
       expect(smtp.messages.length).toBe(before + 1);
       await caughtUp(resentAs);
       expect((await history(c, activityId)).filter((e) => e.type === 'ActivityResendDecided')).toHaveLength(1);
-      expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([expect.objectContaining({ used: 2 })]);
-      expect((await request(asAdmin.app).post(`${c.base}/send`).send(body)).body).toEqual({ id: resentAs, status: 'sent', resendOf: activityId });
+      expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([
+        expect.objectContaining({ used: 2 }),
+      ]);
+      expect((await request(asAdmin.app).post(`${c.base}/send`).send(body)).body).toEqual({
+        id: resentAs,
+        status: 'sent',
+        resendOf: activityId,
+      });
       expect((await resend(c, activityId)).status).toBe(409);
     });
   });

@@ -31,10 +31,18 @@ function suite(backend: 'pglite' | 'postgres') {
     it('fails as secret_unreadable, refunds its unit, never reaches the provider, and logs the secret id but not its value', async () => {
       const c = await emailCompany(t, { smtpUrl: smtp.url, dailyCap: 1 });
       const value = 'smtp://u:sealed-elsewhere-pass@127.0.0.1:1';
-      await addSecretVersion(t.rt.store, OTHER_INSTANCE_KEY, { companyId: c.companyId, secretId: c.credentialId, value }, LOCAL_OPERATOR, new Date());
+      await addSecretVersion(
+        t.rt.store,
+        OTHER_INSTANCE_KEY,
+        { companyId: c.companyId, secretId: c.credentialId, value },
+        LOCAL_OPERATOR,
+        new Date(),
+      );
       const before = smtp.messages.length;
 
-      const res = await request(t.app).post(`${c.base}/send`).send(email('ana@example.org', {}, c.outboxId));
+      const res = await request(t.app)
+        .post(`${c.base}/send`)
+        .send(email('ana@example.org', {}, c.outboxId));
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: 'failed', error: { code: 'secret_unreadable' } });
       expect(JSON.stringify(res.body)).not.toContain('sealed-elsewhere-pass');
@@ -48,7 +56,9 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(events.at(-1)).toMatchObject({ type: 'ActivityFailed', data: { error: { code: 'secret_unreadable' }, quotaRefunded: true } });
 
       const errors = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.level === 'error');
-      expect(errors).toEqual([expect.objectContaining({ component: 'dispatcher', credentialId: c.credentialId, activityId: res.body.id, outboxId: c.outboxId })]);
+      expect(errors).toEqual([
+        expect.objectContaining({ component: 'dispatcher', credentialId: c.credentialId, activityId: res.body.id, outboxId: c.outboxId }),
+      ]);
       expect(lines.join('\n')).not.toMatch(/sealed-elsewhere-pass|mail-pass/);
     });
   });

@@ -24,7 +24,11 @@ describe.skipIf(!TEST_DATABASE_URL)(`two app processes on one Postgres${POSTGRES
       const b = createApp(rtB);
       const c = await emailCompany(a, { smtpUrl: smtp.url, dailyCap: 50 });
       const replies = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => request(i % 2 ? b : a.app).post(`${c.base}/send`).send(email(`two${i}@example.org`, {}, c.outboxId))),
+        Array.from({ length: 200 }, (_, i) =>
+          request(i % 2 ? b : a.app)
+            .post(`${c.base}/send`)
+            .send(email(`two${i}@example.org`, {}, c.outboxId)),
+        ),
       );
       const tally: Record<string, number> = {};
       for (const r of replies) tally[`${r.status} ${r.body.status}`] = (tally[`${r.status} ${r.body.status}`] ?? 0) + 1;

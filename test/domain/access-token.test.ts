@@ -12,10 +12,22 @@ const revoked = { type: 'AccessTokenRevoked' as const, data: { tokenId: 't1', re
 describe('access token decider', () => {
   const token = spec(accessTokenDecider);
   it('revokes within its kind and company only', () => {
-    token.given([agentIssued]).when({ type: 'RevokeToken', tokenId: 't1', kind: 'agent', companyId: 'c1', revokedBy: 'board:u', now }).then([revoked]);
-    token.given([agentIssued]).when({ type: 'RevokeToken', tokenId: 't1', kind: 'board', revokedBy: 'board:u', now }).thenThrows('not_found');
-    token.given([agentIssued]).when({ type: 'RevokeToken', tokenId: 't1', kind: 'agent', companyId: 'c2', revokedBy: 'board:u', now }).thenThrows('not_found');
-    token.given([agentIssued]).when({ type: 'RevokeToken', tokenId: 't1', revokedBy: 'cli', now }).then([{ ...revoked, data: { ...revoked.data, revokedBy: 'cli' } }]);
+    token
+      .given([agentIssued])
+      .when({ type: 'RevokeToken', tokenId: 't1', kind: 'agent', companyId: 'c1', revokedBy: 'board:u', now })
+      .then([revoked]);
+    token
+      .given([agentIssued])
+      .when({ type: 'RevokeToken', tokenId: 't1', kind: 'board', revokedBy: 'board:u', now })
+      .thenThrows('not_found');
+    token
+      .given([agentIssued])
+      .when({ type: 'RevokeToken', tokenId: 't1', kind: 'agent', companyId: 'c2', revokedBy: 'board:u', now })
+      .thenThrows('not_found');
+    token
+      .given([agentIssued])
+      .when({ type: 'RevokeToken', tokenId: 't1', revokedBy: 'cli', now })
+      .then([{ ...revoked, data: { ...revoked.data, revokedBy: 'cli' } }]);
   });
   it('revoking twice records nothing new; an unknown token is not found', () => {
     token.given([agentIssued, revoked]).when({ type: 'RevokeToken', tokenId: 't1', kind: 'agent', revokedBy: 'board:u', now }).then([]);

@@ -23,7 +23,10 @@ const request: ActivityRequest = {
 const dispatching: ActivityEvent[] = [
   { type: 'ActivityRequested', data: { ...request } },
   { type: 'ActivityApproved', data: { activityId: id, approvalId: null, ruleId: 'r1', by: 'rule', at: now } },
-  { type: 'ActivityDispatching', data: { activityId: id, bucket: 'cred.2026-12-02', credentialId: 'cred', day: '2026-12-02', leaseUntil: now, at: now } },
+  {
+    type: 'ActivityDispatching',
+    data: { activityId: id, bucket: 'cred.2026-12-02', credentialId: 'cred', day: '2026-12-02', leaseUntil: now, at: now },
+  },
 ];
 const sent: ActivityEvent = { type: 'ActivitySent', data: { activityId: id, providerMessageId: 'bk_1', at: now } };
 const MEMBER = 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E';
@@ -45,10 +48,25 @@ describe('activity decider: the names a provider gives a send after it was reque
   });
 
   it("a delivery update may teach the message's new provider id (a rescheduled booking), once per provider event", () => {
-    const update = { type: 'RecordDelivery' as const, state: 'booking_rescheduled' as const, at: now, providerEventId: 'cal:1', newProviderMessageId: 'bk_2' };
-    const learnt: ActivityEvent = { type: 'ActivityDeliveryUpdated', data: { activityId: id, state: 'booking_rescheduled', at: now, providerEventId: 'cal:1', newProviderMessageId: 'bk_2' } };
-    activity.given([...dispatching, sent]).when(update).then([learnt]);
-    activity.given([...dispatching, sent, learnt]).when(update).then([]);
+    const update = {
+      type: 'RecordDelivery' as const,
+      state: 'booking_rescheduled' as const,
+      at: now,
+      providerEventId: 'cal:1',
+      newProviderMessageId: 'bk_2',
+    };
+    const learnt: ActivityEvent = {
+      type: 'ActivityDeliveryUpdated',
+      data: { activityId: id, state: 'booking_rescheduled', at: now, providerEventId: 'cal:1', newProviderMessageId: 'bk_2' },
+    };
+    activity
+      .given([...dispatching, sent])
+      .when(update)
+      .then([learnt]);
+    activity
+      .given([...dispatching, sent, learnt])
+      .when(update)
+      .then([]);
     activity
       .given([...dispatching, sent])
       .when({ type: 'RecordDelivery', state: 'booking_cancelled', at: now, providerEventId: 'cal:2' })

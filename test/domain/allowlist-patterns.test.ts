@@ -3,7 +3,14 @@ import { type AllowlistEntry, allowedBy, normalizePattern } from '../../src/doma
 import { canonicalRecipient, recipientKeys } from '../../src/domain/recipients.js';
 
 const member = (to: string) => recipientKeys('linkedin', canonicalRecipient('linkedin', to)!);
-const entry = (pattern: string): AllowlistEntry => ({ entryId: pattern, pattern, channel: null, note: null, createdAt: '2030-01-01T00:00:00Z', createdBy: 't' });
+const entry = (pattern: string): AllowlistEntry => ({
+  entryId: pattern,
+  pattern,
+  channel: null,
+  note: null,
+  createdAt: '2030-01-01T00:00:00Z',
+  createdBy: 't',
+});
 
 describe('allowlist patterns as stored', () => {
   it('a profile URL pattern, stored normalised, still allows that profile (and only it)', () => {
@@ -15,7 +22,17 @@ describe('allowlist patterns as stored', () => {
   });
 
   it('every kind reads back as itself', () => {
-    for (const raw of ['*', '*@Example.org', '*@Bücher.example', 'Ana@Example.org', '+33612345678', '@Ana.Martin', 'https://www.linkedin.com/in/Ana/', 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E', '7012345678901234']) {
+    for (const raw of [
+      '*',
+      '*@Example.org',
+      '*@Bücher.example',
+      'Ana@Example.org',
+      '+33612345678',
+      '@Ana.Martin',
+      'https://www.linkedin.com/in/Ana/',
+      'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E',
+      '7012345678901234',
+    ]) {
       const once = normalizePattern(raw)!;
       expect(normalizePattern(once.pattern), raw).toEqual(once);
     }

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { type ApprovalRule, evaluateRules, orderedRules, ruleMatches } from '../../src/domain/approval-rules.js';
 import { inTimeWindow, localMinuteOfDay } from '../../src/domain/time-window.js';
 
-const hhmm = fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 })).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
+const hhmm = fc
+  .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+  .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
 const minutes = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3));
 const TZS = ['Europe/Paris', 'America/New_York', 'UTC', 'Asia/Kolkata'] as const;
 // Instants across 2026, DST days included (Paris: Mar 29 / Oct 25; New York: Mar 8 / Nov 1).

@@ -21,9 +21,18 @@ const request = {
 };
 const requested: ApprovalEvent = { type: 'ApprovalRequested', data: request };
 const grant = (company = companyId): ApprovalCommand => ({ type: 'GrantApproval', companyId: company, by: 'board:u', now: later });
-const reject = (company = companyId, reason: string | null = 'off brand'): ApprovalCommand => ({ type: 'RejectApproval', companyId: company, by: 'board:u', reason, now: later });
+const reject = (company = companyId, reason: string | null = 'off brand'): ApprovalCommand => ({
+  type: 'RejectApproval',
+  companyId: company,
+  by: 'board:u',
+  reason,
+  now: later,
+});
 const granted: ApprovalEvent = { type: 'ApprovalGranted', data: { approvalId, by: 'board:u', at: later } };
-const rejected = (reason: string | null = 'off brand'): ApprovalEvent => ({ type: 'ApprovalRejected', data: { approvalId, by: 'board:u', reason, at: later } });
+const rejected = (reason: string | null = 'off brand'): ApprovalEvent => ({
+  type: 'ApprovalRejected',
+  data: { approvalId, by: 'board:u', reason, at: later },
+});
 
 describe('approval decider', () => {
   const s = spec(approvalDecider);
@@ -31,7 +40,9 @@ describe('approval decider', () => {
   it('requests an approval with what the person deciding is shown', () => {
     s.given([]).when({ type: 'RequestApproval', data: request }).then([requested]);
     // Queued by no rule (the default when none matched).
-    s.given([]).when({ type: 'RequestApproval', data: { ...request, ruleId: null } }).then([{ type: 'ApprovalRequested', data: { ...request, ruleId: null } }]);
+    s.given([])
+      .when({ type: 'RequestApproval', data: { ...request, ruleId: null } })
+      .then([{ type: 'ApprovalRequested', data: { ...request, ruleId: null } }]);
   });
 
   it('never requests twice under one id, whatever the approval came to', () => {
@@ -46,7 +57,9 @@ describe('approval decider', () => {
 
   it('rejects a pending approval, with or without a reason', () => {
     s.given([requested]).when(reject()).then([rejected()]);
-    s.given([requested]).when(reject(companyId, null)).then([rejected(null)]);
+    s.given([requested])
+      .when(reject(companyId, null))
+      .then([rejected(null)]);
   });
 
   it('decides once: a decided approval is neither granted nor rejected again (409)', () => {

@@ -1,16 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type QuotaBucketCommand, decideBucketBatch, foldBucketInto, quotaBucketDecider, usedUnits } from '../../src/domain/quota-bucket.js';
+import {
+  type QuotaBucketCommand,
+  decideBucketBatch,
+  foldBucketInto,
+  quotaBucketDecider,
+  usedUnits,
+} from '../../src/domain/quota-bucket.js';
 
 const key = { companyId: 'c', credentialId: 'k', day: '2026-11-30' };
 const command = (ids: string[]) =>
   fc.oneof(
-    fc.record({ activityId: fc.constantFrom(...ids), cap: fc.integer({ min: 0, max: 6 }) }).map(
-      (r): QuotaBucketCommand => ({ type: 'Reserve', ...key, requests: [r], now: 't' }),
-    ),
-    fc.array(fc.record({ activityId: fc.constantFrom(...ids), cap: fc.integer({ min: 0, max: 6 }) }), { maxLength: 8 }).map(
-      (requests): QuotaBucketCommand => ({ type: 'Reserve', ...key, requests, now: 't' }),
-    ),
+    fc
+      .record({ activityId: fc.constantFrom(...ids), cap: fc.integer({ min: 0, max: 6 }) })
+      .map((r): QuotaBucketCommand => ({ type: 'Reserve', ...key, requests: [r], now: 't' })),
+    fc
+      .array(fc.record({ activityId: fc.constantFrom(...ids), cap: fc.integer({ min: 0, max: 6 }) }), { maxLength: 8 })
+      .map((requests): QuotaBucketCommand => ({ type: 'Reserve', ...key, requests, now: 't' })),
     fc.constantFrom(...ids).map((activityId): QuotaBucketCommand => ({ type: 'Refund', ...key, activityId, now: 't' })),
   );
 
@@ -38,7 +44,10 @@ describe('quota bucket (properties)', () => {
 
   it('a refund is final within a batch too: reserve, refund, reserve again gives one unit taken and given back', () => {
     const reserve: QuotaBucketCommand = { type: 'Reserve', ...key, requests: [{ activityId: 'x', cap: 5 }], now: 't' };
-    const decided = decideBucketBatch([reserve, { type: 'Refund', ...key, activityId: 'x', now: 't' }, reserve], quotaBucketDecider.initialState());
+    const decided = decideBucketBatch(
+      [reserve, { type: 'Refund', ...key, activityId: 'x', now: 't' }, reserve],
+      quotaBucketDecider.initialState(),
+    );
     expect(decided.map((es) => es.map((e) => e.type))).toEqual([['QuotaReserved'], ['QuotaRefunded'], []]);
   });
 
@@ -66,16 +75,20 @@ describe('quota bucket (properties)', () => {
 
   it('with one cap, a day never has more than cap holders, whatever the interleaving of reservations and refunds', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10 }), fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 })), { maxLength: 100 }), (cap, ops) => {
-        let state = quotaBucketDecider.initialState();
-        for (const [reserve, n] of ops) {
-          const c: QuotaBucketCommand = reserve
-            ? { type: 'Reserve', ...key, requests: [{ activityId: `a${n}`, cap }], now: 't' }
-            : { type: 'Refund', ...key, activityId: `a${n}`, now: 't' };
-          state = quotaBucketDecider.decide(c, state).reduce(quotaBucketDecider.evolve, state);
-          expect(usedUnits(state)).toBeLessThanOrEqual(cap);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10 }),
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 })), { maxLength: 100 }),
+        (cap, ops) => {
+          let state = quotaBucketDecider.initialState();
+          for (const [reserve, n] of ops) {
+            const c: QuotaBucketCommand = reserve
+              ? { type: 'Reserve', ...key, requests: [{ activityId: `a${n}`, cap }], now: 't' }
+              : { type: 'Refund', ...key, activityId: `a${n}`, now: 't' };
+            state = quotaBucketDecider.decide(c, state).reduce(quotaBucketDecider.evolve, state);
+            expect(usedUnits(state)).toBeLessThanOrEqual(cap);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });

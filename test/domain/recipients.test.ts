@@ -14,7 +14,10 @@ import {
 
 /** Spellings nodemailer delivers to `local@domain` (RCPT TO), which must never read as another recipient. */
 const word = fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ]{0,8}$/);
-const recased = (s: string) => fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }).map((up) => [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+const recased = (s: string) =>
+  fc
+    .array(fc.boolean(), { minLength: s.length, maxLength: s.length })
+    .map((up) => [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
 const TARGETS = [
   { local: 'ana', domains: ['client.example'], canonical: 'ana@client.example' },
   { local: 'jo.doe', domains: ['xn--bcher-kva.example', 'bücher.example'], canonical: 'jo.doe@xn--bcher-kva.example' },
@@ -31,7 +34,18 @@ export const deliveredSpelling = fc.constantFrom(...TARGETS).chain((t) =>
     })
     .map(({ local, domain, text, wrap, before, after }) => {
       const a = `${local}@${domain}`;
-      const wrapped = [a, `<${a}>`, `${text} <${a}>`, `"${text}" <${a}>`, `(${text})${a}`, `${a} (${text})`, `${text}: ${a};`, `${text}:${a}`, `x<${a}`, `<${a}> (${text})`][wrap]!;
+      const wrapped = [
+        a,
+        `<${a}>`,
+        `${text} <${a}>`,
+        `"${text}" <${a}>`,
+        `(${text})${a}`,
+        `${a} (${text})`,
+        `${text}: ${a};`,
+        `${text}:${a}`,
+        `x<${a}`,
+        `<${a}> (${text})`,
+      ][wrap]!;
       return { spelling: `${before}${wrapped}${after}`, canonical: t.canonical };
     }),
 );
@@ -108,7 +122,8 @@ describe('canonical email addresses', () => {
   it('domains: punycode, lower case, host names only', () => {
     expect(canonicalDomain('Bücher.Example')).toBe('xn--bcher-kva.example');
     expect(canonicalDomain('ＣＬＩＥＮＴ.example')).toBe('client.example');
-    for (const raw of ['client', 'client.example.', '[192.0.2.1]', 'a_b.example', 'xn--zz.example', 'client.123', '']) expect(canonicalDomain(raw), raw).toBeNull();
+    for (const raw of ['client', 'client.example.', '[192.0.2.1]', 'a_b.example', 'xn--zz.example', 'client.123', ''])
+      expect(canonicalDomain(raw), raw).toBeNull();
   });
 });
 
@@ -126,14 +141,30 @@ describe('canonical recipients per channel', () => {
   });
 
   it('a LinkedIn profile in any spelling is one recipient; a member id keeps its case', () => {
-    for (const raw of ['ana-doe', '@Ana-Doe', 'https://www.linkedin.com/in/ana-doe/', 'linkedin.com/in/Ana-Doe', 'http://fr.linkedin.com/in/ana-doe?trk=x#top', 'www.linkedin.com/in/ANA-DOE']) {
+    for (const raw of [
+      'ana-doe',
+      '@Ana-Doe',
+      'https://www.linkedin.com/in/ana-doe/',
+      'linkedin.com/in/Ana-Doe',
+      'http://fr.linkedin.com/in/ana-doe?trk=x#top',
+      'www.linkedin.com/in/ANA-DOE',
+    ]) {
       expect(canonicalLinkedIn(raw), raw).toBe('linkedin.com/in/ana-doe');
     }
     expect(canonicalLinkedIn('https://www.linkedin.com/in/J%C3%BCrgen-M/')).toBe('linkedin.com/in/jürgen-m');
     const id = 'ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E';
     expect(canonicalLinkedIn(id)).toBe(id);
     expect(canonicalLinkedIn(`https://www.linkedin.com/in/${id}`)).toBe(id);
-    for (const raw of ['https://example.com/in/ana', 'https://evillinkedin.com/in/ana', 'https://www.linkedin.com/company/acme', 'https://www.linkedin.com/in/ana/details/', 'https://u:p@linkedin.com/in/ana', 'ana doe', 'javascript:alert(1)', 'ana@client.example']) {
+    for (const raw of [
+      'https://example.com/in/ana',
+      'https://evillinkedin.com/in/ana',
+      'https://www.linkedin.com/company/acme',
+      'https://www.linkedin.com/in/ana/details/',
+      'https://u:p@linkedin.com/in/ana',
+      'ana doe',
+      'javascript:alert(1)',
+      'ana@client.example',
+    ]) {
       expect(canonicalLinkedIn(raw), raw).toBeNull();
     }
   });

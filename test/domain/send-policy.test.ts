@@ -9,12 +9,36 @@ const NOW = new Date('2026-12-02T23:30:00.000Z');
 const ISO = NOW.toISOString();
 const TO = 'ana@example.org';
 
-const entry = (pattern: string, channel: AllowlistEntry['channel'] = null): AllowlistEntry => ({ entryId: `e-${pattern}`, pattern, channel, note: null, createdAt: ISO, createdBy: 'board:u' });
+const entry = (pattern: string, channel: AllowlistEntry['channel'] = null): AllowlistEntry => ({
+  entryId: `e-${pattern}`,
+  pattern,
+  channel,
+  note: null,
+  createdAt: ISO,
+  createdBy: 'board:u',
+});
 const allowlist = (...entries: AllowlistEntry[]): AllowlistState => ({ entries: new Map(entries.map((e) => [e.entryId, e])) });
-const rule = (over: Partial<ApprovalRule>): ApprovalRule => ({ ruleId: 'r1', predicate: { any: true } as ApprovalRule['predicate'], action: 'auto_approve', priority: 1, seq: 1, createdAt: ISO, ...over });
+const rule = (over: Partial<ApprovalRule>): ApprovalRule => ({
+  ruleId: 'r1',
+  predicate: { any: true } as ApprovalRule['predicate'],
+  action: 'auto_approve',
+  priority: 1,
+  seq: 1,
+  createdAt: ISO,
+  ...over,
+});
 const rules = (...rs: ApprovalRule[]): ApprovalRulesState => ({ rules: new Map(rs.map((r) => [r.ruleId, r])), nextSeq: rs.length + 1 });
 const suppressed = (channel: 'email' | null): SuppressionState => ({
-  active: { suppressionId: 's1', companyId: 'c1', recipient: TO, channel, source: 'manual', reason: 'manual', createdAt: ISO, createdBy: 'board:u' },
+  active: {
+    suppressionId: 's1',
+    companyId: 'c1',
+    recipient: TO,
+    channel,
+    source: 'manual',
+    reason: 'manual',
+    createdAt: ISO,
+    createdBy: 'board:u',
+  },
   causes: [],
 });
 const notSuppressed: SuppressionState = { active: null, causes: [] };
@@ -31,12 +55,19 @@ const REQUEST: SendPolicyRequest = {
   quota: { companyId: 'c1', credentialId: 'k1', dailyCap: 10, timezone: 'Europe/Berlin' },
   now: NOW,
 };
-const FACTS: SendPolicyFacts = { allowlist: allowlist(entry('*@example.org')), suppressions: [notSuppressed], rules: rules(rule({})), unresolved: null, windowClosed: null };
+const FACTS: SendPolicyFacts = {
+  allowlist: allowlist(entry('*@example.org')),
+  suppressions: [notSuppressed],
+  rules: rules(rule({})),
+  unresolved: null,
+  windowClosed: null,
+};
 
 /** Given facts, when a send is requested, then a decision: the policy's spec, with no I/O. */
 const given = (facts: Partial<SendPolicyFacts> = {}) => ({
   when: (request: Partial<SendPolicyRequest> = {}) => ({
-    then: (expected: ReturnType<typeof decideSend>) => expect(decideSend({ ...REQUEST, ...request }, { ...FACTS, ...facts })).toEqual(expected),
+    then: (expected: ReturnType<typeof decideSend>) =>
+      expect(decideSend({ ...REQUEST, ...request }, { ...FACTS, ...facts })).toEqual(expected),
   }),
 });
 
@@ -48,15 +79,28 @@ const unresolved: ActivityError = { code: 'linkedin_recipient_unresolved', messa
 
 describe('decideSend: the send policy', () => {
   it('an allowed, unsuppressed recipient and an auto-approving rule: approved by the rule, then a unit of the day in the outbox timezone', () => {
-    given().when().then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }], next: RESERVE });
+    given()
+      .when()
+      .then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }], next: RESERVE });
   });
 
   it('outside the allowlist, suppressed, or no recipient at all: blocked, whatever the rules say', () => {
-    const blocked = (reason: string) => ({ commands: [{ type: 'BlockActivity' as const, status: 'blocked_by_allowlist' as const, reason, now: ISO }], next: NONE });
-    given({ allowlist: allowlist(entry('*@elsewhere.example')) }).when().then(blocked('not_allowlisted'));
-    given({ allowlist: allowlist(entry('*', 'whatsapp')) }).when().then(blocked('not_allowlisted'));
-    given({ suppressions: [notSuppressed, suppressed(null)] }).when().then(blocked('suppressed'));
-    given({ suppressions: [suppressed('email')] }).when().then(blocked('suppressed'));
+    const blocked = (reason: string) => ({
+      commands: [{ type: 'BlockActivity' as const, status: 'blocked_by_allowlist' as const, reason, now: ISO }],
+      next: NONE,
+    });
+    given({ allowlist: allowlist(entry('*@elsewhere.example')) })
+      .when()
+      .then(blocked('not_allowlisted'));
+    given({ allowlist: allowlist(entry('*', 'whatsapp')) })
+      .when()
+      .then(blocked('not_allowlisted'));
+    given({ suppressions: [notSuppressed, suppressed(null)] })
+      .when()
+      .then(blocked('suppressed'));
+    given({ suppressions: [suppressed('email')] })
+      .when()
+      .then(blocked('suppressed'));
     given().when({ keys: [] }).then(blocked('invalid_recipient'));
     // Allowed under any of its names (as a LinkedIn member is under its id and its profile URL).
     given({ allowlist: allowlist(entry(TO)) })
@@ -65,41 +109,62 @@ describe('decideSend: the send policy', () => {
   });
 
   it('a recipient the provider cannot name fails before any check and spends no unit', () => {
-    given({ unresolved, allowlist: allowlist() }).when().then({ commands: [{ type: 'RecordFailed', error: unresolved, quotaRefunded: false, now: ISO }], next: NONE });
+    given({ unresolved, allowlist: allowlist() })
+      .when()
+      .then({ commands: [{ type: 'RecordFailed', error: unresolved, quotaRefunded: false, now: ISO }], next: NONE });
   });
 
   it('a dry run: checked against the allowlist, then sent dry without rules or quota', () => {
-    given({ rules: rules() }).when({ dryRun: true }).then({ commands: [{ type: 'SendDryRun', now: ISO }], next: NONE });
-    given({ allowlist: allowlist() }).when({ dryRun: true }).then({ commands: [{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: ISO }], next: NONE });
+    given({ rules: rules() })
+      .when({ dryRun: true })
+      .then({ commands: [{ type: 'SendDryRun', now: ISO }], next: NONE });
+    given({ allowlist: allowlist() })
+      .when({ dryRun: true })
+      .then({ commands: [{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'not_allowlisted', now: ISO }], next: NONE });
   });
 
   it('no rule matches, a rule queues, or the channel needs a person for an agent: it waits for an approval', () => {
-    const queued = (ruleId: string | null) => ({ commands: [{ type: 'QueueForApproval' as const, approvalId: 'ap-1', ruleId, now: ISO }], next: { kind: 'approval' as const, approvalId: 'ap-1', ruleId } });
+    const queued = (ruleId: string | null) => ({
+      commands: [{ type: 'QueueForApproval' as const, approvalId: 'ap-1', ruleId, now: ISO }],
+      next: { kind: 'approval' as const, approvalId: 'ap-1', ruleId },
+    });
     given({ rules: rules() }).when().then(queued(null));
-    given({ rules: rules(rule({ action: 'queue_for_manual', predicate: { tags: ['vip'] } }), rule({ ruleId: 'r2', priority: 2 })) }).when({ tags: ['vip'] }).then(queued('r1'));
-    given({ rules: rules(rule({ predicate: { niche: 'dentists' } })) }).when({ niche: 'plumbers' }).then(queued(null));
+    given({ rules: rules(rule({ action: 'queue_for_manual', predicate: { tags: ['vip'] } }), rule({ ruleId: 'r2', priority: 2 })) })
+      .when({ tags: ['vip'] })
+      .then(queued('r1'));
+    given({ rules: rules(rule({ predicate: { niche: 'dentists' } })) })
+      .when({ niche: 'plumbers' })
+      .then(queued(null));
     given().when({ needsPerson: true }).then(queued('r1'));
   });
 
   it('the first matching rule by priority decides', () => {
     const r = rules(rule({ ruleId: 'late', priority: 5, action: 'queue_for_manual' }), rule({ ruleId: 'early', priority: 1, seq: 2 }));
-    given({ rules: r }).when().then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'early', by: 'rule', now: ISO }], next: RESERVE });
+    given({ rules: r })
+      .when()
+      .then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'early', by: 'rule', now: ISO }], next: RESERVE });
   });
 
   it('a closed messaging window fails after the approval and before the quota', () => {
-    given({ windowClosed: closed }).when().then({
-      commands: [
-        { type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO },
-        { type: 'RecordFailed', error: closed, quotaRefunded: false, now: ISO },
-      ],
-      next: NONE,
-    });
+    given({ windowClosed: closed })
+      .when()
+      .then({
+        commands: [
+          { type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO },
+          { type: 'RecordFailed', error: closed, quotaRefunded: false, now: ISO },
+        ],
+        next: NONE,
+      });
   });
 
   it('approved by a person: the rules are not asked again, the rest is checked as it is now', () => {
     given({ rules: rules() }).when({ approvedByPerson: true }).then({ commands: [], next: RESERVE });
-    given({ suppressions: [suppressed(null)] }).when({ approvedByPerson: true }).then({ commands: [{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: ISO }], next: NONE });
-    given({ windowClosed: closed }).when({ approvedByPerson: true }).then({ commands: [{ type: 'RecordFailed', error: closed, quotaRefunded: false, now: ISO }], next: NONE });
+    given({ suppressions: [suppressed(null)] })
+      .when({ approvedByPerson: true })
+      .then({ commands: [{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: 'suppressed', now: ISO }], next: NONE });
+    given({ windowClosed: closed })
+      .when({ approvedByPerson: true })
+      .then({ commands: [{ type: 'RecordFailed', error: closed, quotaRefunded: false, now: ISO }], next: NONE });
   });
 });
 
@@ -114,6 +179,11 @@ describe('afterReservation', () => {
       leaseUntil: new Date(NOW.getTime() + 60_000).toISOString(),
       now: ISO,
     });
-    expect(afterReservation(claim, false, NOW, 60_000)).toEqual({ type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: ISO });
+    expect(afterReservation(claim, false, NOW, 60_000)).toEqual({
+      type: 'BlockActivity',
+      status: 'blocked_by_quota',
+      reason: 'daily_cap_reached',
+      now: ISO,
+    });
   });
 });

@@ -113,9 +113,9 @@ export function eventStoreContract(label: string, setup: () => Promise<ContractS
         expect((await store.readStream(name, { direction: 'backwards' })).map((e) => e.revision)).toEqual([4, 3, 2, 1, 0]);
         expect((await store.readStream(name, { fromRevision: 2 })).map((e) => e.revision)).toEqual([2, 3, 4]);
         expect((await store.readStream(name, { fromRevision: 2, maxCount: 2 })).map((e) => e.revision)).toEqual([2, 3]);
-        expect(
-          (await store.readStream(name, { direction: 'backwards', fromRevision: 2, maxCount: 2 })).map((e) => e.revision),
-        ).toEqual([2, 1]);
+        expect((await store.readStream(name, { direction: 'backwards', fromRevision: 2, maxCount: 2 })).map((e) => e.revision)).toEqual([
+          2, 1,
+        ]);
         expect((await store.readStream(name, { direction: 'backwards', maxCount: 1 })).map((e) => e.revision)).toEqual([4]);
       });
 
@@ -132,7 +132,14 @@ export function eventStoreContract(label: string, setup: () => Promise<ContractS
         const before = Date.now();
         await store.append(
           name,
-          [{ id, type: 'Shaped', data: { a: 'é', nested: { list: [1, null, true] } }, metadata: { correlationId: 'c-1', schemaVersion: 2 } }],
+          [
+            {
+              id,
+              type: 'Shaped',
+              data: { a: 'é', nested: { list: [1, null, true] } },
+              metadata: { correlationId: 'c-1', schemaVersion: 2 },
+            },
+          ],
           'no_stream',
         );
         const [e] = await store.readStream(name);
@@ -245,7 +252,13 @@ export function eventStoreContract(label: string, setup: () => Promise<ContractS
         const own = Array.from({ length: 12 }, (_, i) => stream(`pos${i}`));
         const shared = stream('posshared');
         const results = await Promise.all([
-          ...own.map((s, i) => store.append(s, Array.from({ length: 1 + (i % 3) }, (_, j) => ev('T', { i, j })), 'no_stream')),
+          ...own.map((s, i) =>
+            store.append(
+              s,
+              Array.from({ length: 1 + (i % 3) }, (_, j) => ev('T', { i, j })),
+              'no_stream',
+            ),
+          ),
           ...Array.from({ length: 5 }, (_, i) => store.append(shared, [ev('T', { i, j: 0 }), ev('T', { i, j: 1 })], 'any')),
         ]);
         for (const [i, s] of own.entries()) {

@@ -15,14 +15,24 @@ function forwardReadSuite(label: 'pglite' | 'postgres') {
     it('concurrent callers asking for the same streams from different revisions each get their own slice', async () => {
       const a = `fwd-${randomUUID()}`;
       const c = `fwd-${randomUUID()}`;
-      await b.store.append(a, [0, 1, 2, 3, 4].map((i) => ({ type: 'N', data: { i } })), 'no_stream');
+      await b.store.append(
+        a,
+        [0, 1, 2, 3, 4].map((i) => ({ type: 'N', data: { i } })),
+        'no_stream',
+      );
       await b.store.append(c, [{ type: 'N', data: { i: 0 } }], 'no_stream');
       const read = (requests: { streamName: string; fromRevision: number }[]) => b.store.readStreamsForward!(requests);
       const revisions = (m: Map<string, { revision: number }[]>, s: string) => m.get(s)!.map((e) => e.revision);
       const results = await Promise.all([
         read([{ streamName: a, fromRevision: 0 }]),
-        read([{ streamName: a, fromRevision: 3 }, { streamName: c, fromRevision: 0 }]),
-        read([{ streamName: a, fromRevision: 5 }, { streamName: `fwd-missing-${randomUUID()}`, fromRevision: 0 }]),
+        read([
+          { streamName: a, fromRevision: 3 },
+          { streamName: c, fromRevision: 0 },
+        ]),
+        read([
+          { streamName: a, fromRevision: 5 },
+          { streamName: `fwd-missing-${randomUUID()}`, fromRevision: 0 },
+        ]),
         read([{ streamName: c, fromRevision: 1 }]),
       ]);
       expect(revisions(results[0]!, a)).toEqual([0, 1, 2, 3, 4]);

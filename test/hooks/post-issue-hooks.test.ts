@@ -72,7 +72,9 @@ function suite(backend: 'pglite' | 'postgres') {
       const recorded = await t.rt.store.readStream(HOOK_REGISTRY_STREAM);
       expect(recorded.at(-1)!.data).toMatchObject({ sha256: reload.body.sha256, reloadedBy: 'board:local' });
 
-      await request(t.app).put(`/api/companies/${company}/crm/brand-voice/guide`).send({ bannedPhrases: ['act now'] });
+      await request(t.app)
+        .put(`/api/companies/${company}/crm/brand-voice/guide`)
+        .send({ bannedPhrases: ['act now'] });
       const good = 'A calm, useful note.';
       const bad = 'Act now!';
       const res = await run({
@@ -128,7 +130,9 @@ function suite(backend: 'pglite' | 'postgres') {
 
     it('refuses a run whose artifact hash is not its draft’s, or with unknown fields, with 400', async () => {
       const before = receiver.received.length;
-      expect((await run({ issueId: 'x', status: 'done', labels: [], artifacts: [{ contentSha256: sha('a'), draft: 'b' }] })).status).toBe(400);
+      expect((await run({ issueId: 'x', status: 'done', labels: [], artifacts: [{ contentSha256: sha('a'), draft: 'b' }] })).status).toBe(
+        400,
+      );
       expect((await run({ issueId: 'x', status: 'done', extra: 1 })).status).toBe(400);
       expect((await run({ status: 'done' })).status).toBe(400);
       expect(receiver.received.length).toBe(before);
@@ -136,9 +140,12 @@ function suite(backend: 'pglite' | 'postgres') {
 
     it("refuses a registry whose webhook names a company's secret, at reload and at start; one recorded earlier never signs", async () => {
       const COMPANY_KEY = 'a-key-the-company-chose';
-      const companySecret = await request(t.app).post(`/api/companies/${company}/crm/secrets`).send({ name: 'my-hook-key', value: COMPANY_KEY });
+      const companySecret = await request(t.app)
+        .post(`/api/companies/${company}/crm/secrets`)
+        .send({ name: 'my-hook-key', value: COMPANY_KEY });
       expect(companySecret.status).toBe(201);
-      const yaml = (ref: string) => `hooks:\n  - name: notify-all\n    action: webhook\n    url: ${receiver.url}/evil\n    secretRef: ${ref}\n`;
+      const yaml = (ref: string) =>
+        `hooks:\n  - name: notify-all\n    action: webhook\n    url: ${receiver.url}/evil\n    secretRef: ${ref}\n`;
       const recordedBefore = (await t.rt.store.readStream(HOOK_REGISTRY_STREAM)).length;
 
       writeFileSync(file, yaml(companySecret.body.ref));
@@ -146,7 +153,9 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(reload.status).toBe(422);
       expect(reload.body.details.problems).toEqual([
         {
-          message: expect.stringMatching(/^hook "notify-all": secretRef names a company's secret: instance configuration takes only instance secrets/),
+          message: expect.stringMatching(
+            /^hook "notify-all": secretRef names a company's secret: instance configuration takes only instance secrets/,
+          ),
           path: ['hooks', 0, 'secretRef'],
           line: 5,
           column: expect.any(Number),
@@ -161,20 +170,39 @@ function suite(backend: 'pglite' | 'postgres') {
       // At start: logged, not taken.
       writeFileSync(file, yaml(companySecret.body.ref));
       const lines: string[] = [];
-      await syncHookRegistryAtStart(t.rt, SYSTEM_ACTOR, createLogger('warn', (l) => lines.push(l)));
+      await syncHookRegistryAtStart(
+        t.rt,
+        SYSTEM_ACTOR,
+        createLogger('warn', (l) => lines.push(l)),
+      );
       expect(lines.join('\n')).toMatch(/post-issue hooks file not loaded.*names a company's secret/);
       expect((await t.rt.store.readStream(HOOK_REGISTRY_STREAM)).length).toBe(recordedBefore);
 
       // A registry recorded before instance secrets existed, naming the company's secret: the hook fails, unsigned.
       await t.rt.store.append(
         HOOK_REGISTRY_STREAM,
-        [{ type: 'PostIssueHooksReloaded', data: { sha256: sha('old'), registry: { hooks: [{ name: 'notify-all', action: 'webhook', url: `${receiver.url}/evil`, secretRef: companySecret.body.ref }] }, source: file, reloadedBy: 'board:local', reloadedAt: new Date().toISOString() } }],
+        [
+          {
+            type: 'PostIssueHooksReloaded',
+            data: {
+              sha256: sha('old'),
+              registry: {
+                hooks: [{ name: 'notify-all', action: 'webhook', url: `${receiver.url}/evil`, secretRef: companySecret.body.ref }],
+              },
+              source: file,
+              reloadedBy: 'board:local',
+              reloadedAt: new Date().toISOString(),
+            },
+          },
+        ],
         'any',
       );
       const before = receiver.received.length;
       const res = await run({ issueId: 'ISS-9', status: 'done', labels: [] });
       expect(res.status).toBe(200);
-      expect(res.body.results).toEqual([{ name: 'notify-all', action: 'webhook', ok: false, error: 'the webhook secret cannot be resolved' }]);
+      expect(res.body.results).toEqual([
+        { name: 'notify-all', action: 'webhook', ok: false, error: 'the webhook secret cannot be resolved' },
+      ]);
       expect(receiver.received.length).toBe(before);
     });
   });

@@ -8,7 +8,10 @@ import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js
 
 const entryEvent = (companyId: string, i: number, createdAt: string) => ({
   type: 'AllowlistEntryAdded',
-  data: { companyId, entry: { entryId: randomUUID(), pattern: `r${i}@client.example`, channel: null, note: null, createdAt, createdBy: 'board:seed' } },
+  data: {
+    companyId,
+    entry: { entryId: randomUUID(), pattern: `r${i}@client.example`, channel: null, note: null, createdAt, createdBy: 'board:seed' },
+  },
 });
 
 function suite(backend: 'pglite' | 'postgres') {
@@ -33,13 +36,23 @@ function suite(backend: 'pglite' | 'postgres') {
       const base = `/api/companies/${companyId}/crm/allowlist`;
       // Three instants for 250 entries: pages must break ties by id.
       const instants = ['2030-01-01T00:00:00.000Z', '2030-01-02T00:00:00.000Z', '2030-01-03T00:00:00.000Z'];
-      await seed(allowlistStream(companyId), Array.from({ length: 250 }, (_, i) => entryEvent(companyId, i, instants[Math.floor(i / 100)]!)));
+      await seed(
+        allowlistStream(companyId),
+        Array.from({ length: 250 }, (_, i) => entryEvent(companyId, i, instants[Math.floor(i / 100)]!)),
+      );
 
       const first = await request(t.app).get(base);
       expect(first.status).toBe(200);
       expect(first.body.items).toHaveLength(100);
       expect(first.body.nextCursor).toEqual(expect.any(String));
-      expect(first.body.items[0]).toEqual({ id: expect.any(String), pattern: expect.stringMatching(/@client\.example$/), channel: null, note: null, createdAt: instants[0], createdBy: 'board:seed' });
+      expect(first.body.items[0]).toEqual({
+        id: expect.any(String),
+        pattern: expect.stringMatching(/@client\.example$/),
+        channel: null,
+        note: null,
+        createdAt: instants[0],
+        createdBy: 'board:seed',
+      });
       const second = await request(t.app).get(base).query({ cursor: first.body.nextCursor, limit: 120 });
       expect(second.body.items).toHaveLength(120);
       const third = await request(t.app).get(base).query({ cursor: second.body.nextCursor, limit: 120 });
@@ -64,7 +77,10 @@ function suite(backend: 'pglite' | 'postgres') {
     it(`refuses entry ${ALLOWLIST_LIMITS.entries + 1} with a 422 that says why, and records nothing`, async () => {
       const companyId = randomUUID();
       const base = `/api/companies/${companyId}/crm/allowlist`;
-      await seed(allowlistStream(companyId), Array.from({ length: ALLOWLIST_LIMITS.entries }, (_, i) => entryEvent(companyId, i, new Date().toISOString())));
+      await seed(
+        allowlistStream(companyId),
+        Array.from({ length: ALLOWLIST_LIMITS.entries }, (_, i) => entryEvent(companyId, i, new Date().toISOString())),
+      );
       const before = (await t.rt.store.readStream(allowlistStream(companyId))).length;
       const res = await request(t.app).post(base).send({ pattern: 'one-more@client.example' });
       expect(res.status).toBe(422);
@@ -80,10 +96,23 @@ function suite(backend: 'pglite' | 'postgres') {
       const companyId = randomUUID();
       const rules = Array.from({ length: MAX_APPROVAL_RULES }, (_, i) => ({
         type: 'ApprovalRuleAdded',
-        data: { companyId, rule: { ruleId: randomUUID(), predicate: {}, action: 'queue_for_manual', priority: i, seq: i + 1, createdAt: new Date().toISOString() }, addedBy: 'board:seed' },
+        data: {
+          companyId,
+          rule: {
+            ruleId: randomUUID(),
+            predicate: {},
+            action: 'queue_for_manual',
+            priority: i,
+            seq: i + 1,
+            createdAt: new Date().toISOString(),
+          },
+          addedBy: 'board:seed',
+        },
       }));
       await seed(approvalRulesStream(companyId), rules);
-      const res = await request(t.app).post(`/api/companies/${companyId}/crm/approval-rules`).send({ predicate: { any: true }, action: 'auto_approve' });
+      const res = await request(t.app)
+        .post(`/api/companies/${companyId}/crm/approval-rules`)
+        .send({ predicate: { any: true }, action: 'auto_approve' });
       expect(res.status).toBe(422);
       expect(res.body).toEqual({ error: expect.stringMatching(/200 approval rules/), details: { limit: MAX_APPROVAL_RULES } });
     });

@@ -44,17 +44,26 @@ function appSuite(backend: 'pglite' | 'postgres') {
       const guideUrl = `/api/companies/${randomUUID()}/crm/brand-voice/guide`;
       // The bytes as they are, with their length: a request without a Content-Length (or chunks) has no body at all.
       const putText = (text: string) =>
-        request(t.app).put(guideUrl).set('content-type', 'application/json').set('content-length', String(Buffer.byteLength(text))).send(text);
+        request(t.app)
+          .put(guideUrl)
+          .set('content-type', 'application/json')
+          .set('content-length', String(Buffer.byteLength(text)))
+          .send(text);
       let before: unknown;
       beforeAll(async () => {
-        const set = await request(t.app).put(guideUrl).send({ bannedPhrases: ['act now'] });
+        const set = await request(t.app)
+          .put(guideUrl)
+          .send({ bannedPhrases: ['act now'] });
         expect(set.status).toBe(200);
         before = (await request(t.app).get(guideUrl)).body;
         expect(before).toMatchObject({ version: 1, guide: { bannedPhrases: ['act now'] } });
       });
 
       it('an empty body, or a BOM alone, is a 400 and leaves the guide as it was', async () => {
-        for (const [sent, text] of [['nothing', ''], ['a BOM alone', BOM]] as const) {
+        for (const [sent, text] of [
+          ['nothing', ''],
+          ['a BOM alone', BOM],
+        ] as const) {
           const res = await putText(text);
           expect({ sent, status: res.status, body: res.body }).toEqual({
             sent,

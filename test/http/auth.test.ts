@@ -21,7 +21,10 @@ function authSuite(backend: 'pglite' | 'postgres') {
     afterAll(() => t?.close());
 
     it('issues a board token shown once, usable at once, listed without secrets, revocable', async () => {
-      const issued = await request(t.app).post('/api/admin/board-tokens').set(as(admin)).send({ userId: 'alice', companyIds: [A], ttlDays: 7 });
+      const issued = await request(t.app)
+        .post('/api/admin/board-tokens')
+        .set(as(admin))
+        .send({ userId: 'alice', companyIds: [A], ttlDays: 7 });
       expect(issued.status).toBe(201);
       expect(issued.body.token).toMatch(/^pcp_board_[0-9a-f]{48}$/);
       expect(new Date(issued.body.expiresAt).getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
@@ -102,7 +105,10 @@ function authSuite(backend: 'pglite' | 'postgres') {
         [],
         'text',
       ]) {
-        const res = await request(t.app).post('/api/admin/board-tokens').set(as(admin)).send(body as object);
+        const res = await request(t.app)
+          .post('/api/admin/board-tokens')
+          .set(as(admin))
+          .send(body as object);
         expect(res.status, JSON.stringify(body)).toBe(400);
         expect(res.body.error).toBeTypeOf('string');
       }
@@ -120,7 +126,9 @@ describe('headers over the HTTP parser limit', () => {
     const t = await startTestApp('pglite', { config: { authMode: 'authenticated' } });
     const server = createHttpServer(t.app);
     try {
-      const res = await request(server).get('/healthz').set('authorization', `Bearer ${'pcp_'.repeat(10_000)}`);
+      const res = await request(server)
+        .get('/healthz')
+        .set('authorization', `Bearer ${'pcp_'.repeat(10_000)}`);
       expect(res.status).toBe(431);
       expect(res.body).toEqual({ error: 'Request headers too large' });
     } finally {
@@ -137,11 +145,16 @@ describe('local_trusted mode', () => {
       expect((await request(t.app).get('/api/admin/board-tokens')).status).toBe(200);
       expect((await request(t.app).get(`/api/companies/${randomUUID()}/crm/secrets`)).status).toBe(200);
       // DNS rebinding (a foreign Host) and cross-site requests (a foreign Origin) are refused.
-      const rebinding = await request(t.app).post('/api/admin/board-tokens').set('host', 'attacker.example:3000').send({ userId: 'evil', instanceAdmin: true });
+      const rebinding = await request(t.app)
+        .post('/api/admin/board-tokens')
+        .set('host', 'attacker.example:3000')
+        .send({ userId: 'evil', instanceAdmin: true });
       expect(rebinding.status).toBe(403);
       const crossSite = await request(t.app).post('/api/admin/post-issue-hooks/reload').set('origin', 'https://evil.example');
       expect(crossSite.status).toBe(403);
-      expect((await request(t.app).get('/api/admin/board-tokens').set('host', 'localhost:3000').set('origin', 'http://localhost:5173')).status).toBe(200);
+      expect(
+        (await request(t.app).get('/api/admin/board-tokens').set('host', 'localhost:3000').set('origin', 'http://localhost:5173')).status,
+      ).toBe(200);
       expect((await request(t.app).get('/api/admin/board-tokens')).body.items).toEqual([]);
     } finally {
       await t.close();
@@ -155,8 +168,14 @@ describe('token expiry', () => {
     const t = await startTestApp('pglite', { config: { authMode: 'authenticated' }, now: () => new Date(clock) });
     try {
       const admin = await adminToken(t.rt);
-      const short = await request(t.app).post('/api/admin/board-tokens').set('authorization', `Bearer ${admin}`).send({ userId: 'temp', ttlDays: 1 });
-      const forever = await request(t.app).post('/api/admin/board-tokens').set('authorization', `Bearer ${admin}`).send({ userId: 'perm', ttlDays: 0 });
+      const short = await request(t.app)
+        .post('/api/admin/board-tokens')
+        .set('authorization', `Bearer ${admin}`)
+        .send({ userId: 'temp', ttlDays: 1 });
+      const forever = await request(t.app)
+        .post('/api/admin/board-tokens')
+        .set('authorization', `Bearer ${admin}`)
+        .send({ userId: 'perm', ttlDays: 0 });
       expect(forever.body.expiresAt).toBeNull();
       clock += 86_400_000 + 1000;
       expect((await request(t.app).get('/api/admin/board-tokens').set('authorization', `Bearer ${short.body.token}`)).status).toBe(401);

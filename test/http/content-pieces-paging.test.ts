@@ -7,7 +7,9 @@ describe('content pieces are listed in pages, as activities are (cursor, limit, 
   let t: TestApp;
   const url = (company: string) => `/api/companies/${company}/crm/content-pieces`;
   const piece = (company: string, i: number) =>
-    request(t.app).post(url(company)).send({ title: `piece ${i}`, sourcePath: `knowledge/${randomUUID()}.md`, sourceSha256: 'cd'.repeat(32), niche: 'solar' });
+    request(t.app)
+      .post(url(company))
+      .send({ title: `piece ${i}`, sourcePath: `knowledge/${randomUUID()}.md`, sourceSha256: 'cd'.repeat(32), niche: 'solar' });
   beforeAll(async () => {
     t = await startTestApp('pglite');
   });

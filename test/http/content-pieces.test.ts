@@ -30,13 +30,24 @@ function suite(backend: 'pglite' | 'postgres') {
     afterAll(() => t?.close());
 
     it('creates, reads its own write at once, filters, patches and soft-deletes', async () => {
-      const created = await request(t.app).post(url()).send(body({ sourcePath: 'knowledge/a.md', frontmatter: { author: 'x' } }));
+      const created = await request(t.app)
+        .post(url())
+        .send(body({ sourcePath: 'knowledge/a.md', frontmatter: { author: 'x' } }));
       expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({ id: expect.any(String), sourcePath: 'knowledge/a.md', tags: ['nurture', 'renovation'], frontmatter: { author: 'x' } });
+      expect(created.body).toMatchObject({
+        id: expect.any(String),
+        sourcePath: 'knowledge/a.md',
+        tags: ['nurture', 'renovation'],
+        frontmatter: { author: 'x' },
+      });
       const id = created.body.id as string;
-      await request(t.app).post(url()).send(body({ niche: 'solar', channelIntent: 'linkedin' }));
+      await request(t.app)
+        .post(url())
+        .send(body({ niche: 'solar', channelIntent: 'linkedin' }));
 
-      expect((await request(t.app).get(url()).query({ sourcePath: 'knowledge/a.md' })).body.items.map((p: { id: string }) => p.id)).toEqual([id]);
+      expect((await request(t.app).get(url()).query({ sourcePath: 'knowledge/a.md' })).body.items.map((p: { id: string }) => p.id)).toEqual(
+        [id],
+      );
       expect((await request(t.app).get(url()).query({ niche: 'solar' })).body.items).toHaveLength(1);
       expect((await request(t.app).get(url()).query({ channelIntent: 'email' })).body.items.map((p: { id: string }) => p.id)).toEqual([id]);
       expect((await request(t.app).get(url(B))).body.items).toEqual([]);
@@ -57,7 +68,13 @@ function suite(backend: 'pglite' | 'postgres') {
         'ContentPieceDeleted',
       ]);
       // The path is free again once its piece is deleted.
-      expect((await request(t.app).post(url()).send(body({ sourcePath: 'knowledge/a.md' }))).status).toBe(201);
+      expect(
+        (
+          await request(t.app)
+            .post(url())
+            .send(body({ sourcePath: 'knowledge/a.md' }))
+        ).status,
+      ).toBe(201);
     });
 
     it('another company’s piece is 404 everywhere', async () => {
@@ -72,14 +89,30 @@ function suite(backend: 'pglite' | 'postgres') {
     });
 
     it('a duplicate sourcePath is 409 with the existing id, also when identical POSTs race', async () => {
-      const first = await request(t.app).post(url()).send(body({ sourcePath: 'dup/one.md' }));
-      const again = await request(t.app).post(url()).send(body({ sourcePath: 'dup/one.md' }));
+      const first = await request(t.app)
+        .post(url())
+        .send(body({ sourcePath: 'dup/one.md' }));
+      const again = await request(t.app)
+        .post(url())
+        .send(body({ sourcePath: 'dup/one.md' }));
       expect(again.status).toBe(409);
       expect(again.body.details).toEqual({ existingId: first.body.id });
       // The same path in another company is fine.
-      expect((await request(t.app).post(url(B)).send(body({ sourcePath: 'dup/one.md' }))).status).toBe(201);
+      expect(
+        (
+          await request(t.app)
+            .post(url(B))
+            .send(body({ sourcePath: 'dup/one.md' }))
+        ).status,
+      ).toBe(201);
 
-      const racing = await Promise.all(Array.from({ length: 12 }, () => request(t.app).post(url()).send(body({ sourcePath: 'dup/race.md' }))));
+      const racing = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          request(t.app)
+            .post(url())
+            .send(body({ sourcePath: 'dup/race.md' })),
+        ),
+      );
       const statuses = racing.map((r) => r.status).sort();
       expect(statuses.filter((s) => s === 201)).toHaveLength(1);
       expect(statuses.filter((s) => s === 409)).toHaveLength(11);
@@ -88,11 +121,19 @@ function suite(backend: 'pglite' | 'postgres') {
       expect((await request(t.app).get(url()).query({ sourcePath: 'dup/race.md' })).body.items).toHaveLength(1);
 
       // Moving a piece onto a taken path is refused too; onto a free one, it frees the old path.
-      const second = await request(t.app).post(url()).send(body({ sourcePath: 'dup/two.md' }));
+      const second = await request(t.app)
+        .post(url())
+        .send(body({ sourcePath: 'dup/two.md' }));
       const moveOnto = await request(t.app).patch(`${url()}/${second.body.id}`).send({ sourcePath: 'dup/one.md' });
       expect(moveOnto.status).toBe(409);
       expect((await request(t.app).patch(`${url()}/${second.body.id}`).send({ sourcePath: 'dup/three.md' })).status).toBe(200);
-      expect((await request(t.app).post(url()).send(body({ sourcePath: 'dup/two.md' }))).status).toBe(201);
+      expect(
+        (
+          await request(t.app)
+            .post(url())
+            .send(body({ sourcePath: 'dup/two.md' }))
+        ).status,
+      ).toBe(201);
     });
 
     const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -134,10 +175,14 @@ function suite(backend: 'pglite' | 'postgres') {
     });
 
     it('one file, however spelled, is one piece; a NUL in a filter is a 400', async () => {
-      const first = await request(t.app).post(url()).send(body({ sourcePath: 'kb/spelled.md' }));
+      const first = await request(t.app)
+        .post(url())
+        .send(body({ sourcePath: 'kb/spelled.md' }));
       expect(first.status).toBe(201);
       for (const spelling of ['kb%2Fspelled.md', 'kb\\spelled.md', 'kb/spelled%2emd']) {
-        const res = await request(t.app).post(url()).send(body({ sourcePath: spelling }));
+        const res = await request(t.app)
+          .post(url())
+          .send(body({ sourcePath: spelling }));
         expect(res.status, spelling).toBe(409);
         expect(res.body.details.existingId).toBe(first.body.id);
       }

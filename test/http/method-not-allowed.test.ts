@@ -16,7 +16,10 @@ describe('a wrong method on a known path is a 405 with Allow; an unknown path st
     const res = await request(t.app).put(`${company}/outboxes`).send({});
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe('GET, HEAD, POST');
-    expect(res.body).toEqual({ error: 'Method PUT is not allowed here', details: { code: 'method_not_allowed', allow: ['GET', 'HEAD', 'POST'] } });
+    expect(res.body).toEqual({
+      error: 'Method PUT is not allowed here',
+      details: { code: 'method_not_allowed', allow: ['GET', 'HEAD', 'POST'] },
+    });
   });
 
   it('takes the methods from the registered routes, whatever the path’s parameters', async () => {
@@ -24,7 +27,9 @@ describe('a wrong method on a known path is a 405 with Allow; an unknown path st
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe('DELETE, GET, HEAD, PATCH');
     // Every method the app lists for that path is in Allow; none that it does not.
-    const listed = listRoutes(t.app).filter((r) => r.path === '/api/companies/:companyId/crm/content-pieces/:pieceId').map((r) => r.method);
+    const listed = listRoutes(t.app)
+      .filter((r) => r.path === '/api/companies/:companyId/crm/content-pieces/:pieceId')
+      .map((r) => r.method);
     expect(res.body.details.allow.filter((m: string) => m !== 'HEAD').sort()).toEqual([...new Set(listed)].sort());
     const bulk = await request(t.app).get(`${company}/approvals/bulk-approve`);
     expect(bulk.status).toBe(405);

@@ -22,17 +22,24 @@ describe('no secret value or plain token in replies or logs', () => {
       const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
       const board = record(
-        await request(t.app).post('/api/admin/board-tokens').set(as(admin)).send({ userId: 'ops', companyIds: [company] }),
+        await request(t.app)
+          .post('/api/admin/board-tokens')
+          .set(as(admin))
+          .send({ userId: 'ops', companyIds: [company] }),
       );
       const ops = board.body.token as string;
       replies[replies.length - 1]!.issued = ops;
 
       const v1 = 'smtp://mailer:S3cr3t-first@127.0.0.1:2525';
       const v2 = 'smtp://mailer:S3cr3t-second@127.0.0.1:2525';
-      const created = record(await request(t.app).post(`/api/companies/${company}/crm/secrets`).set(as(ops)).send({ name: 'smtp', value: v1 }));
+      const created = record(
+        await request(t.app).post(`/api/companies/${company}/crm/secrets`).set(as(ops)).send({ name: 'smtp', value: v1 }),
+      );
       // "Use it": the dispatcher's path to a value.
       expect((await resolveSecret(t.rt.store, t.rt.masterKey, created.body.ref, companyScope(company))).value).toBe(v1);
-      record(await request(t.app).post(`/api/companies/${company}/crm/secrets/${created.body.id}/versions`).set(as(ops)).send({ value: v2 }));
+      record(
+        await request(t.app).post(`/api/companies/${company}/crm/secrets/${created.body.id}/versions`).set(as(ops)).send({ value: v2 }),
+      );
       expect((await resolveSecret(t.rt.store, t.rt.masterKey, created.body.ref, companyScope(company))).value).toBe(v2);
       record(await request(t.app).get(`/api/companies/${company}/crm/secrets`).set(as(ops)));
 
@@ -43,7 +50,11 @@ describe('no secret value or plain token in replies or logs', () => {
       record(await request(t.app).get(`/api/companies/${company}/crm/secrets`).set(as(agent)));
       // Errors too: a rejected secret body, a well-formed unknown token.
       record(await request(t.app).post(`/api/companies/${company}/crm/secrets`).set(as(ops)).send({ name: 'x', value: v1, extra: v2 }));
-      record(await request(t.app).get('/api/admin/board-tokens').set(as(`pcp_board_${'c'.repeat(48)}`)));
+      record(
+        await request(t.app)
+          .get('/api/admin/board-tokens')
+          .set(as(`pcp_board_${'c'.repeat(48)}`)),
+      );
       record(await request(t.app).get('/api/admin/board-tokens').set(as(admin)));
 
       const secrets = [v1, v2, 'S3cr3t-first', 'S3cr3t-second'];

@@ -86,7 +86,12 @@ const ROUTES: RouteCase[] = [
     body: () => ({ userId: `u-${randomUUID()}`, companyIds: [] }),
     expect: [401, 401, 401, 401, 403, 403, 403, 403, 201],
   },
-  { method: 'GET', path: '/api/admin/board-tokens', url: () => '/api/admin/board-tokens', expect: [401, 401, 401, 401, 403, 403, 403, 403, 200] },
+  {
+    method: 'GET',
+    path: '/api/admin/board-tokens',
+    url: () => '/api/admin/board-tokens',
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
   {
     method: 'DELETE',
     path: '/api/admin/board-tokens/:tokenId',
@@ -393,7 +398,13 @@ function outboxBody(secretRef: string) {
 }
 
 export function pieceBody() {
-  return { title: 'First touch', sourcePath: `knowledge/${randomUUID()}.md`, sourceSha256: 'a'.repeat(64), tags: ['nurture'], niche: 'renovation' };
+  return {
+    title: 'First touch',
+    sourcePath: `knowledge/${randomUUID()}.md`,
+    sourceSha256: 'a'.repeat(64),
+    tags: ['nurture'],
+    niche: 'renovation',
+  };
 }
 
 const HOOKS_EXAMPLE = fileURLToPath(new URL('../../config/post-issue-hooks.yaml', import.meta.url));
@@ -406,7 +417,10 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
     let fixtures: Fixtures;
 
     beforeAll(async () => {
-      t = await startTestApp(backend, { config: { authMode: 'authenticated', postIssueHooksPath: HOOKS_EXAMPLE }, now: () => new Date(clock) });
+      t = await startTestApp(backend, {
+        config: { authMode: 'authenticated', postIssueHooksPath: HOOKS_EXAMPLE },
+        now: () => new Date(clock),
+      });
       const { rt } = t;
       const companyId = randomUUID();
       const otherCompanyId = randomUUID();
@@ -417,7 +431,12 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         return r;
       };
       const agent = async (companyIdOfAgent: string) => {
-        const r = await issueAgentKey(rt.store, { agentId: `agent-${randomUUID()}`, companyId: companyIdOfAgent }, LOCAL_OPERATOR, rt.now());
+        const r = await issueAgentKey(
+          rt.store,
+          { agentId: `agent-${randomUUID()}`, companyId: companyIdOfAgent },
+          LOCAL_OPERATOR,
+          rt.now(),
+        );
         last = r.position;
         return r;
       };
@@ -440,10 +459,16 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
         .set('authorization', `Bearer ${tokens.admin}`)
         .send({ name: 'fixture', value: 'v1' });
       expect(secret.status).toBe(201);
-      const instanceSecret = await request(t.app).post('/api/admin/secrets').set('authorization', `Bearer ${tokens.admin}`).send({ name: 'fixture', value: 'v1' });
+      const instanceSecret = await request(t.app)
+        .post('/api/admin/secrets')
+        .set('authorization', `Bearer ${tokens.admin}`)
+        .send({ name: 'fixture', value: 'v1' });
       expect(instanceSecret.status).toBe(201);
       const piece = async () => {
-        const res = await request(t.app).post(`/api/companies/${companyId}/crm/content-pieces`).set('authorization', `Bearer ${tokens.admin}`).send(pieceBody());
+        const res = await request(t.app)
+          .post(`/api/companies/${companyId}/crm/content-pieces`)
+          .set('authorization', `Bearer ${tokens.admin}`)
+          .send(pieceBody());
         expect(res.status).toBe(201);
         return res.body.id as string;
       };
@@ -458,24 +483,39 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
       const webhookOutbox = await request(t.app)
         .post(`/api/companies/${companyId}/crm/outboxes`)
         .set(admin)
-        .send({ channel: 'whatsapp', secretRef: matrixSecretRef, config: { phoneNumberId: '15550001', webhook: { secretRef: matrixSecretRef, verifyToken: 'matrix-verify-token' } } });
+        .send({
+          channel: 'whatsapp',
+          secretRef: matrixSecretRef,
+          config: { phoneNumberId: '15550001', webhook: { secretRef: matrixSecretRef, verifyToken: 'matrix-verify-token' } },
+        });
       expect(webhookOutbox.status).toBe(201);
       const entry = async () => {
-        const res = await request(t.app).post(`/api/companies/${companyId}/crm/allowlist`).set(admin).send({ pattern: `${randomUUID()}@example.org` });
+        const res = await request(t.app)
+          .post(`/api/companies/${companyId}/crm/allowlist`)
+          .set(admin)
+          .send({ pattern: `${randomUUID()}@example.org` });
         expect(res.status).toBe(201);
         return res.body.id as string;
       };
       const suppression = async () => {
-        const res = await request(t.app).post(`/api/companies/${companyId}/crm/suppressions`).set(admin).send({ recipient: `${randomUUID()}@example.org` });
+        const res = await request(t.app)
+          .post(`/api/companies/${companyId}/crm/suppressions`)
+          .set(admin)
+          .send({ recipient: `${randomUUID()}@example.org` });
         expect(res.status).toBe(201);
         return res.body.id as string;
       };
       const rule = async () => {
-        const res = await request(t.app).post(`/api/companies/${companyId}/crm/approval-rules`).set(admin).send({ predicate: { niche: 'zz-matrix' }, action: 'queue_for_manual' });
+        const res = await request(t.app)
+          .post(`/api/companies/${companyId}/crm/approval-rules`)
+          .set(admin)
+          .send({ predicate: { niche: 'zz-matrix' }, action: 'queue_for_manual' });
         expect(res.status).toBe(201);
         return res.body.id as string;
       };
-      expect((await request(t.app).post(`/api/companies/${companyId}/crm/allowlist`).set(admin).send({ pattern: '*@example.org' })).status).toBe(201);
+      expect(
+        (await request(t.app).post(`/api/companies/${companyId}/crm/allowlist`).set(admin).send({ pattern: '*@example.org' })).status,
+      ).toBe(201);
       const approval = async () => {
         const res = await request(t.app)
           .post(`/api/companies/${companyId}/crm/send`)
@@ -508,10 +548,28 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
             [
               {
                 type: 'ActivityRequested',
-                data: { activityId, companyId, outboxId: matrixOutboxId, channel: 'email', outboxChannel: 'email', to: 'resend@example.org', payload: { subject: 'Hi', text: 'x' }, contentPieceId: null, niche: null, tags: [], clientDedupKey: null, requestHash: 'h', requestedBy: 'test', requestedAt: at },
+                data: {
+                  activityId,
+                  companyId,
+                  outboxId: matrixOutboxId,
+                  channel: 'email',
+                  outboxChannel: 'email',
+                  to: 'resend@example.org',
+                  payload: { subject: 'Hi', text: 'x' },
+                  contentPieceId: null,
+                  niche: null,
+                  tags: [],
+                  clientDedupKey: null,
+                  requestHash: 'h',
+                  requestedBy: 'test',
+                  requestedAt: at,
+                },
               },
               { type: 'ActivityApproved', data: { activityId, approvalId: null, ruleId: null, by: 'rule', at } },
-              { type: 'ActivityFailed', data: { activityId, error: { code: 'dispatch_interrupted', message: 'interrupted' }, quotaRefunded: false, at } },
+              {
+                type: 'ActivityFailed',
+                data: { activityId, error: { code: 'dispatch_interrupted', message: 'interrupted' }, quotaRefunded: false, at },
+              },
             ],
             'no_stream',
           );
@@ -537,7 +595,9 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
     afterAll(() => t?.close());
 
     it('lists every route the app serves', () => {
-      const served = listRoutes(t.app).map((r) => `${r.method} ${r.path}`).sort();
+      const served = listRoutes(t.app)
+        .map((r) => `${r.method} ${r.path}`)
+        .sort();
       const tabled = ROUTES.map((r) => `${r.method} ${r.path}`).sort();
       expect(served).toEqual(tabled);
     });
@@ -595,13 +655,31 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
 
     // A recipient in another spelling than its channel's one bare form: refused (400) for whoever may send or
     // write the list, and still 401/403 for the others (authorisation comes first).
-    const RECIPIENT_SPELLINGS = ['Someone <someone@example.org>', '(c)someone@example.org', '"someone"@example.org', 'g:someone@example.org;', 'x<someone@example.org'];
+    const RECIPIENT_SPELLINGS = [
+      'Someone <someone@example.org>',
+      '(c)someone@example.org',
+      '"someone"@example.org',
+      'g:someone@example.org;',
+      'x<someone@example.org',
+    ];
     const refusedFor = (row: RouteCase['expect']) => row.map((s) => (s < 300 ? 400 : s));
     const RECIPIENT_CASES = [
-      { what: 'send', route: '/api/companies/:companyId/crm/send', body: (to: string) => ({ channel: 'email', outboxId: matrixOutboxId, to, payload: { subject: 'Hi', text: 'x' } }) },
-      { what: 'dry run', route: '/api/companies/:companyId/crm/send', body: (to: string) => ({ channel: 'dry-run', outboxId: matrixOutboxId, to, payload: { subject: 'Hi', text: 'x' } }) },
+      {
+        what: 'send',
+        route: '/api/companies/:companyId/crm/send',
+        body: (to: string) => ({ channel: 'email', outboxId: matrixOutboxId, to, payload: { subject: 'Hi', text: 'x' } }),
+      },
+      {
+        what: 'dry run',
+        route: '/api/companies/:companyId/crm/send',
+        body: (to: string) => ({ channel: 'dry-run', outboxId: matrixOutboxId, to, payload: { subject: 'Hi', text: 'x' } }),
+      },
       { what: 'allowlist entry', route: '/api/companies/:companyId/crm/allowlist', body: (to: string) => ({ pattern: to }) },
-      { what: 'suppression', route: '/api/companies/:companyId/crm/suppressions', body: (to: string) => ({ recipient: to, channel: 'email' }) },
+      {
+        what: 'suppression',
+        route: '/api/companies/:companyId/crm/suppressions',
+        body: (to: string) => ({ recipient: to, channel: 'email' }),
+      },
     ];
     for (const c of RECIPIENT_CASES) {
       it(`${c.what}: a recipient that is not one bare address is a 400 for every actor allowed to make it`, async () => {
@@ -624,7 +702,10 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
 
     it('the routes exempt from the empty-body cases answer as they say', async () => {
       const exempt = ROUTES.filter((r) => r.body && notJson(r));
-      expect(exempt.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['POST /api/webhooks/:channel/:outboxId', 'POST /unsubscribe/:token']);
+      expect(exempt.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
+        'POST /api/webhooks/:channel/:outboxId',
+        'POST /unsubscribe/:token',
+      ]);
       for (const route of exempt) {
         const res = await sendText(route, '');
         expect(res.status, `${route.method} ${route.path}`).toBe(route.path === '/unsubscribe/:token' ? 200 : 401);
@@ -634,7 +715,10 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
     for (const route of JSON_BODY_ROUTES) {
       it(`${route.method} ${route.path}: an empty body or a BOM alone is a 400, a BOM before the body is the body`, async () => {
         expect(route.expect[ADMIN], 'the admin must otherwise succeed').toBeLessThan(300);
-        for (const [sent, text] of [['nothing', ''], ['a BOM alone', BOM]] as const) {
+        for (const [sent, text] of [
+          ['nothing', ''],
+          ['a BOM alone', BOM],
+        ] as const) {
           const res = await sendText(route, text);
           expect({ sent, status: res.status, body: res.body }).toEqual({
             sent,
@@ -653,23 +737,38 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
       const create = ROUTES.find((r) => r.method === 'POST' && r.path === '/api/companies/:companyId/crm/outboxes')!;
       const change = ROUTES.find((r) => r.method === 'PATCH' && r.path === '/api/companies/:companyId/crm/outboxes/:outboxId')!;
       const admin = { authorization: `Bearer ${tokens.admin}` };
-      const outboxes = async () => (await request(t.app).get(`/api/companies/${fixtures.companyId}/crm/outboxes`).set(admin)).body.items as unknown[];
+      const outboxes = async () =>
+        (await request(t.app).get(`/api/companies/${fixtures.companyId}/crm/outboxes`).set(admin)).body.items as unknown[];
       const before = await outboxes();
       const refusal = { code: 'egress_refused', path: ['config', 'baseUrl'], message: expect.stringContaining('CRM_EGRESS_ALLOW') };
-      for (const baseUrl of ['http://127.0.0.1:9901/internal/admin', 'https://localhost/', 'https://10.0.0.1/', 'https://169.254.169.254/', 'https://[::ffff:127.0.0.1]/']) {
+      for (const baseUrl of [
+        'http://127.0.0.1:9901/internal/admin',
+        'https://localhost/',
+        'https://10.0.0.1/',
+        'https://169.254.169.254/',
+        'https://[::ffff:127.0.0.1]/',
+      ]) {
         const config = { phoneNumberId: '15550001', baseUrl };
         for (const [i, actor] of ACTORS.entries()) {
           const auth = tokens[actor] ? { authorization: `Bearer ${tokens[actor]}` } : {};
-          const created = await request(t.app).post(`/api/companies/${fixtures.companyId}/crm/outboxes`).set(auth).send({ channel: 'whatsapp', secretRef: matrixSecretRef, config });
-          const changed = await request(t.app).patch(`/api/companies/${fixtures.companyId}/crm/outboxes/${fixtures.webhookOutboxId}`).set(auth).send({ config });
+          const created = await request(t.app)
+            .post(`/api/companies/${fixtures.companyId}/crm/outboxes`)
+            .set(auth)
+            .send({ channel: 'whatsapp', secretRef: matrixSecretRef, config });
+          const changed = await request(t.app)
+            .patch(`/api/companies/${fixtures.companyId}/crm/outboxes/${fixtures.webhookOutboxId}`)
+            .set(auth)
+            .send({ config });
           expect({ actor, baseUrl, created: created.status, changed: changed.status }).toEqual({
             actor,
             baseUrl,
             created: create.expect[i] === 201 ? 400 : create.expect[i],
             changed: change.expect[i] === 200 ? 400 : change.expect[i],
           });
-          if (create.expect[i] === 201) expect(created.body).toEqual({ error: expect.stringContaining('baseUrl is refused'), details: [refusal] });
-          if (change.expect[i] === 200) expect(changed.body).toEqual({ error: expect.stringContaining('baseUrl is refused'), details: [refusal] });
+          if (create.expect[i] === 201)
+            expect(created.body).toEqual({ error: expect.stringContaining('baseUrl is refused'), details: [refusal] });
+          if (change.expect[i] === 200)
+            expect(changed.body).toEqual({ error: expect.stringContaining('baseUrl is refused'), details: [refusal] });
         }
       }
       expect(await outboxes()).toEqual(before);

@@ -135,7 +135,13 @@ describe('defineProjection with the whole batch (set-based read models)', () => 
       },
     });
     expect(p.eventTypes).toEqual(['AllowlistEntryAdded', 'AllowlistEntryRemoved']);
-    await p.apply([recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@x.test' } }), recorded('AllowlistEntryRemoved', { companyId: 'c', entryId: 'e1' })], ctx);
+    await p.apply(
+      [
+        recorded('AllowlistEntryAdded', { companyId: 'c', entry: { pattern: '*@x.test' } }),
+        recorded('AllowlistEntryRemoved', { companyId: 'c', entryId: 'e1' }),
+      ],
+      ctx,
+    );
     expect(seen).toEqual(['*@x.test', 'e1']);
   });
 });

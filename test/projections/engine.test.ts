@@ -46,7 +46,9 @@ async function note(store: EventStore, text: string): Promise<Position> {
 }
 
 const count = async (db: Db, where = 'true') =>
-  Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_notes WHERE text ILIKE $1 AND ${where}`, [`${tag}%`])).rows[0]!.n);
+  Number(
+    (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_notes WHERE text ILIKE $1 AND ${where}`, [`${tag}%`])).rows[0]!.n,
+  );
 
 function engineSuite(label: 'pglite' | 'postgres') {
   describe(`projection engine on ${label}`, () => {
@@ -111,7 +113,6 @@ function engineSuite(label: 'pglite' | 'postgres') {
       expect(await count(b.db)).toBe(11);
     });
 
-
     it('a batch read while another instance took over and moved on is dropped, not applied again', async () => {
       await createTables(b.db);
       let gate: Promise<void> | null = null;
@@ -141,16 +142,26 @@ function engineSuite(label: 'pglite' | 'postgres') {
       const second = await note(b.store, 'two');
       await started; // A is reading the batch with "two"
       // Meanwhile another instance applies "two" and moves the checkpoint on; A loses leadership and follows.
-      await b.db.query(`UPDATE crm_projection_checkpoints SET commit_pos = $1, prepare_pos = $2 WHERE name = 'notes'`, [second.commit.toString(), second.prepare.toString()]);
+      await b.db.query(`UPDATE crm_projection_checkpoints SET commit_pos = $1, prepare_pos = $2 WHERE name = 'notes'`, [
+        second.commit.toString(),
+        second.prepare.toString(),
+      ]);
       const internals = e as unknown as { leadership: { held: Set<string> }; refreshCheckpoints(): Promise<void> };
       internals.leadership.held.clear();
       await internals.refreshCheckpoints();
       gate = null;
       release();
       await new Promise((r) => setTimeout(r, 500));
-      const applies = await b.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_applies a JOIN test_notes n USING (event_id) WHERE n.text = $1`, [`${tag}two`]);
+      const applies = await b.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM test_applies a JOIN test_notes n USING (event_id) WHERE n.text = $1`,
+        [`${tag}two`],
+      );
       expect(applies.rows[0]!.n).toBe(0); // "two" belongs to the other instance
-      const stored = (await b.db.query<{ c: string; p: string }>(`SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!;
+      const stored = (
+        await b.db.query<{ c: string; p: string }>(
+          `SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`,
+        )
+      ).rows[0]!;
       expect(comparePositions({ commit: BigInt(stored.c), prepare: BigInt(stored.p) }, second)).toBe(0);
     });
 
@@ -167,8 +178,17 @@ function engineSuite(label: 'pglite' | 'postgres') {
       const e = engine(notesProjection(), { pollMs: 5000, db: counted });
       await e.start();
       await e.waitFor(await note(b.store, 'first'), { timeoutMs: 10_000 });
-      const writes = async () => Number((await b.db.query<{ n: string }>(`SELECT events_applied AS n, updated_at FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!.n);
-      const stored = async () => (await b.db.query<{ c: string; p: string }>(`SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`)).rows[0]!;
+      const writes = async () =>
+        Number(
+          (await b.db.query<{ n: string }>(`SELECT events_applied AS n, updated_at FROM crm_projection_checkpoints WHERE name = 'notes'`))
+            .rows[0]!.n,
+        );
+      const stored = async () =>
+        (
+          await b.db.query<{ c: string; p: string }>(
+            `SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`,
+          )
+        ).rows[0]!;
       const before = transactions;
       const appliedBefore = await writes();
       let last: Position | null = null;
@@ -179,10 +199,13 @@ function engineSuite(label: 'pglite' | 'postgres') {
       }
       expect(await e.waitFor(last!, { timeoutMs: 10_000 })).toBe(true); // in memory at once
       await expect
-        .poll(async () => {
-          const s = await stored();
-          return comparePositions({ commit: BigInt(s.c), prepare: BigInt(s.p) }, last!) >= 0;
-        }, { timeout: 3000, interval: 50 })
+        .poll(
+          async () => {
+            const s = await stored();
+            return comparePositions({ commit: BigInt(s.c), prepare: BigInt(s.p) }, last!) >= 0;
+          },
+          { timeout: 3000, interval: 50 },
+        )
         .toBe(true);
       expect(await writes()).toBe(appliedBefore); // skipped events are not counted as applied
       expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
@@ -247,8 +270,20 @@ describe.skipIf(!TEST_DATABASE_URL)(`postgres${POSTGRES_SKIP_REASON}`, () => {
       await createTables(b.db);
       const otherDb = b.connect();
       const otherStore = await createSqlEventStore(otherDb);
-      const a = new ProjectionEngine({ store: b.store, db: b.db, projections: [notesProjection({ appliedBy: 'a' })], pollMs: 50, standbyRetryMs: 100 });
-      const c = new ProjectionEngine({ store: otherStore, db: otherDb, projections: [notesProjection({ appliedBy: 'c' })], pollMs: 50, standbyRetryMs: 100 });
+      const a = new ProjectionEngine({
+        store: b.store,
+        db: b.db,
+        projections: [notesProjection({ appliedBy: 'a' })],
+        pollMs: 50,
+        standbyRetryMs: 100,
+      });
+      const c = new ProjectionEngine({
+        store: otherStore,
+        db: otherDb,
+        projections: [notesProjection({ appliedBy: 'c' })],
+        pollMs: 50,
+        standbyRetryMs: 100,
+      });
       await Promise.all([a.start(), c.start()]);
       let last: Position | null = null;
       const writes = Array.from({ length: 200 }, (_, i) => note(i % 2 ? b.store : otherStore, `x${i}`));
@@ -267,7 +302,9 @@ describe.skipIf(!TEST_DATABASE_URL)(`postgres${POSTGRES_SKIP_REASON}`, () => {
       const next = await note(b.store, 'after failover');
       expect(await standby.waitFor(next, { timeoutMs: 15_000 })).toBe(true);
       expect(standby.isLeader('notes')).toBe(true);
-      const total = await b.db.query<{ n: number; d: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM test_applies`);
+      const total = await b.db.query<{ n: number; d: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM test_applies`,
+      );
       expect(total.rows[0]).toEqual({ n: 201, d: 201 });
       await standby.stop();
     } finally {

@@ -43,7 +43,15 @@ let position = 0n;
 function recorded<E extends DomainEvent>(streamName: string, events: E[]): RecordedEvent[] {
   return events.map((e, i) => {
     position += 1n;
-    return { ...e, id: randomUUID(), streamName, metadata: {}, revision: i, position: { commit: position, prepare: position }, recordedAt: new Date() };
+    return {
+      ...e,
+      id: randomUUID(),
+      streamName,
+      metadata: {},
+      revision: i,
+      position: { commit: position, prepare: position },
+      recordedAt: new Date(),
+    };
   });
 }
 
@@ -60,7 +68,10 @@ describe('allowlist', () => {
     const companyId = randomUUID();
     const [a, c, d] = [randomUUID(), randomUUID(), randomUUID()];
     const entry = (entryId: string, pattern: string, minute: number) =>
-      ({ type: 'AllowlistEntryAdded', data: { companyId, entry: { entryId, pattern, channel: null, note: null, createdAt: at(minute), createdBy: 'board' } } }) as const;
+      ({
+        type: 'AllowlistEntryAdded',
+        data: { companyId, entry: { entryId, pattern, channel: null, note: null, createdAt: at(minute), createdBy: 'board' } },
+      }) as const;
     await given(
       allowlistProjection,
       recorded<AllowlistEvent>(`allowlist-${companyId}`, [
@@ -86,7 +97,18 @@ describe('suppressions', () => {
     const suppressed = (suppressionId: string, recipient: string, minute: number, reason: string) =>
       ({
         type: 'RecipientSuppressed',
-        data: { entry: { suppressionId, companyId, recipient, channel: null, source: 'manual', reason, createdAt: at(minute), createdBy: 'board' } },
+        data: {
+          entry: {
+            suppressionId,
+            companyId,
+            recipient,
+            channel: null,
+            source: 'manual',
+            reason,
+            createdAt: at(minute),
+            createdBy: 'board',
+          },
+        },
       }) as const;
     await given(
       suppressionsProjection,
@@ -113,11 +135,26 @@ describe('approvals', () => {
     const requested = (approvalId: string, minute: number) =>
       ({
         type: 'ApprovalRequested',
-        data: { approvalId, activityId: randomUUID(), companyId, outboxId: randomUUID(), channel: 'email', to: 'a@a.test', ruleId: null, at: at(minute) },
+        data: {
+          approvalId,
+          activityId: randomUUID(),
+          companyId,
+          outboxId: randomUUID(),
+          channel: 'email',
+          to: 'a@a.test',
+          ruleId: null,
+          at: at(minute),
+        },
       }) as const;
     await given(approvalsProjection, [
-      ...recorded<ApprovalEvent>(`approval-${p1}`, [requested(p1, 1), { type: 'ApprovalGranted', data: { approvalId: p1, by: 'board', at: at(5) } }]),
-      ...recorded<ApprovalEvent>(`approval-${p2}`, [requested(p2, 2), { type: 'ApprovalRejected', data: { approvalId: p2, by: 'board', reason: 'tone', at: at(6) } }]),
+      ...recorded<ApprovalEvent>(`approval-${p1}`, [
+        requested(p1, 1),
+        { type: 'ApprovalGranted', data: { approvalId: p1, by: 'board', at: at(5) } },
+      ]),
+      ...recorded<ApprovalEvent>(`approval-${p2}`, [
+        requested(p2, 2),
+        { type: 'ApprovalRejected', data: { approvalId: p2, by: 'board', reason: 'tone', at: at(6) } },
+      ]),
       ...recorded<ApprovalEvent>(`approval-${p3}`, [requested(p3, 3)]),
     ]);
     const all = await listApprovals(b.db, companyId, undefined);
@@ -138,13 +175,22 @@ describe('secrets', () => {
     await given(
       secretsProjection,
       recorded<SecretEvent>(`secret-${secretId}`, [
-        { type: 'SecretCreated', data: { secretId, companyId, name: 'SMTP password', version: 1, sealed, createdBy: 'board', createdAt: at(1) } },
+        {
+          type: 'SecretCreated',
+          data: { secretId, companyId, name: 'SMTP password', version: 1, sealed, createdBy: 'board', createdAt: at(1) },
+        },
         { type: 'SecretVersionAdded', data: { secretId, companyId, version: 2, sealed, addedBy: 'board', addedAt: at(2) } },
       ]),
     );
     const [s, ...rest] = await listSecrets(b.db, companyId);
     expect(rest).toEqual([]);
-    expect([s?.id, s?.name, s?.latestVersion, s?.createdAt.toISOString(), s?.updatedAt.toISOString()]).toEqual([secretId, 'SMTP password', 2, at(1), at(2)]);
+    expect([s?.id, s?.name, s?.latestVersion, s?.createdAt.toISOString(), s?.updatedAt.toISOString()]).toEqual([
+      secretId,
+      'SMTP password',
+      2,
+      at(1),
+      at(2),
+    ]);
     expect(JSON.stringify(s)).not.toContain(sealed.data);
     expect(await secretIdNamed(b.db, companyId, ' smtp PASSWORD ')).toBe(secretId);
   });
@@ -157,7 +203,10 @@ describe('brand voice cache', () => {
     await given(
       brandVoiceCacheProjection,
       recorded<BrandVoiceCheckedEvent>(`brand-voice-${companyId}`, [
-        { type: 'BrandVoiceChecked', data: { companyId, contentSha256: 'ab'.repeat(32), guideVersion: 3, channel: null, verdict, checker: 'rules', checkedAt: at(1) } },
+        {
+          type: 'BrandVoiceChecked',
+          data: { companyId, contentSha256: 'ab'.repeat(32), guideVersion: 3, channel: null, verdict, checker: 'rules', checkedAt: at(1) },
+        },
       ]),
     );
     expect(await findCachedVerdict(b.db, companyId, 'ab'.repeat(32), 3, null)).toEqual(verdict);
@@ -170,14 +219,28 @@ describe('outboxes', () => {
   it('lists live outboxes with their changes applied, a deleted one gone, and the smallest cap on a shared credential', async () => {
     const companyId = randomUUID();
     const [o1, o2, credentialId] = [randomUUID(), randomUUID(), randomUUID()];
-    const fields = { channel: 'email', niche: null, secretRef: `secret:${credentialId}`, credentialId, config: { from: 'a@a.test' }, dailyCap: 50, timezone: 'UTC' } as const;
+    const fields = {
+      channel: 'email',
+      niche: null,
+      secretRef: `secret:${credentialId}`,
+      credentialId,
+      config: { from: 'a@a.test' },
+      dailyCap: 50,
+      timezone: 'UTC',
+    } as const;
     await given(outboxesProjection, [
       ...recorded<OutboxEvent>(`outbox-${o1}`, [
         { type: 'OutboxCreated', data: { outboxId: o1, companyId, fields, createdBy: 'board', createdAt: at(1) } },
-        { type: 'OutboxUpdated', data: { outboxId: o1, companyId, changes: { dailyCap: 20, niche: 'dentists' }, updatedBy: 'board', updatedAt: at(2) } },
+        {
+          type: 'OutboxUpdated',
+          data: { outboxId: o1, companyId, changes: { dailyCap: 20, niche: 'dentists' }, updatedBy: 'board', updatedAt: at(2) },
+        },
       ]),
       ...recorded<OutboxEvent>(`outbox-${o2}`, [
-        { type: 'OutboxCreated', data: { outboxId: o2, companyId, fields: { ...fields, dailyCap: 10 }, createdBy: 'board', createdAt: at(3) } },
+        {
+          type: 'OutboxCreated',
+          data: { outboxId: o2, companyId, fields: { ...fields, dailyCap: 10 }, createdBy: 'board', createdAt: at(3) },
+        },
         { type: 'OutboxDeleted', data: { outboxId: o2, companyId, deletedBy: 'board', deletedAt: at(4) } },
       ]),
     ]);
@@ -197,16 +260,35 @@ describe('access tokens', () => {
       ...recorded<AccessTokenEvent>(`access-token-${board}`, [
         {
           type: 'BoardTokenIssued',
-          data: { tokenId: board, tokenHash: `h-${board}`, userId: 'u1', instanceAdmin: false, companyIds: [companyId], expiresAt: null, issuedBy: 'cli', issuedAt: at(1) },
+          data: {
+            tokenId: board,
+            tokenHash: `h-${board}`,
+            userId: 'u1',
+            instanceAdmin: false,
+            companyIds: [companyId],
+            expiresAt: null,
+            issuedBy: 'cli',
+            issuedAt: at(1),
+          },
         },
       ]),
       ...recorded<AccessTokenEvent>(`access-token-${agent}`, [
-        { type: 'AgentKeyIssued', data: { tokenId: agent, tokenHash: `h-${agent}`, agentId: 'agent-7', companyId, issuedBy: 'u1', issuedAt: at(2) } },
+        {
+          type: 'AgentKeyIssued',
+          data: { tokenId: agent, tokenHash: `h-${agent}`, agentId: 'agent-7', companyId, issuedBy: 'u1', issuedAt: at(2) },
+        },
         { type: 'AccessTokenRevoked', data: { tokenId: agent, revokedBy: 'u1', revokedAt: at(3) } },
       ]),
     ]);
     const found = await findTokenByHash(b.db, `h-${board}`);
-    expect(found && tokenView(found)).toMatchObject({ id: board, userId: 'u1', instanceAdmin: false, companyIds: [companyId], expiresAt: null, revokedAt: null });
+    expect(found && tokenView(found)).toMatchObject({
+      id: board,
+      userId: 'u1',
+      instanceAdmin: false,
+      companyIds: [companyId],
+      expiresAt: null,
+      revokedAt: null,
+    });
     const keys = (await listAgentKeys(b.db, companyId)).map(tokenView);
     expect(keys).toMatchObject([{ id: agent, agentId: 'agent-7', companyId, revokedAt: new Date(at(3)) }]);
   });
@@ -217,18 +299,36 @@ describe('approval rules', () => {
     const companyId = randomUUID();
     const [r1, r2, r3] = [randomUUID(), randomUUID(), randomUUID()];
     const added = (ruleId: string, priority: number, seq: number) =>
-      ({ type: 'ApprovalRuleAdded', data: { companyId, rule: { ruleId, predicate: { any: true }, action: 'queue_for_manual', priority, seq, createdAt: at(seq) }, addedBy: 'board' } }) as const;
+      ({
+        type: 'ApprovalRuleAdded',
+        data: {
+          companyId,
+          rule: { ruleId, predicate: { any: true }, action: 'queue_for_manual', priority, seq, createdAt: at(seq) },
+          addedBy: 'board',
+        },
+      }) as const;
     await given(
       approvalRulesProjection,
       recorded<ApprovalRulesEvent>(`approval-rules-${companyId}`, [
         added(r1, 10, 1),
         added(r2, 10, 2),
         added(r3, 5, 3),
-        { type: 'ApprovalRuleUpdated', data: { companyId, ruleId: r1, changes: { predicate: { channel: 'email' }, action: 'auto_approve' }, updatedBy: 'board', updatedAt: at(4) } },
+        {
+          type: 'ApprovalRuleUpdated',
+          data: {
+            companyId,
+            ruleId: r1,
+            changes: { predicate: { channel: 'email' }, action: 'auto_approve' },
+            updatedBy: 'board',
+            updatedAt: at(4),
+          },
+        },
         { type: 'ApprovalRuleDeleted', data: { companyId, ruleId: r3, deletedBy: 'board', deletedAt: at(5) } },
       ]),
     );
-    expect((await listApprovalRules(b.db, companyId)).map((r) => [r.id, r.predicate, r.action, r.priority, r.updatedAt.toISOString()])).toEqual([
+    expect(
+      (await listApprovalRules(b.db, companyId)).map((r) => [r.id, r.predicate, r.action, r.priority, r.updatedAt.toISOString()]),
+    ).toEqual([
       [r1, { channel: 'email' }, 'auto_approve', 10, at(4)],
       [r2, { any: true }, 'queue_for_manual', 10, at(2)],
     ]);
@@ -241,7 +341,8 @@ describe('credential buckets', () => {
     const credentialId = randomUUID();
     const [a1, a2, a3] = [randomUUID(), randomUUID(), randomUUID()];
     const day = '2026-03-01';
-    const reserved = (activityId: string, minute: number) => ({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId, cap: 30, at: at(minute) } }) as const;
+    const reserved = (activityId: string, minute: number) =>
+      ({ type: 'QuotaReserved', data: { companyId, credentialId, day, activityId, cap: 30, at: at(minute) } }) as const;
     const events = recorded<QuotaBucketEvent>(`quota-${credentialId}-${day}`, [
       reserved(a1, 1),
       reserved(a2, 2),
@@ -259,15 +360,33 @@ describe('content pieces', () => {
   it('lists live pieces oldest first, a page at a time, with their changes, by niche', async () => {
     const companyId = randomUUID();
     const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()];
-    const fields = { title: 'T', summary: null, sourcePath: 'a.md', sourceSha256: 'cd'.repeat(32), tags: ['x'], channelIntent: null, niche: 'dentists', frontmatter: null };
+    const fields = {
+      title: 'T',
+      summary: null,
+      sourcePath: 'a.md',
+      sourceSha256: 'cd'.repeat(32),
+      tags: ['x'],
+      channelIntent: null,
+      niche: 'dentists',
+      frontmatter: null,
+    };
     const created = (pieceId: string, minute: number, title: string) =>
-      ({ type: 'ContentPieceCreated', data: { pieceId, companyId, fields: { ...fields, title, sourcePath: `${title}.md` }, createdBy: 'board', createdAt: at(minute) } }) as const;
+      ({
+        type: 'ContentPieceCreated',
+        data: { pieceId, companyId, fields: { ...fields, title, sourcePath: `${title}.md` }, createdBy: 'board', createdAt: at(minute) },
+      }) as const;
     await given(contentPiecesProjection, [
       ...recorded<ContentPieceEvent>(`content-piece-${c1}`, [
         created(c1, 1, 'one'),
-        { type: 'ContentPieceUpdated', data: { pieceId: c1, companyId, changes: { title: 'One', tags: ['x', 'y'] }, updatedBy: 'board', updatedAt: at(5) } },
+        {
+          type: 'ContentPieceUpdated',
+          data: { pieceId: c1, companyId, changes: { title: 'One', tags: ['x', 'y'] }, updatedBy: 'board', updatedAt: at(5) },
+        },
       ]),
-      ...recorded<ContentPieceEvent>(`content-piece-${c2}`, [created(c2, 2, 'two'), { type: 'ContentPieceDeleted', data: { pieceId: c2, companyId, deletedBy: 'board', deletedAt: at(6) } }]),
+      ...recorded<ContentPieceEvent>(`content-piece-${c2}`, [
+        created(c2, 2, 'two'),
+        { type: 'ContentPieceDeleted', data: { pieceId: c2, companyId, deletedBy: 'board', deletedAt: at(6) } },
+      ]),
       ...recorded<ContentPieceEvent>(`content-piece-${c3}`, [created(c3, 3, 'three')]),
     ]);
     const first = await listContentPieces(b.db, companyId, { niche: 'dentists', limit: 1 });
@@ -304,7 +423,10 @@ describe('activities and their deliveries', () => {
     const sentEvents = recorded<ActivityEvent>(`activity-${sent}`, [
       { type: 'ActivityRequested', data: request(companyId, sent, 1) },
       { type: 'ActivityApproved', data: { activityId: sent, approvalId: null, ruleId: null, by: 'rules', at: at(1) } },
-      { type: 'ActivityDispatching', data: { activityId: sent, bucket: 'b', credentialId: randomUUID(), day: '2026-03-01', leaseUntil: at(3), at: at(2) } },
+      {
+        type: 'ActivityDispatching',
+        data: { activityId: sent, bucket: 'b', credentialId: randomUUID(), day: '2026-03-01', leaseUntil: at(3), at: at(2) },
+      },
       { type: 'ActivitySent', data: { activityId: sent, providerMessageId: '<m1@r.test>', at: at(3) } },
     ]);
     await given(activitiesProjection, sentEvents.slice(0, 2));
@@ -315,7 +437,13 @@ describe('activities and their deliveries', () => {
         { type: 'ActivityBlocked', data: { activityId: blocked, status: 'blocked_by_allowlist', reason: 'not_allowlisted', at: at(4) } },
       ]),
     ]);
-    expect(await getActivity(b.db, companyId, sent)).toMatchObject({ id: sent, status: 'sent', providerMessageId: '<m1@r.test>', to: 'r@r.test', updatedAt: new Date(at(3)) });
+    expect(await getActivity(b.db, companyId, sent)).toMatchObject({
+      id: sent,
+      status: 'sent',
+      providerMessageId: '<m1@r.test>',
+      to: 'r@r.test',
+      updatedAt: new Date(at(3)),
+    });
     expect(await getActivity(b.db, companyId, blocked)).toMatchObject({ status: 'blocked_by_allowlist', reason: 'not_allowlisted' });
     expect((await listActivities(b.db, companyId, { status: 'sent', limit: 10 })).items.map((a) => a.id)).toEqual([sent]);
   });
@@ -347,11 +475,17 @@ describe('activities and their deliveries', () => {
       recorded<ActivityEvent>(`activity-${activityId}`, [
         { type: 'ActivityRequested', data: { ...request(companyId, activityId, 1), recipientAliases: ['R2@R.test'] } },
         { type: 'ActivitySent', data: { activityId, providerMessageId: 'm1', at: at(2), recipientAliases: ['member-9'] } },
-        { type: 'ActivityDeliveryUpdated', data: { activityId, state: 'booking_rescheduled', at: at(3), providerEventId: 'p1', newProviderMessageId: 'm2' } },
+        {
+          type: 'ActivityDeliveryUpdated',
+          data: { activityId, state: 'booking_rescheduled', at: at(3), providerEventId: 'p1', newProviderMessageId: 'm2' },
+        },
       ]),
     );
     // No query function of its own: webhooks join it in src/webhooks/record.ts, so the rows are read directly.
-    const { rows } = await b.db.query<{ kind: string; alias: string }>(`SELECT kind, alias FROM crm_activity_aliases WHERE activity_id = $1 ORDER BY kind, alias`, [activityId]);
+    const { rows } = await b.db.query<{ kind: string; alias: string }>(
+      `SELECT kind, alias FROM crm_activity_aliases WHERE activity_id = $1 ORDER BY kind, alias`,
+      [activityId],
+    );
     expect(rows.map((r) => [r.kind, r.alias])).toEqual([
       ['message', 'm2'],
       ['recipient', 'member-9'],

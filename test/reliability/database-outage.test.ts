@@ -8,7 +8,12 @@ import { type ThrowawayCluster, createThrowawayCluster, throwawayClusterUnavaila
 type Service = Awaited<ReturnType<typeof serviceOn>>;
 type Smtp = Awaited<ReturnType<typeof smtpServer>>;
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
   const started = Date.now();
   const res = await fetch(`${base}${path}`, {
     method,
@@ -25,12 +30,26 @@ async function emailCompany(svc: Service, smtpUrl: string, dailyCap = 10_000) {
   const base = `/api/companies/${randomUUID()}/crm`;
   const secret = await call(svc.base, 'POST', `${base}/secrets`, { name: 'smtp', value: smtpUrl });
   expect(secret.status).toBe(201);
-  const outbox = await call(svc.base, 'POST', `${base}/outboxes`, { channel: 'email', secretRef: secret.body.ref, config: { fromAddress: 'ops@example.com' }, dailyCap });
+  const outbox = await call(svc.base, 'POST', `${base}/outboxes`, {
+    channel: 'email',
+    secretRef: secret.body.ref,
+    config: { fromAddress: 'ops@example.com' },
+    dailyCap,
+  });
   expect(outbox.status).toBe(201);
   expect((await call(svc.base, 'POST', `${base}/allowlist`, { pattern: '*@example.org' })).status).toBe(201);
-  expect((await call(svc.base, 'POST', `${base}/approval-rules`, { predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 })).status).toBe(201);
+  expect(
+    (await call(svc.base, 'POST', `${base}/approval-rules`, { predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 }))
+      .status,
+  ).toBe(201);
   const send = (to: string, clientDedupKey = randomUUID()) =>
-    call(svc.base, 'POST', `${base}/send`, { channel: 'email', outboxId: outbox.body.id, to, payload: { subject: 'Hello', text: 'A short note.' }, clientDedupKey });
+    call(svc.base, 'POST', `${base}/send`, {
+      channel: 'email',
+      outboxId: outbox.body.id,
+      to,
+      payload: { subject: 'Hello', text: 'A short note.' },
+      clientDedupKey,
+    });
   return { base, send };
 }
 
@@ -104,7 +123,10 @@ describe.skipIf(!TEST_DATABASE_URL)(`the service through terminated database con
 
     const statuses = first.map((r) => r.status);
     // A backend failure is a 503, never a 500; a request that ran into it never hangs.
-    expect(statuses.filter((s) => s !== 200 && s !== 503), JSON.stringify(first.filter((r) => r.status !== 200 && r.status !== 503).map((r) => r.body))).toEqual([]);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 503),
+      JSON.stringify(first.filter((r) => r.status !== 200 && r.status !== 503).map((r) => r.body)),
+    ).toEqual([]);
     for (const r of first) if (r.status === 503) expect(r.body).toHaveProperty('error');
 
     // A retry under the same dedup key answers with the first request's outcome, or says it is still in progress.
@@ -128,8 +150,12 @@ describe.skipIf(!TEST_DATABASE_URL)(`the service through terminated database con
     expect((await c.send('after-burst@example.org')).body.status).toBe('sent');
     await readyWithin(svc, 5000);
     const tally: Record<string, number> = {};
-    for (const r of finals) tally[`${r.status} ${String(r.body.status ?? r.body.error)}`] = (tally[`${r.status} ${String(r.body.status ?? r.body.error)}`] ?? 0) + 1;
-    process.stdout.write(`burst through two terminations (${killed.join(', ')} connections): first replies ${JSON.stringify(countBy(statuses))}, after retries ${JSON.stringify(tally)}\n`);
+    for (const r of finals)
+      tally[`${r.status} ${String(r.body.status ?? r.body.error)}`] =
+        (tally[`${r.status} ${String(r.body.status ?? r.body.error)}`] ?? 0) + 1;
+    process.stdout.write(
+      `burst through two terminations (${killed.join(', ')} connections): first replies ${JSON.stringify(countBy(statuses))}, after retries ${JSON.stringify(tally)}\n`,
+    );
   }, 120_000);
 });
 
@@ -141,58 +167,61 @@ function countBy(xs: number[]): Record<string, number> {
 
 const noCluster = throwawayClusterUnavailable();
 
-describe.skipIf(noCluster !== null)(`the service through a PostgreSQL stopped for 10 s${noCluster ? ` (skipped: ${noCluster})` : ''}`, () => {
-  let cluster: ThrowawayCluster;
-  let svc: Service;
-  let smtp: Smtp;
+describe.skipIf(noCluster !== null)(
+  `the service through a PostgreSQL stopped for 10 s${noCluster ? ` (skipped: ${noCluster})` : ''}`,
+  () => {
+    let cluster: ThrowawayCluster;
+    let svc: Service;
+    let smtp: Smtp;
 
-  beforeAll(async () => {
-    smtp = await smtpServer();
-    cluster = await createThrowawayCluster();
-    svc = await serviceOn(cluster.url);
-  }, 120_000);
-  afterAll(async () => {
-    await svc?.stop();
-    try {
-      cluster?.drop();
-    } finally {
-      await smtp?.close();
-    }
-  });
+    beforeAll(async () => {
+      smtp = await smtpServer();
+      cluster = await createThrowawayCluster();
+      svc = await serviceOn(cluster.url);
+    }, 120_000);
+    afterAll(async () => {
+      await svc?.stop();
+      try {
+        cluster?.drop();
+      } finally {
+        await smtp?.close();
+      }
+    });
 
-  it('answers 503 fast while it is away, stays alive, and is ready within 5 s of its return', async () => {
-    const c = await emailCompany(svc, smtp.url);
-    expect((await c.send('up@example.org')).body.status).toBe('sent');
-    cluster.stop();
-    const stoppedAt = Date.now();
-    const during: { status: number; ms: number }[] = [];
-    let readyDuring = 0;
-    while (Date.now() - stoppedAt < 10_000) {
-      const r = await c.send(`down${during.length}@example.org`);
-      during.push({ status: r.status, ms: r.ms });
-      expect(r.body).toHaveProperty('error');
-      const ready = await fetch(`${svc.base}/readyz`);
-      if (ready.status === 200) readyDuring++;
-      expect((await fetch(`${svc.base}/healthz`)).status).toBe(200);
-      await sleep(250);
-    }
-    expect(svc.alive(), svc.output()).toBe(true);
-    expect(during.length).toBeGreaterThan(5);
-    expect(during.filter((d) => d.status !== 503)).toEqual([]);
-    // "Fast": no request waited for the database past a few seconds.
-    expect(Math.max(...during.map((d) => d.ms))).toBeLessThan(6000);
-    expect(readyDuring).toBe(0);
+    it('answers 503 fast while it is away, stays alive, and is ready within 5 s of its return', async () => {
+      const c = await emailCompany(svc, smtp.url);
+      expect((await c.send('up@example.org')).body.status).toBe('sent');
+      cluster.stop();
+      const stoppedAt = Date.now();
+      const during: { status: number; ms: number }[] = [];
+      let readyDuring = 0;
+      while (Date.now() - stoppedAt < 10_000) {
+        const r = await c.send(`down${during.length}@example.org`);
+        during.push({ status: r.status, ms: r.ms });
+        expect(r.body).toHaveProperty('error');
+        const ready = await fetch(`${svc.base}/readyz`);
+        if (ready.status === 200) readyDuring++;
+        expect((await fetch(`${svc.base}/healthz`)).status).toBe(200);
+        await sleep(250);
+      }
+      expect(svc.alive(), svc.output()).toBe(true);
+      expect(during.length).toBeGreaterThan(5);
+      expect(during.filter((d) => d.status !== 503)).toEqual([]);
+      // "Fast": no request waited for the database past a few seconds.
+      expect(Math.max(...during.map((d) => d.ms))).toBeLessThan(6000);
+      expect(readyDuring).toBe(0);
 
-    cluster.start();
-    const back = await readyWithin(svc, 5000);
-    const after = await c.send('back@example.org');
-    expect(after.status).toBe(200);
-    expect(after.body.status).toBe('sent');
-    expect(svc.alive()).toBe(true);
-    expect(twice(smtp)).toEqual([]);
-    expect(svc.output()).not.toMatch(/Unhandled 'error' event|uncaught/);
-    process.stdout.write(
-      `database stopped 10 s: ${during.length} sends answered ${JSON.stringify(countBy(during.map((d) => d.status)))}, slowest ${Math.max(...during.map((d) => d.ms))} ms; /readyz 200 ${back} ms after the server was back\n`,
-    );
-  }, 120_000);
-});
+      cluster.start();
+      const back = await readyWithin(svc, 5000);
+      const after = await c.send('back@example.org');
+      expect(after.status).toBe(200);
+      expect(after.body.status).toBe('sent');
+      expect(svc.alive()).toBe(true);
+      expect(twice(smtp)).toEqual([]);
+      expect(svc.output()).not.toMatch(/Unhandled 'error' event|uncaught/);
+      process.stdout.write(
+        `database stopped 10 s: ${during.length} sends answered ${JSON.stringify(countBy(during.map((d) => d.status)))}, slowest ${Math.max(...during.map((d) => d.ms))} ms; /readyz 200 ${back} ms after the server was back\n`,
+      );
+    }, 120_000);
+  },
+);

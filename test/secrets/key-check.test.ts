@@ -46,7 +46,9 @@ function suite(backend: 'pglite' | 'postgres', fresh: () => Promise<TestDatabase
         expect(await storedChecks(t.db)).toEqual([{ value: keyCheckValue(masterKeyFrom(Buffer.from(KEY_A, 'base64'))) }]);
         const refused = open(t.db, KEY_B);
         await expect(refused).rejects.toBeInstanceOf(MasterKeyMismatchError);
-        await expect(refused).rejects.toThrow(/^the secrets master key \(CRM_SECRETS_MASTER_KEY\) does not match .*: set CRM_SECRETS_MASTER_KEY /);
+        await expect(refused).rejects.toThrow(
+          /^the secrets master key \(CRM_SECRETS_MASTER_KEY\) does not match .*: set CRM_SECRETS_MASTER_KEY /,
+        );
         await (await open(t.db, KEY_A)).close();
         expect(await storedChecks(t.db)).toHaveLength(1);
       } finally {
@@ -66,16 +68,26 @@ function suite(backend: 'pglite' | 'postgres', fresh: () => Promise<TestDatabase
         const lines: string[] = [];
         const b = await open(t.db, KEY_B, lines);
         expect(await storedChecks(t.db)).toEqual([]);
-        expect(lines.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: 'warn', secrets: 1, sealedUnderAnotherKey: 1 }));
+        expect(lines.map((l) => JSON.parse(l))).toContainEqual(
+          expect.objectContaining({ level: 'warn', secrets: 1, sealedUnderAnotherKey: 1 }),
+        );
         // It also sealed a secret of its own meanwhile: now neither key opens everything.
         const second = await secretOf(b);
         await b.close();
         const linesA: string[] = [];
         const a2 = await open(t.db, KEY_A, linesA);
         expect(await storedChecks(t.db)).toEqual([]);
-        expect(linesA.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: 'warn', secrets: 2, sealedUnderAnotherKey: 1 }));
+        expect(linesA.map((l) => JSON.parse(l))).toContainEqual(
+          expect.objectContaining({ level: 'warn', secrets: 2, sealedUnderAnotherKey: 1 }),
+        );
         // Storing that secret again under the one key settles it.
-        await addSecretVersion(a2.store, a2.masterKey, { companyId: second.companyId, secretId: second.id, value: 'smtp://u:again@h:25' }, LOCAL_OPERATOR, a2.now());
+        await addSecretVersion(
+          a2.store,
+          a2.masterKey,
+          { companyId: second.companyId, secretId: second.id, value: 'smtp://u:again@h:25' },
+          LOCAL_OPERATOR,
+          a2.now(),
+        );
         await a2.close();
         await (await open(t.db, KEY_A)).close();
         expect(await storedChecks(t.db)).toEqual([{ value: keyCheckValue(masterKeyFrom(Buffer.from(KEY_A, 'base64'))) }]);

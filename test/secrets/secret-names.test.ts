@@ -46,7 +46,13 @@ function suite(backend: 'pglite' | 'postgres') {
     it('two creates of one name at once: exactly one 201 and one 409', async () => {
       for (let round = 0; round < 3; round++) {
         const companyId = randomUUID();
-        const replies = await Promise.all([1, 2].map((i) => request(t.app).post(secrets(companyId)).send({ name: 'smtp', value: `v${i}` })));
+        const replies = await Promise.all(
+          [1, 2].map((i) =>
+            request(t.app)
+              .post(secrets(companyId))
+              .send({ name: 'smtp', value: `v${i}` }),
+          ),
+        );
         expect(replies.map((r) => r.status).sort()).toEqual([201, 409]);
         const created = replies.find((r) => r.status === 201)!;
         expect(replies.find((r) => r.status === 409)!.body.details).toEqual({ id: created.body.id });
@@ -61,7 +67,15 @@ function suite(backend: 'pglite' | 'postgres') {
         [
           {
             type: 'SecretCreated',
-            data: { secretId, companyId, name: 'legacy', version: 1, sealed: seal(t.rt.masterKey, 'old', secretId), createdBy: 'board:u', createdAt: new Date().toISOString() },
+            data: {
+              secretId,
+              companyId,
+              name: 'legacy',
+              version: 1,
+              sealed: seal(t.rt.masterKey, 'old', secretId),
+              createdBy: 'board:u',
+              createdAt: new Date().toISOString(),
+            },
           },
         ],
         'no_stream',

@@ -69,12 +69,15 @@ describe('secret references', () => {
   ])('parses %s', (text, parsed) => {
     expect(parseSecretRef(text)).toEqual(parsed);
   });
-  it.each(['secret://x:latest', 'secret://0b3c5d1e-1234-4abc-9def-0123456789ab', 'secret://0b3c5d1e-1234-4abc-9def-0123456789ab:0', 'http://a:1', ''])(
-    'refuses %j',
-    (text) => {
-      expect(parseSecretRef(text)).toBeNull();
-    },
-  );
+  it.each([
+    'secret://x:latest',
+    'secret://0b3c5d1e-1234-4abc-9def-0123456789ab',
+    'secret://0b3c5d1e-1234-4abc-9def-0123456789ab:0',
+    'http://a:1',
+    '',
+  ])('refuses %j', (text) => {
+    expect(parseSecretRef(text)).toBeNull();
+  });
 });
 
 function secretsSuite(backend: 'pglite' | 'postgres') {
@@ -88,12 +91,16 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
     afterAll(() => t?.close());
 
     it('creates, lists metadata only, rotates, and resolves each version for its own company only', async () => {
-      const created = await request(t.app).post(`/api/companies/${A}/crm/secrets`).send({ name: 'smtp', value: 'smtp://u:first-pass@h:25' });
+      const created = await request(t.app)
+        .post(`/api/companies/${A}/crm/secrets`)
+        .send({ name: 'smtp', value: 'smtp://u:first-pass@h:25' });
       expect(created.status).toBe(201);
       expect(created.body).toEqual({ id: expect.any(String), version: 1, ref: `secret://${created.body.id}:latest` });
       const id = created.body.id as string;
 
-      const rotated = await request(t.app).post(`/api/companies/${A}/crm/secrets/${id}/versions`).send({ value: 'smtp://u:second-pass@h:25' });
+      const rotated = await request(t.app)
+        .post(`/api/companies/${A}/crm/secrets/${id}/versions`)
+        .send({ value: 'smtp://u:second-pass@h:25' });
       expect(rotated.status).toBe(201);
       expect(rotated.body.version).toBe(2);
 
@@ -110,7 +117,9 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       expect((await resolveSecret(store, masterKey, `secret://${id}:latest`, companyScope(A))).value).toBe('smtp://u:second-pass@h:25');
       expect((await resolveSecret(store, masterKey, `secret://${id}:1`, companyScope(A))).value).toBe('smtp://u:first-pass@h:25');
       await expect(resolveSecret(store, masterKey, `secret://${id}:3`, companyScope(A))).rejects.toMatchObject({ kind: 'invalid_state' });
-      await expect(resolveSecret(store, masterKey, `secret://${id}:latest`, companyScope(B))).rejects.toMatchObject({ kind: 'invalid_state' });
+      await expect(resolveSecret(store, masterKey, `secret://${id}:latest`, companyScope(B))).rejects.toMatchObject({
+        kind: 'invalid_state',
+      });
       await expect(resolveSecret(store, masterKey, `secret://${randomUUID()}:latest`, companyScope(A))).rejects.toBeInstanceOf(DomainError);
       await expect(resolveSecret(store, masterKey, 'secret://nope', companyScope(A))).rejects.toMatchObject({ kind: 'invalid_input' });
     });
@@ -119,7 +128,13 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       const s = await createSecret(t.rt.store, t.rt.masterKey, { companyId: B, name: 'b', value: 'b-value' }, LOCAL_OPERATOR, new Date());
       expect((await request(t.app).post(`/api/companies/${A}/crm/secrets/${s.id}/versions`).send({ value: 'x' })).status).toBe(404);
       expect((await request(t.app).post(`/api/companies/${A}/crm/secrets/not-a-uuid/versions`).send({ value: 'x' })).status).toBe(400);
-      for (const body of [{ name: 'x' }, { name: 'x', value: '' }, { name: 'x', value: 'v', extra: 1 }, { name: 'x', value: 'v'.repeat(20_000) }, { value: 5 }]) {
+      for (const body of [
+        { name: 'x' },
+        { name: 'x', value: '' },
+        { name: 'x', value: 'v', extra: 1 },
+        { name: 'x', value: 'v'.repeat(20_000) },
+        { value: 5 },
+      ]) {
         const res = await request(t.app).post(`/api/companies/${A}/crm/secrets`).send(body);
         expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
       }
@@ -136,7 +151,9 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       const rotated = await request(t.app).post(`/api/admin/secrets/${id}/versions`).send({ value: 'instance-value-2' });
       expect([rotated.status, rotated.body.version]).toEqual([201, 2]);
       const list = await request(t.app).get('/api/admin/secrets');
-      expect(list.body.items).toEqual([expect.objectContaining({ id, name: 'hooks-signing-key', latestVersion: 2, ref: `secret://${id}:latest` })]);
+      expect(list.body.items).toEqual([
+        expect.objectContaining({ id, name: 'hooks-signing-key', latestVersion: 2, ref: `secret://${id}:latest` }),
+      ]);
       expect(JSON.stringify(list.body)).not.toContain('instance-value');
 
       // A company's routes: not listed, and versioning it is the 404 of any foreign secret.
@@ -152,7 +169,9 @@ function secretsSuite(backend: 'pglite' | 'postgres') {
       expect(outbox.body.error).toBe('secretRef does not name a secret of this company');
 
       // And the admin routes do not take a company's secret.
-      const companySecret = await request(t.app).post(`/api/companies/${A}/crm/secrets`).send({ name: 'company-only', value: 'company-value' });
+      const companySecret = await request(t.app)
+        .post(`/api/companies/${A}/crm/secrets`)
+        .send({ name: 'company-only', value: 'company-value' });
       expect((await request(t.app).post(`/api/admin/secrets/${companySecret.body.id}/versions`).send({ value: 'x' })).status).toBe(404);
       expect((await request(t.app).get('/api/admin/secrets')).body.items.map((i: { id: string }) => i.id)).toEqual([id]);
       expect((await t.rt.store.readStream(secretStream(id))).length).toBe(2);

@@ -8,13 +8,19 @@ import { tempDir } from '../support/app.js';
 import { freePort, startServer, waitHealthy } from '../support/processes.js';
 import { freshDatabase } from '../support/service-process.js';
 
-const REFUSAL = /^crm-outreach: the secrets master key \(.+\) does not match the one this database was sealed with: set CRM_SECRETS_MASTER_KEY .+\n$/;
+const REFUSAL =
+  /^crm-outreach: the secrets master key \(.+\) does not match the one this database was sealed with: set CRM_SECRETS_MASTER_KEY .+\n$/;
 
 /**
  * A program run to its end, stdout and stderr apart (the refusal must be one line on stderr); one still
  * running after 45 s (a server that started when it should not have) is killed, and its code is null.
  */
-function runToEnd(args: string[], env: Record<string, string>, children: ChildProcess[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runToEnd(
+  args: string[],
+  env: Record<string, string>,
+  children: ChildProcess[],
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(child);
@@ -58,7 +64,12 @@ describe('instances whose master keys differ', () => {
         expect(refused.stdout).not.toMatch(/"level":"error"/);
 
         // The CLI seals secrets too: with the wrong key it must not store one no server can open.
-        const cli = await runToEnd(['./bin/crm.js', 'secret', 'put', '--company', randomUUID(), '--name', 'smtp'], envB, children, 'smtp://u:cli-pass@h:25\n');
+        const cli = await runToEnd(
+          ['./bin/crm.js', 'secret', 'put', '--company', randomUUID(), '--name', 'smtp'],
+          envB,
+          children,
+          'smtp://u:cli-pass@h:25\n',
+        );
         expect(cli.code).toBe(1);
         expect(cli.stdout).toBe('');
         expect(cli.stderr).toMatch(/^crm: the secrets master key .* set CRM_SECRETS_MASTER_KEY .+\n$/);

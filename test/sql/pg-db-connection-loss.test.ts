@@ -36,7 +36,10 @@ describe.skipIf(!TEST_DATABASE_URL)(`pg Db when its connections are terminated${
         await sleep(400); // idle, as leadership is between its checks
         await s.query('SELECT 1');
       });
-      const settled = outcome.then(() => 'resolved', (e: Error) => e.message);
+      const settled = outcome.then(
+        () => 'resolved',
+        (e: Error) => e.message,
+      );
       await sleep(150);
       expect(await terminateConnections(TEST_DATABASE_URL!, name)).toBeGreaterThanOrEqual(1);
       expect(await settled).toMatch(/not queryable|terminat/i);
@@ -55,7 +58,10 @@ describe.skipIf(!TEST_DATABASE_URL)(`pg Db when its connections are terminated${
       await sleep(400);
       await q.query('SELECT 1');
     });
-    const settled = tx.then(() => 'committed', (e: Error) => e.message);
+    const settled = tx.then(
+      () => 'committed',
+      (e: Error) => e.message,
+    );
     await sleep(150);
     await terminateConnections(TEST_DATABASE_URL!, name);
     expect(await settled).not.toBe('committed');

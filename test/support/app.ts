@@ -21,7 +21,12 @@ export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** An admin board token issued straight through the command, as the CLI does. */
 export async function adminToken(rt: Runtime): Promise<string> {
-  const issued = await issueBoardToken(rt.store, { userId: 'test-admin', instanceAdmin: true, companyIds: [], ttlDays: 0 }, LOCAL_OPERATOR, rt.now());
+  const issued = await issueBoardToken(
+    rt.store,
+    { userId: 'test-admin', instanceAdmin: true, companyIds: [], ttlDays: 0 },
+    LOCAL_OPERATOR,
+    rt.now(),
+  );
   await rt.engine.waitFor(issued.position!);
   return issued.token;
 }
@@ -33,11 +38,19 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 /** The real app on a fresh in-memory PGlite or a fresh Postgres schema, projections running. */
 export async function startTestApp(
   backend: 'pglite' | 'postgres',
-  opts: { logger?: Logger; config?: Partial<Config>; now?: () => Date; checker?: BrandVoiceChecker; adapters?: Partial<ChannelAdapters> } = {},
+  opts: {
+    logger?: Logger;
+    config?: Partial<Config>;
+    now?: () => Date;
+    checker?: BrandVoiceChecker;
+    adapters?: Partial<ChannelAdapters>;
+  } = {},
 ): Promise<TestApp> {
   const t = backend === 'pglite' ? await pgliteDatabase() : await postgresDatabase();
   // TEST_LOG=warn (or debug) shows the service's own log while debugging a test.
-  const logger = opts.logger ?? (process.env.TEST_LOG ? createLogger(process.env.TEST_LOG as LogLevel, (l) => process.stderr.write(`${l}\n`)) : silentLogger);
+  const logger =
+    opts.logger ??
+    (process.env.TEST_LOG ? createLogger(process.env.TEST_LOG as LogLevel, (l) => process.stderr.write(`${l}\n`)) : silentLogger);
   const rt = await createRuntime(testConfig({ secretsMasterKey: TEST_MASTER_KEY, ...opts.config }), logger, {
     db: t.db,
     now: opts.now,

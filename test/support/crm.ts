@@ -27,9 +27,21 @@ export async function emailCompany(
     expect((await request(t.app).post(`${base}/allowlist`).send({ pattern })).status).toBe(201);
   }
   if (opts.autoApprove ?? true) {
-    expect((await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 })).status).toBe(201);
+    expect(
+      (
+        await request(t.app)
+          .post(`${base}/approval-rules`)
+          .send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 })
+      ).status,
+    ).toBe(201);
   }
-  return { companyId, base, outboxId: outbox.body.id as string, secretRef: secret.body.ref as string, credentialId: secret.body.id as string };
+  return {
+    companyId,
+    base,
+    outboxId: outbox.body.id as string,
+    secretRef: secret.body.ref as string,
+    credentialId: secret.body.id as string,
+  };
 }
 
 export const email = (to: string, extra: Record<string, unknown> = {}, outboxId = '') => ({

@@ -43,7 +43,13 @@ export async function serviceOn(databaseUrl: string, env: Record<string, string>
   url.searchParams.set('application_name', applicationName);
   const port = await freePort();
   const dir = tempDir();
-  const s = startServer({ PORT: String(port), CRM_DATA_DIR: dir.path, DATABASE_URL: url.toString(), CRM_SECRETS_MASTER_KEY: TEST_MASTER_KEY, ...env });
+  const s = startServer({
+    PORT: String(port),
+    CRM_DATA_DIR: dir.path,
+    DATABASE_URL: url.toString(),
+    CRM_SECRETS_MASTER_KEY: TEST_MASTER_KEY,
+    ...env,
+  });
   let exitCode: number | null | undefined;
   void s.exited.then((code) => (exitCode = code));
   await waitHealthy(port, 60_000);

@@ -9,7 +9,8 @@ import { freePort } from './processes.js';
  */
 export function throwawayClusterUnavailable(): string | null {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root to run pg_createcluster';
-  if (!existsSync('/usr/bin/pg_createcluster') || !existsSync('/etc/postgresql')) return 'pg_createcluster (postgresql-common) is not installed';
+  if (!existsSync('/usr/bin/pg_createcluster') || !existsSync('/etc/postgresql'))
+    return 'pg_createcluster (postgresql-common) is not installed';
   if (readdirSync('/etc/postgresql').length === 0) return 'no PostgreSQL version is installed';
   return null;
 }

@@ -46,14 +46,15 @@ describe('unsubscribe tokens', () => {
     ];
     for (const t of bad) expect(tokens.verify(t), t.slice(0, 40)).toBeNull();
   });
-
 });
 
 describe('unsubscribe tokens in logs', () => {
   it('are masked wherever a path is logged', () => {
     const token = tokens.issue(subject);
     expect(redact({ path: `/unsubscribe/${token}` })).toEqual({ path: '/unsubscribe/[redacted]' });
-    expect(redact(`POST http://crm.example.com/base/unsubscribe/${token} failed`)).toBe('POST http://crm.example.com/base/unsubscribe/[redacted] failed');
+    expect(redact(`POST http://crm.example.com/base/unsubscribe/${token} failed`)).toBe(
+      'POST http://crm.example.com/base/unsubscribe/[redacted] failed',
+    );
   });
 });
 

@@ -25,11 +25,15 @@ function suite(backend: 'pglite' | 'postgres') {
 
   beforeAll(async () => {
     // POST /v2/bookings answers `{status: "success", data: {uid, …}}` (cal.com API v2, create a booking).
-    cal = await fakeHttpServer((_req, res) => json(res, 201, { status: 'success', data: { id: ++bookings, uid: `bk_${bookings}`, status: 'accepted' } }));
+    cal = await fakeHttpServer((_req, res) =>
+      json(res, 201, { status: 'success', data: { id: ++bookings, uid: `bk_${bookings}`, status: 'accepted' } }),
+    );
     // GET /api/v1/users/{identifier} and POST /api/v1/users/invite, as Unipile documents them.
     unipile = await fakeHttpServer((req, res) => {
-      if (req.method === 'GET' && req.url.startsWith('/api/v1/users/')) return json(res, 200, { object: 'UserProfile', provider: 'LINKEDIN', provider_id: MEMBER, public_identifier: 'julien-crepieux' });
-      if (req.method === 'POST' && req.url === '/api/v1/users/invite') return json(res, 201, { object: 'UserInvitationSent', invitation_id: '7204563453921312768' });
+      if (req.method === 'GET' && req.url.startsWith('/api/v1/users/'))
+        return json(res, 200, { object: 'UserProfile', provider: 'LINKEDIN', provider_id: MEMBER, public_identifier: 'julien-crepieux' });
+      if (req.method === 'POST' && req.url === '/api/v1/users/invite')
+        return json(res, 201, { object: 'UserInvitationSent', invitation_id: '7204563453921312768' });
       json(res, 404, { status: 404, type: 'errors/not_found', title: 'Not found' });
     });
     t = await startTestApp(backend, {
@@ -53,14 +57,29 @@ function suite(backend: 'pglite' | 'postgres') {
     // (calcom/cal.com: packages/features/webhooks/lib/factory/versioned/v2021-10-20/BookingPayloadBuilder.ts).
     const hook = (c: { url: string }, triggerEvent: string, payload: Record<string, unknown>) => {
       clock += 60_000;
-      const body = JSON.stringify({ triggerEvent, createdAt: new Date(clock).toISOString(), payload: { attendees: [{ email: 'lea@example.org', name: 'Lea' }], ...payload } });
+      const body = JSON.stringify({
+        triggerEvent,
+        createdAt: new Date(clock).toISOString(),
+        payload: { attendees: [{ email: 'lea@example.org', name: 'Lea' }], ...payload },
+      });
       return postRaw(t, c.url, body, { 'x-cal-signature-256': sign('cal-hook-secret', body).slice('sha256='.length) });
     };
-    const rescheduled = (uid: string, from: string) => ({ uid, rescheduleUid: from, rescheduleId: 1, rescheduleStartTime: '2026-06-10T10:00:00Z', status: 'ACCEPTED' });
+    const rescheduled = (uid: string, from: string) => ({
+      uid,
+      rescheduleUid: from,
+      rescheduleId: 1,
+      rescheduleStartTime: '2026-06-10T10:00:00Z',
+      status: 'ACCEPTED',
+    });
     const book = async (c: { base: string; outboxId: string; url: string }) => {
       const res = await request(t.app)
         .post(`${c.base}/send`)
-        .send({ channel: 'cal-com', outboxId: c.outboxId, to: 'lea@example.org', payload: { start: '2026-06-10T10:00:00Z', attendee: { name: 'Lea', email: 'lea@example.org', timeZone: 'Europe/Paris' } } });
+        .send({
+          channel: 'cal-com',
+          outboxId: c.outboxId,
+          to: 'lea@example.org',
+          payload: { start: '2026-06-10T10:00:00Z', attendee: { name: 'Lea', email: 'lea@example.org', timeZone: 'Europe/Paris' } },
+        });
       expect(res.body.status, JSON.stringify(res.body)).toBe('sent');
       const uid = (await activity(c, res.body.id)).providerMessageId as string;
       expect(uid).toMatch(/^bk_\d+$/);
@@ -72,11 +91,16 @@ function suite(backend: 'pglite' | 'postgres') {
       const b = await book(c);
       expect((await hook(c, 'BOOKING_RESCHEDULED', rescheduled('bk_moved', b.uid))).body).toEqual({ received: 1, recorded: 1 });
       expect(await activity(c, b.id)).toMatchObject({ deliveryStatus: 'booking_rescheduled' });
-      expect((await hook(c, 'BOOKING_CANCELLED', { uid: 'bk_moved', status: 'CANCELLED', cancellationReason: 'no longer needed' })).body).toEqual({ received: 1, recorded: 1 });
+      expect(
+        (await hook(c, 'BOOKING_CANCELLED', { uid: 'bk_moved', status: 'CANCELLED', cancellationReason: 'no longer needed' })).body,
+      ).toEqual({ received: 1, recorded: 1 });
       expect(await activity(c, b.id)).toMatchObject({
         status: 'sent',
         deliveryStatus: 'booking_cancelled',
-        deliveryEvents: [{ state: 'booking_rescheduled' }, { state: 'booking_cancelled', error: { code: 'booking_cancelled', message: 'no longer needed' } }],
+        deliveryEvents: [
+          { state: 'booking_rescheduled' },
+          { state: 'booking_cancelled', error: { code: 'booking_cancelled', message: 'no longer needed' } },
+        ],
       });
     });
 
@@ -88,7 +112,11 @@ function suite(backend: 'pglite' | 'postgres') {
       await t.rt.engine.rebuild('activity_aliases');
       expect((await hook(c, 'BOOKING_CANCELLED', { uid: 'bk_third', status: 'CANCELLED' })).body.recorded).toBe(1);
       const a = await activity(c, b.id);
-      expect(a.deliveryEvents.map((e: { state: string }) => e.state)).toEqual(['booking_rescheduled', 'booking_rescheduled', 'booking_cancelled']);
+      expect(a.deliveryEvents.map((e: { state: string }) => e.state)).toEqual([
+        'booking_rescheduled',
+        'booking_rescheduled',
+        'booking_cancelled',
+      ]);
       expect(a.deliveryStatus).toBe('booking_cancelled');
       // Another company's webhook naming the same uid finds nothing of this one's.
       const other = await webhookCompany(t, 'cal-com', { eventTypeId: 42, baseUrl: cal.url }, 'cal-hook-secret');
@@ -98,9 +126,12 @@ function suite(backend: 'pglite' | 'postgres') {
   });
 
   describe('LinkedIn (Unipile): the member found when sending to a profile', () => {
-    const hook = (c: { url: string }, body: Record<string, unknown>) => postRaw(t, c.url, JSON.stringify(body), { 'unipile-auth': 'unipile-shared-secret' });
+    const hook = (c: { url: string }, body: Record<string, unknown>) =>
+      postRaw(t, c.url, JSON.stringify(body), { 'unipile-auth': 'unipile-shared-secret' });
     const invite = async (c: { base: string; outboxId: string }, to: string) => {
-      const res = await request(t.app).post(`${c.base}/send`).send({ channel: 'linkedin', outboxId: c.outboxId, to, payload: { kind: 'invitation', note: 'Hello' } });
+      const res = await request(t.app)
+        .post(`${c.base}/send`)
+        .send({ channel: 'linkedin', outboxId: c.outboxId, to, payload: { kind: 'invitation', note: 'Hello' } });
       expect(res.body.status, JSON.stringify(res.body)).toBe('sent');
       return res.body.id as string;
     };
@@ -133,17 +164,33 @@ function suite(backend: 'pglite' | 'postgres') {
         webhook_name: 'Webhook demo',
         message_id: 'ykmhfXlRW0W_cqReJYrfBw',
         message: 'Happy to connect',
-        sender: { attendee_id: 'C8zaRZTlVcmfnke_Vai4Gg', attendee_name: 'Julien Crépieux', attendee_provider_id: MEMBER, attendee_profile_url: `https://www.linkedin.com/in/${MEMBER}/` },
+        sender: {
+          attendee_id: 'C8zaRZTlVcmfnke_Vai4Gg',
+          attendee_name: 'Julien Crépieux',
+          attendee_provider_id: MEMBER,
+          attendee_profile_url: `https://www.linkedin.com/in/${MEMBER}/`,
+        },
       });
       // On the contact (the messaging window) and on the invitation it answers.
       expect(reply.body).toEqual({ received: 1, recorded: 2 });
-      expect((await activity(c, id)).deliveryEvents).toContainEqual({ type: 'reply', at: new Date(clock).toISOString(), text: 'Happy to connect', providerEventId: 'unipile:ykmhfXlRW0W_cqReJYrfBw' });
+      expect((await activity(c, id)).deliveryEvents).toContainEqual({
+        type: 'reply',
+        at: new Date(clock).toISOString(),
+        text: 'Happy to connect',
+        providerEventId: 'unipile:ykmhfXlRW0W_cqReJYrfBw',
+      });
     });
 
     it('a new relation named by another product id is matched by its profile URL, in any spelling', async () => {
       const c = await webhookCompany(t, 'linkedin', { accountId: 'acc-sales-nav', baseUrl: unipile.url }, 'unipile-shared-secret');
       const id = await invite(c, 'julien-crepieux');
-      const accepted = await hook(c, { event: 'new_relation', account_id: 'acc-sales-nav', account_type: 'LINKEDIN', user_provider_id: SALES_NAV_MEMBER, user_profile_url: 'http://LinkedIn.com/in/Julien-Crepieux/' });
+      const accepted = await hook(c, {
+        event: 'new_relation',
+        account_id: 'acc-sales-nav',
+        account_type: 'LINKEDIN',
+        user_provider_id: SALES_NAV_MEMBER,
+        user_profile_url: 'http://LinkedIn.com/in/Julien-Crepieux/',
+      });
       expect(accepted.body).toEqual({ received: 1, recorded: 1 });
       expect(await activity(c, id)).toMatchObject({ deliveryStatus: 'accepted' });
     });
@@ -151,4 +198,6 @@ function suite(backend: 'pglite' | 'postgres') {
 }
 
 describe('matching webhooks to sends by the names they learnt (PGlite)', () => suite('pglite'));
-describe.skipIf(!TEST_DATABASE_URL)(`matching webhooks to sends by the names they learnt (PostgreSQL)${POSTGRES_SKIP_REASON}`, () => suite('postgres'));
+describe.skipIf(!TEST_DATABASE_URL)(`matching webhooks to sends by the names they learnt (PostgreSQL)${POSTGRES_SKIP_REASON}`, () =>
+  suite('postgres'),
+);

@@ -29,7 +29,10 @@ describe('signatures', () => {
   });
   it('email: X-CRM-Signature-256 sha256=<hex> of "<X-CRM-Timestamp>.<raw body>", within 5 minutes of our clock', () => {
     const at = (offsetS: number) => String(Math.floor(NOW.getTime() / 1000) + offsetS);
-    const signed = (ts: string, secret = 's', text = '{"a":1}') => ({ 'x-crm-timestamp': ts, 'x-crm-signature-256': `sha256=${hex(secret, `${ts}.${text}`)}` });
+    const signed = (ts: string, secret = 's', text = '{"a":1}') => ({
+      'x-crm-timestamp': ts,
+      'x-crm-signature-256': `sha256=${hex(secret, `${ts}.${text}`)}`,
+    });
     expect(emailWebhook.verify(body, signed(at(0)), 's', NOW)).toBe(true);
     expect(emailWebhook.verify(body, signed(at(-300)), 's', NOW)).toBe(true);
     expect(emailWebhook.verify(body, signed(at(300)), 's', NOW)).toBe(true);
@@ -42,9 +45,14 @@ describe('signatures', () => {
     expect(emailWebhook.verify(body, signed(at(0), 's', '{"a":2}'), 's', NOW)).toBe(false);
     // The former scheme (the body alone, no timestamp) is no longer accepted.
     expect(emailWebhook.verify(body, { 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(false);
-    expect(emailWebhook.verify(body, { 'x-crm-timestamp': at(0), 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(false);
-    for (const ts of ['', '-1', '1.5', ' 1', '0x10', '1e9', at(0).padStart(13, '0')]) expect(emailWebhook.verify(body, signed(ts), 's', NOW), ts).toBe(false);
-    expect(emailWebhook.verify(body, { 'x-hub-signature-256': signed(at(0))['x-crm-signature-256'], 'x-crm-timestamp': at(0) }, 's', NOW)).toBe(false);
+    expect(emailWebhook.verify(body, { 'x-crm-timestamp': at(0), 'x-crm-signature-256': `sha256=${hex('s', '{"a":1}')}` }, 's', NOW)).toBe(
+      false,
+    );
+    for (const ts of ['', '-1', '1.5', ' 1', '0x10', '1e9', at(0).padStart(13, '0')])
+      expect(emailWebhook.verify(body, signed(ts), 's', NOW), ts).toBe(false);
+    expect(
+      emailWebhook.verify(body, { 'x-hub-signature-256': signed(at(0))['x-crm-signature-256'], 'x-crm-timestamp': at(0) }, 's', NOW),
+    ).toBe(false);
   });
 });
 
@@ -57,7 +65,16 @@ describe('payloads', () => {
           {
             id: 'W',
             changes: [
-              { field: 'messages', value: { metadata: { phone_number_id: '123456' }, statuses: [{ id: 'wamid.A', status: 'delivered', timestamp: '1780304400', recipient_id: '33611111111' }, { id: 'wamid.A', status: 'deleted' }] } },
+              {
+                field: 'messages',
+                value: {
+                  metadata: { phone_number_id: '123456' },
+                  statuses: [
+                    { id: 'wamid.A', status: 'delivered', timestamp: '1780304400', recipient_id: '33611111111' },
+                    { id: 'wamid.A', status: 'deleted' },
+                  ],
+                },
+              },
               { field: 'account_update', value: {} },
             ],
           },
@@ -66,7 +83,15 @@ describe('payloads', () => {
       NOW,
     );
     expect(notices).toEqual([
-      { kind: 'delivery', providerEventId: 'wa:wamid.A:delivered', providerMessageIds: ['wamid.A'], state: 'delivered', at: '2026-06-01T09:00:00.000Z', account: '123456', recipients: ['+33611111111'] },
+      {
+        kind: 'delivery',
+        providerEventId: 'wa:wamid.A:delivered',
+        providerMessageIds: ['wamid.A'],
+        state: 'delivered',
+        at: '2026-06-01T09:00:00.000Z',
+        account: '123456',
+        recipients: ['+33611111111'],
+      },
     ]);
   });
   it('Instagram: messages (not echoes), read and delivery receipts', () => {
@@ -78,8 +103,18 @@ describe('payloads', () => {
             id: '1789',
             time: 1,
             messaging: [
-              { sender: { id: 'U1' }, recipient: { id: '1789' }, timestamp: 1780304400000, message: { mid: 'm1', text: 'hey', reply_to: { mid: 'm0' } } },
-              { sender: { id: '1789' }, recipient: { id: 'U1' }, timestamp: 1780304400000, message: { mid: 'm2', text: 'ours', is_echo: true } },
+              {
+                sender: { id: 'U1' },
+                recipient: { id: '1789' },
+                timestamp: 1780304400000,
+                message: { mid: 'm1', text: 'hey', reply_to: { mid: 'm0' } },
+              },
+              {
+                sender: { id: '1789' },
+                recipient: { id: 'U1' },
+                timestamp: 1780304400000,
+                message: { mid: 'm2', text: 'ours', is_echo: true },
+              },
               { sender: { id: 'U1' }, recipient: { id: '1789' }, timestamp: 1780304401000, read: { mid: 'm0' } },
               { sender: { id: 'U1' }, recipient: { id: '1789' }, timestamp: 1780304401000, delivery: { mids: ['m0'], watermark: 1 } },
             ],
@@ -97,8 +132,20 @@ describe('payloads', () => {
   });
   it('cal.com: bookings created, rescheduled (matched by the original uid too), cancelled; PING ignored', () => {
     expect(calComWebhook.parse({ triggerEvent: 'PING', createdAt: NOW.toISOString(), payload: {} }, NOW)).toEqual([]);
-    const [n] = calComWebhook.parse({ triggerEvent: 'BOOKING_RESCHEDULED', createdAt: NOW.toISOString(), payload: { uid: 'new', rescheduleUid: 'old', attendees: [{ email: 'a@example.org' }] } }, NOW);
-    expect(n).toMatchObject({ kind: 'delivery', state: 'booking_rescheduled', providerMessageIds: ['new', 'old'], recipients: ['a@example.org'] });
+    const [n] = calComWebhook.parse(
+      {
+        triggerEvent: 'BOOKING_RESCHEDULED',
+        createdAt: NOW.toISOString(),
+        payload: { uid: 'new', rescheduleUid: 'old', attendees: [{ email: 'a@example.org' }] },
+      },
+      NOW,
+    );
+    expect(n).toMatchObject({
+      kind: 'delivery',
+      state: 'booking_rescheduled',
+      providerMessageIds: ['new', 'old'],
+      recipients: ['a@example.org'],
+    });
     // cal.com builds BOOKING_RESCHEDULED from the new booking (`uid: params.evt.uid`) and adds the one it replaces
     // (`rescheduleUid: dto.rescheduleUid`, which handleNewBooking sets from the request's rescheduleUid): calcom/cal.com
     // packages/features/webhooks/lib/factory/versioned/v2021-10-20/BookingPayloadBuilder.ts. The send learns the new uid.
@@ -106,15 +153,52 @@ describe('payloads', () => {
     const [created] = calComWebhook.parse({ triggerEvent: 'BOOKING_CREATED', createdAt: NOW.toISOString(), payload: { uid: 'new' } }, NOW);
     expect(created).not.toHaveProperty('newProviderMessageId');
     // A reschedule naming no other booking (cal.com keeps the uid of a seated booking) teaches nothing new.
-    const [same] = calComWebhook.parse({ triggerEvent: 'BOOKING_RESCHEDULED', createdAt: NOW.toISOString(), payload: { uid: 'new', rescheduleUid: 'new' } }, NOW);
+    const [same] = calComWebhook.parse(
+      { triggerEvent: 'BOOKING_RESCHEDULED', createdAt: NOW.toISOString(), payload: { uid: 'new', rescheduleUid: 'new' } },
+      NOW,
+    );
     expect(same).not.toHaveProperty('newProviderMessageId');
     expect(() => calComWebhook.parse({ payload: {} }, NOW)).toThrow(WebhookPayloadError);
   });
   it('Unipile: a reply, an accepted invitation; our own message is not a reply', () => {
-    const reply = unipileWebhook.parse({ event: 'message_received', account_id: 'acc', message_id: 'msg1', message: 'Sure', timestamp: NOW.toISOString(), sender: { attendee_provider_id: 'ACoA1' } }, NOW);
-    expect(reply).toEqual([{ kind: 'message', providerEventId: 'unipile:msg1', account: 'acc', from: 'ACoA1', at: NOW.toISOString(), text: 'Sure', inReplyTo: null }]);
-    expect(unipileWebhook.parse({ event: 'message_received', account_id: 'acc', message_id: 'm', sender: { attendee_provider_id: 'ME' }, account_info: { user_id: 'ME' } }, NOW)).toEqual([]);
-    const [accepted] = unipileWebhook.parse({ event: 'new_relation', account_id: 'acc', user_provider_id: 'ACoA2', user_public_identifier: 'jane-doe' }, NOW);
+    const reply = unipileWebhook.parse(
+      {
+        event: 'message_received',
+        account_id: 'acc',
+        message_id: 'msg1',
+        message: 'Sure',
+        timestamp: NOW.toISOString(),
+        sender: { attendee_provider_id: 'ACoA1' },
+      },
+      NOW,
+    );
+    expect(reply).toEqual([
+      {
+        kind: 'message',
+        providerEventId: 'unipile:msg1',
+        account: 'acc',
+        from: 'ACoA1',
+        at: NOW.toISOString(),
+        text: 'Sure',
+        inReplyTo: null,
+      },
+    ]);
+    expect(
+      unipileWebhook.parse(
+        {
+          event: 'message_received',
+          account_id: 'acc',
+          message_id: 'm',
+          sender: { attendee_provider_id: 'ME' },
+          account_info: { user_id: 'ME' },
+        },
+        NOW,
+      ),
+    ).toEqual([]);
+    const [accepted] = unipileWebhook.parse(
+      { event: 'new_relation', account_id: 'acc', user_provider_id: 'ACoA2', user_public_identifier: 'jane-doe' },
+      NOW,
+    );
     expect(accepted).toMatchObject({ kind: 'delivery', state: 'accepted', recipients: ['ACoA2', 'jane-doe'], at: NOW.toISOString() });
   });
   it('email: hard bounces and complaints feed suppression, soft bounces do not', () => {
@@ -133,7 +217,9 @@ describe('payloads', () => {
     ]);
     expect(notices[0]).toMatchObject({ providerMessageIds: ['abc@mail', '<abc@mail>'] });
     expect(notices[2]!.providerEventId).toBe('email:evt-9');
-    expect(() => emailWebhook.parse({ type: 'opened', messageId: 'x', recipient: 'a@b.c', at: NOW.toISOString() }, NOW)).toThrow(WebhookPayloadError);
+    expect(() => emailWebhook.parse({ type: 'opened', messageId: 'x', recipient: 'a@b.c', at: NOW.toISOString() }, NOW)).toThrow(
+      WebhookPayloadError,
+    );
   });
 });
 
@@ -150,14 +236,35 @@ describe('WhatsApp, as Meta documents it', () => {
   const BSUID = 'US.13491208655302741918';
   const envelope = (value: Record<string, unknown>) => ({
     object: 'whatsapp_business_account',
-    entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' }, ...value } }] }],
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              ...value,
+            },
+          },
+        ],
+      },
+    ],
   });
   const messages = (value: Record<string, unknown>) => whatsappWebhook.parse(envelope(value), NOW).filter((n) => n.kind === 'message');
 
   it('a message from a username user (no from, the BSUID in contacts) is recorded under the BSUID', () => {
     const notices = messages({
       contacts: [{ profile: { name: 'Sheena Nelson', username: '@sheena' }, user_id: BSUID }],
-      messages: [{ id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=', timestamp: '1780304400', type: 'text', text: { body: 'Does it come in another color?' } }],
+      messages: [
+        {
+          id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=',
+          timestamp: '1780304400',
+          type: 'text',
+          text: { body: 'Does it come in another color?' },
+        },
+      ],
     });
     expect(notices).toEqual([expect.objectContaining({ kind: 'message', from: BSUID, text: 'Does it come in another color?' })]);
   });
@@ -228,7 +335,14 @@ describe('WhatsApp, as Meta documents it', () => {
     const notices = messages({
       contacts,
       messages: [
-        { from: '33611111111', id: 'wamid.b', timestamp: '1780304400', type: 'interactive', context, interactive: { type: 'button_reply', button_reply: { id: 'book-yes', title: 'Yes, book me' } } },
+        {
+          from: '33611111111',
+          id: 'wamid.b',
+          timestamp: '1780304400',
+          type: 'interactive',
+          context,
+          interactive: { type: 'button_reply', button_reply: { id: 'book-yes', title: 'Yes, book me' } },
+        },
         {
           from: '33611111111',
           id: 'wamid.l',
@@ -237,12 +351,23 @@ describe('WhatsApp, as Meta documents it', () => {
           context,
           interactive: { type: 'list_reply', list_reply: { id: 'slot-tue', title: 'Tuesday', description: '10:00 to 10:30' } },
         },
-        { from: '33611111111', id: 'wamid.q', timestamp: '1780304402', type: 'button', context, button: { payload: 'STOP_PROMOS', text: 'Stop promotions' } },
+        {
+          from: '33611111111',
+          id: 'wamid.q',
+          timestamp: '1780304402',
+          type: 'button',
+          context,
+          button: { payload: 'STOP_PROMOS', text: 'Stop promotions' },
+        },
       ],
     });
     expect(notices.map((n) => n.kind === 'message' && { text: n.text, choice: n.choice, inReplyTo: n.inReplyTo })).toEqual([
       { text: 'Yes, book me', choice: { kind: 'button', id: 'book-yes', title: 'Yes, book me' }, inReplyTo: 'wamid.OURS' },
-      { text: 'Tuesday\n10:00 to 10:30', choice: { kind: 'list', id: 'slot-tue', title: 'Tuesday', description: '10:00 to 10:30' }, inReplyTo: 'wamid.OURS' },
+      {
+        text: 'Tuesday\n10:00 to 10:30',
+        choice: { kind: 'list', id: 'slot-tue', title: 'Tuesday', description: '10:00 to 10:30' },
+        inReplyTo: 'wamid.OURS',
+      },
       { text: 'Stop promotions', choice: { kind: 'quick_reply', id: 'STOP_PROMOS', title: 'Stop promotions' }, inReplyTo: 'wamid.OURS' },
     ]);
   });

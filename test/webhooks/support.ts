@@ -35,7 +35,14 @@ export function graphAdapter(): ChannelAdapter {
 /** A company with a Meta outbox whose webhook is signed with `appSecret`; everyone allowed, everything auto-approved. */
 export async function metaCompany(
   t: TestApp,
-  opts: { channel: 'whatsapp' | 'instagram'; baseUrl: string; appSecret: string; verifyToken?: string; autoApprove?: boolean; account?: string },
+  opts: {
+    channel: 'whatsapp' | 'instagram';
+    baseUrl: string;
+    appSecret: string;
+    verifyToken?: string;
+    autoApprove?: boolean;
+    account?: string;
+  },
 ) {
   const companyId = randomUUID();
   const base = `/api/companies/${companyId}/crm`;
@@ -49,15 +56,32 @@ export async function metaCompany(
     .send({
       channel: opts.channel,
       secretRef: token.body.ref,
-      config: { ...accountField, baseUrl: opts.baseUrl, webhook: { secretRef: app.body.ref, ...(opts.verifyToken ? { verifyToken: opts.verifyToken } : {}) } },
+      config: {
+        ...accountField,
+        baseUrl: opts.baseUrl,
+        webhook: { secretRef: app.body.ref, ...(opts.verifyToken ? { verifyToken: opts.verifyToken } : {}) },
+      },
       dailyCap: 100,
     });
   expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
   expect((await request(t.app).post(`${base}/allowlist`).send({ pattern: '*' })).status).toBe(201);
   if (opts.autoApprove ?? true) {
-    expect((await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel: opts.channel }, action: 'auto_approve', priority: 10 })).status).toBe(201);
+    expect(
+      (
+        await request(t.app)
+          .post(`${base}/approval-rules`)
+          .send({ predicate: { channel: opts.channel }, action: 'auto_approve', priority: 10 })
+      ).status,
+    ).toBe(201);
   }
-  return { companyId, base, outboxId: outbox.body.id as string, credentialId: token.body.id as string, account, hook: `/api/webhooks/${opts.channel}/${outbox.body.id as string}` };
+  return {
+    companyId,
+    base,
+    outboxId: outbox.body.id as string,
+    credentialId: token.body.id as string,
+    account,
+    hook: `/api/webhooks/${opts.channel}/${outbox.body.id as string}`,
+  };
 }
 
 /** Posts a body exactly as given (the signature is over these bytes). */
@@ -74,7 +98,16 @@ const waEnvelope = (phoneNumberId: string, value: Record<string, unknown>) =>
     entry: [
       {
         id: 'WABA',
-        changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId }, ...value } }],
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
+              ...value,
+            },
+          },
+        ],
       },
     ],
   });
@@ -83,30 +116,60 @@ const waTime = (at: Date) => String(Math.floor(at.getTime() / 1000));
 
 export const waStatus = (phoneNumberId: string, s: { id: string; status: string; at: Date; recipient: string; errors?: unknown[] }) =>
   waEnvelope(phoneNumberId, {
-    statuses: [{ id: s.id, status: s.status, timestamp: waTime(s.at), recipient_id: s.recipient.replace('+', ''), ...(s.errors ? { errors: s.errors } : {}) }],
+    statuses: [
+      {
+        id: s.id,
+        status: s.status,
+        timestamp: waTime(s.at),
+        recipient_id: s.recipient.replace('+', ''),
+        ...(s.errors ? { errors: s.errors } : {}),
+      },
+    ],
   });
 
 export const waMessage = (phoneNumberId: string, m: { id: string; from: string; at: Date; text: string; contextId?: string }) =>
   waEnvelope(phoneNumberId, {
     contacts: [{ profile: { name: 'Ana' }, wa_id: m.from.replace('+', '') }],
     messages: [
-      { from: m.from.replace('+', ''), id: m.id, timestamp: waTime(m.at), type: 'text', text: { body: m.text }, ...(m.contextId ? { context: { from: '15550001111', id: m.contextId } } : {}) },
+      {
+        from: m.from.replace('+', ''),
+        id: m.id,
+        timestamp: waTime(m.at),
+        type: 'text',
+        text: { body: m.text },
+        ...(m.contextId ? { context: { from: '15550001111', id: m.contextId } } : {}),
+      },
     ],
   });
 
 export const igMessage = (igUserId: string, m: { mid: string; from: string; at: Date; text: string }) =>
   JSON.stringify({
     object: 'instagram',
-    entry: [{ id: igUserId, time: m.at.getTime(), messaging: [{ sender: { id: m.from }, recipient: { id: igUserId }, timestamp: m.at.getTime(), message: { mid: m.mid, text: m.text } }] }],
+    entry: [
+      {
+        id: igUserId,
+        time: m.at.getTime(),
+        messaging: [
+          { sender: { id: m.from }, recipient: { id: igUserId }, timestamp: m.at.getTime(), message: { mid: m.mid, text: m.text } },
+        ],
+      },
+    ],
   });
 
 /** A company with one outbox of the channel, its webhook secret `hookSecret`; everyone allowed, auto-approved. */
-export async function webhookCompany(t: TestApp, channel: 'email' | 'cal-com' | 'linkedin', config: Record<string, unknown>, hookSecret: string) {
+export async function webhookCompany(
+  t: TestApp,
+  channel: 'email' | 'cal-com' | 'linkedin',
+  config: Record<string, unknown>,
+  hookSecret: string,
+) {
   const companyId = randomUUID();
   const base = `/api/companies/${companyId}/crm`;
   const cred = (await request(t.app).post(`${base}/secrets`).send({ name: 'cred', value: 'smtp://u:p@127.0.0.1:1' })).body.ref;
   const hook = (await request(t.app).post(`${base}/secrets`).send({ name: 'hook', value: hookSecret })).body.ref;
-  const outbox = await request(t.app).post(`${base}/outboxes`).send({ channel, secretRef: cred, config: { ...config, webhook: { secretRef: hook } } });
+  const outbox = await request(t.app)
+    .post(`${base}/outboxes`)
+    .send({ channel, secretRef: cred, config: { ...config, webhook: { secretRef: hook } } });
   expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
   await request(t.app).post(`${base}/allowlist`).send({ pattern: '*' });
   await request(t.app).post(`${base}/approval-rules`).send({ predicate: { channel }, action: 'auto_approve', priority: 10 });

@@ -36,7 +36,12 @@ export class Approvals {
       // Per item: a long batch must not stamp its last activities with a time the reconciler finds stale.
       const at = this.ctx.deps.now();
       const now = at.toISOString();
-      const a = await approval(this.ctx.deps.store, approvalId, { actor, now: at }, (s) => ({ type: 'GrantApproval', companyId, by: s.by, now: s.now }));
+      const a = await approval(this.ctx.deps.store, approvalId, { actor, now: at }, (s) => ({
+        type: 'GrantApproval',
+        companyId,
+        by: s.by,
+        now: s.now,
+      }));
       positions.add(a.position);
       const activity = await ActivityHandle.load(this.ctx.deps.store, activityId, actor, positions);
       await activity.apply([{ type: 'ApproveActivity', approvalId, ruleId: null, by: actorLabel(actor), now }]);
@@ -53,7 +58,13 @@ export class Approvals {
     const now = at.toISOString();
     const results = [];
     for (const { approvalId, activityId } of approvals) {
-      const a = await approval(this.ctx.deps.store, approvalId, { actor, now: at }, (s) => ({ type: 'RejectApproval', companyId, by: s.by, reason, now: s.now }));
+      const a = await approval(this.ctx.deps.store, approvalId, { actor, now: at }, (s) => ({
+        type: 'RejectApproval',
+        companyId,
+        by: s.by,
+        reason,
+        now: s.now,
+      }));
       positions.add(a.position);
       const activity = await ActivityHandle.load(this.ctx.deps.store, activityId, actor, positions);
       const s = await activity.apply([{ type: 'RejectActivity', approvalId, by: actorLabel(actor), reason, now }]);
@@ -64,7 +75,10 @@ export class Approvals {
 
   private async checkPending(companyId: string, approvalIds: string[]) {
     const states = await Promise.all(
-      approvalIds.map(async (approvalId) => ({ approvalId, state: (await loadAggregate(this.ctx.deps.store, approvalStream(approvalId), approvalDecider)).state })),
+      approvalIds.map(async (approvalId) => ({
+        approvalId,
+        state: (await loadAggregate(this.ctx.deps.store, approvalStream(approvalId), approvalDecider)).state,
+      })),
     );
     const refused = states.filter(({ state }) => state.status !== 'pending' || state.companyId !== companyId).map((s) => s.approvalId);
     if (refused.length > 0) {
@@ -94,7 +108,14 @@ export class Approvals {
     ])) as [OutboxState, AllowlistState, ...SuppressionState[]];
     const outbox = liveOutbox(outboxState, request.companyId, request.outboxId);
     if (!outbox) {
-      return activity.apply([{ type: 'RecordFailed', error: { code: 'outbox_deleted', message: 'the outbox was deleted' }, quotaRefunded: false, now: now.toISOString() }]);
+      return activity.apply([
+        {
+          type: 'RecordFailed',
+          error: { code: 'outbox_deleted', message: 'the outbox was deleted' },
+          quotaRefunded: false,
+          now: now.toISOString(),
+        },
+      ]);
     }
     let suppressions = loaded;
     let unresolved: ActivityError | null = null;
@@ -104,13 +125,36 @@ export class Approvals {
       if ('error' in resolved) unresolved = resolved.error;
       else {
         keys = recipientKeys(channel, resolved.to, resolved.aliases);
-        suppressions = await suppressionsOf(cache, request.companyId, keys, channel, new Map(suppressionStreams.map((st, i) => [st, loaded[i]!])));
+        suppressions = await suppressionsOf(
+          cache,
+          request.companyId,
+          keys,
+          channel,
+          new Map(suppressionStreams.map((st, i) => [st, loaded[i]!])),
+        );
       }
     }
     const decision = decideSend(
-      { channel: outbox.channel, dryRun: false, keys, niche: request.niche, tags: request.tags, approvedByPerson: true, needsPerson: false, approvalId: '', quota: outbox, now },
+      {
+        channel: outbox.channel,
+        dryRun: false,
+        keys,
+        niche: request.niche,
+        tags: request.tags,
+        approvedByPerson: true,
+        needsPerson: false,
+        approvalId: '',
+        quota: outbox,
+        now,
+      },
       // The rules were asked when the send was requested; a person's approval stands in for them now.
-      { allowlist, suppressions, rules: approvalRulesDecider.initialState(), unresolved, windowClosed: await windowRefusal(cache, request, outbox, now) },
+      {
+        allowlist,
+        suppressions,
+        rules: approvalRulesDecider.initialState(),
+        unresolved,
+        windowClosed: await windowRefusal(cache, request, outbox, now),
+      },
     );
     if (decision.next.kind !== 'reserve') return activity.apply(decision.commands);
     const claim = decision.next;

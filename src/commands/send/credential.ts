@@ -24,7 +24,12 @@ export async function credentialOf(ctx: SendContext, outbox: LiveOutbox, activit
     return openSecret(secret, ref, ctx.deps.masterKey, outbox.companyId).value;
   } catch (err) {
     if (err instanceof SecretDecryptionError) {
-      ctx.logger.error('the outbox credential cannot be opened with the secrets master key of this instance', { activityId, outboxId: outbox.outboxId, credentialId: ref.secretId, error: err });
+      ctx.logger.error('the outbox credential cannot be opened with the secrets master key of this instance', {
+        activityId,
+        outboxId: outbox.outboxId,
+        credentialId: ref.secretId,
+        error: err,
+      });
     }
     throw err;
   }

@@ -43,7 +43,12 @@ export class Delivery {
       return this.recordOutcome(activity, { type: 'RecordFailed', error, quotaRefunded: refund, now: now().toISOString() });
     }
     // Sent. If this record cannot be written, nothing is refunded or re-sent.
-    return this.recordOutcome(activity, { type: 'RecordSent', providerMessageId: sent.providerMessageId, recipientAliases: sent.recipientAliases, now: now().toISOString() });
+    return this.recordOutcome(activity, {
+      type: 'RecordSent',
+      providerMessageId: sent.providerMessageId,
+      recipientAliases: sent.recipientAliases,
+      now: now().toISOString(),
+    });
   }
 
   /**

@@ -14,7 +14,10 @@ export async function settleInterrupted(ctx: SendContext, activityId: string, ac
   const now = ctx.deps.now();
   const interrupted = (state: ActivityState) => {
     if (!['requested', 'approved', 'dispatching'].includes(state.status)) return false;
-    const leaseEnd = state.status === 'dispatching' && state.leaseUntil ? Date.parse(state.leaseUntil) : Date.parse(state.updatedAt ?? '') + ctx.deps.leaseMs;
+    const leaseEnd =
+      state.status === 'dispatching' && state.leaseUntil
+        ? Date.parse(state.leaseUntil)
+        : Date.parse(state.updatedAt ?? '') + ctx.deps.leaseMs;
     return leaseEnd <= now.getTime();
   };
   try {

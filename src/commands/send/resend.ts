@@ -16,7 +16,13 @@ import type { Sender } from './send.js';
  * leaves a decision naming an activity that does not exist: the next resend call completes it (the first
  * append of the derived id is `no_stream`, so completions race safely) rather than refuse it for good.
  */
-export async function resend(ctx: SendContext, sender: Sender, companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+export async function resend(
+  ctx: SendContext,
+  sender: Sender,
+  companyId: string,
+  activityId: string,
+  actor: Actor,
+): Promise<{ result: SendResult; position: Position | null }> {
   const original = await ActivityHandle.load(ctx.deps.store, activityId, actor, new Positions());
   const request = original.state.request;
   if (!request || request.companyId !== companyId) throw new DomainError('not_found', 'activity not found');
@@ -34,7 +40,15 @@ export async function resend(ctx: SendContext, sender: Sender, companyId: string
   try {
     return await sender.send(
       companyId,
-      { channel: request.channel, outboxId: request.outboxId, to: request.to, payload: request.payload, contentPieceId: request.contentPieceId, tags: request.tags, clientDedupKey: null },
+      {
+        channel: request.channel,
+        outboxId: request.outboxId,
+        to: request.to,
+        payload: request.payload,
+        contentPieceId: request.contentPieceId,
+        tags: request.tags,
+        clientDedupKey: null,
+      },
       actor,
       {
         activityId: resentAs,

@@ -1,6 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { outgoingMessage } from '../../channels/outgoing.js';
-import { type ActivityCommand, type ActivityError, type ActivityRequest, type ActivityState, ANSWERABLE, activityDecider, activityStream } from '../../domain/activity.js';
+import {
+  type ActivityCommand,
+  type ActivityError,
+  type ActivityRequest,
+  type ActivityState,
+  ANSWERABLE,
+  activityDecider,
+  activityStream,
+} from '../../domain/activity.js';
 import { type AllowlistState, allowlistDecider, allowlistStream } from '../../domain/allowlist.js';
 import { type ApprovalRulesState, approvalRulesDecider, approvalRulesStream } from '../../domain/approval-rules.js';
 import { canonicalJson } from '../../domain/canonical-json.js';
@@ -66,14 +74,28 @@ export class Sender {
     private readonly delivery: Delivery,
   ) {}
 
-  async send(companyId: string, req: SendRequest, actor: Actor, resend?: ResendPlan): Promise<{ result: SendResult; position: Position | null }> {
+  async send(
+    companyId: string,
+    req: SendRequest,
+    actor: Actor,
+    resend?: ResendPlan,
+  ): Promise<{ result: SendResult; position: Position | null }> {
     const { deps, cache } = this.ctx;
     const positions = new Positions();
     const now = deps.now();
     const iso = now.toISOString();
     const tags = [...new Set(req.tags ?? [])].sort();
     const requestHash = createHash('sha256')
-      .update(canonicalJson({ channel: req.channel, outboxId: req.outboxId, to: req.to, payload: req.payload, contentPieceId: req.contentPieceId ?? null, tags }))
+      .update(
+        canonicalJson({
+          channel: req.channel,
+          outboxId: req.outboxId,
+          to: req.to,
+          payload: req.payload,
+          contentPieceId: req.contentPieceId ?? null,
+          tags,
+        }),
+      )
       .digest('hex');
     const activityId = resend?.activityId ?? (req.clientDedupKey ? dedupActivityId(companyId, req.clientDedupKey) : randomUUID());
 
@@ -96,7 +118,13 @@ export class Sender {
       if ('error' in resolved) unresolved = resolved.error;
       else {
         ({ to, aliases: recipientAliases } = resolved);
-        suppressions = await suppressionsOf(cache, companyId, recipientKeys(outbox.channel, to, recipientAliases), outbox.channel, facts.suppressions);
+        suppressions = await suppressionsOf(
+          cache,
+          companyId,
+          recipientKeys(outbox.channel, to, recipientAliases),
+          outbox.channel,
+          facts.suppressions,
+        );
       }
     }
     let niche = outbox.niche;
@@ -140,7 +168,13 @@ export class Sender {
         quota: outbox,
         now,
       },
-      { allowlist: facts.allowlist, suppressions, rules: facts.rules, unresolved, windowClosed: await windowRefusal(cache, request, outbox, now) },
+      {
+        allowlist: facts.allowlist,
+        suppressions,
+        rules: facts.rules,
+        unresolved,
+        windowClosed: await windowRefusal(cache, request, outbox, now),
+      },
     );
     // The request and the decisions go in one append (the one that claims a dedup key).
     const steps: ActivityCommand[] = [{ type: 'RequestActivity', request }, ...decision.commands];
@@ -150,7 +184,16 @@ export class Sender {
     if (resend) positions.add(await resend.recordDecision());
     if (next.kind === 'approval') {
       // The approval exists before the activity names it, so a pending activity always has its approval.
-      const data = { approvalId: next.approvalId, activityId, companyId, outboxId: outbox.outboxId, channel: outbox.channel, to: request.to, ruleId: next.ruleId, at: iso };
+      const data = {
+        approvalId: next.approvalId,
+        activityId,
+        companyId,
+        outboxId: outbox.outboxId,
+        channel: outbox.channel,
+        to: request.to,
+        ruleId: next.ruleId,
+        at: iso,
+      };
       const a = await approval(deps.store, next.approvalId, { actor, now }, () => ({ type: 'RequestApproval', data }));
       positions.add(a.position);
     }
@@ -173,7 +216,8 @@ export class Sender {
       // Nothing will be sent for this request: its unit goes back (even if the append did commit after all,
       // the reconciler then settles that activity without sending). Not under a dedup key: the activity id,
       // and with it the unit, is shared with the request that won, or with a retry that will use it.
-      if (next.kind === 'reserve' && reserved && !req.clientDedupKey && !resend) positions.add((await this.ctx.quota.refund(next.bucket, activityId, deps.now())).position);
+      if (next.kind === 'reserve' && reserved && !req.clientDedupKey && !resend)
+        positions.add((await this.ctx.quota.refund(next.bucket, activityId, deps.now())).position);
       const approvalId = next.kind === 'approval' ? next.approvalId : null;
       if (resend && err instanceof WrongExpectedRevisionError) {
         // Another call completed the same resend first (same derived id, same unit): it goes on, this one is a 409.
@@ -187,7 +231,10 @@ export class Sender {
       if (existing) return { result: existing, position: null };
       throw err;
     }
-    const s = activity.state.status === 'dispatching' && next.kind === 'reserve' ? await this.delivery.deliver(activity, outbox, next.bucket, facts.secret) : activity.state;
+    const s =
+      activity.state.status === 'dispatching' && next.kind === 'reserve'
+        ? await this.delivery.deliver(activity, outbox, next.bucket, facts.secret)
+        : activity.state;
     return { result: resultOf(activityId, s), position: positions.last };
   }
 
@@ -202,7 +249,8 @@ export class Sender {
     const credentialGuess = secretIdOf(peeked);
     const channelGuess = req.channel !== 'dry-run' ? req.channel : peeked?.status === 'active' ? peeked.fields.channel : null;
     const toGuess = channelGuess ? canonicalRecipient(channelGuess, req.to) : null;
-    const suppressionStreams = toGuess && channelGuess ? suppressionStreamsFor(companyId, recipientKeys(channelGuess, toGuess), channelGuess) : [];
+    const suppressionStreams =
+      toGuess && channelGuess ? suppressionStreamsFor(companyId, recipientKeys(channelGuess, toGuess), channelGuess) : [];
     const [outboxState, allowlist, rules, ...rest] = (await this.ctx.cache.load([
       { streamName: outboxStream(req.outboxId), decider: outboxDecider },
       { streamName: allowlistStream(companyId), decider: allowlistDecider },
@@ -224,7 +272,13 @@ export class Sender {
   /** An approval made for a request that lost a dedup race names no activity of its own: close it. */
   private async dropOrphanApproval(companyId: string, approvalId: string, actor: Actor) {
     const reason = 'duplicate request (clientDedupKey)';
-    await approval(this.ctx.deps.store, approvalId, { actor, now: this.ctx.deps.now() }, (s) => ({ type: 'RejectApproval', companyId, by: s.by, reason, now: s.now })).catch(() => {});
+    await approval(this.ctx.deps.store, approvalId, { actor, now: this.ctx.deps.now() }, (s) => ({
+      type: 'RejectApproval',
+      companyId,
+      by: s.by,
+      reason,
+      now: s.now,
+    })).catch(() => {});
   }
 
   /**
@@ -239,8 +293,10 @@ export class Sender {
       if (state.request!.requestHash !== requestHash) {
         throw new DomainError('conflict', 'clientDedupKey was already used for a different request', { activityId });
       }
-      if (ANSWERABLE.has(state.status)) return state.resentAs ? this.latestResend(activityId, state, deadline) : resultOf(activityId, state);
-      if (Date.now() > deadline) throw new DomainError('conflict', 'the first request with this clientDedupKey is still in progress; retry later', { activityId });
+      if (ANSWERABLE.has(state.status))
+        return state.resentAs ? this.latestResend(activityId, state, deadline) : resultOf(activityId, state);
+      if (Date.now() > deadline)
+        throw new DomainError('conflict', 'the first request with this clientDedupKey is still in progress; retry later', { activityId });
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -257,7 +313,10 @@ export class Sender {
         state = next;
         continue;
       }
-      if (Date.now() > deadline) throw new DomainError('conflict', "the resend of this clientDedupKey's send is still in progress; retry later", { activityId: state.resentAs });
+      if (Date.now() > deadline)
+        throw new DomainError('conflict', "the resend of this clientDedupKey's send is still in progress; retry later", {
+          activityId: state.resentAs,
+        });
       await new Promise((r) => setTimeout(r, 25));
     }
     return resultOf(id, state);

@@ -13,7 +13,18 @@ import { decodeCursor, pageQuery } from '../cursor.js';
 import { isoInstant, parseQuery, uuid, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
-const STATUSES = ['requested', 'approved', 'dispatching', 'draft_pending_approval', 'sent', 'sent_dryrun', 'blocked_by_allowlist', 'blocked_by_quota', 'failed', 'rejected'] as const;
+const STATUSES = [
+  'requested',
+  'approved',
+  'dispatching',
+  'draft_pending_approval',
+  'sent',
+  'sent_dryrun',
+  'blocked_by_allowlist',
+  'blocked_by_quota',
+  'failed',
+  'rejected',
+] as const;
 
 const ListQuery = z
   .object({
@@ -52,10 +63,17 @@ export function activitiesRouter(rt: Runtime): Router {
   r.get(`${base}/:activityId/history`, requireCompanyAccess, async (req, res) => {
     const activityId = uuidParam(req, 'activityId');
     const events = await readStreamIfAny(rt.store, activityStream(activityId));
-    if (!events || (events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res)) throw notFound('activity not found');
+    if (!events || (events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res))
+      throw notFound('activity not found');
     res.json({
       activityId,
-      events: events.map((e) => ({ revision: e.revision, type: e.type, data: e.data, actor: e.metadata.actor ?? null, recordedAt: e.recordedAt })),
+      events: events.map((e) => ({
+        revision: e.revision,
+        type: e.type,
+        data: e.data,
+        actor: e.metadata.actor ?? null,
+        recordedAt: e.recordedAt,
+      })),
     });
   });
   // A person's call (agents: 403) on a send whose outcome is unknown; no body. See Dispatcher.resend.
@@ -65,7 +83,11 @@ export function activitiesRouter(rt: Runtime): Router {
   });
   r.get('/api/companies/:companyId/crm/credential-buckets', requireCompanyAccess, async (req, res) => {
     const { day } = parseQuery(z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }).optional() }).strict(), req);
-    res.json({ items: day ? await listCredentialBuckets(rt.db, companyOf(res), day) : await listTodaysCredentialBuckets(rt.db, companyOf(res), rt.now()) });
+    res.json({
+      items: day
+        ? await listCredentialBuckets(rt.db, companyOf(res), day)
+        : await listTodaysCredentialBuckets(rt.db, companyOf(res), rt.now()),
+    });
   });
   return r;
 }

@@ -18,7 +18,11 @@ const AddBody = z
       .transform((p, ctx) => {
         const n = normalizePattern(p);
         if (!n) {
-          ctx.addIssue({ code: 'custom', message: 'pattern must be one bare email address, *@domain.tld, an E.164 number, a LinkedIn profile URL, public identifier or member id, an Instagram IGSID, or *' });
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'pattern must be one bare email address, *@domain.tld, an E.164 number, a LinkedIn profile URL, public identifier or member id, an Instagram IGSID, or *',
+          });
           return z.NEVER;
         }
         return n.pattern;
@@ -51,7 +55,12 @@ export function allowlistRouter(rt: Runtime): Router {
     await replyAfterWrite(rt, res, position, 201, { id, ...body });
   });
   r.delete(`${base}/:entryId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await removeAllowlistEntry(rt.aggregates, { companyId: companyOf(res), entryId: uuidParam(req, 'entryId') }, actorOf(res), rt.now());
+    const { position } = await removeAllowlistEntry(
+      rt.aggregates,
+      { companyId: companyOf(res), entryId: uuidParam(req, 'entryId') },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, position, 204);
   });
   return r;

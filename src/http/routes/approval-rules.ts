@@ -71,7 +71,12 @@ export function approvalRulesRouter(rt: Runtime): Router {
     await replyAfterWrite(rt, res, position, 200, () => view(companyOf(res), ruleId));
   });
   r.delete(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await deleteApprovalRule(rt.aggregates, { companyId: companyOf(res), ruleId: uuidParam(req, 'ruleId') }, actorOf(res), rt.now());
+    const { position } = await deleteApprovalRule(
+      rt.aggregates,
+      { companyId: companyOf(res), ruleId: uuidParam(req, 'ruleId') },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, position, 204);
   });
   r.post(`${base}/:ruleId/preview`, requireCompanyAccess, async (req, res) => {
@@ -79,7 +84,12 @@ export function approvalRulesRouter(rt: Runtime): Router {
     const body = parseBody(PreviewBody, req);
     const rule = (await loadApprovalRules(rt.aggregates, companyOf(res))).rules.get(ruleId);
     if (!rule) throw new DomainError('not_found', 'approval rule not found');
-    const matches = ruleMatches(rule.predicate, { channel: body.channel, niche: body.niche, tags: body.tags, at: body.at ? new Date(body.at) : rt.now() });
+    const matches = ruleMatches(rule.predicate, {
+      channel: body.channel,
+      niche: body.niche,
+      tags: body.tags,
+      at: body.at ? new Date(body.at) : rt.now(),
+    });
     res.json({ matches, action: rule.action });
   });
   return r;

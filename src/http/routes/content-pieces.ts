@@ -37,7 +37,9 @@ const fields = {
   frontmatter: z
     .record(z.string(), z.unknown())
     .nullable()
-    .refine((f) => f === null || bytes(JSON.stringify(f)) <= CAPS.frontmatter, { message: `frontmatter must be at most ${CAPS.frontmatter} bytes as JSON` }),
+    .refine((f) => f === null || bytes(JSON.stringify(f)) <= CAPS.frontmatter, {
+      message: `frontmatter must be at most ${CAPS.frontmatter} bytes as JSON`,
+    }),
 };
 
 const CreateBody = z
@@ -60,7 +62,12 @@ const PatchBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
 const ListQuery = z
-  .object({ niche: z.string().max(64).optional(), channelIntent: z.string().max(32).optional(), sourcePath: z.string().max(1024).optional(), ...pageQuery })
+  .object({
+    niche: z.string().max(64).optional(),
+    channelIntent: z.string().max(32).optional(),
+    sourcePath: z.string().max(1024).optional(),
+    ...pageQuery,
+  })
   .strict();
 
 /** Content pieces: what sends are made of (their niche and tags feed the approval rules). */
@@ -88,7 +95,12 @@ export function contentPiecesRouter(rt: Runtime): Router {
     await replyAfterWrite(rt, res, position, 200, () => getContentPiece(rt.db, companyOf(res), pieceId));
   });
   r.delete(`${base}/:pieceId`, requireCompanyAccess, async (req, res) => {
-    const { position } = await deleteContentPiece(rt.store, { companyId: companyOf(res), pieceId: uuidParam(req, 'pieceId') }, actorOf(res), rt.now());
+    const { position } = await deleteContentPiece(
+      rt.store,
+      { companyId: companyOf(res), pieceId: uuidParam(req, 'pieceId') },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, position, 204);
   });
   return r;

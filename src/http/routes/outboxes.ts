@@ -33,13 +33,23 @@ const CreateBody = z
   })
   .strict();
 
-const PatchBody = z.object(fields).partial().strict().refine((b) => Object.keys(b).length > 0, 'nothing to change');
+const PatchBody = z
+  .object(fields)
+  .partial()
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
 function checkConfig(rt: Runtime, channel: keyof typeof OUTBOX_CONFIG, config: unknown) {
   const r = OUTBOX_CONFIG[channel].safeParse(config);
-  if (!r.success) throw new HttpError(400, `config is not a valid ${channel} outbox config`, r.error.issues.map(({ code, path, message }) => ({ code, path: ['config', ...path], message })));
+  if (!r.success)
+    throw new HttpError(
+      400,
+      `config is not a valid ${channel} outbox config`,
+      r.error.issues.map(({ code, path, message }) => ({ code, path: ['config', ...path], message })),
+    );
   const refused = baseUrlRefusal(r.data, rt.egress);
-  if (refused) throw new HttpError(400, `config.${refused.message}`, [{ code: refused.code, path: ['config', 'baseUrl'], message: refused.message }]);
+  if (refused)
+    throw new HttpError(400, `config.${refused.message}`, [{ code: refused.code, path: ['config', 'baseUrl'], message: refused.message }]);
   return r.data;
 }
 
@@ -90,11 +100,22 @@ export function outboxesRouter(rt: Runtime): Router {
     if (changes.timezone !== undefined || changes.secretRef !== undefined) {
       await checkOneTimezone(rt, companyOf(res), changes.secretRef ?? current.secretRef, changes.timezone ?? current.timezone, outboxId);
     }
-    const { position } = await updateOutbox(rt.store, rt.masterKey, { companyId: companyOf(res), outboxId, changes }, actorOf(res), rt.now());
+    const { position } = await updateOutbox(
+      rt.store,
+      rt.masterKey,
+      { companyId: companyOf(res), outboxId, changes },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, position, 200, () => getOutbox(rt.db, companyOf(res), outboxId));
   });
   r.delete(`${base}/:outboxId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await deleteOutbox(rt.store, { companyId: companyOf(res), outboxId: uuidParam(req, 'outboxId') }, actorOf(res), rt.now());
+    const { position } = await deleteOutbox(
+      rt.store,
+      { companyId: companyOf(res), outboxId: uuidParam(req, 'outboxId') },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, position, 204);
   });
   return r;

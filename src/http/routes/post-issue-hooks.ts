@@ -27,7 +27,10 @@ const RunBody = z
             channel: z.enum(SEND_CHANNELS).nullable().default(null),
           })
           .strict()
-          .refine((a) => sha256Hex(a.draft) === a.contentSha256, { message: 'contentSha256 is not the SHA-256 of draft', path: ['contentSha256'] }),
+          .refine((a) => sha256Hex(a.draft) === a.contentSha256, {
+            message: 'contentSha256 is not the SHA-256 of draft',
+            path: ['contentSha256'],
+          }),
       )
       .max(100)
       .default([]),

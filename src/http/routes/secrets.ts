@@ -49,7 +49,13 @@ export function secretsRouter(rt: Runtime): Router {
   });
   r.post('/api/admin/secrets/:secretId/versions', requireInstanceAdmin, async (req, res) => {
     const body = parseBody(VersionBody, req);
-    const s = await addInstanceSecretVersion(rt.store, rt.masterKey, { secretId: uuidParam(req, 'secretId'), value: body.value }, actorOf(res), rt.now());
+    const s = await addInstanceSecretVersion(
+      rt.store,
+      rt.masterKey,
+      { secretId: uuidParam(req, 'secretId'), value: body.value },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, s.position, 201, { id: s.id, version: s.version, ref: s.ref });
   });
   r.get('/api/admin/secrets', requireInstanceAdmin, async (_req, res) => {

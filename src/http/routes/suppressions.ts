@@ -70,7 +70,12 @@ export function suppressionsRouter(rt: Runtime): Router {
     await replyAfterWrite(rt, res, position, created ? 201 : 200, suppressionView(entry));
   });
   r.delete(`${base}/:suppressionId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await liftSuppression(rt.store, { companyId: companyOf(res), suppressionId: uuidParam(req, 'suppressionId') }, actorOf(res), rt.now());
+    const { position } = await liftSuppression(
+      rt.store,
+      { companyId: companyOf(res), suppressionId: uuidParam(req, 'suppressionId') },
+      actorOf(res),
+      rt.now(),
+    );
     await replyAfterWrite(rt, res, position, 204);
   });
   return r;

@@ -79,7 +79,10 @@ export function webhooksRouter(rt: Runtime): Router {
       if (err instanceof WebhookPayloadError) throw badRequest(err.message);
       throw err;
     }
-    const result = await new InboundRecorder({ store: rt.store, db: rt.db, suppress: suppressFromWebhook(rt.store, rt.now) }, outbox).record(notices);
+    const result = await new InboundRecorder(
+      { store: rt.store, db: rt.db, suppress: suppressFromWebhook(rt.store, rt.now) },
+      outbox,
+    ).record(notices);
     // A 200 whatever the read models do (providers retry anything else); the wait lets a reader see it next.
     await replyAfterWrite(rt, res, result.position, 200, { received: notices.length, recorded: result.recorded });
   });
@@ -89,10 +92,12 @@ export function webhooksRouter(rt: Runtime): Router {
     if (!WEBHOOK_PROVIDERS[outbox.channel].verifyTokenHandshake || !webhook.verifyToken) throw noWebhook();
     const q = req.query as Record<string, unknown>;
     const token = q['hub.verify_token'];
-    if (q['hub.mode'] !== 'subscribe' || typeof token !== 'string' || !sharedSecretMatches(webhook.verifyToken, token)) throw new HttpError(403, 'Forbidden');
+    if (q['hub.mode'] !== 'subscribe' || typeof token !== 'string' || !sharedSecretMatches(webhook.verifyToken, token))
+      throw new HttpError(403, 'Forbidden');
     const challenge = q['hub.challenge'];
     // Echoed back: only what Meta sends (digits, in practice), never markup.
-    if (typeof challenge !== 'string' || !/^[A-Za-z0-9._-]{1,256}$/.test(challenge)) throw badRequest('hub.challenge is missing or malformed');
+    if (typeof challenge !== 'string' || !/^[A-Za-z0-9._-]{1,256}$/.test(challenge))
+      throw badRequest('hub.challenge is missing or malformed');
     res.status(200).type('text/plain').set('X-Content-Type-Options', 'nosniff').send(challenge);
   });
   return r;
