@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type ActivityCommand,
-  type ActivityEvent,
-  type ActivityRequest,
-  type ActivityStatus,
-  activityDecider,
-} from '../../src/domain/activity.js';
+import { type ActivityCommand, type ActivityEvent, type ActivityStatus, activityDecider } from '../../src/domain/activity.js';
 import { fold } from '../../src/domain/decider.js';
+import { activityRequest } from '../support/activity-fixtures.js';
 import { spec } from '../support/decider-spec.js';
 
 // The way of one send from request to outcome. Resends are test/domain/activity-resend.test.ts; the names a
@@ -17,22 +12,14 @@ const t0 = '2026-12-02T10:00:00.000Z';
 const t1 = '2026-12-02T10:00:01.000Z';
 const t2 = '2026-12-02T10:00:02.000Z';
 const t3 = '2026-12-02T10:00:03.000Z';
-const request: ActivityRequest = {
+const request = activityRequest({
   activityId: id,
-  companyId: 'c1',
-  outboxId: 'o1',
-  channel: 'email',
-  outboxChannel: 'email',
-  to: 'ana@example.org',
-  payload: { subject: 'Hi', text: 'x' },
   contentPieceId: 'cp1',
   niche: 'solar',
   tags: ['warm'],
   clientDedupKey: 'k1',
-  requestHash: 'h',
-  requestedBy: 'agent:a1',
   requestedAt: t0,
-};
+});
 
 const requested: ActivityEvent = { type: 'ActivityRequested', data: { ...request } };
 const approvedByRule: ActivityEvent = {

@@ -1,25 +1,18 @@
 import { describe, it } from 'vitest';
-import { type ActivityEvent, type ActivityRequest, activityDecider } from '../../src/domain/activity.js';
+import { type ActivityEvent, activityDecider } from '../../src/domain/activity.js';
+import { activityRequest } from '../support/activity-fixtures.js';
 import { spec } from '../support/decider-spec.js';
 
 const id = '0b5e8f3a-7c21-4d9e-a6b4-3f2e1d0c9b8a';
 const now = '2026-12-02T10:00:00.000Z';
-const request: ActivityRequest = {
+const request = activityRequest({
   activityId: id,
-  companyId: 'c1',
-  outboxId: 'o1',
   channel: 'linkedin',
   outboxChannel: 'linkedin',
   to: 'linkedin.com/in/ana-doe',
   payload: { kind: 'invitation' },
-  contentPieceId: null,
-  niche: null,
-  tags: [],
-  clientDedupKey: null,
-  requestHash: 'h',
-  requestedBy: 'agent:a1',
   requestedAt: now,
-};
+});
 const dispatching: ActivityEvent[] = [
   { type: 'ActivityRequested', data: { ...request } },
   { type: 'ActivityApproved', data: { activityId: id, approvalId: null, ruleId: 'r1', by: 'rule', at: now } },

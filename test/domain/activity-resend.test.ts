@@ -6,27 +6,13 @@ import {
   isUnknownOutcome,
   resendActivityId,
 } from '../../src/domain/activity.js';
+import { activityRequest } from '../support/activity-fixtures.js';
 import { spec } from '../support/decider-spec.js';
 
 const id = '6f1c3a52-9d7e-4b8a-8c1f-2a3b4c5d6e7f';
 const now = '2026-11-30T10:00:00.000Z';
 const later = '2026-11-30T10:07:00.000Z';
-const request: ActivityRequest = {
-  activityId: id,
-  companyId: 'c1',
-  outboxId: 'o1',
-  channel: 'email',
-  outboxChannel: 'email',
-  to: 'ana@example.org',
-  payload: { subject: 'Hi', text: 'x' },
-  contentPieceId: null,
-  niche: null,
-  tags: [],
-  clientDedupKey: 'k1',
-  requestHash: 'h',
-  requestedBy: 'agent:a1',
-  requestedAt: now,
-};
+const request = activityRequest({ activityId: id, clientDedupKey: 'k1', requestedAt: now });
 const requested: ActivityEvent = { type: 'ActivityRequested', data: { ...request } };
 const approved: ActivityEvent = { type: 'ActivityApproved', data: { activityId: id, approvalId: null, ruleId: 'r1', by: 'rule', at: now } };
 const dispatching: ActivityEvent = {
