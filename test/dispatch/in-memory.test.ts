@@ -10,6 +10,7 @@ import { createOutbox } from '../../src/commands/outboxes.js';
 import { createSecret } from '../../src/commands/secrets.js';
 import { activityStream } from '../../src/domain/activity.js';
 import { createInMemoryEventStore } from '../../src/eventstore/in-memory-event-store.js';
+import { type EventStore, WrongExpectedRevisionError } from '../../src/eventstore/port.js';
 import { masterKeyFrom } from '../../src/secrets/crypto.js';
 
 // The whole send path (policy, approvals, quota, adapter, outcome) on the in-memory event store: no database, no
@@ -19,8 +20,21 @@ import { masterKeyFrom } from '../../src/secrets/crypto.js';
 const master = masterKeyFrom(Buffer.alloc(32, 7));
 const now = () => new Date();
 
-function world() {
-  const store = createInMemoryEventStore();
+/** `world({ conflicts: n })`: the first n appends of an outcome (ActivitySent) find another writer ahead of them. */
+function world(options: { conflicts?: number } = {}) {
+  const memory = createInMemoryEventStore();
+  let conflicts = options.conflicts ?? 0;
+  const store: EventStore = Object.create(memory, {
+    append: {
+      value: (...[stream, events, expected]: Parameters<EventStore['append']>) => {
+        if (conflicts > 0 && events.some((e) => e.type === 'ActivitySent')) {
+          conflicts--;
+          return Promise.reject(new WrongExpectedRevisionError(stream, expected, 0));
+        }
+        return memory.append(stream, events, expected);
+      },
+    },
+  });
   const cache = new AggregateCache(store);
   const sent: { to: string; activityId: string }[] = [];
   const email: ChannelAdapter = {
@@ -132,5 +146,14 @@ describe('the dispatcher on the in-memory event store', () => {
     // Decided once: a second approval of either is refused, and nothing changes.
     await expect(w.dispatcher.approve(c.companyId, [first.approvalId!], LOCAL_OPERATOR)).rejects.toMatchObject({ kind: 'conflict' });
     expect(w.sent).toHaveLength(1);
+  });
+
+  it('an outcome whose appends keep conflicting past the command loop’s attempts is still recorded, once', async () => {
+    const w = world({ conflicts: 25 });
+    const c = await w.company();
+    const { result } = await c.send('ana@example.org');
+    expect(result.status).toBe('sent');
+    expect(w.sent).toHaveLength(1);
+    expect(await w.history(result.id)).toEqual(['ActivityRequested', 'ActivityApproved', 'ActivityDispatching', 'ActivitySent']);
   });
 });

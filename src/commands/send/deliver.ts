@@ -2,6 +2,7 @@ import { isBackendDown } from '../../backend-errors.js';
 import { ChannelError } from '../../channels/port.js';
 import type { ActivityCommand, ActivityState } from '../../domain/activity.js';
 import { DomainError } from '../../domain/decider.js';
+import { WrongExpectedRevisionError } from '../../eventstore/port.js';
 import type { SecretState } from '../../domain/secret.js';
 import type { BucketKey } from '../quota.js';
 import type { ActivityHandle } from './activity-handle.js';
@@ -54,7 +55,7 @@ export class Delivery {
   /**
    * Records what the provider answered. Only this process knows it: lost, the activity would be settled as
    * interrupted, and a person might resend to a recipient who got the message. So a database blip (a restart,
-   * a terminated connection) is ridden out: retried for a moment before the caller hears a 503, then in the
+   * a terminated connection, a run of conflicting writers) is ridden out: retried for a moment before the caller hears a 503, then in the
    * background until the dispatch's lease ends, after which the reconciler settles it instead.
    */
   private async recordOutcome(activity: ActivityHandle, outcome: ActivityCommand, inBackground = false): Promise<ActivityState> {
@@ -65,7 +66,9 @@ export class Delivery {
       } catch (err) {
         // An append whose reply was lost may have committed: the reloaded activity then has its outcome already.
         if (err instanceof DomainError && activity.state.status !== 'dispatching') return activity.state;
-        if (!isBackendDown(err) || this.closed) throw err;
+        // Writers that kept appending first (the command loop gave up after its attempts) are ridden out as a blip is:
+        // the outcome must not be lost to them either.
+        if (!(isBackendDown(err) || err instanceof WrongExpectedRevisionError) || this.closed) throw err;
         if (!(Date.now() + delay < deadline)) {
           if (!inBackground) this.recordLater(activity, outcome);
           throw err;
