@@ -34,6 +34,8 @@ export type InboundNotice =
       text: string | null;
       /** The provider id of our message this one answers, when the provider says. */
       inReplyTo: string | null;
+      /** Every id the message `inReplyTo` names may be stored under (an email Message-ID with and without its brackets); absent: `inReplyTo` alone. */
+      inReplyToForms?: string[];
       /** A tapped button or list row (its title is the text too). */
       choice?: ReplyChoice;
     };

@@ -190,7 +190,7 @@ export class InboundRecorder {
         }
       } else {
         const activity =
-          (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, [n.inReplyTo]) : null) ??
+          (n.inReplyTo ? await activityByProviderMessage(this.deps.db, this.outbox, n.inReplyToForms ?? [n.inReplyTo]) : null) ??
           (await latestSentTo(this.deps.db, this.outbox, [n.from]));
         const k = key(n.from);
         note(

@@ -221,6 +221,53 @@ describe('payloads', () => {
       WebhookPayloadError,
     );
   });
+  it('email: a reply names our message by its Message-ID, in either bracket form, and its sender by a bare address', () => {
+    const at = '2026-06-01T08:59:00Z';
+    const [withId, bare] = emailWebhook.parse(
+      [
+        { type: 'reply', inReplyTo: '<m-1@crm.test>', from: ' Ana@Example.ORG ', at, text: 'Yes, call me', id: 'r-1' },
+        { type: 'reply', inReplyTo: 'm-1@crm.test', from: 'ana@example.org', at },
+      ],
+      NOW,
+    );
+    expect(withId).toEqual({
+      kind: 'message',
+      providerEventId: 'email:r-1',
+      account: null,
+      from: 'ana@example.org',
+      at: '2026-06-01T08:59:00.000Z',
+      text: 'Yes, call me',
+      inReplyTo: '<m-1@crm.test>',
+      inReplyToForms: ['<m-1@crm.test>', 'm-1@crm.test'],
+    });
+    expect(bare).toMatchObject({ inReplyTo: '<m-1@crm.test>', inReplyToForms: ['<m-1@crm.test>', 'm-1@crm.test'], text: null });
+    // Without an id the event is named by its fields, the same whichever bracket form the relay posted.
+    const [bracketed] = emailWebhook.parse({ type: 'reply', inReplyTo: '<m-1@crm.test>', from: 'ana@example.org', at }, NOW);
+    expect(bare!.providerEventId).toBe(bracketed!.providerEventId);
+    expect(bare!.providerEventId).toBe(`email:reply:m-1@crm.test:ana@example.org:${at}`);
+    const long = emailWebhook.parse({ type: 'reply', inReplyTo: 'm-1@crm.test', from: 'ana@example.org', at, text: 'x'.repeat(5000) }, NOW);
+    expect(long[0]).toMatchObject({ text: 'x'.repeat(4096) });
+  });
+  it('email: a reply without its message, with a sender that is not one bare address, or with other fields is refused whole', () => {
+    const good = { type: 'reply', inReplyTo: '<m-1@crm.test>', from: 'ana@example.org', at: NOW.toISOString() };
+    expect(emailWebhook.parse(good, NOW)).toHaveLength(1);
+    const { inReplyTo: _omitted, ...noInReplyTo } = good;
+    for (const bad of [
+      noInReplyTo,
+      { ...good, inReplyTo: '' },
+      { ...good, inReplyTo: 'no-at-sign' },
+      { ...good, inReplyTo: '<m-1@crm.test' },
+      { ...good, inReplyTo: '<a@x> <b@y>' },
+      { ...good, from: 'Ana <ana@example.org>' },
+      { ...good, from: 'ana@example.org, bo@example.org' },
+      { ...good, from: 'not an address' },
+      { ...good, from: undefined },
+      { ...good, messageId: 'm-1@crm.test' },
+      { ...good, at: 'yesterday' },
+    ]) {
+      expect(() => emailWebhook.parse([good, bad], NOW), JSON.stringify(bad)).toThrow(WebhookPayloadError);
+    }
+  });
 });
 
 /**
