@@ -11,6 +11,7 @@ import { approvalRulesRouter } from './http/routes/approval-rules.js';
 import { approvalsRouter } from './http/routes/approvals.js';
 import { outboxesRouter } from './http/routes/outboxes.js';
 import { sendRouter } from './http/routes/send.js';
+import { sequencesRouter } from './http/routes/sequences.js';
 import { boardTokensRouter } from './http/routes/board-tokens.js';
 import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
@@ -79,6 +80,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(allowlistRouter(rt));
   app.use(suppressionsRouter(rt));
   app.use(approvalRulesRouter(rt));
+  app.use(sequencesRouter(rt));
   app.use(sendRouter(rt));
   app.use(approvalsRouter(rt));
   app.use(activitiesRouter(rt));

@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   CRM_LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
   CRM_DISPATCH_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  CRM_SEQUENCE_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(1000),
   CRM_EGRESS_ALLOW: z.string().optional(),
   CRM_SENDS_PER_COMPANY: z.coerce.number().int().min(1).max(10_000).optional(),
   CRM_SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
@@ -77,6 +78,8 @@ export type Config = {
   postIssueHooksPath: string;
   /** How long a reservation may wait for its outcome before the reconciler settles it as interrupted. */
   dispatchLeaseMs: number;
+  /** How often the sequence scheduler looks for due steps (ms). */
+  sequenceTickMs: number;
   /** Sends one company may run at once; null: half the dispatcher's slots. */
   sendsPerCompany: number | null;
   /** SMTP: to set the session up (connect, greeting, STARTTLS), for the greeting, and of silence afterwards (ms). */
@@ -144,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
+    sequenceTickMs: e.CRM_SEQUENCE_TICK_MS,
     sendsPerCompany: e.CRM_SENDS_PER_COMPANY ?? null,
     smtpTimeouts: {
       connectMs: e.CRM_SMTP_CONNECT_TIMEOUT_MS,

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   }
   await rt.engine.start();
   rt.reconciler.start();
+  rt.sequences.start();
   await syncHookRegistryAtStart(rt, SYSTEM_ACTOR, logger).catch((err: unknown) =>
     logger.warn('post-issue hooks registry not synced at start', { error: err }),
   );

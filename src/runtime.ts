@@ -22,6 +22,8 @@ import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
 import { sharedCap } from './projections/outboxes.js';
 import { Reconciler } from './commands/reconciler.js';
+import { Leadership } from './projections/leadership.js';
+import { SCHEDULER_LOCK, SequenceScheduler } from './sequences/scheduler.js';
 import { withSuppressions } from './commands/suppression-adapters.js';
 import type { MasterKey } from './secrets/crypto.js';
 import { checkMasterKey } from './secrets/key-check.js';
@@ -52,6 +54,8 @@ export interface Runtime {
   aggregates: AggregateCache;
   dispatcher: Dispatcher;
   reconciler: Reconciler;
+  /** The sequence cron: sends due steps through the dispatcher (`runOnce` for tests that move the clock). */
+  sequences: SequenceScheduler;
   /** The clock, injectable so that tests can move time (token expiry, quota days). */
   now(): Date;
   close(): Promise<void>;
@@ -147,6 +151,19 @@ export async function createRuntime(
       leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'reconciler' }),
     });
+    const sequences = new SequenceScheduler(
+      {
+        store,
+        db,
+        dispatcher,
+        now,
+        logger: logger.child({ component: 'sequences' }),
+        leadership: new Leadership(db, [SCHEDULER_LOCK], 1000, (err) =>
+          logger.warn('sequence scheduler leadership session lost; standing by', { error: err }),
+        ),
+      },
+      { everyMs: config.sequenceTickMs },
+    );
     return {
       config,
       logger,
@@ -160,9 +177,11 @@ export async function createRuntime(
       aggregates,
       dispatcher,
       reconciler,
+      sequences,
       now,
       async close() {
         await reconciler.stop();
+        await sequences.stop();
         await dispatcher.close();
         await egress.close();
         await engine.stop();

@@ -17,6 +17,7 @@ describe('configuration from the environment', () => {
       EVENTSTORE_URL: 'esdb://h:2113?tls=false',
       LOG_LEVEL: 'debug',
       CRM_EGRESS_ALLOW: '10.20.0.0/16,relay.internal:2525',
+      CRM_SEQUENCE_TICK_MS: '250',
     });
     expect(c).toEqual({
       port: 8080,
@@ -31,6 +32,7 @@ describe('configuration from the environment', () => {
       llm: null,
       postIssueHooksPath: expect.stringMatching(/config\/post-issue-hooks\.yaml$/),
       dispatchLeaseMs: 300000,
+      sequenceTickMs: 250,
       sendsPerCompany: null,
       smtpTimeouts: { connectMs: 10000, greetingMs: 8000, socketMs: 30000 },
       egressAllow: { cidrs: ['10.20.0.0/16'], hostPorts: ['relay.internal:2525'] },

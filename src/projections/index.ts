@@ -10,7 +10,9 @@ import { contentPiecesProjection } from './content-pieces.js';
 import { credentialBucketsProjection } from './credential-buckets.js';
 import { outboxesProjection } from './outboxes.js';
 import type { Projection } from './projection.js';
+import { enrollmentsProjection } from './enrollments.js';
 import { secretsProjection } from './secrets.js';
+import { sequencesProjection } from './sequences.js';
 import { suppressionsProjection } from './suppressions.js';
 
 /** Every read model of the service. Each feature adds its projection here. */
@@ -29,5 +31,7 @@ export function allProjections(): Projection[] {
     activityDeliveriesProjection,
     activityAliasesProjection,
     suppressionsProjection,
+    sequencesProjection,
+    enrollmentsProjection,
   ];
 }

@@ -47,6 +47,9 @@ interface Fixtures {
   /** A send settled as failed / dispatch_interrupted, not yet resent: each successful resend takes one. */
   freshInterruptedActivityId: () => Promise<string>;
   webhookOutboxId: string;
+  sequenceId: string;
+  freshSequenceId: () => Promise<string>;
+  enrollmentId: string;
 }
 
 interface RouteCase {
@@ -327,6 +330,87 @@ const ROUTES: RouteCase[] = [
     expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
   },
   {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/sequences',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/sequences',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences`,
+    body: () => sequenceBody(),
+    expect: [401, 401, 401, 401, 403, 403, 201, 403, 201],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'PATCH',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}`,
+    body: () => ({ name: `matrix ${randomUUID()}` }),
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId',
+    url: async (f) => `/api/companies/${f.companyId}/crm/sequences/${await f.freshSequenceId()}`,
+    expect: [401, 401, 401, 401, 403, 403, 204, 403, 204],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId/pause',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}/pause`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId/resume',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}/resume`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId/enrollments',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}/enrollments`,
+    body: () => ({ contacts: [{ to: `${randomUUID()}@example.org` }] }),
+    expect: [401, 401, 401, 401, 403, 403, 201, 201, 201],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId/enrollments',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}/enrollments`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/sequences/:sequenceId/stats',
+    url: (f) => `/api/companies/${f.companyId}/crm/sequences/${f.sequenceId}/stats`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/enrollments/:enrollmentId',
+    url: (f) => `/api/companies/${f.companyId}/crm/enrollments/${f.enrollmentId}`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/companies/:companyId/crm/enrollments/:enrollmentId/history',
+    url: (f) => `/api/companies/${f.companyId}/crm/enrollments/${f.enrollmentId}/history`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/companies/:companyId/crm/enrollments/:enrollmentId/stop',
+    url: (f) => `/api/companies/${f.companyId}/crm/enrollments/${f.enrollmentId}/stop`,
+    expect: [401, 401, 401, 401, 403, 403, 200, 200, 200],
+  },
+  {
     method: 'POST',
     path: '/api/companies/:companyId/crm/send',
     url: (f) => `/api/companies/${f.companyId}/crm/send`,
@@ -392,6 +476,12 @@ const BOM = '\uFEFF';
 let matrixSecretRef = '';
 let matrixOutboxId = '';
 const matrixApprovalIds: string[] = [];
+
+/** A one-step dry-run sequence through the matrix's outbox: it sends nothing anywhere. */
+const sequenceBody = () => ({
+  name: `matrix ${randomUUID()}`,
+  steps: [{ outboxId: matrixOutboxId, channel: 'dry-run', payload: { subject: 'Hi', text: 'x' }, waitBefore: 'P1D' }],
+});
 
 function outboxBody(secretRef: string) {
   return { channel: 'email', secretRef, config: { fromAddress: 'ops@example.com' }, dailyCap: 10 };
@@ -527,8 +617,22 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
       // Every call of bulk-approve/reject (by any actor, and each one's BOM case) takes one pending approval of its own.
       const firstApproval = await approval();
       for (let i = 0; i < 2 * (ACTORS.length + 1); i++) matrixApprovalIds.push((await approval()).approvalId);
+      const sequence = async () => {
+        const res = await request(t.app).post(`/api/companies/${companyId}/crm/sequences`).set(admin).send(sequenceBody());
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+        return res.body.id as string;
+      };
+      const sequenceId = await sequence();
+      const enrolled = await request(t.app)
+        .post(`/api/companies/${companyId}/crm/sequences/${sequenceId}/enrollments`)
+        .set(admin)
+        .send({ contacts: [{ to: 'enrolled@example.org' }] });
+      expect(enrolled.status).toBe(201);
       fixtures = {
         companyId,
+        sequenceId,
+        freshSequenceId: sequence,
+        enrollmentId: enrolled.body.enrollments[0].id,
         outboxId: matrixOutboxId,
         freshOutboxId: outbox,
         freshAllowlistEntryId: entry,

@@ -1,0 +1,208 @@
+import { type Actor, SYSTEM_ACTOR } from '../commands/actor.js';
+import type { Dispatcher, SendResult } from '../commands/dispatch.js';
+import { enrollment, stopEnrollment } from '../commands/sequences.js';
+import { loadAggregate } from '../commands/handle-command.js';
+import { loadOutbox } from '../commands/outboxes.js';
+import { ANSWERABLE, activityDecider, activityStream } from '../domain/activity.js';
+import { DomainError } from '../domain/decider.js';
+import { type EnrollmentState, type StepOutcome, enrollmentDecider, enrollmentStream, stepDedupKey } from '../domain/enrollment.js';
+import { nextOpening } from '../domain/send-window.js';
+import type { EventStore, Position } from '../eventstore/port.js';
+import { Positions } from '../commands/send/activity-handle.js';
+import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
+import type { Logger } from '../logger.js';
+import { decidedApprovals, dueEnrollments, enrollmentsToStop } from '../projections/enrollments.js';
+import type { Queryable } from '../sql/db.js';
+import { renderPayload } from './render.js';
+
+export const SCHEDULER_LOCK = 'sequence-scheduler';
+
+/** Who sends a sequence's steps, as the activities record it. */
+export const SEQUENCE_ACTOR: Actor = { kind: 'board', tokenId: null, userId: 'sequence', instanceAdmin: true, companyIds: [] };
+
+export interface SchedulerDeps {
+  store: EventStore;
+  db: Queryable;
+  dispatcher: Dispatcher;
+  now: () => Date;
+  logger: Logger;
+  /**
+   * One scheduler works at a time across instances (an advisory lock, `SCHEDULER_LOCK`): only work is saved, since a
+   * second one would find every step already sent (dedup keys) or recorded (exact revisions). None: always works.
+   */
+  leadership?: { start(): void; stop(): Promise<void>; isLeader(name: string): boolean };
+}
+
+export interface SchedulerOptions {
+  everyMs: number;
+  /** Steps sent at once by one pass. */
+  concurrency: number;
+  /** Enrollments a pass takes at most, of each kind (due, decided approvals, stops). */
+  batch: number;
+}
+
+const DEFAULTS: SchedulerOptions = { everyMs: 1000, concurrency: 16, batch: 500 };
+
+/**
+ * The sequence cron: finds due steps and sends each through the dispatcher, like any send, under a dedup key
+ * made from (enrollment, version, step, try). So however often it runs, crashes or races another instance, a
+ * step is sent at most once: a second pass over the same step gets the first send's answer. Each outcome is
+ * recorded on the enrollment with its exact revision; an outcome of a step the enrollment has moved past
+ * changes nothing. It also follows sends that waited for a person, and stops enrollments that have a reason to.
+ */
+export class SequenceScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private readonly options: SchedulerOptions;
+
+  constructor(
+    private readonly deps: SchedulerDeps,
+    options: Partial<SchedulerOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+  }
+
+  start(): void {
+    this.deps.leadership?.start();
+    this.timer ??= setInterval(() => {
+      if (this.deps.leadership && !this.deps.leadership.isLeader(SCHEDULER_LOCK)) return;
+      this.running ??= this.runOnce()
+        .catch((err: unknown) => this.deps.logger.error('sequence scheduler pass failed', { error: err }))
+        .finally(() => {
+          this.running = null;
+        });
+    }, this.options.everyMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.deps.leadership?.stop();
+  }
+
+  /** One pass: stops first (a reply must win over a step due at the same time), then decided approvals, then due steps. */
+  async runOnce(): Promise<{ stopped: number; followed: number; sent: number; position: Position | null }> {
+    const { db, store } = this.deps;
+    const positions = new Positions();
+    let stopped = 0;
+    for (const { id, cause } of await enrollmentsToStop(db, this.options.batch)) {
+      const r = await stopEnrollment(store, id, cause, SYSTEM_ACTOR, this.deps.now());
+      positions.add(r.position);
+      if (r.events.length > 0) stopped++;
+    }
+    let followed = 0;
+    for (const { id } of await decidedApprovals(db, this.options.batch)) if (await this.followApproval(id, positions)) followed++;
+    const due = await dueEnrollments(db, this.deps.now(), this.options.batch);
+    let sent = 0;
+    await pool(due, this.options.concurrency, async ({ id }) => {
+      if (await this.runStep(id, positions)) sent++;
+    });
+    return { stopped, followed, sent, position: positions.last };
+  }
+
+  /** Sends the enrollment's current step if it is still due (the stream, not the read model, decides). */
+  private async runStep(enrollmentId: string, positions: Positions): Promise<boolean> {
+    const { state } = await loadAggregate(this.deps.store, enrollmentStream(enrollmentId), enrollmentDecider);
+    const now = this.deps.now();
+    if (state.status !== 'active' || !state.nextDueAt || Date.parse(state.nextDueAt) > now.getTime()) return false;
+    const start = state.start!;
+    const index = state.currentStep;
+    const step = start.definition.steps[index]!;
+    let result: SendResult;
+    try {
+      let position: Position | null;
+      ({ result, position } = await this.deps.dispatcher.send(
+        start.companyId,
+        {
+          channel: step.channel ?? (await this.outboxChannel(start.companyId, step.outboxId)) ?? 'dry-run',
+          outboxId: step.outboxId,
+          to: start.to,
+          payload: renderPayload(step.payload, start.variables),
+          contentPieceId: step.contentPieceId ?? null,
+          tags: step.tags,
+          clientDedupKey: stepDedupKey(enrollmentId, start.definition.version, index, state.attempt),
+        },
+        SEQUENCE_ACTOR,
+      ));
+      positions.add(position);
+    } catch (err) {
+      // Refused before anything was sent (its outbox gone, the payload no longer valid): the step failed.
+      if (!(err instanceof DomainError) || err.kind === 'conflict') throw err;
+      positions.add(await this.record(enrollmentId, state, { index, activityId: null, outcome: 'failed', reason: err.message }));
+      return false;
+    }
+    positions.add(await this.record(enrollmentId, state, { index, activityId: result.id, outcome: result.status as StepOutcome }));
+    return result.status === 'sent' || result.status === 'sent_dryrun';
+  }
+
+  /** An enrollment waiting for a person: the send's final status, now that it has one. */
+  private async followApproval(enrollmentId: string, positions: Positions): Promise<boolean> {
+    const { state } = await loadAggregate(this.deps.store, enrollmentStream(enrollmentId), enrollmentDecider);
+    if (state.status !== 'waiting_approval' || !state.waitingFor) return false;
+    const activity = (await loadAggregate(this.deps.store, activityStream(state.waitingFor), activityDecider)).state;
+    // Still waiting, or approved and on its way: the next pass looks again.
+    if (!ANSWERABLE.has(activity.status) || activity.status === 'draft_pending_approval') return false;
+    positions.add(
+      await this.record(enrollmentId, state, {
+        index: state.currentStep,
+        activityId: state.waitingFor,
+        outcome: activity.status as StepOutcome,
+      }),
+    );
+    return true;
+  }
+
+  private async record(
+    enrollmentId: string,
+    state: EnrollmentState,
+    o: { index: number; activityId: string | null; outcome: StepOutcome; reason?: string },
+  ): Promise<Position | null> {
+    const start = state.start!;
+    const activityId = o.activityId ?? '00000000-0000-0000-0000-000000000000';
+    let reason = o.reason;
+    let quotaReopensAt: string | undefined;
+    if (o.outcome === 'blocked_by_allowlist' && o.activityId) reason = await blockReason(this.deps.store, o.activityId);
+    if (o.outcome === 'blocked_by_quota') {
+      const outbox = await loadOutbox(this.deps.store, start.companyId, start.definition.steps[o.index]!.outboxId);
+      quotaReopensAt = nextLocalDay(this.deps.now(), outbox?.timezone ?? 'UTC').toISOString();
+    }
+    const r = await enrollment(this.deps.store, enrollmentId, { actor: SYSTEM_ACTOR, now: this.deps.now() }, (s) => ({
+      type: 'RecordStepOutcome',
+      index: o.index,
+      attempt: state.attempt,
+      activityId,
+      outcome: o.outcome,
+      ...(reason ? { reason } : {}),
+      ...(quotaReopensAt ? { quotaReopensAt } : {}),
+      now: s.now,
+    }));
+    return r.position;
+  }
+
+  private async outboxChannel(companyId: string, outboxId: string) {
+    return (await loadOutbox(this.deps.store, companyId, outboxId))?.channel ?? null;
+  }
+}
+
+async function blockReason(store: EventStore, activityId: string): Promise<string | undefined> {
+  const events = (await readStreamIfAny(store, activityStream(activityId))) ?? [];
+  const blocked = [...events].reverse().find((e) => e.type === 'ActivityBlocked');
+  return (blocked?.data as { reason?: string } | undefined)?.reason;
+}
+
+/** The start of the next local day in `tz`: when a day's quota reopens. */
+function nextLocalDay(now: Date, tz: string): Date {
+  const midnight = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const, start: '00:00', end: '00:01', tz };
+  return nextOpening(new Date(now.getTime() + 60_000), { ...midnight, days: [...midnight.days] });
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
