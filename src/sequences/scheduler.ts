@@ -97,7 +97,13 @@ export class SequenceScheduler {
     const due = await dueEnrollments(db, this.deps.now(), this.options.batch);
     let sent = 0;
     await pool(due, this.options.concurrency, async ({ id }) => {
-      if (await this.runStep(id, positions)) sent++;
+      try {
+        if (await this.runStep(id, positions)) sent++;
+      } catch (err) {
+        // One step's trouble (its first send still in progress elsewhere, a blip) is retried by the next pass;
+        // it must not hold back the others.
+        this.deps.logger.warn('sequence step not run; the next pass tries again', { enrollmentId: id, error: err });
+      }
     });
     return { stopped, followed, sent, position: positions.last };
   }

@@ -58,8 +58,10 @@ export async function serviceOn(databaseUrl: string, env: Record<string, string>
     base: `http://127.0.0.1:${port}`,
     output: s.output,
     alive: () => exitCode === undefined && s.child.exitCode === null,
+    /** `kill -9` and the like: the process gets no chance to clean up. */
+    kill: (signal: NodeJS.Signals) => s.child.kill(signal),
     async stop() {
-      if (s.child.exitCode === null) {
+      if (s.child.exitCode === null && s.child.signalCode === null) {
         s.child.kill('SIGTERM');
         await s.exited;
       }

@@ -8,7 +8,8 @@ export interface ReceivedMail {
 }
 
 /** A real SMTP server in this process, on loopback, recording what it accepts. */
-export async function smtpServer(opts: { rejectRecipients?: string[] } = {}) {
+/** `delayMs`: how long each message's DATA waits for its answer (a slow server, for tests that act mid-run). */
+export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: number } = {}) {
   const messages: ReceivedMail[] = [];
   /** Every RCPT TO address the server was given, accepted or not: what a send tried to reach. */
   const rcpts: string[] = [];
@@ -40,7 +41,8 @@ export async function smtpServer(opts: { rejectRecipients?: string[] } = {}) {
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks).toString('utf8'),
         });
-        cb();
+        if (opts.delayMs) setTimeout(() => cb(), opts.delayMs);
+        else cb();
       });
     },
   });
