@@ -144,8 +144,11 @@ export const enrollmentDecider: Decider<EnrollmentCommand, EnrollmentState, Enro
           }),
         };
       case 'EnrollmentStepDeferred':
+        // Also after a person's approval: the send was blocked by the quota, and the step is tried again as any is.
         return {
           ...state,
+          status: 'active',
+          waitingFor: null,
           attempt: event.data.attempt,
           nextDueAt: event.data.retryAt,
           steps: withStep(state.steps, {
@@ -213,7 +216,7 @@ export const enrollmentDecider: Decider<EnrollmentCommand, EnrollmentState, Enro
       case 'blocked_by_quota': {
         if (!command.quotaReopensAt) throw new DomainError('invalid_input', 'a quota block needs the time the quota reopens');
         const w = definition.sendWindow;
-        const reopens = new Date(command.quotaReopensAt);
+        const reopens = new Date(Math.max(Date.parse(command.quotaReopensAt), Date.parse(at)));
         const retryAt = (
           w ? nextOpening(reopens, { days: w.days, start: w.start, end: w.end, tz: w.tz ?? state.start!.timezone }) : reopens
         ).toISOString();

@@ -1,3 +1,4 @@
+import { canonicalJson } from './canonical-json.js';
 import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 
@@ -75,7 +76,8 @@ export interface SequenceState {
 
 const initialState = (): SequenceState => ({ status: 'none', companyId: null, name: '', current: null });
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+// By canonical JSON: the same definition with its keys in another order is no change.
+const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 export const sequenceDecider: Decider<SequenceCommand, SequenceState, SequenceEvent> = {
   initialState,

@@ -33,7 +33,7 @@ export const enrollmentsProjection = defineProjection<EnrollmentEvent>()({
       ),
     EnrollmentStepDeferred: ({ data: d }, { tx, table }) =>
       tx.query(
-        `UPDATE ${table('crm_enrollments')} SET steps = ${WITH_STEP}, attempt = $4, next_due_at = $5, updated_at = $6 WHERE id = $1`,
+        `UPDATE ${table('crm_enrollments')} SET steps = ${WITH_STEP}, status = 'active', waiting_for = NULL, attempt = $4, next_due_at = $5, updated_at = $6 WHERE id = $1`,
         [d.enrollmentId, d.activityId, step(d, 'blocked_by_quota'), d.attempt, d.retryAt, d.at],
       ),
     EnrollmentCompleted: ({ data: d }, { tx, table }) =>

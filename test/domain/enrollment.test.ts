@@ -224,9 +224,9 @@ describe('enrollment decider', () => {
         .thenThrows('invalid_input');
     });
 
-    // See /tmp/h/notes-seqspecs.md (1): a quota block of the approved activity leaves the enrollment in
-    // waiting_approval, waiting for the blocked activity, so the next attempt's outcome is ignored for ever.
-    it.fails('retries a step whose approved activity was then blocked by the quota', () => {
+    // A quota block of the approved activity once left the enrollment waiting for that activity, ignoring the
+    // next attempt's outcome for ever.
+    it('retries a step whose approved activity was then blocked by the quota', () => {
       const given = [
         started(plain),
         waiting(0, act(1), t1),
@@ -236,6 +236,10 @@ describe('enrollment decider', () => {
         .when(outcome(0, 0, act(1), 'blocked_by_quota', t2, { quotaReopensAt: '2026-12-04T23:00:00.000Z' }))
         .then([given[2]!]);
       expect(fold(enrollmentDecider, given).status).toBe('active');
+      // A time the quota reopens that is already past is tried at once, never before now.
+      s.given([started(plain), waiting(0, act(1), t1)])
+        .when(outcome(0, 0, act(1), 'blocked_by_quota', t2, { quotaReopensAt: '2026-12-02T23:00:00.000Z' }))
+        .then([deferred(0, act(1), 1, t2, t2)]);
       s.given(given)
         .when(outcome(0, 1, act(2), 'sent', '2026-12-05T08:00:00.000Z'))
         .then([stepSent(0, act(2), '2026-12-07T08:00:00.000Z', '2026-12-05T08:00:00.000Z')]);
