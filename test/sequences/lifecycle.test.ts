@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, startTestApp } from '../support/app.js';
+import { smtpServer } from '../support/smtp.js';
+import { emailSignature, postRaw } from '../webhooks/support.js';
+
+const HOOK_SECRET = 'email-hook-key';
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * What else stops, holds or moves an enrollment: a pause and a resume, a deletion, an unsubscribe, a bounce, a
+ * quota block, a new version. On PGlite, with the scheduler driven pass by pass on a clock the test moves.
+ */
+describe('sequence lifecycle on pglite', () => {
+  let t: TestApp;
+  let smtp: Awaited<ReturnType<typeof smtpServer>>;
+  let clock = Date.parse('2026-12-07T08:00:00Z');
+  beforeAll(async () => {
+    smtp = await smtpServer();
+    t = await startTestApp('pglite', { now: () => new Date(clock) });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  async function company(dailyCap = 100) {
+    const companyId = randomUUID();
+    const base = `/api/companies/${companyId}/crm`;
+    const cred = (await request(t.app).post(`${base}/secrets`).send({ name: 'smtp', value: smtp.url })).body.ref;
+    const hook = (await request(t.app).post(`${base}/secrets`).send({ name: 'hook', value: HOOK_SECRET })).body.ref;
+    const outbox = await request(t.app)
+      .post(`${base}/outboxes`)
+      .send({ channel: 'email', secretRef: cred, dailyCap, config: { fromAddress: 'ops@example.com', webhook: { secretRef: hook } } });
+    expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
+    expect((await request(t.app).post(`${base}/allowlist`).send({ pattern: '*@example.org' })).status).toBe(201);
+    const rule = await request(t.app)
+      .post(`${base}/approval-rules`)
+      .send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 });
+    expect(rule.status).toBe(201);
+    const tag = randomUUID().slice(0, 8);
+    return { companyId, base, outboxId: outbox.body.id as string, at: (name: string) => `${name}.${tag}@example.org` };
+  }
+  type Company = Awaited<ReturnType<typeof company>>;
+
+  const steps = (c: Company, n = 2) =>
+    Array.from({ length: n }, (_, i) => ({
+      outboxId: c.outboxId,
+      payload: { subject: `step ${i + 1}`, text: 'x' },
+      waitBefore: i === 0 ? 'PT0S' : 'P1D',
+    }));
+  async function sequence(c: Company, n = 2) {
+    const res = await request(t.app)
+      .post(`${c.base}/sequences`)
+      .send({ name: 'life', steps: steps(c, n) });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body.id as string;
+  }
+  async function enroll(c: Company, sequenceId: string, ...names: string[]) {
+    const res = await request(t.app)
+      .post(`${c.base}/sequences/${sequenceId}/enrollments`)
+      .send({ contacts: names.map((n) => ({ to: c.at(n) })) });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const ids = (res.body.enrollments as { id: string }[]).map((e) => e.id);
+    for (const id of ids) await until(async () => (await request(t.app).get(`${c.base}/enrollments/${id}`)).status === 200);
+    return ids;
+  }
+  async function tick() {
+    const r = await t.rt.sequences.runOnce();
+    if (r.position) await t.rt.engine.waitFor(r.position, { timeoutMs: 10_000 });
+    return r;
+  }
+  const enrollment = async (c: Company, id: string) => (await request(t.app).get(`${c.base}/enrollments/${id}`)).body;
+  const received = (to: string) => smtp.messages.filter((m) => m.to.map((x) => x.toLowerCase()).includes(to)).length;
+  async function until(check: () => Promise<boolean>) {
+    for (let i = 0; i < 200; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('timed out');
+  }
+  const status = async (c: Company, id: string, want: string) => {
+    await until(async () => (await enrollment(c, id)).status === want);
+    return enrollment(c, id);
+  };
+
+  it('paused: nothing is sent and enrollments show paused; resumed: the step that came due goes, once', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const [e] = await enroll(c, seq, 'ana');
+    await tick();
+    expect(received(c.at('ana'))).toBe(1);
+    expect((await request(t.app).post(`${c.base}/sequences/${seq}/pause`)).body.status).toBe('paused');
+    expect((await enrollment(c, e!)).status).toBe('paused');
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('ana'))).toBe(1);
+    expect((await request(t.app).post(`${c.base}/sequences/${seq}/resume`)).body.status).toBe('active');
+    await tick();
+    await tick();
+    expect(received(c.at('ana'))).toBe(2);
+    expect((await status(c, e!, 'completed')).steps).toHaveLength(2);
+  });
+
+  it('deleted: running enrollments stop (sequence_deleted), the sequence is gone, nothing more is sent', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const [e] = await enroll(c, seq, 'bea');
+    await tick();
+    expect((await request(t.app).delete(`${c.base}/sequences/${seq}`)).status).toBe(204);
+    expect((await status(c, e!, 'stopped')).stopReason).toBe('sequence_deleted');
+    expect((await request(t.app).get(`${c.base}/sequences/${seq}`)).status).toBe(404);
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('bea'))).toBe(1);
+  });
+
+  it('an unsubscribe (a suppression of the recipient) stops the enrollment before its next step', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const [e] = await enroll(c, seq, 'cem');
+    await tick();
+    expect(
+      (
+        await request(t.app)
+          .post(`${c.base}/suppressions`)
+          .send({ recipient: c.at('cem') })
+      ).status,
+    ).toBe(201);
+    await tick();
+    expect((await status(c, e!, 'stopped')).stopReason).toBe('unsubscribe');
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('cem'))).toBe(1);
+  });
+
+  it('a bounce of a step stops the enrollment (bounce); a manual stop of another is recorded as manual', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const [dee, eve] = await enroll(c, seq, 'dee', 'eve');
+    await tick();
+    const first = (await enrollment(c, dee!)).steps[0];
+    const messageId = (await request(t.app).get(`${c.base}/activities/${first.activityId}`)).body.providerMessageId as string;
+    const body = JSON.stringify({
+      type: 'bounce',
+      messageId,
+      recipient: c.at('dee'),
+      at: new Date(clock).toISOString(),
+      bounceType: 'soft',
+    });
+    expect((await postRaw(t, `/api/webhooks/email/${c.outboxId}`, body, emailSignature(HOOK_SECRET, body, new Date(clock)))).status).toBe(
+      200,
+    );
+    await tick();
+    expect((await status(c, dee!, 'stopped')).stopReason).toBe('bounce');
+    const stopped = await request(t.app).post(`${c.base}/enrollments/${eve}/stop`);
+    expect(stopped.body).toMatchObject({ status: 'stopped', stopReason: 'manual' });
+    const history = (await request(t.app).get(`${c.base}/enrollments/${eve}/history`)).body.events.map((x: { type: string }) => x.type);
+    expect(history).toEqual(['EnrollmentStarted', 'EnrollmentStepSent', 'EnrollmentStopped']);
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('dee')) + received(c.at('eve'))).toBe(2);
+  });
+
+  it('blocked by the quota: retried on the next local day, not skipped and not stopped', async () => {
+    const c = await company(1);
+    const seq = await sequence(c, 1);
+    const [fay, gus] = await enroll(c, seq, 'fay', 'gus');
+    await tick();
+    // One unit a day: one of the two went, the other waits for tomorrow.
+    const states = [await enrollment(c, fay!), await enrollment(c, gus!)];
+    const blocked = states.find((s) => s.status === 'active')!;
+    expect(states.map((s) => s.status).sort()).toEqual(['active', 'completed']);
+    expect(blocked.steps).toEqual([expect.objectContaining({ index: 0, status: 'blocked_by_quota' })]);
+    const today = new Date(clock);
+    const tomorrow = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + 1));
+    expect(new Date(blocked.nextDueAt).toISOString()).toBe(tomorrow.toISOString());
+    clock += DAY;
+    await tick();
+    expect((await status(c, blocked.id, 'completed')).steps.map((s: { status: string }) => s.status)).toEqual(['blocked_by_quota', 'sent']);
+    expect(received(c.at('fay')) + received(c.at('gus'))).toBe(2);
+  });
+
+  it('a new version of the steps: running enrollments finish on theirs, new ones run the new one', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const [old] = await enroll(c, seq, 'hal');
+    await tick();
+    const patched = await request(t.app)
+      .patch(`${c.base}/sequences/${seq}`)
+      .send({ steps: [{ outboxId: c.outboxId, payload: { subject: 'only step of v2', text: 'x' }, waitBefore: 'PT0S' }] });
+    expect(patched.body).toMatchObject({ version: 2 });
+    const [fresh] = await enroll(c, seq, 'ivy');
+    await tick();
+    clock += 2 * DAY;
+    await tick();
+    expect((await status(c, old!, 'completed')).version).toBe(1);
+    expect((await status(c, fresh!, 'completed')).version).toBe(2);
+    const subjects = (to: string) => smtp.messages.filter((m) => m.to.includes(to)).map((m) => /^Subject: (.*)$/m.exec(m.raw)?.[1]);
+    expect(subjects(c.at('hal'))).toEqual(['step 1', 'step 2']);
+    expect(subjects(c.at('ivy'))).toEqual(['only step of v2']);
+  });
+});
