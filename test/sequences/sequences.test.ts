@@ -150,6 +150,17 @@ function suite(backend: 'pglite' | 'postgres') {
       await settle();
       expect(subjects(at('ana'))).toEqual(['Hi Ana']);
       expect(subjects(at('bea'))).toEqual(['Hi Bea', 'Following up, Bea']);
+      const stats = (await request(t.app).get(`${c.base}/sequences/${id}/stats`)).body;
+      expect(stats).toEqual({
+        enrolled: 2,
+        active: 0,
+        completed: 1,
+        stopped: { reply: 1 },
+        steps: [
+          { index: 0, sent: 2, pendingApproval: 0, blocked: 0, failed: 0, replied: 1 },
+          { index: 1, sent: 1, pendingApproval: 0, blocked: 0, failed: 0, replied: 0 },
+        ],
+      });
     });
 
     it('an approval rule that queues step 2: it waits, is approved, goes', async () => {
