@@ -183,6 +183,24 @@ describe('sequence lifecycle on pglite', () => {
     expect(received(c.at('fay')) + received(c.at('gus'))).toBe(2);
   });
 
+  it('a recipient outside the allowlist may be enrolled: its step is blocked and the enrollment stops with the reason', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const res = await request(t.app)
+      .post(`${c.base}/sequences/${seq}/enrollments`)
+      .send({ contacts: [{ to: 'zed@elsewhere.example' }] });
+    expect(res.status).toBe(201);
+    const id = res.body.enrollments[0].id as string;
+    await until(async () => (await request(t.app).get(`${c.base}/enrollments/${id}`)).status === 200);
+    await tick();
+    const e = await status(c, id, 'stopped');
+    expect(e).toMatchObject({
+      stopReason: 'not_allowlisted',
+      steps: [expect.objectContaining({ index: 0, status: 'blocked_by_allowlist' })],
+    });
+    expect(received('zed@elsewhere.example')).toBe(0);
+  });
+
   it('a new version of the steps: running enrollments finish on theirs, new ones run the new one', async () => {
     const c = await company();
     const seq = await sequence(c);
