@@ -18,7 +18,8 @@ import { createOutbox } from '../src/commands/outboxes.js';
 import { createSecret } from '../src/commands/secrets.js';
 import { createSequence } from '../src/commands/sequences.js';
 import { loadConfig } from '../src/config.js';
-import type { Position } from '../src/eventstore/port.js';
+import { type Position, comparePositions } from '../src/eventstore/port.js';
+import type { Db, Queryable } from '../src/sql/db.js';
 import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
 import { SequenceScheduler } from '../src/sequences/scheduler.js';
@@ -66,7 +67,41 @@ const config = {
   secretsMasterKey: Buffer.alloc(32, 9).toString('base64'),
   dataDir: '/tmp/crm-bench-unused',
 };
-const rt = await createRuntime(config, silentLogger, { db: bench.db, adapters: { email: instant } });
+/** SQL statements and transactions of the whole process (service, projections), by statement: where the database's time goes. */
+let sql = new Map<string, number>();
+let transactions = 0;
+const counting = (q: Queryable): Queryable => ({
+  query: (text, params) => {
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 70);
+    sql.set(key, (sql.get(key) ?? 0) + 1);
+    return q.query(text, params);
+  },
+  exec: (text) => q.exec(text),
+});
+const countedDb: Db = {
+  ...counting(bench.db),
+  kind: bench.db.kind,
+  transaction: (fn) => {
+    transactions++;
+    return bench.db.transaction((tx) => fn(counting(tx)));
+  },
+  session: (fn) => bench.db.session((s) => fn(counting(s))),
+  listen: (channel, on) => bench.db.listen(channel, on),
+  close: () => bench.db.close(),
+};
+function sqlSince(sends: number) {
+  const total = [...sql.values()].reduce((a, b) => a + b, 0);
+  const top = [...sql.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  const out = {
+    statementsPerSend: round(total / sends, 2),
+    transactionsPerSend: round(transactions / sends, 2),
+    top: Object.fromEntries(top.map(([k, n]) => [k, round(n / sends, 2)])),
+  };
+  sql = new Map();
+  transactions = 0;
+  return out;
+}
+const rt = await createRuntime(config, silentLogger, { db: countedDb, adapters: { email: instant } });
 await rt.engine.start();
 const now = () => new Date();
 /** Time spent in each method of the scheduler's own deps, summed over its workers. */
@@ -129,15 +164,19 @@ async function company(cap: number) {
 async function dispatchHot(total: number) {
   const c = await company(Math.max(1_000_000, 2 * total));
   const statuses: Record<string, number> = {};
+  let last: Position | null = null;
+  sqlSince(1);
   const stats = await runConcurrent(DISPATCH_CONCURRENCY, total, async (_w, i) => {
-    const { result } = await rt.dispatcher.send(
+    const { result, position } = await rt.dispatcher.send(
       c.companyId,
       { channel: 'email', outboxId: c.outboxId, to: `d${i}@example.org`, payload: { subject: 'Hi', text: 'Bench' } },
       LOCAL_OPERATOR,
     );
     statuses[result.status] = (statuses[result.status] ?? 0) + 1;
+    if (position && (!last || comparePositions(position, last) > 0)) last = position;
   });
-  return { ...stats, statuses };
+  await waitFor(last);
+  return { ...stats, statuses, sql: sqlSince(total) };
 }
 
 async function sequenceRun() {
@@ -183,9 +222,11 @@ async function sequenceRun() {
     { store: timed(rt.store, 'store'), db: timed(rt.db, 'db'), dispatcher: timed(rt.dispatcher, 'dispatcher'), now, logger: silentLogger },
     { batch: BATCH, concurrency: CONCURRENCY },
   );
+  sqlSince(1);
   recording = true;
   const passes: { sent: number; ms: number }[] = [];
   let idle = 0;
+  let passEnd: Position | null = null;
   const ownStart = process.cpuUsage();
   const cpuStart = machineCpuMs();
   const start = performance.now();
@@ -195,6 +236,7 @@ async function sequenceRun() {
   while (decidedAt.size < N && idle < 3) {
     const t0 = performance.now();
     const r = await scheduler.runOnce();
+    passEnd = r.position ?? passEnd;
     passes.push({ sent: r.sent, ms: round(performance.now() - t0) });
     if (r.sent > 0) idle = 0;
     else {
@@ -206,6 +248,9 @@ async function sequenceRun() {
   const own = process.cpuUsage(ownStart);
   const cpuEnd = machineCpuMs();
   recording = false;
+  // Its projections' share too: they catch up after the pass.
+  await waitFor(passEnd);
+  const statements = sqlSince(N);
 
   const lags = rows.filter((r) => decidedAt.has(r.recipient)).map((r) => decidedAt.get(r.recipient)! - dueAt.get(r.recipient)!);
   lags.sort((a, b) => a - b);
@@ -239,6 +284,7 @@ async function sequenceRun() {
     // latency is about the sum of the rows; store reads are loading the enrollment and the outbox, appends are
     // recording the outcome, db.query is the pass's three scans).
     profile: Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, { calls: v.calls, msPerSend: round(v.ms / N, 2) }])),
+    sql: statements,
     stepLatencyMs: round((seconds * 1000 * CONCURRENCY) / N, 1),
   };
 }

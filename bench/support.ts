@@ -76,7 +76,7 @@ const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
  * /proc/stat; null where there is none. Throughput on a shared 2-core machine swings by tens of percent
  * between runs; CPU per operation is the steadier measure of a change.
  */
-function machineCpuMs(): number | null {
+export function machineCpuMs(): number | null {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const [user, nice, system, , , irq, softirq] = fields as [number, number, number, number, number, number, number];
