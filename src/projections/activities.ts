@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../domain/activity.js';
 import type { Queryable } from '../sql/db.js';
 import { defineProjection } from './projection.js';
-import { type KeysetCursor, keysetPage } from './keyset-page.js';
+import { afterCursor, type KeysetCursor, keysetPage } from './keyset-page.js';
 
 /** crm_activities: one row per send, its status following the activity's events. */
 export const activitiesProjection = defineProjection<ActivityEvent>()({
@@ -195,10 +195,7 @@ export async function listActivities(q: Queryable, companyId: string, f: Activit
   if (f.outboxId) add('outbox_id = ?', f.outboxId);
   if (f.since) add('created_at >= ?', f.since);
   if (f.until) add('created_at < ?', f.until);
-  if (f.after) {
-    params.push(f.after.createdAt, f.after.id);
-    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
-  }
+  if (f.after) where.push(afterCursor(params, f.after, 'desc'));
   params.push(f.limit + 1);
   const { rows } = await q.query<Row>(
     `SELECT * FROM crm_activities WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,

@@ -1,6 +1,6 @@
 import type { AllowlistEvent } from '../domain/allowlist.js';
 import type { Queryable } from '../sql/db.js';
-import { keysetPage } from './keyset-page.js';
+import { afterCursor, keysetPage } from './keyset-page.js';
 import { defineProjection } from './projection.js';
 
 export const allowlistProjection = defineProjection<AllowlistEvent>()({
@@ -19,11 +19,7 @@ export const allowlistProjection = defineProjection<AllowlistEvent>()({
 /** Oldest first, a page at a time; `after` is the (createdAt, id) of the last entry of the previous page. */
 export async function listAllowlist(q: Queryable, companyId: string, page: { after?: { createdAt: Date; id: string }; limit: number }) {
   const params: unknown[] = [companyId];
-  let after = '';
-  if (page.after) {
-    params.push(page.after.createdAt, page.after.id);
-    after = ' AND (created_at, id) > ($2, $3)';
-  }
+  const after = page.after ? ` AND ${afterCursor(params, page.after)}` : '';
   params.push(page.limit + 1);
   const { rows } = await q.query<{
     id: string;

@@ -1,7 +1,7 @@
 import type { ContentPieceEvent, ContentPieceFields } from '../domain/content-piece.js';
 import type { Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
-import { type KeysetCursor, keysetPage } from './keyset-page.js';
+import { afterCursor, type KeysetCursor, keysetPage } from './keyset-page.js';
 import { defineProjection } from './projection.js';
 
 const COLUMN: Record<keyof ContentPieceFields, string> = {
@@ -94,10 +94,7 @@ export async function listContentPieces(
     }
   }
   // Oldest first, as before paging: the cursor is the last row of the previous page.
-  if (filter.after) {
-    params.push(filter.after.createdAt, filter.after.id);
-    where.push(`(created_at, id) > ($${params.length - 1}, $${params.length})`);
-  }
+  if (filter.after) where.push(afterCursor(params, filter.after));
   params.push(filter.limit + 1);
   const { rows } = await q.query<Row>(
     `SELECT * FROM crm_content_pieces WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${params.length}`,

@@ -1,6 +1,6 @@
 import type { EnrollmentEvent } from '../domain/enrollment.js';
 import type { Queryable } from '../sql/db.js';
-import { keysetPage } from './keyset-page.js';
+import { afterCursor, keysetPage } from './keyset-page.js';
 import { defineProjection } from './projection.js';
 
 /** `steps` with the entry of `step.activityId` replaced (one entry per send, as the decider keeps them). */
@@ -123,10 +123,7 @@ export async function listEnrollments(
     where.push(`e.status = $${params.length}`);
     if (filter.status === 'active' || filter.status === 'waiting_approval') where.push(`s.status <> 'paused'`);
   }
-  if (filter.after) {
-    params.push(filter.after.createdAt, filter.after.id);
-    where.push(`(e.created_at, e.id) > ($${params.length - 1}, $${params.length})`);
-  }
+  if (filter.after) where.push(afterCursor(params, filter.after, 'asc', 'e'));
   params.push(filter.limit + 1);
   const { rows } = await q.query<Row>(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.created_at, e.id LIMIT $${params.length}`, params);
   return keysetPage(rows, filter.limit, view);

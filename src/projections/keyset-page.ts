@@ -7,6 +7,16 @@ export interface KeysetCursor {
 }
 
 /**
+ * The condition that keeps the rows after `after` in (created_at, id) order (`desc`: newest first), its values
+ * pushed onto `params`. `alias` names the table in a join.
+ */
+export function afterCursor(params: unknown[], after: KeysetCursor, order: 'asc' | 'desc' = 'asc', alias = ''): string {
+  params.push(after.createdAt, after.id);
+  const col = alias ? `${alias}.` : '';
+  return `(${col}created_at, ${col}id) ${order === 'asc' ? '>' : '<'} ($${params.length - 1}, $${params.length})`;
+}
+
+/**
  * One page of rows fetched with `LIMIT limit + 1`: the extra row only says that there is a next page, whose
  * cursor (src/http/cursor.ts) is the last row kept.
  */

@@ -1,6 +1,6 @@
 import type { SequenceEvent } from '../domain/sequence.js';
 import type { Queryable } from '../sql/db.js';
-import { keysetPage } from './keyset-page.js';
+import { afterCursor, keysetPage } from './keyset-page.js';
 import { type ProjectionContext, defineProjection } from './projection.js';
 
 const setStatus =
@@ -69,11 +69,7 @@ export async function getSequence(q: Queryable, companyId: string, sequenceId: s
 
 export async function listSequences(q: Queryable, companyId: string, page: { after?: { createdAt: Date; id: string }; limit: number }) {
   const params: unknown[] = [companyId];
-  let after = '';
-  if (page.after) {
-    params.push(page.after.createdAt, page.after.id);
-    after = 'AND (created_at, id) > ($2, $3)';
-  }
+  const after = page.after ? `AND ${afterCursor(params, page.after)}` : '';
   params.push(page.limit + 1);
   const { rows } = await q.query<Row>(
     `SELECT ${COLUMNS} FROM crm_sequences WHERE company_id = $1 AND status <> 'deleted' ${after} ORDER BY created_at, id LIMIT $${params.length}`,

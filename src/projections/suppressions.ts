@@ -1,6 +1,6 @@
 import type { SuppressionEvent } from '../domain/suppression.js';
 import type { Queryable } from '../sql/db.js';
-import { keysetPage } from './keyset-page.js';
+import { afterCursor, keysetPage } from './keyset-page.js';
 import { defineProjection } from './projection.js';
 
 /** crm_suppressions: the suppressions in force (a lifted one is deleted; the log keeps its history). */
@@ -60,10 +60,7 @@ export async function listSuppressions(q: Queryable, companyId: string, f: Suppr
     params.push(f.source);
     where.push(`source = $${params.length}`);
   }
-  if (f.after) {
-    params.push(f.after.createdAt, f.after.id);
-    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
-  }
+  if (f.after) where.push(afterCursor(params, f.after, 'desc'));
   params.push(f.limit + 1);
   const { rows } = await q.query<Row>(
     `SELECT id, recipient, channel, source, reason, created_at, created_by FROM crm_suppressions WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,

@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { activityStream } from '../../domain/activity.js';
 import { SEND_CHANNELS } from '../../domain/channels.js';
-import { readStreamIfAny } from '../../eventstore/read-stream-if-any.js';
 import { getActivity, listActivities } from '../../projections/activities.js';
 import { deliveryOf } from '../../projections/activity-deliveries.js';
 import { listCredentialBuckets, listTodaysCredentialBuckets } from '../../projections/credential-buckets.js';
@@ -11,6 +10,7 @@ import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.
 import { notFound } from '../errors.js';
 import { decodeCursor, pageQuery } from '../cursor.js';
 import { isoInstant, parseQuery, uuid, uuidParam } from '../validate.js';
+import { companyStreamHistory } from '../stream-history.js';
 import { replyAfterWrite } from '../write-reply.js';
 
 const STATUSES = [
@@ -62,19 +62,7 @@ export function activitiesRouter(rt: Runtime): Router {
   });
   r.get(`${base}/:activityId/history`, requireCompanyAccess, async (req, res) => {
     const activityId = uuidParam(req, 'activityId');
-    const events = await readStreamIfAny(rt.store, activityStream(activityId));
-    if (!events || (events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res))
-      throw notFound('activity not found');
-    res.json({
-      activityId,
-      events: events.map((e) => ({
-        revision: e.revision,
-        type: e.type,
-        data: e.data,
-        actor: e.metadata.actor ?? null,
-        recordedAt: e.recordedAt,
-      })),
-    });
+    res.json({ activityId, events: await companyStreamHistory(rt.store, activityStream(activityId), companyOf(res), 'activity') });
   });
   // A person's call (agents: 403) on a send whose outcome is unknown; no body. See Dispatcher.resend.
   r.post(`${base}/:activityId/resend`, requireCompanyAccess, requireBoard, async (req, res) => {

@@ -8,7 +8,6 @@ import { parseIsoDuration } from '../../domain/iso-duration.js';
 import { STOP_CAUSES, type SequenceDefinition } from '../../domain/sequence.js';
 import { validTimeZone } from '../../domain/send-window.js';
 import { HH_MM } from '../../domain/time-window.js';
-import { readStreamIfAny } from '../../eventstore/read-stream-if-any.js';
 import { getEnrollment, listEnrollments, sequenceStats } from '../../projections/enrollments.js';
 import { getSequence, listSequences } from '../../projections/sequences.js';
 import type { Runtime } from '../../runtime.js';
@@ -16,6 +15,7 @@ import { decodeCursor } from '../cursor.js';
 import { notFound } from '../errors.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
 import { parseBody, parseQuery, uuid, uuidParam } from '../validate.js';
+import { companyStreamHistory } from '../stream-history.js';
 import { replyAfterWrite } from '../write-reply.js';
 
 const Step = z
@@ -166,19 +166,7 @@ export function sequencesRouter(rt: Runtime): Router {
   });
   r.get(`${enrollments}/:enrollmentId/history`, requireCompanyAccess, async (req, res) => {
     const enrollmentId = uuidParam(req, 'enrollmentId');
-    const events = await readStreamIfAny(rt.store, enrollmentStream(enrollmentId));
-    if (!events || (events[0]?.data as { companyId?: string } | undefined)?.companyId !== companyOf(res))
-      throw notFound('enrollment not found');
-    res.json({
-      enrollmentId,
-      events: events.map((e) => ({
-        revision: e.revision,
-        type: e.type,
-        data: e.data,
-        actor: e.metadata.actor ?? null,
-        recordedAt: e.recordedAt,
-      })),
-    });
+    res.json({ enrollmentId, events: await companyStreamHistory(rt.store, enrollmentStream(enrollmentId), companyOf(res), 'enrollment') });
   });
   r.post(`${enrollments}/:enrollmentId/stop`, requireCompanyAccess, async (req, res) => {
     const enrollmentId = uuidParam(req, 'enrollmentId');
