@@ -22,10 +22,10 @@ import { type Position, comparePositions } from '../src/eventstore/port.js';
 import type { Db, Queryable } from '../src/sql/db.js';
 import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
-import { SequenceScheduler } from '../src/sequences/scheduler.js';
+import { SCHEDULER_DEFAULTS, SequenceScheduler } from '../src/sequences/scheduler.js';
 import { benchArgs, machineCpuMs, openBenchDb, percentile, round, runConcurrent } from './support.js';
 
-const RUNTIME_CONCURRENCY = 16; // the runtime scheduler's default, src/sequences/scheduler.ts
+const RUNTIME_CONCURRENCY = SCHEDULER_DEFAULTS.concurrency; // the runtime scheduler's default
 
 const args = benchArgs({
   enrollments: { type: 'string', default: '10000' },
@@ -265,7 +265,7 @@ async function sequenceRun() {
     enrollMs: round(enrollMs),
     enrollPerSecond: round(N / (enrollMs / 1000)),
     enrolledAndProjectedMs: round(projectedMs),
-    scheduler: 'SequenceScheduler built here (rt.sequences: batch 500, concurrency 16)',
+    scheduler: `SequenceScheduler built here (rt.sequences: batch ${SCHEDULER_DEFAULTS.batch}, concurrency ${SCHEDULER_DEFAULTS.concurrency})`,
     batch: BATCH,
     concurrency: CONCURRENCY,
     passes: passes.length,

@@ -2,7 +2,7 @@ import type { Decider, DomainEvent } from '../domain/decider.js';
 import type { EventStore } from '../eventstore/port.js';
 import { type Actor, actorLabel, actorMetadata } from './actor.js';
 import { AggregateCache } from './aggregate-cache.js';
-import { type CommandResult, handleCommand } from './handle-command.js';
+import { type CommandResult, type Loaded, handleCommand } from './handle-command.js';
 
 /** Who asks and when: what every command is given besides its own input. */
 export interface CommandContext {
@@ -25,7 +25,14 @@ type CommandOf<C, S> = (stamp: Stamp) => C | ((state: S) => Promise<C>);
  * and carry the actor in their metadata.
  */
 export function commandHandlerFor<C, S, E extends DomainEvent, Id = string>(decider: Decider<C, S, E>, streamOf: (id: Id) => string) {
-  return async (via: EventStore | AggregateCache, id: Id, ctx: CommandContext, command: CommandOf<C, S>): Promise<CommandResult<S, E>> => {
+  /** `known`: the state the caller just read, with its revision (decided on without a read; a conflict reloads). */
+  return async (
+    via: EventStore | AggregateCache,
+    id: Id,
+    ctx: CommandContext,
+    command: CommandOf<C, S>,
+    known?: Loaded<S>,
+  ): Promise<CommandResult<S, E>> => {
     const stamp = { by: actorLabel(ctx.actor), now: ctx.now.toISOString() };
     const metadata = actorMetadata(ctx.actor);
     const cmd = command(stamp);
@@ -33,6 +40,6 @@ export function commandHandlerFor<C, S, E extends DomainEvent, Id = string>(deci
       if (typeof cmd === 'function') throw new TypeError('the aggregate cache takes commands, not functions of the state');
       return via.handle(streamOf(id), decider, cmd, metadata);
     }
-    return handleCommand(via, streamOf(id), decider, cmd, { metadata });
+    return handleCommand(via, streamOf(id), decider, cmd, { metadata, ...(known ? { known } : {}) });
   };
 }

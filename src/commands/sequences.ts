@@ -12,8 +12,16 @@ import { loadOutbox } from './outboxes.js';
 const sequence = commandHandlerFor(sequenceDecider, sequenceStream);
 export const enrollment = commandHandlerFor(enrollmentDecider, enrollmentStream);
 
-/** Every step's outbox must be a live outbox of the company (400 naming the step: nothing is stored). */
-async function checkOutboxes(store: EventStore, companyId: string, steps: SequenceDefinition['steps']) {
+/**
+ * Every step's outbox must be a live outbox of the company (400 naming the step: nothing is stored). A step with no
+ * channel is given its outbox's, so that sending it needs no read of the outbox (an outbox's channel never changes).
+ */
+async function checkOutboxes(
+  store: EventStore,
+  companyId: string,
+  steps: SequenceDefinition['steps'],
+): Promise<SequenceDefinition['steps']> {
+  const checked = [];
   for (const [i, step] of steps.entries()) {
     const outbox = await loadOutbox(store, companyId, step.outboxId);
     if (!outbox) {
@@ -26,7 +34,9 @@ async function checkOutboxes(store: EventStore, companyId: string, steps: Sequen
         { code: 'custom', path: ['steps', i, 'channel'], message: `must be ${outbox.channel} or dry-run` },
       ]);
     }
+    checked.push({ ...step, channel: step.channel ?? outbox.channel });
   }
+  return checked;
 }
 
 export async function createSequence(
@@ -35,12 +45,13 @@ export async function createSequence(
   actor: Actor,
   now: Date,
 ) {
-  await checkOutboxes(store, input.companyId, input.definition.steps);
+  const definition = { ...input.definition, steps: await checkOutboxes(store, input.companyId, input.definition.steps) };
   const sequenceId = randomUUID();
   const r = await sequence(store, sequenceId, { actor, now }, (s) => ({
     type: 'CreateSequence',
     sequenceId,
-    ...input,
+    companyId: input.companyId,
+    definition,
     actor: s.by,
     now: s.now,
   }));
@@ -53,8 +64,9 @@ export async function updateSequence(
   actor: Actor,
   now: Date,
 ) {
-  if (input.changes.steps) await checkOutboxes(store, input.companyId, input.changes.steps);
-  return sequence(store, input.sequenceId, { actor, now }, (s) => ({ type: 'UpdateSequence', ...input, actor: s.by, now: s.now }));
+  const steps = input.changes.steps ? await checkOutboxes(store, input.companyId, input.changes.steps) : undefined;
+  const changes = steps ? { ...input.changes, steps } : input.changes;
+  return sequence(store, input.sequenceId, { actor, now }, (s) => ({ type: 'UpdateSequence', ...input, changes, actor: s.by, now: s.now }));
 }
 
 export const pauseSequence = (store: EventStore, input: { companyId: string; sequenceId: string }, actor: Actor, now: Date) =>
