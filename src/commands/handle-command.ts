@@ -21,14 +21,20 @@ export interface CommandResult<State, Event> {
 
 type Folding<State, Event extends DomainEvent> = Pick<Decider<unknown, State, Event>, 'initialState' | 'evolve' | 'evolveMany'>;
 
-/** Loads a stream and folds it. A missing stream is the decider's initial state at revision null. */
+/**
+ * Loads a stream and folds it. A missing stream is the decider's initial state at revision null. Read through the
+ * store's forward reads where it has them: the same events, and concurrent loads (a scheduler's steps, each
+ * checking its dedup key) share one round trip, where a missing stream costs no second query.
+ */
 export async function loadAggregate<State, Event extends DomainEvent>(
   store: EventStore,
   streamName: string,
   decider: Folding<State, Event>,
 ): Promise<Loaded<State> & { events: Event[] }> {
-  const recorded = await readStreamIfAny(store, streamName);
-  if (!recorded) return { state: decider.initialState(), revision: null, events: [] };
+  const recorded = store.readStreamsForward
+    ? ((await store.readStreamsForward([{ streamName, fromRevision: 0 }])).get(streamName) ?? [])
+    : await readStreamIfAny(store, streamName);
+  if (!recorded || recorded.length === 0) return { state: decider.initialState(), revision: null, events: [] };
   const events = recorded.map((e) => ({ type: e.type, data: e.data }) as Event);
   return { state: fold(decider, events), revision: recorded.length ? recorded[recorded.length - 1]!.revision : null, events };
 }
