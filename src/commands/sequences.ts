@@ -7,6 +7,7 @@ import type { Queryable } from '../sql/db.js';
 import type { Actor } from './actor.js';
 import { commandHandlerFor } from './command-handler.js';
 import { loadAggregate } from './handle-command.js';
+import { templateVariables } from '../sequences/render.js';
 import { loadOutbox } from './outboxes.js';
 
 const sequence = commandHandlerFor(sequenceDecider, sequenceStream);
@@ -23,6 +24,14 @@ async function checkOutboxes(
 ): Promise<SequenceDefinition['steps']> {
   const checked = [];
   for (const [i, step] of steps.entries()) {
+    try {
+      templateVariables(step.payload);
+    } catch {
+      // An unclosed tag or section: refused now, rather than failing every send of the step later.
+      throw new DomainError('invalid_input', `step ${i}: the payload is not a valid template`, [
+        { code: 'custom', path: ['steps', i, 'payload'], message: 'unclosed or unbalanced {{tag}}' },
+      ]);
+    }
     const outbox = await loadOutbox(store, companyId, step.outboxId);
     if (!outbox) {
       throw new DomainError('invalid_input', `step ${i}: outbox not found`, [

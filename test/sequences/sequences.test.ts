@@ -233,6 +233,8 @@ function suite(backend: 'pglite' | 'postgres') {
         { name: 'x', steps: [step], sendWindow: { days: ['mon'], start: '17:00', end: '09:00' } },
         { name: 'x', steps: [step], sendWindow: { days: ['mon'], start: '09:00', end: '17:00', tz: 'Mars/Olympus' } },
         { name: 'x', steps: [step], unknown: true },
+        { name: 'x', steps: [{ ...step, payload: { subject: 'Hi {{firstName', text: 't' } }] },
+        { name: 'x', steps: [{ ...step, payload: { subject: '{{#vip}}Hi', text: 't' } }] },
       ];
       for (const body of bodies) {
         const res = await request(t.app).post(`${c.base}/sequences`).send(body);
