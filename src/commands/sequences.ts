@@ -7,6 +7,7 @@ import type { Queryable } from '../sql/db.js';
 import type { Actor } from './actor.js';
 import { commandHandlerFor } from './command-handler.js';
 import { loadAggregate } from './handle-command.js';
+import { SEND_PAYLOAD } from '../channels/schemas.js';
 import { templateVariables } from '../sequences/render.js';
 import { loadOutbox } from './outboxes.js';
 
@@ -42,6 +43,15 @@ async function checkOutboxes(
       throw new DomainError('invalid_input', `step ${i}: channel ${step.channel} is not the outbox's (${outbox.channel})`, [
         { code: 'custom', path: ['steps', i, 'channel'], message: `must be ${outbox.channel} or dry-run` },
       ]);
+    }
+    // The payload's shape for its channel, as the dispatcher will check it (templates are strings either way).
+    const shape = SEND_PAYLOAD[outbox.channel].safeParse(step.payload);
+    if (!shape.success) {
+      throw new DomainError(
+        'invalid_input',
+        `step ${i}: the payload is not a valid ${outbox.channel} payload`,
+        shape.error.issues.map(({ code, path, message }) => ({ code, path: ['steps', i, 'payload', ...path], message })),
+      );
     }
     checked.push({ ...step, channel: step.channel ?? outbox.channel });
   }
