@@ -46,6 +46,9 @@ export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: 
       });
     },
   });
+  // A client that dies mid-session (a test kills the sending process) resets its connection: for a server, an
+  // ordinary event, not a crash of the test process.
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = (server.server as unknown as { address(): AddressInfo }).address();
   return {
