@@ -1,12 +1,10 @@
 import { canonicalTo } from '../channels/outgoing.js';
 import { DomainError } from '../domain/decider.js';
 import { derivedUuid } from '../domain/derived-id.js';
-import { enrollmentDecider, enrollmentStream } from '../domain/enrollment.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { WrongExpectedRevisionError } from '../eventstore/port.js';
 import { missingVariables } from '../sequences/render.js';
 import { type Actor, actorLabel } from './actor.js';
-import { loadAggregate } from './handle-command.js';
 import { loadOutbox } from './outboxes.js';
 import { enrollment, liveSequence } from './sequences.js';
 
@@ -23,19 +21,17 @@ export interface EnrollResult {
 }
 
 /**
- * The n-th enrollment of a recipient in a sequence has an id made from (sequence, recipient, n): two calls
- * enrolling the same person at once name the same stream, and the one that appends second finds it taken.
+ * A recipient is enrolled in a sequence once, under an id made from (sequence, recipient): two calls enrolling the
+ * same person at once name the same stream, and the one that appends second finds it taken. Once is on purpose:
+ * a retried call (even after the enrollment ended) is harmless, and a person who replied, unsubscribed or was
+ * stopped is never enrolled again by a repeat; contacting them again takes another sequence.
  */
-const enrollmentIdOf = (sequenceId: string, to: string, n: number) => derivedUuid(sequenceId, 'enrollment', to, String(n));
-
-/** The most enrollments one recipient may have had in one sequence (each finished before the next began). */
-const MAX_GENERATIONS = 1000;
+const enrollmentIdOf = (sequenceId: string, to: string) => derivedUuid(sequenceId, 'enrollment', to);
 
 /**
  * Enrolls contacts in a sequence, on its current version. All are checked first (the recipient's form for the
  * first step's channel, every template variable the steps use): one bad contact is a 400 naming it, and nothing
- * of the call is enrolled. A recipient whose enrollment is still running is answered `already_enrolled` with it;
- * one whose earlier enrollment ended is enrolled again.
+ * of the call is enrolled. A recipient enrolled before, running or ended, is answered `already_enrolled` with it.
  */
 export async function enroll(
   store: EventStore,
@@ -91,27 +87,18 @@ async function enrollOne(
   actor: Actor,
   now: Date,
 ): Promise<{ result: EnrollResult; position: Position | null }> {
-  for (let n = 0; n < MAX_GENERATIONS; n++) {
-    const enrollmentId = enrollmentIdOf(input.sequenceId, c.to, n);
-    const { state } = await loadAggregate(store, enrollmentStream(enrollmentId), enrollmentDecider);
-    if (state.status === 'active' || state.status === 'waiting_approval')
-      return { result: { id: enrollmentId, to: c.to, status: 'already_enrolled' }, position: null };
-    if (state.status !== 'none') continue; // an enrollment that ended: the next one may begin
-    try {
-      const r = await enrollment(store, enrollmentId, { actor, now }, (s) => ({
-        type: 'StartEnrollment',
-        start: { enrollmentId, sequenceId: input.sequenceId, companyId: input.companyId, definition, ...c, by: actorLabel(actor) },
-        now: s.now,
-      }));
-      return { result: { id: enrollmentId, to: c.to, status: 'enrolled' }, position: r.position };
-    } catch (err) {
-      // Another call enrolled this person first: its enrollment answers.
-      if (err instanceof DomainError && err.kind === 'conflict')
-        return { result: { id: enrollmentId, to: c.to, status: 'already_enrolled' }, position: null };
-      if (err instanceof WrongExpectedRevisionError)
-        return { result: { id: enrollmentId, to: c.to, status: 'already_enrolled' }, position: null };
-      throw err;
-    }
+  const enrollmentId = enrollmentIdOf(input.sequenceId, c.to);
+  const already = { result: { id: enrollmentId, to: c.to, status: 'already_enrolled' as const }, position: null };
+  try {
+    const r = await enrollment(store, enrollmentId, { actor, now }, (s) => ({
+      type: 'StartEnrollment',
+      start: { enrollmentId, sequenceId: input.sequenceId, companyId: input.companyId, definition, ...c, by: actorLabel(actor) },
+      now: s.now,
+    }));
+    return { result: { id: enrollmentId, to: c.to, status: 'enrolled' }, position: r.position };
+  } catch (err) {
+    // Enrolled before, or by another call just now: that enrollment answers.
+    if ((err instanceof DomainError && err.kind === 'conflict') || err instanceof WrongExpectedRevisionError) return already;
+    throw err;
   }
-  throw new DomainError('invalid_state', 'this recipient was enrolled in this sequence too many times');
 }

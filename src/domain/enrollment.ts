@@ -45,6 +45,7 @@ export type EnrollmentEvent =
       'EnrollmentStepDeferred',
       { enrollmentId: string; index: number; activityId: string; attempt: number; retryAt: string; at: string }
     >
+  | DomainEvent<'EnrollmentStepRescheduled', { enrollmentId: string; index: number; nextDueAt: string; at: string }>
   | DomainEvent<'EnrollmentCompleted', { enrollmentId: string; at: string }>
   | DomainEvent<'EnrollmentStopped', { enrollmentId: string; reason: string; index: number | null; activityId: string | null; at: string }>
   | DomainEvent<'EnrollmentReplied', { enrollmentId: string; at: string }>;
@@ -64,7 +65,9 @@ export type EnrollmentCommand =
       quotaReopensAt?: string;
       now: string;
     }
-  | { type: 'StopEnrollment'; reason: string; now: string };
+  | { type: 'StopEnrollment'; reason: string; now: string }
+  /** A due step found outside the sending hours (after a pause, downtime, a backlog): due again when they open. */
+  | { type: 'RescheduleStep'; index: number; now: string };
 
 export interface EnrollmentState {
   status: EnrollmentStatus;
@@ -158,6 +161,8 @@ export const enrollmentDecider: Decider<EnrollmentCommand, EnrollmentState, Enro
             at: event.data.at,
           }),
         };
+      case 'EnrollmentStepRescheduled':
+        return { ...state, nextDueAt: event.data.nextDueAt };
       case 'EnrollmentCompleted':
         return { ...state, status: 'completed', nextDueAt: null };
       case 'EnrollmentStopped': {
@@ -187,6 +192,14 @@ export const enrollmentDecider: Decider<EnrollmentCommand, EnrollmentState, Enro
         return command.reason === 'reply' && !state.replied ? [{ type: 'EnrollmentReplied', data: { enrollmentId, at } }] : [];
       if (state.status === 'stopped') return [];
       return [{ type: 'EnrollmentStopped', data: { enrollmentId, reason: command.reason, index: null, activityId: null, at } }];
+    }
+    if (command.type === 'RescheduleStep') {
+      const w = state.start!.definition.sendWindow;
+      if (state.status !== 'active' || command.index !== state.currentStep || !w) return [];
+      const window = { days: w.days, start: w.start, end: w.end, tz: w.tz ?? state.start!.timezone };
+      const nextDueAt = nextOpening(new Date(at), window).toISOString();
+      if (nextDueAt === at || (state.nextDueAt && nextDueAt <= state.nextDueAt)) return [];
+      return [{ type: 'EnrollmentStepRescheduled', data: { enrollmentId, index: command.index, nextDueAt, at } }];
     }
     // An outcome for another step or try, or for an enrollment that ended meanwhile, is late: it changes nothing.
     if (

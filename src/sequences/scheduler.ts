@@ -4,16 +4,10 @@ import { enrollment, stopEnrollment } from '../commands/sequences.js';
 import { type Loaded, loadAggregate } from '../commands/handle-command.js';
 import { loadOutbox } from '../commands/outboxes.js';
 import { ANSWERABLE, activityDecider, activityStream } from '../domain/activity.js';
-import { DomainError, fold } from '../domain/decider.js';
-import {
-  type EnrollmentEvent,
-  type EnrollmentState,
-  type StepOutcome,
-  enrollmentDecider,
-  enrollmentStream,
-  stepDedupKey,
-} from '../domain/enrollment.js';
-import { nextOpening } from '../domain/send-window.js';
+import { DomainError } from '../domain/decider.js';
+import { type EnrollmentState, type StepOutcome, enrollmentDecider, enrollmentStream, stepDedupKey } from '../domain/enrollment.js';
+import { inSendWindow, nextOpening } from '../domain/send-window.js';
+import { sequenceDecider, sequenceStream } from '../domain/sequence.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { Positions } from '../commands/send/activity-handle.js';
 import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
@@ -24,8 +18,11 @@ import { renderPayload } from './render.js';
 
 export const SCHEDULER_LOCK = 'sequence-scheduler';
 
-/** Who sends a sequence's steps, as the activities record it. */
-export const SEQUENCE_ACTOR: Actor = { kind: 'board', tokenId: null, userId: 'sequence', instanceAdmin: true, companyIds: [] };
+/**
+ * Who sends a sequence's steps, as the activities record it: an agent, since no person writes them (so a message a
+ * channel reserves for people, Instagram's human-agent tag, waits for a person's approval).
+ */
+export const SEQUENCE_ACTOR: Actor = { kind: 'agent', tokenId: 'sequence-scheduler', agentId: 'sequence', companyId: '' };
 
 export interface SchedulerDeps {
   store: EventStore;
@@ -94,60 +91,59 @@ export class SequenceScheduler {
   async runOnce(): Promise<{ stopped: number; followed: number; sent: number; position: Position | null }> {
     const { db, store } = this.deps;
     const positions = new Positions();
+    // Each item on its own: one that fails (a blip, a run of conflicts) is retried by the next pass and holds back no other.
+    const each = async <T>(items: T[], what: string, work: (item: T) => Promise<void>) =>
+      pool(items, this.options.concurrency, async (item) => {
+        try {
+          await work(item);
+        } catch (err) {
+          this.deps.logger.warn(`sequence ${what} not done; the next pass tries again`, { item, error: err });
+        }
+      });
     let stopped = 0;
-    for (const { id, cause } of await enrollmentsToStop(db, this.options.batch)) {
+    await each(await enrollmentsToStop(db, this.options.batch), 'stop', async ({ id, cause }) => {
       const r = await stopEnrollment(store, id, cause, SYSTEM_ACTOR, this.deps.now());
       positions.add(r.position);
       if (r.events.length > 0) stopped++;
-    }
+    });
     let followed = 0;
-    for (const { id } of await decidedApprovals(db, this.options.batch)) if (await this.followApproval(id, positions)) followed++;
-    const due = await dueEnrollments(db, this.deps.now(), this.options.batch);
-    const loaded = await this.loadAll(due.map((d) => d.id));
+    await each(await decidedApprovals(db, this.options.batch), 'approval follow-up', async ({ id }) => {
+      if (await this.followApproval(id, positions)) followed++;
+    });
     let sent = 0;
-    await pool(due, this.options.concurrency, async ({ id }) => {
-      try {
-        if (await this.runStep(id, loaded.get(id)!, positions)) sent++;
-      } catch (err) {
-        // One step's trouble (its first send still in progress elsewhere, a blip) is retried by the next pass;
-        // it must not hold back the others.
-        this.deps.logger.warn('sequence step not run; the next pass tries again', { enrollmentId: id, error: err });
-      }
+    await each(await dueEnrollments(db, this.deps.now(), this.options.batch), 'step', async ({ id }) => {
+      if (await this.runStep(id, positions)) sent++;
     });
     return { stopped, followed, sent, position: positions.last };
   }
 
   /**
-   * The due enrollments' streams, read together (one round trip where the store allows) and each folded: a pass
-   * over thousands of due steps reads them once, not once per step.
+   * Sends the enrollment's current step if it is still due: decided on the enrollment's and the sequence's streams
+   * as they are now (a pause, a deletion or a stop that came during the pass holds), inside the sending hours (a
+   * step overdue after a pause, downtime or a backlog waits for them). Concurrent steps' reads share round trips
+   * (`loadAggregate` goes through the store's coalesced forward reads).
    */
-  private async loadAll(ids: string[]): Promise<Map<string, Loaded<EnrollmentState>>> {
-    const { store } = this.deps;
-    if (!store.readStreamsForward) {
-      return new Map(
-        await Promise.all(ids.map(async (id) => [id, await loadAggregate(store, enrollmentStream(id), enrollmentDecider)] as const)),
-      );
-    }
-    const streams = await store.readStreamsForward(ids.map((id) => ({ streamName: enrollmentStream(id), fromRevision: 0 })));
-    return new Map(
-      ids.map((id) => {
-        const events = streams.get(enrollmentStream(id)) ?? [];
-        const state = fold(
-          enrollmentDecider,
-          events.map((e) => ({ type: e.type, data: e.data }) as EnrollmentEvent),
-        );
-        return [id, { state, revision: events.at(-1)?.revision ?? null }];
-      }),
-    );
-  }
-
-  /** Sends the enrollment's current step if it is still due (the stream, not the read model, decides). */
-  private async runStep(enrollmentId: string, loaded: Loaded<EnrollmentState>, positions: Positions): Promise<boolean> {
+  private async runStep(enrollmentId: string, positions: Positions): Promise<boolean> {
+    const loaded = await loadAggregate(this.deps.store, enrollmentStream(enrollmentId), enrollmentDecider);
     const { state } = loaded;
     const now = this.deps.now();
     if (state.status !== 'active' || !state.nextDueAt || Date.parse(state.nextDueAt) > now.getTime()) return false;
     const start = state.start!;
+    const sequence = (await loadAggregate(this.deps.store, sequenceStream(start.sequenceId), sequenceDecider)).state;
+    if (sequence.status !== 'active') return false; // paused: held; deleted: stopped by the stop pass
     const index = state.currentStep;
+    const w = start.definition.sendWindow;
+    if (w && !inSendWindow(now, { days: w.days, start: w.start, end: w.end, tz: w.tz ?? start.timezone })) {
+      const r = await enrollment(
+        this.deps.store,
+        enrollmentId,
+        { actor: SYSTEM_ACTOR, now },
+        (s) => ({ type: 'RescheduleStep', index, now: s.now }),
+        loaded,
+      );
+      positions.add(r.position);
+      return false;
+    }
     const step = start.definition.steps[index]!;
     let result: SendResult;
     try {
@@ -162,6 +158,7 @@ export class SequenceScheduler {
           contentPieceId: step.contentPieceId ?? null,
           tags: step.tags,
           clientDedupKey: stepDedupKey(enrollmentId, start.definition.version, index, state.attempt),
+          dedupScope: 'sequence',
         },
         SEQUENCE_ACTOR,
       ));

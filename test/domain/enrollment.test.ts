@@ -334,6 +334,35 @@ describe('enrollment decider', () => {
     });
   });
 
+  describe('RescheduleStep', () => {
+    const office = version(['PT0S', 'P1D'], berlinOffice);
+    // Wednesday 10:00 UTC is 11:00 in Berlin (inside); 20:00 UTC is 21:00 (outside): due again Thursday 09:00 Berlin.
+    const wed20 = '2026-12-02T20:00:00.000Z';
+    const thu08 = '2026-12-03T08:00:00.000Z';
+    it('moves a step found due outside the hours to their next opening, once', () => {
+      s.given([started(office)])
+        .when({ type: 'RescheduleStep', index: 0, now: wed20 })
+        .then([{ type: 'EnrollmentStepRescheduled', data: { enrollmentId, index: 0, nextDueAt: thu08, at: wed20 } }]);
+      s.given([started(office), { type: 'EnrollmentStepRescheduled', data: { enrollmentId, index: 0, nextDueAt: thu08, at: wed20 } }])
+        .when({ type: 'RescheduleStep', index: 0, now: wed20 })
+        .then([]);
+    });
+    it('changes nothing inside the hours, without a window, for another step, or once ended', () => {
+      s.given([started(office)])
+        .when({ type: 'RescheduleStep', index: 0, now: wed10 })
+        .then([]);
+      s.given([started(version(['PT0S']))])
+        .when({ type: 'RescheduleStep', index: 0, now: wed20 })
+        .then([]);
+      s.given([started(office)])
+        .when({ type: 'RescheduleStep', index: 1, now: wed20 })
+        .then([]);
+      s.given([started(office), stopped('manual', null, null, wed10)])
+        .when({ type: 'RescheduleStep', index: 0, now: wed20 })
+        .then([]);
+    });
+  });
+
   describe('dueTime', () => {
     it('throws invalid_input for a waitBefore that is not a duration it accepts', () => {
       for (const bad of ['P1M', '1 day', '', 'PT', 'P400D']) {

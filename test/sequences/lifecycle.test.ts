@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stepDedupKey } from '../../src/domain/enrollment.js';
 import { type TestApp, startTestApp } from '../support/app.js';
 import { smtpServer } from '../support/smtp.js';
 import { emailSignature, postRaw } from '../webhooks/support.js';
@@ -199,6 +200,74 @@ describe('sequence lifecycle on pglite', () => {
       steps: [expect.objectContaining({ index: 0, status: 'blocked_by_allowlist' })],
     });
     expect(received('zed@elsewhere.example')).toBe(0);
+  });
+
+  it('a recipient is enrolled once: a repeat of the call after the enrollment ended sends nothing again', async () => {
+    const c = await company();
+    const seq = await sequence(c, 1);
+    const [first] = await enroll(c, seq, 'jo');
+    await tick();
+    await status(c, first!, 'completed');
+    const again = await request(t.app)
+      .post(`${c.base}/sequences/${seq}/enrollments`)
+      .send({ contacts: [{ to: c.at('jo') }] });
+    expect(again.body.enrollments).toEqual([{ id: first, to: c.at('jo'), status: 'already_enrolled' }]);
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('jo'))).toBe(1);
+  });
+
+  it('a client that sends under the key a step will use cannot take the step: the step is sent as its own', async () => {
+    const c = await company();
+    const seq = await sequence(c, 1);
+    const res = await request(t.app)
+      .post(`${c.base}/sequences/${seq}/enrollments`)
+      .send({ contacts: [{ to: c.at('kit') }] });
+    const id = res.body.enrollments[0].id as string;
+    // The key is predictable from the enrollment id; a client's use of it names another activity.
+    const squatter = await request(t.app)
+      .post(`${c.base}/send`)
+      .send({
+        channel: 'email',
+        outboxId: c.outboxId,
+        to: c.at('kit'),
+        payload: { subject: 'not the step', text: 'x' },
+        clientDedupKey: stepDedupKey(id, 1, 0, 0),
+      });
+    expect(squatter.body.status).toBe('sent');
+    await until(async () => (await request(t.app).get(`${c.base}/enrollments/${id}`)).status === 200);
+    await tick();
+    const e = await status(c, id, 'completed');
+    expect(e.steps[0].activityId).not.toBe(squatter.body.id);
+    expect(received(c.at('kit'))).toBe(2);
+  });
+
+  it('a step found due outside the sending hours (after a pause) waits for them instead of going at night', async () => {
+    const c = await company();
+    const created = await request(t.app)
+      .post(`${c.base}/sequences`)
+      .send({
+        name: 'hours',
+        steps: steps(c, 1),
+        sendWindow: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00', tz: 'UTC' },
+      });
+    expect(created.status).toBe(201);
+    const seq = created.body.id as string;
+    // Monday 10:00 UTC: inside the hours; paused before the scheduler passes, resumed at 22:00.
+    const monday = new Date(clock);
+    monday.setUTCDate(monday.getUTCDate() + ((8 - monday.getUTCDay()) % 7 || 7));
+    clock = Date.UTC(monday.getUTCFullYear(), monday.getUTCMonth(), monday.getUTCDate(), 10);
+    expect((await request(t.app).post(`${c.base}/sequences/${seq}/pause`)).status).toBe(200);
+    const [id] = await enroll(c, seq, 'lou');
+    clock += 12 * HOUR;
+    expect((await request(t.app).post(`${c.base}/sequences/${seq}/resume`)).status).toBe(200);
+    await tick();
+    expect(received(c.at('lou'))).toBe(0);
+    const waiting = await enrollment(c, id!);
+    expect(new Date(waiting.nextDueAt).toISOString()).toBe(new Date(clock + 11 * HOUR).toISOString());
+    clock += 11 * HOUR;
+    await tick();
+    expect(received(c.at('lou'))).toBe(1);
   });
 
   it('a new version of the steps: running enrollments finish on theirs, new ones run the new one', async () => {

@@ -16,6 +16,12 @@ export interface SendRequest {
   contentPieceId?: string | null;
   clientDedupKey?: string | null;
   tags?: string[];
+  /**
+   * Who owns the dedup key's namespace: a caller of the service itself (the sequence scheduler), whose keys no
+   * client can spell (a client's key names activity derivedUuid(company, key); a scoped one derivedUuid(company,
+   * scope, key), which takes a NUL no client key can hold). Never set from a request body.
+   */
+  dedupScope?: 'sequence';
 }
 
 export type SendStatus = 'draft_pending_approval' | 'sent' | 'sent_dryrun' | 'blocked_by_allowlist' | 'blocked_by_quota' | 'failed';

@@ -97,7 +97,13 @@ export class Sender {
         }),
       )
       .digest('hex');
-    const activityId = resend?.activityId ?? (req.clientDedupKey ? dedupActivityId(companyId, req.clientDedupKey) : randomUUID());
+    const activityId =
+      resend?.activityId ??
+      (req.clientDedupKey
+        ? req.dedupScope
+          ? derivedUuid(companyId, req.dedupScope, req.clientDedupKey)
+          : dedupActivityId(companyId, req.clientDedupKey)
+        : randomUUID());
 
     if (req.clientDedupKey) {
       const existing = await this.existing(activityId, requestHash);
