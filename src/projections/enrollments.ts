@@ -37,7 +37,11 @@ export const enrollmentsProjection = defineProjection<EnrollmentEvent>()({
         [d.enrollmentId, d.activityId, step(d, 'blocked_by_quota'), d.attempt, d.retryAt, d.at],
       ),
     EnrollmentStepRescheduled: ({ data: d }, { tx, table }) =>
-      tx.query(`UPDATE ${table('crm_enrollments')} SET next_due_at = $2, updated_at = $3 WHERE id = $1`, [d.enrollmentId, d.nextDueAt, d.at]),
+      tx.query(`UPDATE ${table('crm_enrollments')} SET next_due_at = $2, updated_at = $3 WHERE id = $1`, [
+        d.enrollmentId,
+        d.nextDueAt,
+        d.at,
+      ]),
     EnrollmentCompleted: ({ data: d }, { tx, table }) =>
       tx.query(`UPDATE ${table('crm_enrollments')} SET status = 'completed', next_due_at = NULL, updated_at = $2 WHERE id = $1`, [
         d.enrollmentId,
