@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { contentPieceDecider, contentPieceStream } from '../domain/content-piece.js';
 import { DomainError } from '../domain/decider.js';
 import { enrollmentDecider, enrollmentStream } from '../domain/enrollment.js';
 import { type SequenceDefinition, sequenceDecider, sequenceStream } from '../domain/sequence.js';
@@ -52,6 +53,14 @@ async function checkOutboxes(
         `step ${i}: the payload is not a valid ${outbox.channel} payload`,
         shape.error.issues.map(({ code, path, message }) => ({ code, path: ['steps', i, 'payload', ...path], message })),
       );
+    }
+    if (step.contentPieceId) {
+      const { state: piece } = await loadAggregate(store, contentPieceStream(step.contentPieceId), contentPieceDecider);
+      if (piece.status !== 'active' || piece.companyId !== companyId) {
+        throw new DomainError('invalid_input', `step ${i}: content piece not found`, [
+          { code: 'custom', path: ['steps', i, 'contentPieceId'], message: 'unknown content piece' },
+        ]);
+      }
     }
     checked.push({ ...step, channel: step.channel ?? outbox.channel });
   }

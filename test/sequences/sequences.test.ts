@@ -236,6 +236,7 @@ function suite(backend: 'pglite' | 'postgres') {
         { name: 'x', steps: [{ ...step, payload: { subject: 'Hi {{firstName', text: 't' } }] },
         { name: 'x', steps: [{ ...step, payload: { subject: '{{#vip}}Hi', text: 't' } }] },
         { name: 'x', steps: [{ ...step, payload: { text: 'no subject' } }] },
+        { name: 'x', steps: [{ ...step, contentPieceId: randomUUID() }] },
       ];
       for (const body of bodies) {
         const res = await request(t.app).post(`${c.base}/sequences`).send(body);
