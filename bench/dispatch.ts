@@ -5,17 +5,13 @@
  * else is the real pipeline: allowlist, approval rules, quota reservation, events, projections.
  * Postgres comes from DATABASE_URL, in a fresh schema dropped afterwards. Prints one JSON object.
  */
-import { randomUUID } from 'node:crypto';
 import type { ChannelAdapter } from '../src/channels/port.js';
 import { LOCAL_OPERATOR } from '../src/commands/actor.js';
-import { addAllowlistEntry } from '../src/commands/allowlist.js';
-import { addApprovalRule } from '../src/commands/approval-rules.js';
 import { ALLOWLIST_LIMITS } from '../src/domain/allowlist.js';
-import { createOutbox } from '../src/commands/outboxes.js';
-import { createSecret } from '../src/commands/secrets.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
+import { benchCompany } from './company.js';
 import { benchArgs, openBenchDb, round, runConcurrent } from './support.js';
 
 const args = benchArgs({
@@ -45,54 +41,8 @@ const config = {
 };
 const rt = await createRuntime(config, silentLogger, { db: bench.db, adapters: { email: instant } });
 await rt.engine.start();
-const now = () => new Date();
 
-/** `allowlist` entries before the one that allows the recipients (`*`), so that every send scans them all. */
-async function company(credentials: number, cap: number, allowlist = 0) {
-  const companyId = randomUUID();
-  const outboxes: string[] = [];
-  for (let i = 0; i < credentials; i++) {
-    const secret = await createSecret(
-      rt.store,
-      rt.masterKey,
-      { companyId, name: `smtp-${i}`, value: 'smtp://bench@127.0.0.1:9' },
-      LOCAL_OPERATOR,
-      now(),
-    );
-    const o = await createOutbox(
-      rt.store,
-      rt.masterKey,
-      {
-        companyId,
-        fields: {
-          channel: 'email',
-          niche: null,
-          secretRef: secret.ref,
-          config: { fromAddress: 'ops@example.com' },
-          dailyCap: cap,
-          timezone: 'UTC',
-        },
-      },
-      LOCAL_OPERATOR,
-      now(),
-    );
-    outboxes.push(o.id);
-    if (o.position) await rt.engine.waitFor(o.position, { timeoutMs: 30_000 });
-  }
-  const started = performance.now();
-  for (let i = 1; i < allowlist; i++) {
-    await addAllowlistEntry(
-      rt.aggregates,
-      { companyId, pattern: `someone-${i}@elsewhere.example`, channel: null, note: 'bench' },
-      LOCAL_OPERATOR,
-      now(),
-    );
-  }
-  const setupMs = performance.now() - started;
-  await addAllowlistEntry(rt.aggregates, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
-  await addApprovalRule(rt.aggregates, { companyId, predicate: { any: true }, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
-  return { companyId, outboxes, allowlistAddMs: allowlist > 1 ? round(setupMs / (allowlist - 1), 2) : undefined };
-}
+const company = (credentials: number, cap: number, allowlist = 0) => benchCompany(rt, { credentials, cap, allowlist });
 
 async function sends(c: { companyId: string; outboxes: string[] }, total: number) {
   const statuses: Record<string, number> = {};

@@ -8,14 +8,9 @@
  * hotCredential scenario: one credential, 64 callers) give the figure the scheduler is compared with.
  * Postgres comes from DATABASE_URL, in a fresh schema dropped afterwards. Prints one JSON object.
  */
-import { randomUUID } from 'node:crypto';
 import type { ChannelAdapter } from '../src/channels/port.js';
 import { LOCAL_OPERATOR } from '../src/commands/actor.js';
-import { addAllowlistEntry } from '../src/commands/allowlist.js';
-import { addApprovalRule } from '../src/commands/approval-rules.js';
 import { enroll } from '../src/commands/enrollments.js';
-import { createOutbox } from '../src/commands/outboxes.js';
-import { createSecret } from '../src/commands/secrets.js';
 import { createSequence } from '../src/commands/sequences.js';
 import { loadConfig } from '../src/config.js';
 import { type Position, comparePositions } from '../src/eventstore/port.js';
@@ -23,6 +18,7 @@ import type { Db, Queryable } from '../src/sql/db.js';
 import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
 import { SCHEDULER_DEFAULTS, SequenceScheduler } from '../src/sequences/scheduler.js';
+import { benchCompany } from './company.js';
 import { benchArgs, machineCpuMs, openBenchDb, percentile, round, runConcurrent } from './support.js';
 
 const RUNTIME_CONCURRENCY = SCHEDULER_DEFAULTS.concurrency; // the runtime scheduler's default
@@ -129,35 +125,8 @@ const waitFor = async (p: Position | null) => {
 };
 
 async function company(cap: number) {
-  const companyId = randomUUID();
-  const secret = await createSecret(
-    rt.store,
-    rt.masterKey,
-    { companyId, name: 'smtp', value: 'smtp://bench@127.0.0.1:9' },
-    LOCAL_OPERATOR,
-    now(),
-  );
-  const o = await createOutbox(
-    rt.store,
-    rt.masterKey,
-    {
-      companyId,
-      fields: {
-        channel: 'email',
-        niche: null,
-        secretRef: secret.ref,
-        config: { fromAddress: 'ops@example.com' },
-        dailyCap: cap,
-        timezone: 'UTC',
-      },
-    },
-    LOCAL_OPERATOR,
-    now(),
-  );
-  await waitFor(o.position);
-  await addAllowlistEntry(rt.aggregates, { companyId, pattern: '*', channel: null, note: null }, LOCAL_OPERATOR, now());
-  await addApprovalRule(rt.aggregates, { companyId, predicate: { any: true }, action: 'auto_approve', priority: 1 }, LOCAL_OPERATOR, now());
-  return { companyId, outboxId: o.id };
+  const c = await benchCompany(rt, { cap });
+  return { companyId: c.companyId, outboxId: c.outboxes[0]! };
 }
 
 /** bench/dispatch.ts's hotCredential scenario, replicated: `total` sends on one credential at 64 callers. */

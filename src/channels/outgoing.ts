@@ -43,19 +43,27 @@ export function canonicalTo(channel: OutboxChannel, to: string): string {
 }
 
 /**
- * A message checked against its channel: the payload's shape, the recipient's form, then the channel's own rules
- * (a 400 naming the field, before anything is written).
+ * The payload's shape for its channel (src/channels/schemas.ts), or a 400 naming each field under `at` (where the
+ * payload sits in the request: `payload` for a send, `steps.<i>.payload` for a sequence's step).
  */
-export function outgoingMessage(channel: OutboxChannel, to: string, payload: unknown): OutgoingPayload {
+export function channelPayload(channel: OutboxChannel, payload: unknown, at: (string | number)[] = ['payload']): Record<string, unknown> {
   const parsed = SEND_PAYLOAD[channel].safeParse(payload);
   if (!parsed.success) {
     throw new DomainError(
       'invalid_input',
-      `payload is not a valid ${channel} payload`,
-      parsed.error.issues.map(({ code, path, message }) => ({ code, path: ['payload', ...path], message })),
+      `${at.join('.')} is not a valid ${channel} payload`,
+      parsed.error.issues.map(({ code, path, message }) => ({ code, path: [...at, ...path], message })),
     );
   }
-  const data = parsed.data as Record<string, unknown>;
+  return parsed.data as Record<string, unknown>;
+}
+
+/**
+ * A message checked against its channel: the payload's shape, the recipient's form, then the channel's own rules
+ * (a 400 naming the field, before anything is written).
+ */
+export function outgoingMessage(channel: OutboxChannel, to: string, payload: unknown): OutgoingPayload {
+  const data = channelPayload(channel, payload);
   const canonical = canonicalTo(channel, to);
   return { to: canonical, ...(CHANNEL_RULES[channel]?.(data, canonical) ?? { payload: data, needsPerson: false }) };
 }

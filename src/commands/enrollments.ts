@@ -1,8 +1,8 @@
 import { canonicalTo } from '../channels/outgoing.js';
 import { DomainError } from '../domain/decider.js';
 import { derivedUuid } from '../domain/derived-id.js';
+import { enrollmentDecider } from '../domain/enrollment.js';
 import type { EventStore, Position } from '../eventstore/port.js';
-import { WrongExpectedRevisionError } from '../eventstore/port.js';
 import { missingVariables } from '../sequences/render.js';
 import { type Actor, actorLabel } from './actor.js';
 import { loadOutbox } from './outboxes.js';
@@ -90,15 +90,23 @@ async function enrollOne(
   const enrollmentId = enrollmentIdOf(input.sequenceId, c.to);
   const already = { result: { id: enrollmentId, to: c.to, status: 'already_enrolled' as const }, position: null };
   try {
-    const r = await enrollment(store, enrollmentId, { actor, now }, (s) => ({
-      type: 'StartEnrollment',
-      start: { enrollmentId, sequenceId: input.sequenceId, companyId: input.companyId, definition, ...c, by: actorLabel(actor) },
-      now: s.now,
-    }));
+    // Decided on "not enrolled" without a read: the append (no stream) proves it; if the person was enrolled, the
+    // loop reloads and the decider refuses.
+    const r = await enrollment(
+      store,
+      enrollmentId,
+      { actor, now },
+      (s) => ({
+        type: 'StartEnrollment',
+        start: { enrollmentId, sequenceId: input.sequenceId, companyId: input.companyId, definition, ...c, by: actorLabel(actor) },
+        now: s.now,
+      }),
+      { state: enrollmentDecider.initialState(), revision: null },
+    );
     return { result: { id: enrollmentId, to: c.to, status: 'enrolled' }, position: r.position };
   } catch (err) {
     // Enrolled before, or by another call just now: that enrollment answers.
-    if ((err instanceof DomainError && err.kind === 'conflict') || err instanceof WrongExpectedRevisionError) return already;
+    if (err instanceof DomainError && err.kind === 'conflict') return already;
     throw err;
   }
 }

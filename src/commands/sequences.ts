@@ -8,7 +8,7 @@ import type { Queryable } from '../sql/db.js';
 import type { Actor } from './actor.js';
 import { commandHandlerFor } from './command-handler.js';
 import { loadAggregate } from './handle-command.js';
-import { SEND_PAYLOAD } from '../channels/schemas.js';
+import { channelPayload } from '../channels/outgoing.js';
 import { templateVariables } from '../sequences/render.js';
 import { loadOutbox } from './outboxes.js';
 
@@ -16,14 +16,11 @@ const sequence = commandHandlerFor(sequenceDecider, sequenceStream);
 export const enrollment = commandHandlerFor(enrollmentDecider, enrollmentStream);
 
 /**
- * Every step's outbox must be a live outbox of the company (400 naming the step: nothing is stored). A step with no
+ * Every step checked as its sends will be (400 naming the step: nothing is stored): a valid template, a live outbox
+ * of the company on the step's channel, a payload of that channel, a content piece of the company. A step with no
  * channel is given its outbox's, so that sending it needs no read of the outbox (an outbox's channel never changes).
  */
-async function checkOutboxes(
-  store: EventStore,
-  companyId: string,
-  steps: SequenceDefinition['steps'],
-): Promise<SequenceDefinition['steps']> {
+async function checkSteps(store: EventStore, companyId: string, steps: SequenceDefinition['steps']): Promise<SequenceDefinition['steps']> {
   const checked = [];
   for (const [i, step] of steps.entries()) {
     try {
@@ -46,14 +43,7 @@ async function checkOutboxes(
       ]);
     }
     // The payload's shape for its channel, as the dispatcher will check it (templates are strings either way).
-    const shape = SEND_PAYLOAD[outbox.channel].safeParse(step.payload);
-    if (!shape.success) {
-      throw new DomainError(
-        'invalid_input',
-        `step ${i}: the payload is not a valid ${outbox.channel} payload`,
-        shape.error.issues.map(({ code, path, message }) => ({ code, path: ['steps', i, 'payload', ...path], message })),
-      );
-    }
+    channelPayload(outbox.channel, step.payload, ['steps', i, 'payload']);
     if (step.contentPieceId) {
       const { state: piece } = await loadAggregate(store, contentPieceStream(step.contentPieceId), contentPieceDecider);
       if (piece.status !== 'active' || piece.companyId !== companyId) {
@@ -73,7 +63,7 @@ export async function createSequence(
   actor: Actor,
   now: Date,
 ) {
-  const definition = { ...input.definition, steps: await checkOutboxes(store, input.companyId, input.definition.steps) };
+  const definition = { ...input.definition, steps: await checkSteps(store, input.companyId, input.definition.steps) };
   const sequenceId = randomUUID();
   const r = await sequence(store, sequenceId, { actor, now }, (s) => ({
     type: 'CreateSequence',
@@ -92,7 +82,7 @@ export async function updateSequence(
   actor: Actor,
   now: Date,
 ) {
-  const steps = input.changes.steps ? await checkOutboxes(store, input.companyId, input.changes.steps) : undefined;
+  const steps = input.changes.steps ? await checkSteps(store, input.companyId, input.changes.steps) : undefined;
   const changes = steps ? { ...input.changes, steps } : input.changes;
   return sequence(store, input.sequenceId, { actor, now }, (s) => ({ type: 'UpdateSequence', ...input, changes, actor: s.by, now: s.now }));
 }

@@ -6,10 +6,10 @@ import { loadOutbox } from '../commands/outboxes.js';
 import { ANSWERABLE, activityDecider, activityStream } from '../domain/activity.js';
 import { DomainError } from '../domain/decider.js';
 import { type EnrollmentState, type StepOutcome, enrollmentDecider, enrollmentStream, stepDedupKey } from '../domain/enrollment.js';
-import { inSendWindow, nextOpening } from '../domain/send-window.js';
+import { type Weekday, inSendWindow, nextOpening } from '../domain/send-window.js';
 import { sequenceDecider, sequenceStream } from '../domain/sequence.js';
 import type { EventStore, Position } from '../eventstore/port.js';
-import { Positions } from '../commands/send/activity-handle.js';
+import { Positions } from '../eventstore/positions.js';
 import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
 import type { Logger } from '../logger.js';
 import { decidedApprovals, dueEnrollments, enrollmentsToStop } from '../projections/enrollments.js';
@@ -237,10 +237,11 @@ async function blockReason(store: EventStore, activityId: string): Promise<strin
   return (blocked?.data as { reason?: string } | undefined)?.reason;
 }
 
-/** The start of the next local day in `tz`: when a day's quota reopens. */
+const EVERY_DAY: Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** The start of the next local day in `tz` (its first minute's next opening, a minute on): when a day's quota reopens. */
 function nextLocalDay(now: Date, tz: string): Date {
-  const midnight = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const, start: '00:00', end: '00:01', tz };
-  return nextOpening(new Date(now.getTime() + 60_000), { ...midnight, days: [...midnight.days] });
+  return nextOpening(new Date(now.getTime() + 60_000), { days: EVERY_DAY, start: '00:00', end: '00:01', tz });
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */

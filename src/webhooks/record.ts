@@ -4,7 +4,8 @@ import type { OutboxChannel } from '../domain/channels.js';
 import { type ContactCommand, type ContactKey, contactDecider, contactStream } from '../domain/contact.js';
 import { DomainError } from '../domain/decider.js';
 import { derivedUuid } from '../domain/derived-id.js';
-import { type EventMetadata, type EventStore, IdempotencyConflictError, type Position, comparePositions } from '../eventstore/port.js';
+import { type EventMetadata, type EventStore, IdempotencyConflictError, type Position } from '../eventstore/port.js';
+import { Positions } from '../eventstore/positions.js';
 import { type AliasKind, recipientAlias } from '../projections/activity-aliases.js';
 import type { Queryable } from '../sql/db.js';
 import type { InboundNotice } from './notices.js';
@@ -127,12 +128,13 @@ export class InboundRecorder {
   }
 
   async record(notices: InboundNotice[]): Promise<RecordResult> {
-    const result: RecordResult = { recorded: 0, position: null };
-    if (notices.length === 0) return result;
+    let recorded = 0;
+    const positions = new Positions();
+    if (notices.length === 0) return { recorded, position: null };
     const note = (r: { written: boolean; position: Position | null } | null) => {
       if (!r) return;
-      if (r.written) result.recorded++;
-      if (r.position && (!result.position || comparePositions(r.position, result.position) > 0)) result.position = r.position;
+      if (r.written) recorded++;
+      positions.add(r.position);
     };
     const accounts = await companyAccounts(this.deps.db, this.outbox);
     for (const n of notices) {
@@ -216,7 +218,7 @@ export class InboundRecorder {
           );
       }
     }
-    return result;
+    return { recorded, position: positions.last };
   }
 
   /** Decided on the activity's current state (a send not `sent` takes no delivery), appended at its revision. */

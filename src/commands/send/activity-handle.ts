@@ -1,15 +1,8 @@
 import { type ActivityCommand, type ActivityState, activityDecider, activityStream } from '../../domain/activity.js';
-import { type EventStore, type Position, comparePositions } from '../../eventstore/port.js';
+import type { EventStore } from '../../eventstore/port.js';
+import type { Positions } from '../../eventstore/positions.js';
 import { type Actor, actorMetadata } from '../actor.js';
 import { handleCommand, loadAggregate } from '../handle-command.js';
-
-/** Tracks the furthest position a command reached, for read-your-writes. */
-export class Positions {
-  last: Position | null = null;
-  add(p: Position | null) {
-    if (p && (!this.last || comparePositions(p, this.last) > 0)) this.last = p;
-  }
-}
 
 /**
  * An activity this process is working on: its state and revision are kept, so each step decides on them and

@@ -3,7 +3,8 @@ import { DomainError } from '../../domain/decider.js';
 import type { Position } from '../../eventstore/port.js';
 import { type Actor, actorLabel } from '../actor.js';
 import { loadAggregate } from '../handle-command.js';
-import { ActivityHandle, Positions } from './activity-handle.js';
+import { Positions } from '../../eventstore/positions.js';
+import { ActivityHandle } from './activity-handle.js';
 import type { SendContext, SendResult } from './context.js';
 import type { Sender } from './send.js';
 
