@@ -1,5 +1,8 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventStoreDbStore } from '../../src/eventstore/eventstoredb.js';
+import { type AppendResult, type EventStore, EventStoreError, IdempotencyConflictError } from '../../src/eventstore/port.js';
 import { eventStoreContract } from './contract.js';
 import { type EsdbStandin, startEsdbStandin } from './standin/esdb-standin.js';
 
@@ -41,3 +44,92 @@ describe.skipIf(!url)(
     eventStoreContract('eventstoredb (real server)', () => connect(url!));
   },
 );
+
+/*
+ * Findings of issue 15 about the adapter, shown through the real client against the stand-in. Each is
+ * `it.fails`: it states what the port promises and fails today because the adapter does not give it. When
+ * the adapter is fixed the case starts passing, so vitest reports it as a failure: turn it into `it` then.
+ */
+describe('eventstoredb adapter, known gaps (issue 15), real client against the stand-in', () => {
+  let standin: EsdbStandin;
+  let store: EventStore;
+  const stream = () => `gaps-${randomUUID()}`;
+  const ev = () => ({ type: 'Happened', data: { n: 1 } });
+
+  beforeAll(async () => {
+    standin = await startEsdbStandin();
+    store = await createEventStoreDbStore(standin.url);
+  });
+  afterAll(async () => {
+    standin?.unstall();
+    await store?.close();
+    await standin?.stop();
+  });
+
+  async function deleted(how: 'soft' | 'tombstone') {
+    const name = stream();
+    await store.append(name, [ev(), ev()], 'no_stream');
+    const client = EventStoreDBClient.connectionString(standin.url);
+    try {
+      if (how === 'soft') await client.deleteStream(name);
+      else await client.tombstoneStream(name);
+    } finally {
+      await client.dispose();
+    }
+    return name;
+  }
+
+  // Finding 5: the client's StreamDeletedError comes through unmapped (a 500 at the HTTP edge).
+  it.fails('finding 5: an append to a tombstoned stream is a port error', async () => {
+    const name = await deleted('tombstone');
+    await expect(store.append(name, [ev()], 'any')).rejects.toBeInstanceOf(EventStoreError);
+  });
+
+  it.fails('finding 5: a read of a tombstoned stream is a port error', async () => {
+    const name = await deleted('tombstone');
+    await expect(store.readStream(name)).rejects.toBeInstanceOf(EventStoreError);
+  });
+
+  // Finding 5: the node writes a no_stream append to a soft-deleted stream at revision N (the port says 0).
+  it.fails('finding 5: no_stream on a soft-deleted stream is not answered with a revision other than 0', async () => {
+    const name = await deleted('soft');
+    const r = await store.append(name, [ev()], 'no_stream').catch((e: unknown) => e);
+    expect(r instanceof EventStoreError || (r as AppendResult).nextExpectedRevision === 0).toBe(true);
+  });
+
+  // Finding 2: port.ts promises IdempotencyConflictError for an id stored in another stream.
+  it.fails('finding 2: an event id already stored in another stream is an IdempotencyConflictError', async () => {
+    const id = randomUUID();
+    await store.append(stream(), [{ id, ...ev() }], 'no_stream');
+    await expect(store.append(stream(), [{ id, ...ev() }], 'no_stream')).rejects.toBeInstanceOf(IdempotencyConflictError);
+  });
+
+  // Finding 4: the node committed the append and the reply was lost; a retry with the same ids would tell.
+  it.fails('finding 4: an append whose reply is lost is answered (as a duplicate), not an error', async () => {
+    const name = stream();
+    await store.append(name, [ev()], 'no_stream');
+    standin.loseRepliesAfterCommit(1);
+    const r = await store.append(name, [{ id: randomUUID(), ...ev() }], 0);
+    expect(r.nextExpectedRevision).toBe(1);
+    expect(await store.readStream(name)).toHaveLength(2);
+  });
+
+  // Finding 6: the client reads with `deadline: Infinity`; a hung node hangs the read.
+  it.fails('finding 6: a read against a stalled node fails within 2 s', async () => {
+    const name = stream();
+    await store.append(name, [ev()], 'no_stream');
+    standin.stall();
+    try {
+      const outcome = await Promise.race([
+        store.readStream(name).then(
+          () => 'answered',
+          () => 'failed',
+        ),
+        new Promise((done) => setTimeout(() => done('no answer'), 2_000)),
+      ]);
+      expect(outcome).toBe('failed');
+    } finally {
+      standin.unstall();
+    }
+  });
+});

@@ -60,7 +60,8 @@
  *   StreamNotFoundError); `created` is in .NET ticks since the Unix epoch (the client divides by 10,000).
  * - Outages: `goUnavailable()` shuts the listener and every open call (the client sees UNAVAILABLE or a
  *   dropped stream), `comeBack()` listens on the same port with the log intact (a restart with durable
- *   data; `log.forgetCachedIds()` drops the in-memory id cache as a restart does); `stall()` accepts calls and
+ *   data; `loseRepliesAfterCommit(n)` commits the next appends and then fails their call UNAVAILABLE (a reply
+ *   lost to a dropped connection); `log.forgetCachedIds()` drops the in-memory id cache as a restart does); `stall()` accepts calls and
  *   answers none of them (a hung node), until `unstall()`.
  */
 import { randomUUID } from 'node:crypto';
@@ -470,6 +471,8 @@ export interface EsdbStandin {
   goUnavailable(): Promise<void>;
   /** Listens again on the same port, with the log as it was (`log.forgetCachedIds()` makes it a restart). */
   comeBack(): Promise<void>;
+  /** The next `n` appends are committed, then their call fails UNAVAILABLE instead of answering. */
+  loseRepliesAfterCommit(n?: number): void;
   /** Calls are accepted and never answered (a hung node) until `unstall()`. */
   stall(): void;
   unstall(): void;
@@ -587,6 +590,14 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
   const host = options.host ?? '127.0.0.1';
   const log = new StandinLog(options.idempotencyCacheSize ?? 100_000);
   let stalling = false;
+  let repliesToLose = 0;
+  /** After a commit: true when its reply is to be lost (the call then fails as if the connection dropped). */
+  const loseReply = () => {
+    if (repliesToLose <= 0) return false;
+    repliesToLose--;
+    return true;
+  };
+  const dropped = () => commandError(grpc.status.UNAVAILABLE, 'unavailable', 'Connection dropped (stand-in: reply lost after commit)');
   let server: import('@grpc/grpc-js').Server | null = null;
   let port = options.port ?? 0;
 
@@ -709,6 +720,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     call.on('end', () => {
       if (stalling) return;
       const result = log.append(name, expected, events);
+      if (loseReply()) return callback(dropped());
       const resp = new streamsPb.AppendResp();
       if (result.kind === 'deleted') return callback(streamDeletedError(name));
       if (result.kind === 'wrong_expected_version') {
@@ -780,6 +792,8 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
         return fail(grpc.status.DEADLINE_EXCEEDED, 'Timeout', 'event_store.client.Timeout', new sharedPb.Timeout());
       }
       const result = log.append(p.name, p.expected, p.events);
+      // The whole bidi stream fails, as when the connection drops: every append in flight on it loses its reply.
+      if (loseReply()) return call.emit('error', dropped());
       if (result.kind === 'deleted') {
         const d = new sharedPb.StreamDeleted();
         d.setStreamIdentifier(streamIdentifier(p.name));
@@ -878,6 +892,9 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     },
     async comeBack() {
       if (!server) await listen();
+    },
+    loseRepliesAfterCommit(n = 1) {
+      repliesToLose = n;
     },
     stall() {
       stalling = true;
