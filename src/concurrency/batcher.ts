@@ -1,7 +1,8 @@
 /**
  * Group commit for any round trip: an item added while `maxInFlight` batches are running waits and goes with
- * every other waiting item in the next batch (at most `maxItems`), which starts when a running one ends. An
- * item added when there is room goes at once, alone: no added latency without contention. Each batch starts
+ * every other waiting item in the next batch (at most `maxItems`), which starts when a running one ends. Items
+ * added when there is room go at the end of the current job (a microtask), together: the reads one caller
+ * starts side by side (an enrollment and its sequence) are one round trip, not two, with no timer's latency. Each batch starts
  * after all of its items were added, so a read batched this way still sees every write that committed before
  * its caller asked. `run` settles each of its items itself (they carry their own resolve and reject).
  */
@@ -12,6 +13,7 @@ export function batcher<T>(
   const queue: T[] = [];
   let inFlight = 0;
   const whenIdle: (() => void)[] = [];
+  let pending = false;
 
   const pump = () => {
     while (inFlight < options.maxInFlight && queue.length > 0) {
@@ -31,7 +33,12 @@ export function batcher<T>(
   return {
     add(item) {
       queue.push(item);
-      pump();
+      if (pending) return;
+      pending = true;
+      queueMicrotask(() => {
+        pending = false;
+        pump();
+      });
     },
     /** Resolves once nothing is queued or running. */
     idle() {

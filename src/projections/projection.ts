@@ -87,3 +87,23 @@ export function defineProjection<E extends DomainEvent>() {
     };
   };
 }
+
+/**
+ * `events` cut, in order, into runs of one type in which no key repeats: each run can be written with one
+ * set-based statement and the log's order still holds (a key's second event in a batch starts a new run).
+ */
+export function runsOfOneType<T extends { type: string }>(events: readonly T[], key: (e: T) => string): T[][] {
+  const runs: T[][] = [];
+  let keys = new Set<string>();
+  for (const e of events) {
+    const run = runs.at(-1);
+    const k = key(e);
+    if (run && run[0]!.type === e.type && !keys.has(k)) run.push(e);
+    else {
+      runs.push([e]);
+      keys = new Set();
+    }
+    keys.add(k);
+  }
+  return runs;
+}

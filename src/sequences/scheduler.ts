@@ -1,4 +1,5 @@
 import { type Actor, SYSTEM_ACTOR } from '../commands/actor.js';
+import { AggregateCache } from '../commands/aggregate-cache.js';
 import type { Dispatcher, SendResult } from '../commands/dispatch.js';
 import { enrollment, stopEnrollment } from '../commands/sequences.js';
 import { type Loaded, loadAggregate } from '../commands/handle-command.js';
@@ -59,12 +60,15 @@ export class SequenceScheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private readonly options: SchedulerOptions;
+  /** Sequences as of their last read, caught up on each step: a pause is seen by the next step, read whole by none. */
+  private readonly sequences: AggregateCache;
 
   constructor(
     private readonly deps: SchedulerDeps,
     options: Partial<SchedulerOptions> = {},
   ) {
     this.options = { ...SCHEDULER_DEFAULTS, ...options };
+    this.sequences = new AggregateCache(deps.store);
   }
 
   start(): void {
@@ -111,8 +115,8 @@ export class SequenceScheduler {
       if (await this.followApproval(id, positions)) followed++;
     });
     let sent = 0;
-    await each(await dueEnrollments(db, this.deps.now(), this.options.batch), 'step', async ({ id }) => {
-      if (await this.runStep(id, positions)) sent++;
+    await each(await dueEnrollments(db, this.deps.now(), this.options.batch), 'step', async ({ id, sequenceId }) => {
+      if (await this.runStep(id, sequenceId, positions)) sent++;
     });
     return { stopped, followed, sent, position: positions.last };
   }
@@ -120,16 +124,19 @@ export class SequenceScheduler {
   /**
    * Sends the enrollment's current step if it is still due: decided on the enrollment's and the sequence's streams
    * as they are now (a pause, a deletion or a stop that came during the pass holds), inside the sending hours (a
-   * step overdue after a pause, downtime or a backlog waits for them). Concurrent steps' reads share round trips
-   * (`loadAggregate` goes through the store's coalesced forward reads).
+   * step overdue after a pause, downtime or a backlog waits for them). Both streams are read at once (an
+   * enrollment's sequence never changes, so the read model's says which; of the sequence's, only what is newer
+   * than the cached state), and concurrent steps' reads share round trips (the store's coalesced forward reads).
    */
-  private async runStep(enrollmentId: string, positions: Positions): Promise<boolean> {
-    const loaded = await loadAggregate(this.deps.store, enrollmentStream(enrollmentId), enrollmentDecider);
+  private async runStep(enrollmentId: string, sequenceId: string, positions: Positions): Promise<boolean> {
+    const [loaded, [sequence]] = await Promise.all([
+      loadAggregate(this.deps.store, enrollmentStream(enrollmentId), enrollmentDecider),
+      this.sequences.load([{ streamName: sequenceStream(sequenceId), decider: sequenceDecider }] as const),
+    ]);
     const { state } = loaded;
     const now = this.deps.now();
     if (state.status !== 'active' || !state.nextDueAt || Date.parse(state.nextDueAt) > now.getTime()) return false;
     const start = state.start!;
-    const sequence = (await loadAggregate(this.deps.store, sequenceStream(start.sequenceId), sequenceDecider)).state;
     if (sequence.status !== 'active') return false; // paused: held; deleted: stopped by the stop pass
     const index = state.currentStep;
     const w = start.definition.sendWindow;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { batcher } from '../../src/concurrency/batcher.js';
 
 describe('batcher', () => {
-  it('goes at once when there is room; items added meanwhile share the next batch, in order, at most maxItems', async () => {
+  it('goes at the end of the job when there is room, with what that job added; items added meanwhile share the next batch, in order, at most maxItems', async () => {
     const batches: number[][] = [];
     const releases: (() => void)[] = [];
     const b = batcher<number>(
@@ -13,16 +13,23 @@ describe('batcher', () => {
         }),
       { maxInFlight: 1, maxItems: 3, order: (x, y) => x - y },
     );
+    b.add(11);
     b.add(10);
-    expect(batches).toEqual([[10]]);
+    expect(batches).toEqual([]);
+    await Promise.resolve();
+    expect(batches).toEqual([[10, 11]]);
     for (const n of [5, 4, 3, 2]) b.add(n);
+    await Promise.resolve();
     expect(batches).toHaveLength(1); // waits for the batch in flight
     releases[0]!();
     await new Promise((r) => setTimeout(r, 0));
-    expect(batches).toEqual([[10], [3, 4, 5]]);
+    expect(batches).toEqual([
+      [10, 11],
+      [3, 4, 5],
+    ]);
     releases[1]!();
     await new Promise((r) => setTimeout(r, 0));
-    expect(batches).toEqual([[10], [3, 4, 5], [2]]);
+    expect(batches).toEqual([[10, 11], [3, 4, 5], [2]]);
     let idle = false;
     void b.idle().then(() => (idle = true));
     await new Promise((r) => setTimeout(r, 0));
@@ -47,7 +54,11 @@ describe('batcher', () => {
       },
       { maxInFlight: 2, maxItems: 10 },
     );
-    for (let i = 1; i <= 6; i++) b.add(i);
+    // One job at a time, so that each item could have gone alone.
+    for (let i = 1; i <= 6; i++) {
+      b.add(i);
+      await Promise.resolve();
+    }
     await b.idle();
     expect(peak).toBe(2);
     expect(done.sort()).toEqual([2, 3, 4, 5, 6]);

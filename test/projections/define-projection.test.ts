@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AllowlistEvent } from '../../src/domain/allowlist.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
-import { defineProjection } from '../../src/projections/projection.js';
+import { defineProjection, runsOfOneType } from '../../src/projections/projection.js';
 
 // Some checks that matter here are the compiler's (`npx tsc --noEmit` covers test/): each @ts-expect-error
 // fails the typecheck if the line under it ever compiles.
@@ -143,5 +143,14 @@ describe('defineProjection with the whole batch (set-based read models)', () => 
       ctx,
     );
     expect(seen).toEqual(['*@x.test', 'e1']);
+  });
+});
+
+describe('runsOfOneType', () => {
+  it('cuts at a change of type and at a key seen again in the run, keeping the order', () => {
+    const e = (type: string, key: string) => ({ type, key });
+    const runs = runsOfOneType([e('A', '1'), e('A', '2'), e('A', '1'), e('B', '1'), e('B', '2'), e('A', '3')], (x) => x.key);
+    expect(runs.map((r) => r.map((x) => `${x.type}${x.key}`))).toEqual([['A1', 'A2'], ['A1'], ['B1', 'B2'], ['A3']]);
+    expect(runsOfOneType([], (x: { type: string }) => x.type)).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import type { ApprovalEvent } from '../../src/domain/approval.js';
 import type { ApprovalRulesEvent } from '../../src/domain/approval-rules.js';
 import type { ContentPieceEvent } from '../../src/domain/content-piece.js';
 import type { DomainEvent } from '../../src/domain/decider.js';
+import type { EnrollmentEvent } from '../../src/domain/enrollment.js';
 import type { OutboxEvent } from '../../src/domain/outbox.js';
 import type { QuotaBucketEvent } from '../../src/domain/quota-bucket.js';
 import type { SecretEvent } from '../../src/domain/secret.js';
@@ -22,6 +23,7 @@ import { approvalsProjection, listApprovals } from '../../src/projections/approv
 import { type BrandVoiceCheckedEvent, brandVoiceCacheProjection, findCachedVerdict } from '../../src/projections/brand-voice-cache.js';
 import { decodeCursor } from '../../src/http/cursor.js';
 import { contentPiecesProjection, getContentPiece, listContentPieces } from '../../src/projections/content-pieces.js';
+import { enrollmentsProjection } from '../../src/projections/enrollments.js';
 import { credentialBucketsProjection, listCredentialBuckets } from '../../src/projections/credential-buckets.js';
 import { getOutbox, listOutboxes, outboxesProjection, sharedCap } from '../../src/projections/outboxes.js';
 import type { Projection } from '../../src/projections/projection.js';
@@ -490,6 +492,51 @@ describe('activities and their deliveries', () => {
       ['message', 'm2'],
       ['recipient', 'member-9'],
       ['recipient', 'r2@r.test'],
+    ]);
+  });
+});
+
+describe('enrollments', () => {
+  it('a batch holding several events of one enrollment, interleaved with another’s, ends in the state of the last of each', async () => {
+    const companyId = randomUUID();
+    const sequenceId = randomUUID();
+    const [a, b2] = [randomUUID(), randomUUID()];
+    const [a1, a2, b1] = [randomUUID(), randomUUID(), randomUUID()];
+    const definition = { version: 1, name: 'S', steps: [], sendWindow: null, stopOn: ['reply'] };
+    const started = (enrollmentId: string, to: string) =>
+      ({
+        type: 'EnrollmentStarted',
+        data: { enrollmentId, sequenceId, companyId, definition, to, variables: {}, timezone: 'UTC', dueAt: at(0), by: 'board', at: at(0) },
+      }) as unknown as EnrollmentEvent;
+    const sent = (enrollmentId: string, index: number, activityId: string, nextDueAt: string | null, minute: number) =>
+      ({
+        type: 'EnrollmentStepSent',
+        data: { enrollmentId, index, activityId, status: 'sent', nextDueAt, at: at(minute) },
+      }) as const;
+    await given(enrollmentsProjection, [
+      ...recorded<EnrollmentEvent>(`crm_enrollment-${a}`, [started(a, 'a@x.test')]),
+      ...recorded<EnrollmentEvent>(`crm_enrollment-${b2}`, [started(b2, 'b@x.test')]),
+      ...recorded<EnrollmentEvent>(`crm_enrollment-${a}`, [sent(a, 0, a1, at(30), 1)]),
+      ...recorded<EnrollmentEvent>(`crm_enrollment-${b2}`, [sent(b2, 0, b1, at(31), 2)]),
+      // A's second step in the same batch as its first: one statement for both would lose one of them.
+      ...recorded<EnrollmentEvent>(`crm_enrollment-${a}`, [
+        sent(a, 1, a2, null, 30),
+        { type: 'EnrollmentCompleted', data: { enrollmentId: a, at: at(30) } },
+      ]),
+      ...recorded<EnrollmentEvent>(`crm_enrollment-${b2}`, [
+        { type: 'EnrollmentStopped', data: { enrollmentId: b2, reason: 'reply', index: null, activityId: null, at: at(40) } },
+      ]),
+    ]);
+    const { rows } = await b.db.query<{
+      id: string;
+      status: string;
+      current_step: number;
+      steps: { activityId: string }[];
+      stop_reason: string;
+    }>(`SELECT id, status, current_step, steps, stop_reason FROM crm_enrollments WHERE company_id = $1 ORDER BY recipient`, [companyId]);
+    expect(rows.map((r) => [r.id, r.status, r.current_step, r.steps.map((s) => s.activityId), r.stop_reason])).toEqual([
+      [a, 'completed', 2, [a1, a2], null],
+      [b2, 'stopped', 1, [b1], 'reply'],
     ]);
   });
 });
