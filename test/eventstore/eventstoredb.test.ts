@@ -114,6 +114,33 @@ describe('eventstoredb adapter, known gaps (issue 15), real client against the s
     expect(await store.readStream(name)).toHaveLength(2);
   });
 
+  // Finding 3: the client keeps ONE process-wide map of pending batch appends (dist/streams/appendToStream/
+  // batchAppend.js), so a failing batch stream of one client rejects the appends in flight on every other
+  // client's healthy stream, and the node still commits them.
+  it.fails("finding 3: one client's broken batch stream does not fail another client's append in flight", async () => {
+    const other = await createEventStoreDbStore(standin.url);
+    try {
+      const x = stream();
+      const y = stream();
+      await other.append(x, [ev()], 'no_stream');
+      await store.append(y, [ev()], 'no_stream');
+      standin.hold(x);
+      const outcome = other.append(x, [ev()], 0).then(
+        () => 'answered',
+        () => 'failed',
+      );
+      for (let i = 0; i < 100 && standin.held(x) === 0; i++) await new Promise((done) => setTimeout(done, 10));
+      expect(standin.held(x)).toBe(1);
+      standin.loseRepliesAfterCommit(1);
+      await store.append(y, [ev()], 0).catch(() => undefined);
+      standin.release(x, { reply: false }); // committed; its reply would crash the process (no pending entry)
+      expect(await other.readStream(x)).toHaveLength(2);
+      expect(await Promise.race([outcome, new Promise((done) => setTimeout(() => done('pending'), 200))])).not.toBe('failed');
+    } finally {
+      await other.close();
+    }
+  });
+
   // Finding 6: the client reads with `deadline: Infinity`; a hung node hangs the read.
   it.fails('finding 6: a read against a stalled node fails within 2 s', async () => {
     const name = stream();

@@ -61,7 +61,8 @@
  * - Outages: `goUnavailable()` shuts the listener and every open call (the client sees UNAVAILABLE or a
  *   dropped stream), `comeBack()` listens on the same port with the log intact (a restart with durable
  *   data; `loseRepliesAfterCommit(n)` commits the next appends and then fails their call UNAVAILABLE (a reply
- *   lost to a dropped connection); `log.forgetCachedIds()` drops the in-memory id cache as a restart does); `stall()` accepts calls and
+ *   lost to a dropped connection); `hold(stream)` / `release(stream)` keep one stream's batch appends in flight
+ *   (neither committed nor answered) until released; `log.forgetCachedIds()` drops the in-memory id cache as a restart does); `stall()` accepts calls and
  *   answers none of them (a hung node), until `unstall()`.
  */
 import { randomUUID } from 'node:crypto';
@@ -473,6 +474,12 @@ export interface EsdbStandin {
   comeBack(): Promise<void>;
   /** The next `n` appends are committed, then their call fails UNAVAILABLE instead of answering. */
   loseRepliesAfterCommit(n?: number): void;
+  /** BatchAppend requests to `streamName` are held, neither committed nor answered, until `release`. */
+  hold(streamName: string): void;
+  /** How many requests to `streamName` are held. */
+  held(streamName: string): number;
+  /** Commits the held requests of `streamName`, answering them or (reply: false) not. */
+  release(streamName: string, options?: { reply?: boolean }): void;
   /** Calls are accepted and never answered (a hung node) until `unstall()`. */
   stall(): void;
   unstall(): void;
@@ -591,6 +598,8 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
   const log = new StandinLog(options.idempotencyCacheSize ?? 100_000);
   let stalling = false;
   let repliesToLose = 0;
+  /** Streams whose BatchAppend requests are held (not committed) until released. */
+  const holding = new Map<string, ((reply: boolean) => void)[]>();
   /** After a commit: true when its reply is to be lost (the call then fails as if the connection dropped). */
   const loseReply = () => {
     if (repliesToLose <= 0) return false;
@@ -769,7 +778,18 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
       p.events.push(...req.getProposedMessagesList().map(toProposed));
       if (!req.getIsFinal()) return;
       pending.delete(correlation);
+      const append = p;
+      const held = holding.get(append.name);
+      if (held) return held.push((reply) => commit(append, correlation, reply));
+      commit(append, correlation, true);
+    });
+    call.on('end', () => call.end());
 
+    function commit(
+      p: { name: string; expected: bigint; deadline: number | null; events: ProposedEvent[] },
+      correlation: string,
+      reply: boolean,
+    ) {
       const resp = new streamsPb.BatchAppendResp();
       resp.setCorrelationId(uuidMessage(correlation));
       resp.setStreamIdentifier(streamIdentifier(p.name));
@@ -786,7 +806,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
         any.pack(details.serializeBinary(), typeName);
         status.setDetails(any);
         resp.setError(status);
-        call.write(resp);
+        if (reply) call.write(resp);
       };
       if (p.deadline !== null && Date.now() > p.deadline) {
         return fail(grpc.status.DEADLINE_EXCEEDED, 'Timeout', 'event_store.client.Timeout', new sharedPb.Timeout());
@@ -816,9 +836,8 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
       pos.setPreparePosition(result.position.toString());
       success.setPosition(pos);
       resp.setSuccess(success);
-      call.write(resp);
-    });
-    call.on('end', () => call.end());
+      if (reply) call.write(resp);
+    }
   }
 
   function deleteLike(kind: 'delete' | 'tombstone') {
@@ -895,6 +914,17 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     },
     loseRepliesAfterCommit(n = 1) {
       repliesToLose = n;
+    },
+    hold(streamName) {
+      if (!holding.has(streamName)) holding.set(streamName, []);
+    },
+    held(streamName) {
+      return holding.get(streamName)?.length ?? 0;
+    },
+    release(streamName, { reply = true } = {}) {
+      const held = holding.get(streamName) ?? [];
+      holding.delete(streamName);
+      for (const commit of held) commit(reply);
     },
     stall() {
       stalling = true;
