@@ -20,10 +20,10 @@ type Of<T extends EnrollmentEvent['type']> = RecordedOf<Extract<EnrollmentEvent,
 const setBased: { [T in EnrollmentEvent['type']]?: (run: Of<T>[], ctx: ProjectionContext) => Promise<unknown> } = {
   EnrollmentStarted: (run, { tx, table }) =>
     tx.query(
-      `INSERT INTO ${table('crm_enrollments')} (id, company_id, sequence_id, version, recipient, status, current_step, attempt, next_due_at, steps, stop_on, created_at, updated_at)
-       SELECT id, company_id, sequence_id, version, recipient, 'active', 0, 0, next_due_at, '[]'::jsonb, stop_on, at, at
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::timestamptz[], $7::jsonb[], $8::timestamptz[])
-              AS u(id, company_id, sequence_id, version, recipient, next_due_at, stop_on, at)
+      `INSERT INTO ${table('crm_enrollments')} (id, company_id, sequence_id, version, recipient, status, current_step, attempt, next_due_at, steps, stop_on, channels, created_at, updated_at)
+       SELECT id, company_id, sequence_id, version, recipient, 'active', 0, 0, next_due_at, '[]'::jsonb, stop_on, channels, at, at
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::timestamptz[])
+              AS u(id, company_id, sequence_id, version, recipient, next_due_at, stop_on, channels, at)
        ON CONFLICT (id) DO NOTHING`,
       [
         run.map((e) => e.data.enrollmentId),
@@ -33,6 +33,7 @@ const setBased: { [T in EnrollmentEvent['type']]?: (run: Of<T>[], ctx: Projectio
         run.map((e) => e.data.to),
         run.map((e) => e.data.dueAt),
         run.map((e) => JSON.stringify(e.data.definition.stopOn)),
+        run.map((e) => JSON.stringify(e.data.definition.steps.map((s) => s.channel ?? null))),
         run.map((e) => e.data.at),
       ],
     ),
@@ -216,8 +217,10 @@ export async function activeEnrollmentOf(q: Queryable, sequenceId: string, recip
 
 /**
  * Running enrollments (and completed ones not yet marked replied) with a cause to stop that their version stops
- * on: a reply to, a bounce or complaint of, or a booking from one of their sends; or the recipient suppressed.
- * Also those of a deleted sequence (`sequence_deleted`).
+ * on: a reply to, a bounce or complaint of, or a booking from one of their sends; a message from the recipient
+ * on any channel, a booking they made or a bounce of mail to them since the enrollment began (their contact
+ * streams: crm_contact_signals); or the recipient suppressed on the current step's channel or on all. Also
+ * those of a deleted sequence (`sequence_deleted`).
  */
 export async function enrollmentsToStop(q: Queryable, limit: number): Promise<{ id: string; cause: string }[]> {
   const { rows } = await q.query<{ id: string; cause: string }>(
@@ -230,9 +233,15 @@ export async function enrollmentsToStop(q: Queryable, limit: number): Promise<{ 
         WHERE (e.status IN ('active', 'waiting_approval') OR (e.status = 'completed' AND NOT e.replied))
           AND (d.kind = 'reply' OR d.state IN ('bounced', 'complained', 'booking_created'))
        UNION
+       SELECT e.id, c.kind, e.status, e.stop_on FROM crm_enrollments e
+         JOIN crm_contact_signals c ON c.company_id = e.company_id AND c.recipient = e.recipient AND c.at >= e.created_at
+        WHERE e.status IN ('active', 'waiting_approval') OR (e.status = 'completed' AND NOT e.replied)
+       UNION
+       -- A suppression on one channel stops a step on that channel (one of unknown channel too: it can only stop more).
        SELECT e.id, 'unsubscribe', e.status, e.stop_on FROM crm_enrollments e
-         JOIN crm_suppressions s ON s.company_id = e.company_id AND s.recipient = e.recipient
+         JOIN crm_suppressions s ON s.company_id = e.company_id AND s.recipient = lower(e.recipient)
         WHERE e.status IN ('active', 'waiting_approval')
+          AND (s.channel IS NULL OR e.channels->>e.current_step IS NULL OR s.channel = e.channels->>e.current_step)
        UNION
        SELECT e.id, 'sequence_deleted', e.status, '["sequence_deleted"]'::jsonb FROM crm_enrollments e JOIN crm_sequences q ON q.id = e.sequence_id
         WHERE q.status = 'deleted' AND e.status IN ('active', 'waiting_approval')

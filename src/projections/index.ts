@@ -6,6 +6,7 @@ import { allowlistProjection } from './allowlist.js';
 import { approvalRulesProjection } from './approval-rules.js';
 import { approvalsProjection } from './approvals.js';
 import { brandVoiceCacheProjection } from './brand-voice-cache.js';
+import { contactSignalsProjection } from './contact-signals.js';
 import { contentPiecesProjection } from './content-pieces.js';
 import { credentialBucketsProjection } from './credential-buckets.js';
 import { outboxesProjection } from './outboxes.js';
@@ -33,5 +34,6 @@ export function allProjections(): Projection[] {
     suppressionsProjection,
     sequencesProjection,
     enrollmentsProjection,
+    contactSignalsProjection,
   ];
 }

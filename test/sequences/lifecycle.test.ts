@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stepDedupKey } from '../../src/domain/enrollment.js';
 import { type TestApp, startTestApp } from '../support/app.js';
 import { smtpServer } from '../support/smtp.js';
-import { emailSignature, postRaw } from '../webhooks/support.js';
+import { emailSignature, postRaw, sign } from '../webhooks/support.js';
 
 const HOOK_SECRET = 'email-hook-key';
 const HOUR = 3600_000;
@@ -288,5 +288,104 @@ describe('sequence lifecycle on pglite', () => {
     const subjects = (to: string) => smtp.messages.filter((m) => m.to.includes(to)).map((m) => /^Subject: (.*)$/m.exec(m.raw)?.[1]);
     expect(subjects(c.at('hal'))).toEqual(['step 1', 'step 2']);
     expect(subjects(c.at('ivy'))).toEqual(['only step of v2']);
+  });
+
+  const postEmailHook = (c: Company, body: object) => {
+    const raw = JSON.stringify(body);
+    return postRaw(t, `/api/webhooks/email/${c.outboxId}`, raw, emailSignature(HOOK_SECRET, raw, new Date(clock)));
+  };
+
+  it('a reply that answers none of the steps (a manual message sent since) stops the enrollment too', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const [e] = await enroll(c, seq, 'jon');
+    await tick();
+    const manual = await request(t.app)
+      .post(`${c.base}/send`)
+      .send({ channel: 'email', outboxId: c.outboxId, to: c.at('jon'), payload: { subject: 'A personal note', text: 'x' } });
+    expect(manual.body.status).toBe('sent');
+    const messageId = (await request(t.app).get(`${c.base}/activities/${manual.body.id}`)).body.providerMessageId as string;
+    clock += HOUR;
+    const hook = await postEmailHook(c, { type: 'reply', inReplyTo: messageId, from: c.at('jon'), at: new Date(clock).toISOString() });
+    expect(hook.status).toBe(200);
+    await tick();
+    expect((await status(c, e!, 'stopped')).stopReason).toBe('reply');
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('jon'))).toBe(2); // step 1 and the manual message: no step 2
+  });
+
+  it('a message the person sent before they were enrolled stops nothing', async () => {
+    const c = await company();
+    const seq = await sequence(c);
+    const earlier = new Date(clock - HOUR).toISOString();
+    expect(
+      (await postEmailHook(c, { type: 'reply', inReplyTo: '<unknown@elsewhere>', from: c.at('kai'), at: earlier, id: randomUUID() }))
+        .status,
+    ).toBe(200);
+    const [e] = await enroll(c, seq, 'kai');
+    await tick();
+    clock += 2 * DAY;
+    await tick();
+    expect((await status(c, e!, 'completed')).steps).toHaveLength(2);
+  });
+
+  it('a cal.com booking the person made themselves (no send of ours) stops the enrollment (booking)', async () => {
+    const c = await company();
+    const calKey = (await request(t.app).post(`${c.base}/secrets`).send({ name: 'cal', value: 'cal_live_key' })).body.ref;
+    const calHook = (await request(t.app).post(`${c.base}/secrets`).send({ name: 'cal-hook', value: 'cal-hook-secret' })).body.ref;
+    const cal = await request(t.app)
+      .post(`${c.base}/outboxes`)
+      .send({ channel: 'cal-com', secretRef: calKey, config: { eventTypeId: 42, webhook: { secretRef: calHook } } });
+    expect(cal.status, JSON.stringify(cal.body)).toBe(201);
+    const seq = await sequence(c);
+    const [e] = await enroll(c, seq, 'lia');
+    await tick();
+    clock += HOUR;
+    // As cal.com posts it: triggerEvent, createdAt, payload with the booking's uid and attendees
+    // (cal.com docs, Webhooks: "BOOKING_CREATED" payload; the uid is cal.com's own, unknown to us).
+    const body = JSON.stringify({
+      triggerEvent: 'BOOKING_CREATED',
+      createdAt: new Date(clock).toISOString(),
+      payload: { uid: `own-${randomUUID()}`, attendees: [{ email: c.at('lia') }] },
+    });
+    const hex = sign('cal-hook-secret', body).slice('sha256='.length);
+    expect((await postRaw(t, `/api/webhooks/cal-com/${cal.body.id}`, body, { 'x-cal-signature-256': hex })).status).toBe(200);
+    await tick();
+    expect((await status(c, e!, 'stopped')).stopReason).toBe('booking');
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('lia'))).toBe(1);
+  });
+
+  it('a suppression on another channel than the step’s stops nothing; one on the step’s channel stops it', async () => {
+    const c = await company();
+    const seq = await sequence(c, 3);
+    const [e] = await enroll(c, seq, 'max');
+    await tick();
+    expect(
+      (
+        await request(t.app)
+          .post(`${c.base}/suppressions`)
+          .send({ recipient: c.at('max'), channel: 'cal-com' })
+      ).status,
+    ).toBe(201);
+    clock += 2 * DAY;
+    await tick();
+    await tick();
+    expect(received(c.at('max'))).toBe(2);
+    expect((await enrollment(c, e!)).status).toBe('active');
+    expect(
+      (
+        await request(t.app)
+          .post(`${c.base}/suppressions`)
+          .send({ recipient: c.at('max'), channel: 'email' })
+      ).status,
+    ).toBe(201);
+    await tick();
+    expect((await status(c, e!, 'stopped')).stopReason).toBe('unsubscribe');
+    clock += 2 * DAY;
+    await tick();
+    expect(received(c.at('max'))).toBe(2);
   });
 });
