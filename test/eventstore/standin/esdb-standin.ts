@@ -41,32 +41,42 @@
  *   * an exact revision above the current one -> wrong expected version; equal -> written. An id stored
  *     earlier in the stream, or in another stream, does not stop such a write (the docs: "It is possible to
  *     reuse an EventId across streams").
- *   The wrong-expected-version answer carries the stream's current revision (or "no stream"), on BatchAppend
- *   as `google.rpc.Status` details `event_store.client.WrongExpectedVersion`, on Append in the response.
- * - Deleting (docs "Deleting streams and events"; the clients' reference pages say the same): a soft delete
- *   writes `{"$tb": <i64 max>}` to the metadata stream `$$<name>`; the stream then reads as not found, and an
- *   append to it continues at the next revision and writes `$tb` = that revision (the events before it stay
- *   hidden). A tombstone writes a `$streamDeleted` event at revision i64 max; reads and appends are then
- *   StreamDeleted (a gRPC error with the `exception: stream-deleted` trailer, as the client decodes it in
- *   dist/utils/CommandError.js).
+ *   How each decision is answered, and the undelete on a write to a soft-deleted stream (`SoftUndeleteStream(
+ *   stream, current + 1)`), are from StorageWriterService (src/EventStore.Core/Services/Storage/
+ *   StorageWriterService.cs, ActOnCommitCheckFailure: "corrupted idempotency ... WrongExpectedVersion is ok
+ *   answer"). The wrong-expected-version answer carries the stream's current revision (or "no stream"): on
+ *   BatchAppend as `google.rpc.Status` details `event_store.client.WrongExpectedVersion`, on Append in the
+ *   response.
+ * - Deleting (docs "Deleting streams and events", and the clients' reference pages: a soft-deleted stream
+ *   reads as not found and can be appended to again, "continuing from where it left off"; a hard delete is
+ *   permanent, its reads and appends are StreamDeleted): a soft delete writes `{"$tb": <i64 max>}` to the
+ *   metadata stream `$$<name>` (IndexWriter.IsSoftDeleted tests for that value); the stream then reads as not
+ *   found, and an append to it continues at the next revision and writes `$tb` = that revision (the events
+ *   before it stay hidden). A tombstone writes a `$streamDeleted` event at revision i64 max; reads and
+ *   appends are then StreamDeleted (a gRPC error with the `exception: stream-deleted` trailer, as the client
+ *   decodes it in dist/utils/CommandError.js).
  * - `$all`: every event, system ones included (`$`-prefixed streams and types: `$$` metadata, `$streamDeleted`,
  *   the `$stats-...` events a node writes on its own every `statsIntervalMs`, a fresh node's own streams), in
  *   log order. An event appended over gRPC is one self-committed prepare record, so its position is
  *   {commit: its log position, prepare: its log position}; log positions grow by the record's size in bytes,
  *   so they are not consecutive. A `$all` read forwards from a position includes the event at that position;
  *   backwards from a position it gives the events before it; a subscription from a position gives the events
- *   after it (client docs: subscriptions are exclusive of their start, reads are not).
+ *   after it. (Inclusive reads are what our adapter's header records of a node, and why it drops events <=
+ *   its checkpoint; the backwards and subscription rules are not re-checked against a node here.)
  * - Reads: a missing or soft-deleted stream answers `stream_not_found` (the client turns it into its
  *   StreamNotFoundError); `created` is in .NET ticks since the Unix epoch (the client divides by 10,000).
- * - Outages: `goUnavailable()` shuts the listener and every open call (the client sees UNAVAILABLE or a
- *   dropped stream), `comeBack()` listens on the same port with the log intact (a restart with durable
- *   data; `loseRepliesAfterCommit(n)` commits the next appends and then fails their call UNAVAILABLE (a reply
- *   lost to a dropped connection); `hold(stream)` / `release(stream)` keep one stream's batch appends in flight
- *   (neither committed nor answered) until released; `log.forgetCachedIds()` drops the in-memory id cache as a restart does); `stall()` accepts calls and
- *   answers none of them (a hung node), until `unstall()`.
+ * - Outages (switches of the stand-in, not node behaviour): `goUnavailable()` resets every open connection
+ *   and closes the port, like a crash or a network cut (the client sees UNAVAILABLE: connection dropped, then
+ *   refused); `comeBack()` listens on the same port with
+ *   the log intact (a restart with durable data); `log.forgetCachedIds()` drops the in-memory id cache, as a
+ *   restart does; `loseRepliesAfterCommit(n)` commits the next appends and then fails their call UNAVAILABLE
+ *   (a reply lost to a dropped connection); `hold(stream)` / `release(stream)` keep one stream's batch
+ *   appends in flight (neither committed nor answered) until released; `stall()` accepts calls and answers
+ *   none of them (a hung node) until `unstall()`.
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { type AddressInfo, type Server as NetServer, type Socket, connect, createServer } from 'node:net';
 
 // The client's own copies, so the service definitions and messages are the ones it was built with.
 const clientRequire = createRequire(createRequire(import.meta.url).resolve('@eventstore/db-client'));
@@ -607,7 +617,6 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     return true;
   };
   const dropped = () => commandError(grpc.status.UNAVAILABLE, 'unavailable', 'Connection dropped (stand-in: reply lost after commit)');
-  let server: import('@grpc/grpc-js').Server | null = null;
   let port = options.port ?? 0;
 
   // What a fresh node has written before anyone connects.
@@ -874,16 +883,49 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     tombstone: deleteLike('tombstone'),
   };
 
+  // The gRPC server listens on a port of its own; clients reach it through a TCP relay on the public port, so an
+  // outage can drop connections the way a crash or a network cut does (a reset socket, then refused
+  // connections), which a gRPC server shutdown does not (it cancels each call cleanly).
+  const grpcServer = new grpc.Server();
+  grpcServer.addService(streamsGrpc.StreamsService, implementation as unknown as import('@grpc/grpc-js').UntypedServiceImplementation);
+  grpcServer.addService(featuresGrpc.ServerFeaturesService, {
+    getSupportedMethods: features,
+  } as unknown as import('@grpc/grpc-js').UntypedServiceImplementation);
+  const innerPort = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  const sockets = new Set<Socket>();
+  let relay: NetServer | null = null;
+
   async function listen(): Promise<void> {
-    const s = new grpc.Server();
-    s.addService(streamsGrpc.StreamsService, implementation as unknown as import('@grpc/grpc-js').UntypedServiceImplementation);
-    s.addService(featuresGrpc.ServerFeaturesService, {
-      getSupportedMethods: features,
-    } as unknown as import('@grpc/grpc-js').UntypedServiceImplementation);
-    port = await new Promise<number>((resolve, reject) =>
-      s.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
-    );
-    server = s;
+    const r = createServer((client) => {
+      const upstream = connect(innerPort, host);
+      for (const sock of [client, upstream]) {
+        sock.setNoDelay(true); // Nagle on a relay adds a round of delayed ACKs to every small gRPC frame
+        sockets.add(sock);
+        sock.on('close', () => sockets.delete(sock));
+        sock.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      r.once('error', reject);
+      r.listen(port, host, () => resolve());
+    });
+    port = (r.address() as AddressInfo).port;
+    relay = r;
+  }
+
+  async function cut(): Promise<void> {
+    const r = relay;
+    relay = null;
+    for (const sock of sockets) sock.resetAndDestroy();
+    sockets.clear();
+    if (r) await new Promise<void>((resolve) => r.close(() => resolve()));
   }
 
   await listen();
@@ -891,7 +933,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
   let stats: NodeJS.Timeout | null = null;
   if (options.statsIntervalMs) {
     stats = setInterval(() => {
-      if (server) log.writeSystemEvent(`$stats-${host}:${port}`, '$statsCollected', { 'proc-cpu': 0 });
+      if (relay) log.writeSystemEvent(`$stats-${host}:${port}`, '$statsCollected', { 'proc-cpu': 0 });
     }, options.statsIntervalMs);
     stats.unref();
   }
@@ -905,12 +947,10 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     },
     log,
     async goUnavailable() {
-      const s = server;
-      server = null;
-      s?.forceShutdown();
+      await cut();
     },
     async comeBack() {
-      if (!server) await listen();
+      if (!relay) await listen();
     },
     loseRepliesAfterCommit(n = 1) {
       repliesToLose = n;
@@ -934,9 +974,8 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     },
     async stop() {
       if (stats) clearInterval(stats);
-      const s = server;
-      server = null;
-      s?.forceShutdown();
+      await cut();
+      grpcServer.forceShutdown();
     },
   };
 }
