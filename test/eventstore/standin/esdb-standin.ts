@@ -413,21 +413,31 @@ export class StandinLog {
     return { kind: 'events', events: out };
   }
 
+  /** The index of the first event at or after `position` (the log is in position order). */
+  private indexAt(position: bigint): number {
+    let lo = 0;
+    let hi = this.all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.all[mid]!.position < position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   readAll(from: bigint | 'start' | 'end', backwards: boolean, count: number, filter?: AllFilter): StoredEvent[] {
     const out: StoredEvent[] = [];
     if (backwards) {
-      for (let i = this.all.length - 1; i >= 0 && out.length < count; i--) {
+      if (from === 'start') return out;
+      for (let i = (from === 'end' ? this.all.length : this.indexAt(from)) - 1; i >= 0 && out.length < count; i--) {
         const e = this.all[i]!;
-        if (from !== 'end' && from !== 'start' && e.position >= from) continue;
-        if (from === 'start') break;
         if (!filter || filterMatches(filter, e)) out.push(e);
       }
       return out;
     }
     if (from === 'end') return out;
-    for (const e of this.all) {
-      if (out.length >= count) break;
-      if (from !== 'start' && e.position < from) continue;
+    for (let i = from === 'start' ? 0 : this.indexAt(from); i < this.all.length && out.length < count; i++) {
+      const e = this.all[i]!;
       if (!filter || filterMatches(filter, e)) out.push(e);
     }
     return out;
@@ -435,7 +445,10 @@ export class StandinLog {
 
   /** Events after `after` (exclusive; -1n for all) now, then each new one as it is committed. */
   subscribe(sub: Subscriber): () => void {
-    for (const e of this.all) if (e.position > sub.after && matches(sub, e)) sub.send(e);
+    for (let i = this.indexAt(sub.after + 1n); i < this.all.length; i++) {
+      const e = this.all[i]!;
+      if (matches(sub, e)) sub.send(e);
+    }
     this.subscribers.add(sub);
     return () => this.subscribers.delete(sub);
   }
