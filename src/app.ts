@@ -3,6 +3,7 @@ import express, { type RequestHandler } from 'express';
 import { errorHandler, unknownRoute } from './http/errors.js';
 import { authenticate, requireActor } from './http/auth.js';
 import { healthRouter } from './http/health.js';
+import { docsRouter } from './http/routes/docs.js';
 import { requestLog } from './http/request-log.js';
 import { activitiesRouter } from './http/routes/activities.js';
 import { agentKeysRouter } from './http/routes/agent-keys.js';
@@ -60,6 +61,8 @@ export function createApp(rt: Runtime): express.Express {
   app.set('trust proxy', false);
   app.use(requestLog(rt.logger));
   app.use(healthRouter(rt));
+  // Public, ahead of authentication like the health checks: the API's description holds nothing to protect.
+  app.use(docsRouter());
   // Providers carry no bearer token: webhooks are authenticated by their signatures, before (and without) ours.
   app.use(webhooksRouter(rt));
   // Public, token-authorised: ahead of authentication, so neither a stray bearer header nor local_trusted's

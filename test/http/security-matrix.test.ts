@@ -69,6 +69,10 @@ const SIGNED_ONLY: RouteCase['expect'] = [401, 401, 401, 401, 401, 401, 401, 401
 const ROUTES: RouteCase[] = [
   { method: 'GET', path: '/healthz', url: () => '/healthz', expect: PUBLIC },
   { method: 'GET', path: '/readyz', url: () => '/readyz', expect: PUBLIC },
+  // The API's description and its reference page: public, ahead of authentication (test/http/openapi.test.ts).
+  { method: 'GET', path: '/openapi.json', url: () => '/openapi.json', expect: PUBLIC },
+  { method: 'GET', path: '/docs', url: () => '/docs', expect: PUBLIC },
+  { method: 'GET', path: '/docs/assets/:asset', url: () => '/docs/assets/swagger-ui.css', expect: PUBLIC },
   {
     method: 'POST',
     path: '/api/webhooks/:channel/:outboxId',

@@ -26,7 +26,7 @@ const STATUSES = [
   'rejected',
 ] as const;
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     status: z.enum(STATUSES).optional(),
     channel: z.enum(SEND_CHANNELS).optional(),
@@ -36,6 +36,8 @@ const ListQuery = z
     ...pageQuery,
   })
   .strict();
+
+export const BucketsQuery = z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }).optional() }).strict();
 
 /** Activities (one per send) with their audit history, and the quota buckets. */
 export function activitiesRouter(rt: Runtime): Router {
@@ -70,7 +72,7 @@ export function activitiesRouter(rt: Runtime): Router {
     await replyAfterWrite(rt, res, position, 200, result);
   });
   r.get('/api/companies/:companyId/crm/credential-buckets', requireCompanyAccess, async (req, res) => {
-    const { day } = parseQuery(z.object({ day: z.iso.date({ message: 'day must be a date, YYYY-MM-DD' }).optional() }).strict(), req);
+    const { day } = parseQuery(BucketsQuery, req);
     res.json({
       items: day
         ? await listCredentialBuckets(rt.db, companyOf(res), day)

@@ -7,7 +7,7 @@ import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.
 import { replyAfterWrite } from '../write-reply.js';
 import { parseBody, uuidParam } from '../validate.js';
 
-const IssueBody = z.object({ agentId: z.string().trim().min(1).max(200) }).strict();
+export const IssueBody = z.object({ agentId: z.string().trim().min(1).max(200) }).strict();
 
 /** Board users with access to a company issue, list and revoke its agents' keys. */
 export function agentKeysRouter(rt: Runtime): Router {

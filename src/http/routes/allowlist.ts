@@ -10,7 +10,7 @@ import { decodeCursor } from '../cursor.js';
 import { parseBody, parseQuery, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
-const AddBody = z
+export const AddBody = z
   .object({
     pattern: z
       .string()
@@ -34,7 +34,7 @@ const AddBody = z
 
 // An allowlist may hold thousands of entries (ALLOWLIST_LIMITS): it is listed a page at a time. With no
 // query the reply is what it always was for up to 100 entries, plus `nextCursor`.
-const ListQuery = z
+export const ListQuery = z
   .object({
     cursor: z.string().max(200).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),

@@ -36,13 +36,13 @@ const Predicate = z
 const Action = z.enum(['auto_approve', 'queue_for_manual']);
 const Priority = z.number().int().min(-1_000_000).max(1_000_000);
 
-const CreateBody = z.object({ predicate: Predicate, action: Action, priority: Priority.default(100) }).strict();
-const PatchBody = z
+export const CreateBody = z.object({ predicate: Predicate, action: Action, priority: Priority.default(100) }).strict();
+export const PatchBody = z
   .object({ predicate: Predicate, action: Action, priority: Priority })
   .partial()
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
-const PreviewBody = z
+export const PreviewBody = z
   .object({
     channel: z.enum(SEND_CHANNELS),
     niche: z.string().regex(NICHE).nullable().default(null),

@@ -12,9 +12,9 @@ const ids = z
   .min(1)
   .max(MAX_IDS, `at most ${MAX_IDS} approvalIds`)
   .refine((a) => new Set(a).size === a.length, 'approvalIds has duplicates');
-const ApproveBody = z.object({ approvalIds: ids }).strict();
-const RejectBody = z.object({ approvalIds: ids, reason: z.string().max(1000).nullable().default(null) }).strict();
-const ListQuery = z.object({ status: z.enum(['pending', 'approved', 'rejected']).optional() }).strict();
+export const ApproveBody = z.object({ approvalIds: ids }).strict();
+export const RejectBody = z.object({ approvalIds: ids, reason: z.string().max(1000).nullable().default(null) }).strict();
+export const ListQuery = z.object({ status: z.enum(['pending', 'approved', 'rejected']).optional() }).strict();
 
 export function approvalsRouter(rt: Runtime): Router {
   const r = Router();

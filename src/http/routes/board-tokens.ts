@@ -7,7 +7,7 @@ import { actorOf, requireInstanceAdmin } from '../auth.js';
 import { replyAfterWrite } from '../write-reply.js';
 import { parseBody, uuid, uuidParam } from '../validate.js';
 
-const IssueBody = z
+export const IssueBody = z
   .object({
     userId: z.string().trim().min(1).max(200),
     instanceAdmin: z.boolean().default(false),

@@ -9,7 +9,7 @@ import { parseBody } from '../validate.js';
 
 const MAX_DRAFT_BYTES = 256 * 1024;
 
-const CheckBody = z
+export const CheckBody = z
   .object({
     contentSha256: z
       .string()

@@ -42,7 +42,7 @@ const fields = {
     }),
 };
 
-const CreateBody = z
+export const CreateBody = z
   .object({
     title: fields.title,
     summary: fields.summary.default(null),
@@ -55,13 +55,13 @@ const CreateBody = z
   })
   .strict();
 
-const PatchBody = z
+export const PatchBody = z
   .object(fields)
   .partial()
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     niche: z.string().max(64).optional(),
     channelIntent: z.string().max(32).optional(),

@@ -22,7 +22,7 @@ const fields = {
   timezone: z.string().refine(isTimeZone, 'timezone must be an IANA time zone, e.g. Europe/Paris'),
 };
 
-const CreateBody = z
+export const CreateBody = z
   .object({
     channel: z.enum(OUTBOX_CHANNELS),
     niche: fields.niche.default(null),
@@ -33,7 +33,7 @@ const CreateBody = z
   })
   .strict();
 
-const PatchBody = z
+export const PatchBody = z
   .object(fields)
   .partial()
   .strict()

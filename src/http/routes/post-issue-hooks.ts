@@ -10,7 +10,7 @@ import { replyAfterWrite } from '../write-reply.js';
 
 const label = z.string().trim().min(1).max(100);
 
-const RunBody = z
+export const RunBody = z
   .object({
     issueId: z.string().trim().min(1).max(200),
     status: label,

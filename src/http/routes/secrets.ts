@@ -12,8 +12,8 @@ const value = z
   .string()
   .min(1)
   .refine((v) => Buffer.byteLength(v, 'utf8') <= MAX_SECRET_BYTES, `value must be at most ${MAX_SECRET_BYTES} bytes`);
-const CreateBody = z.object({ name: z.string().trim().min(1).max(200), value }).strict();
-const VersionBody = z.object({ value }).strict();
+export const CreateBody = z.object({ name: z.string().trim().min(1).max(200), value }).strict();
+export const VersionBody = z.object({ value }).strict();
 
 /**
  * Secrets of a company (its board users), and the instance's (instance admins: what instance configuration

@@ -6,7 +6,7 @@ import { actorOf, companyOf, requireCompanyAccess } from '../auth.js';
 import { parseBody, uuid } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
-const SendBody = z
+export const SendBody = z
   .object({
     channel: z.enum(SEND_CHANNELS),
     outboxId: uuid,

@@ -45,7 +45,7 @@ const Steps = z.array(Step).min(1, 'a sequence has 1 to 20 steps').max(20, 'a se
 const StopOn = z.array(z.enum(STOP_CAUSES)).max(4);
 const Name = z.string().trim().min(1).max(200);
 
-const CreateBody = z
+export const CreateBody = z
   .object({ name: Name, steps: Steps, sendWindow: SendWindow.nullable().optional(), stopOn: StopOn.optional() })
   .strict()
   .transform((b): SequenceDefinition => ({
@@ -54,12 +54,12 @@ const CreateBody = z
     sendWindow: b.sendWindow ?? null,
     stopOn: [...new Set(b.stopOn ?? STOP_CAUSES)],
   }));
-const PatchBody = z
+export const PatchBody = z
   .object({ name: Name, steps: Steps, sendWindow: SendWindow.nullable(), stopOn: StopOn })
   .partial()
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
-const EnrollBody = z
+export const EnrollBody = z
   .object({
     contacts: z
       .array(
@@ -76,8 +76,8 @@ const EnrollBody = z
   })
   .strict();
 const Page = { cursor: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) };
-const ListQuery = z.object(Page).strict();
-const EnrollmentsQuery = z
+export const ListQuery = z.object(Page).strict();
+export const EnrollmentsQuery = z
   .object({ ...Page, status: z.enum(['active', 'waiting_approval', 'paused', 'completed', 'stopped']).optional() })
   .strict();
 

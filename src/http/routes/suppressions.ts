@@ -11,7 +11,7 @@ import { decodeCursor } from '../cursor.js';
 import { parseBody, parseQuery, uuidParam } from '../validate.js';
 import { replyAfterWrite } from '../write-reply.js';
 
-const AddBody = z
+export const AddBody = z
   .object({
     recipient: z.string().max(320),
     channel: z.enum(OUTBOX_CHANNELS).nullable().default(null),
@@ -20,7 +20,7 @@ const AddBody = z
   })
   .strict();
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     recipient: z.string().max(320).optional(),
     source: z.enum(SUPPRESSION_SOURCES).optional(),

@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import { OUTBOX_CHANNELS, SEND_CHANNELS } from '../../domain/channels.js';
+import { SUPPRESSION_SOURCES } from '../../domain/suppression.js';
+
+/**
+ * The shapes of the JSON replies, as the read models' views build them (src/projections/*). They are described
+ * here, not parsed: nothing checks a reply against them at run time, so they say what a client may rely on (the
+ * typed client in src/http/client is generated from them) and leave open what a view may add (no `.strict()`).
+ */
+
+/** A schema's name under components/schemas. */
+export interface SchemaMeta {
+  id: string;
+}
+
+/** Reply schemas go to components/schemas under their ids. Output side: what the service writes. */
+export const replySchemas = z.registry<SchemaMeta>();
+
+// zod writes the keywords of `.meta()` (zod's global registry) into the JSON Schema, and only the ids of ours.
+const named = <S extends z.ZodType>(schema: S, id: string, description?: string): S => {
+  const s = description ? schema.meta({ description }) : schema;
+  replySchemas.add(s, { id });
+  return s;
+};
+
+const instant = z.string().meta({ format: 'date-time' });
+const id = z.string().meta({ format: 'uuid' });
+const object = z.record(z.string(), z.unknown());
+
+export const ErrorReply = named(
+  z.object({
+    error: z.string(),
+    details: z.unknown().optional(),
+  }),
+  'Error',
+  'Every refusal and failure: `error` is a message for people; `details`, when present, says more: for a 400 of ' +
+    'validation the list of issues `[{code, path, message}]`, for a 405 `{code: "method_not_allowed", allow}`. ' +
+    'Never a stack trace nor an internal message.',
+);
+
+export const AcceptedReply = named(
+  z.object({ status: z.literal('accepted'), position: z.string(), message: z.string() }),
+  'Accepted',
+  'The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later.',
+);
+
+export const Page = (item: z.ZodType, idName: string) =>
+  named(z.object({ items: z.array(item), nextCursor: z.string().nullable() }), idName);
+export const Items = (item: z.ZodType, idName: string) => named(z.object({ items: z.array(item) }), idName);
+
+export const HealthReply = named(z.object({ status: z.literal('ok') }), 'Health');
+export const ReadyReply = named(
+  z.object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(z.string(), z.string()),
+    projections: z.array(z.object({ name: z.string(), lagEvents: z.number(), lagMs: z.number(), caughtUp: z.boolean() })),
+  }),
+  'Readiness',
+);
+
+const tokenBase = {
+  id,
+  createdAt: instant,
+  createdBy: z.string().nullable(),
+  revokedAt: instant.nullable(),
+  lastUsedAt: instant.nullable(),
+};
+export const BoardToken = named(
+  z.object({ ...tokenBase, userId: z.string(), instanceAdmin: z.boolean(), companyIds: z.array(id), expiresAt: instant.nullable() }),
+  'BoardToken',
+);
+export const AgentKey = named(z.object({ ...tokenBase, agentId: z.string(), companyId: id }), 'AgentKey');
+export const IssuedBoardToken = named(
+  z.object({ id, token: z.string(), expiresAt: instant.nullable() }),
+  'IssuedBoardToken',
+  'The token is shown this once: only its hash is kept.',
+);
+export const IssuedAgentKey = named(
+  z.object({ id, token: z.string() }),
+  'IssuedAgentKey',
+  'The key is shown this once: only its hash is kept.',
+);
+
+export const SecretVersion = named(
+  z.object({ id, version: z.number().int(), ref: z.string() }),
+  'SecretVersion',
+  '`ref` (`secret://<id>:<version>`) is what an outbox names; the value never comes back.',
+);
+export const Secret = named(
+  z.object({
+    id,
+    name: z.string(),
+    latestVersion: z.number().int(),
+    ref: z.string(),
+    createdAt: instant,
+    updatedAt: instant,
+    createdBy: z.string().nullable(),
+  }),
+  'Secret',
+);
+
+export const Outbox = named(
+  z.object({
+    id,
+    channel: z.enum(OUTBOX_CHANNELS),
+    niche: z.string().nullable(),
+    secretRef: z.string(),
+    config: object,
+    dailyCap: z.number().int(),
+    timezone: z.string(),
+    createdAt: instant,
+    updatedAt: instant,
+  }),
+  'Outbox',
+);
+
+export const AllowlistEntry = named(
+  z.object({
+    id,
+    pattern: z.string(),
+    channel: z.enum(SEND_CHANNELS).nullable(),
+    note: z.string().nullable(),
+    createdAt: instant.optional(),
+    createdBy: z.string().nullable().optional(),
+  }),
+  'AllowlistEntry',
+  'The reply to a POST has the entry as stored (`pattern` normalised); a list has `createdAt` and `createdBy` too.',
+);
+
+export const Suppression = named(
+  z.object({
+    id,
+    recipient: z.string(),
+    channel: z.enum(OUTBOX_CHANNELS).nullable(),
+    source: z.enum(SUPPRESSION_SOURCES),
+    reason: z.string().nullable(),
+    createdAt: instant,
+    createdBy: z.string().nullable(),
+  }),
+  'Suppression',
+);
+
+export const ApprovalRule = named(
+  z.object({
+    id,
+    predicate: object,
+    action: z.enum(['auto_approve', 'queue_for_manual']),
+    priority: z.number().int(),
+    createdAt: instant,
+    updatedAt: instant,
+  }),
+  'ApprovalRule',
+);
+export const RulePreview = named(z.object({ matches: z.boolean(), action: z.enum(['auto_approve', 'queue_for_manual']) }), 'RulePreview');
+
+const ActivityError = named(
+  z.object({
+    code: z.string(),
+    message: z.string(),
+    providerReply: z.string().optional(),
+    enhancedStatus: z.string().optional(),
+    title: z.string().optional(),
+  }),
+  'ActivityError',
+);
+
+const SEND_STATUSES = [
+  'draft_pending_approval',
+  'sent',
+  'sent_dryrun',
+  'blocked_by_allowlist',
+  'blocked_by_quota',
+  'failed',
+  'rejected',
+] as const;
+export const SendResult = named(
+  z.object({
+    id,
+    status: z.enum(SEND_STATUSES),
+    approvalId: id.optional(),
+    error: ActivityError.optional(),
+    resendOf: id.optional(),
+    resentAs: id.optional(),
+  }),
+  'SendResult',
+  '`id` is the activity. A send queued for a person answers `draft_pending_approval` with its `approvalId`.',
+);
+
+const ACTIVITY_STATUSES = ['requested', 'approved', 'dispatching', ...SEND_STATUSES] as const;
+const activityFields = {
+  id,
+  status: z.enum(ACTIVITY_STATUSES),
+  channel: z.enum(SEND_CHANNELS),
+  outboxId: id,
+  to: z.string(),
+  approvalId: id.nullable(),
+  contentPieceId: id.nullable(),
+  clientDedupKey: z.string().nullable(),
+  providerMessageId: z.string().nullable(),
+  reason: z.string().nullable(),
+  error: ActivityError.nullable(),
+  resendOf: id.nullable(),
+  resentAs: id.nullable(),
+  createdAt: instant,
+  updatedAt: instant,
+};
+export const ActivitySummary = named(z.object(activityFields), 'ActivitySummary');
+export const Activity = named(
+  z.object({
+    ...activityFields,
+    deliveryStatus: z.string().nullable(),
+    deliveryEvents: z.array(
+      z.object({
+        type: z.enum(['delivery', 'reply']),
+        at: instant,
+        providerEventId: z.string(),
+        state: z.string().nullable().optional(),
+        text: z.string().nullable().optional(),
+        error: z.unknown().optional(),
+        choice: z.unknown().optional(),
+      }),
+    ),
+  }),
+  'Activity',
+  'An activity with what its provider reported since (deliveries and replies, oldest first).',
+);
+
+export const History = (subject: string, idName: string) =>
+  named(
+    z.object({
+      [subject]: id,
+      events: z.array(
+        z.object({
+          revision: z.number().int(),
+          type: z.string(),
+          data: object,
+          actor: z.string().nullable(),
+          recordedAt: instant,
+        }),
+      ),
+    }),
+    idName,
+  );
+
+export const BulkResults = named(z.object({ results: z.array(object) }), 'BulkResults', 'One result per approvalId, in the order given.');
+
+export const Approval = named(
+  z.object({
+    id,
+    activityId: id,
+    outboxId: id,
+    channel: z.string(),
+    to: z.string(),
+    ruleId: id.nullable(),
+    status: z.enum(['pending', 'approved', 'rejected']),
+  }),
+  'Approval',
+);
+
+export const BrandVoiceGuide = named(
+  z.object({ version: z.number().int(), guide: object, updatedAt: instant.nullable() }),
+  'BrandVoiceGuideVersion',
+);
+
+export const WebhookReceipt = named(z.object({ received: z.number().int(), recorded: z.number().int() }), 'WebhookReceipt');
+
+/** A reply this document names but does not detail: an object, see the README for its fields. */
+export const AnyObject = object;
