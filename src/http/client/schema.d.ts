@@ -1335,6 +1335,82 @@ export interface components {
       received: number;
       recorded: number;
     };
+    ContentPiece: {
+      /** Format: uuid */
+      id: string;
+      title: string;
+      summary: string | null;
+      sourcePath: string;
+      sourceSha256: string;
+      tags: string[];
+      channelIntent: ('email' | 'cal-com' | 'linkedin' | 'whatsapp' | 'instagram' | 'dry-run') | null;
+      niche: string | null;
+      frontmatter: {
+        [key: string]: unknown;
+      } | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    /** @description The sends counted against a credential on one day (in its outboxes' time zone), and the cap they share. */
+    CredentialBucket: {
+      /** Format: uuid */
+      credential: string;
+      /** Format: date */
+      day: string;
+      cap: number;
+      used: number;
+    };
+    Sequence: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      status: string;
+      version: number;
+      steps: {
+        [key: string]: unknown;
+      }[];
+      sendWindow: {
+        [key: string]: unknown;
+      } | null;
+      stopOn: string[];
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    Enrollment: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      sequenceId: string;
+      version: number;
+      to: string;
+      /** @enum {string} */
+      status: 'active' | 'waiting_approval' | 'paused' | 'completed' | 'stopped';
+      currentStep: number;
+      nextDueAt: string | null;
+      steps: {
+        [key: string]: unknown;
+      }[];
+      stopReason: string | null;
+      replied: boolean;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    /** @description One result per contact, in the order given; `already_enrolled` names the enrollment made before. */
+    Enrolled: {
+      enrollments: {
+        /** Format: uuid */
+        id: string;
+        to: string;
+        /** @enum {string} */
+        status: 'enrolled' | 'already_enrolled';
+      }[];
+    };
     BoardTokenList: {
       items: components['schemas']['BoardToken'][];
     };
@@ -1348,9 +1424,7 @@ export interface components {
       items: components['schemas']['Secret'][];
     };
     ContentPiecePage: {
-      items: {
-        [key: string]: unknown;
-      }[];
+      items: components['schemas']['ContentPiece'][];
       nextCursor: string | null;
     };
     OutboxList: {
@@ -1389,20 +1463,14 @@ export interface components {
       }[];
     };
     CredentialBucketList: {
-      items: {
-        [key: string]: unknown;
-      }[];
+      items: components['schemas']['CredentialBucket'][];
     };
     SequencePage: {
-      items: {
-        [key: string]: unknown;
-      }[];
+      items: components['schemas']['Sequence'][];
       nextCursor: string | null;
     };
     EnrollmentPage: {
-      items: {
-        [key: string]: unknown;
-      }[];
+      items: components['schemas']['Enrollment'][];
       nextCursor: string | null;
     };
     EnrollmentHistory: {
@@ -2432,16 +2500,14 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Created: the content piece */
+      /** @description Created */
       201: {
         headers: {
           'X-CRM-Position': components['headers']['Position'];
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['ContentPiece'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */
@@ -2481,9 +2547,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['ContentPiece'];
         };
       };
       400: components['responses']['Error400'];
@@ -2546,9 +2610,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['ContentPiece'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */
@@ -3630,16 +3692,14 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Created: the sequence */
+      /** @description Created */
       201: {
         headers: {
           'X-CRM-Position': components['headers']['Position'];
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Sequence'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */
@@ -3679,9 +3739,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Sequence'];
         };
       };
       400: components['responses']['Error400'];
@@ -3744,9 +3802,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Sequence'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */
@@ -3788,9 +3844,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Sequence'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */
@@ -3830,9 +3884,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Sequence'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */
@@ -3909,9 +3961,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            enrollments: Record<string, never>[];
-          };
+          'application/json': components['schemas']['Enrolled'];
         };
       };
       400: components['responses']['Error400'];
@@ -3974,9 +4024,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Enrollment'];
         };
       };
       400: components['responses']['Error400'];
@@ -4035,9 +4083,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
+          'application/json': components['schemas']['Enrollment'];
         };
       };
       /** @description The write is recorded (durable) but the read models have not caught up within 5 s: do not retry, read the resource again later. */

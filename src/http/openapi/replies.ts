@@ -264,5 +264,69 @@ export const BrandVoiceGuide = named(
 
 export const WebhookReceipt = named(z.object({ received: z.number().int(), recorded: z.number().int() }), 'WebhookReceipt');
 
+export const ContentPiece = named(
+  z.object({
+    id,
+    title: z.string(),
+    summary: z.string().nullable(),
+    sourcePath: z.string(),
+    sourceSha256: z.string(),
+    tags: z.array(z.string()),
+    channelIntent: z.enum(SEND_CHANNELS).nullable(),
+    niche: z.string().nullable(),
+    frontmatter: object.nullable(),
+    createdAt: instant,
+    updatedAt: instant,
+  }),
+  'ContentPiece',
+);
+
+export const CredentialBucket = named(
+  z.object({ credential: id, day: z.string().meta({ format: 'date' }), cap: z.number().int(), used: z.number().int() }),
+  'CredentialBucket',
+  "The sends counted against a credential on one day (in its outboxes' time zone), and the cap they share.",
+);
+
+export const Sequence = named(
+  z.object({
+    id,
+    name: z.string(),
+    status: z.string(),
+    version: z.number().int(),
+    steps: z.array(object),
+    sendWindow: object.nullable(),
+    stopOn: z.array(z.string()),
+    createdAt: instant,
+    updatedAt: instant,
+  }),
+  'Sequence',
+);
+
+export const Enrollment = named(
+  z.object({
+    id,
+    sequenceId: id,
+    version: z.number().int(),
+    to: z.string(),
+    status: z.enum(['active', 'waiting_approval', 'paused', 'completed', 'stopped']),
+    currentStep: z.number().int(),
+    nextDueAt: instant.nullable(),
+    steps: z.array(object),
+    stopReason: z.string().nullable(),
+    replied: z.boolean(),
+    createdAt: instant,
+    updatedAt: instant,
+  }),
+  'Enrollment',
+);
+
+export const Enrolled = named(
+  z.object({
+    enrollments: z.array(z.object({ id, to: z.string(), status: z.enum(['enrolled', 'already_enrolled']) })),
+  }),
+  'Enrolled',
+  'One result per contact, in the order given; `already_enrolled` names the enrollment made before.',
+);
+
 /** A reply this document names but does not detail: an object, see the README for its fields. */
 export const AnyObject = object;
