@@ -4,7 +4,9 @@ import { errorHandler, unknownRoute } from './http/errors.js';
 import { authenticate, requireActor } from './http/auth.js';
 import { healthRouter } from './http/health.js';
 import { docsRouter } from './http/routes/docs.js';
+import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
+import { metricsRouter } from './http/routes/metrics.js';
 import { activitiesRouter } from './http/routes/activities.js';
 import { agentKeysRouter } from './http/routes/agent-keys.js';
 import { allowlistRouter } from './http/routes/allowlist.js';
@@ -59,10 +61,12 @@ export function createApp(rt: Runtime): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(requestLog(rt.logger));
+  app.use(requestId);
+  app.use(requestLog(rt.logger, rt.metrics));
   app.use(healthRouter(rt));
   // Public, ahead of authentication like the health checks: the API's description holds nothing to protect.
   app.use(docsRouter());
+  app.use(metricsRouter(rt));
   // Providers carry no bearer token: webhooks are authenticated by their signatures, before (and without) ours.
   app.use(webhooksRouter(rt));
   // Public, token-authorised: ahead of authentication, so neither a stray bearer header nor local_trusted's

@@ -44,6 +44,8 @@ const EnvSchema = z.object({
   CRM_POST_ISSUE_HOOKS_PATH: z.string().trim().min(1).default('config/post-issue-hooks.yaml'),
   CRM_DISPATCH_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CRM_SEQUENCE_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(1000),
+  // A bearer token for scrapers only (GET /metrics); long enough not to be guessed.
+  CRM_METRICS_TOKEN: z.string().trim().min(24, 'must be at least 24 characters').max(512).optional(),
   CRM_EGRESS_ALLOW: z.string().optional(),
   CRM_SENDS_PER_COMPANY: z.coerce.number().int().min(1).max(10_000).optional(),
   CRM_SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
@@ -80,6 +82,8 @@ export type Config = {
   dispatchLeaseMs: number;
   /** How often the sequence scheduler looks for due steps (ms). */
   sequenceTickMs: number;
+  /** Lets a scraper read GET /metrics without an admin's token; unset: instance admins only. */
+  metricsToken: string | undefined;
   /** Sends one company may run at once; null: half the dispatcher's slots. */
   sendsPerCompany: number | null;
   /** SMTP: to set the session up (connect, greeting, STARTTLS), for the greeting, and of silence afterwards (ms). */
@@ -148,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     postIssueHooksPath: resolve(e.CRM_POST_ISSUE_HOOKS_PATH),
     dispatchLeaseMs: e.CRM_DISPATCH_LEASE_MS,
     sequenceTickMs: e.CRM_SEQUENCE_TICK_MS,
+    metricsToken: e.CRM_METRICS_TOKEN,
     sendsPerCompany: e.CRM_SENDS_PER_COMPANY ?? null,
     smtpTimeouts: {
       connectMs: e.CRM_SMTP_CONNECT_TIMEOUT_MS,

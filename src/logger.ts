@@ -1,3 +1,5 @@
+import { requestFields } from './request-context.js';
+
 /**
  * A small structured (JSON lines) logger. Everything that is logged passes `redact`, so a bearer token or a
  * secret that slipped into a message or a field never reaches the log.
@@ -41,7 +43,12 @@ export function createLogger(
   const min = ORDER[level];
   const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    const record = { time: new Date().toISOString(), level: lvl, msg: redact(msg), ...(redact({ ...base, ...fields }) as object) };
+    const record = {
+      time: new Date().toISOString(),
+      level: lvl,
+      msg: redact(msg),
+      ...(redact({ ...requestFields(), ...base, ...fields }) as object),
+    };
     sink(JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
   };
   return {

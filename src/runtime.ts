@@ -18,6 +18,8 @@ import { linkedInAdapter } from './channels/linkedin.js';
 import type { ChannelAdapters } from './channels/port.js';
 import { whatsAppAdapter } from './channels/whatsapp.js';
 import { AggregateCache } from './commands/aggregate-cache.js';
+import { timeAppends } from './eventstore/timed-appends.js';
+import { Metrics } from './metrics.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
 import { sharedCap } from './projections/outboxes.js';
@@ -56,6 +58,8 @@ export interface Runtime {
   reconciler: Reconciler;
   /** The sequence cron: sends due steps through the dispatcher (`runOnce` for tests that move the clock). */
   sequences: SequenceScheduler;
+  /** Prometheus metrics (`GET /metrics`). */
+  metrics: Metrics;
   /** The clock, injectable so that tests can move time (token expiry, quota days). */
   now(): Date;
   close(): Promise<void>;
@@ -131,7 +135,10 @@ export async function createRuntime(
       { ...defaultAdapters(config, egress), ...options.adapters },
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
+    const metrics = new Metrics({ db, projections: () => engine.status(), now });
+    timeAppends(store, metrics.appendDuration);
     const aggregates = new AggregateCache(store);
+    const sendLog = logger.child({ component: 'dispatcher' });
     const dispatcher = new Dispatcher({
       store,
       sharedCap: (key) => sharedCap(db, key.companyId, key.credentialId),
@@ -143,6 +150,10 @@ export async function createRuntime(
       cache: aggregates,
       maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
       maxSendsPerCompany: config.sendsPerCompany ?? undefined,
+      onOutcome: (o) => {
+        sendLog.info('send decided', { ...o });
+        metrics.sends.inc({ channel: o.channel, status: o.status });
+      },
     });
     const reconciler = new Reconciler({
       db,
@@ -150,6 +161,7 @@ export async function createRuntime(
       now,
       leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'reconciler' }),
+      onSettled: () => metrics.settlements.inc(),
     });
     const sequences = new SequenceScheduler(
       {
@@ -161,6 +173,7 @@ export async function createRuntime(
         leadership: new Leadership(db, [SCHEDULER_LOCK], 1000, (err) =>
           logger.warn('sequence scheduler leadership session lost; standing by', { error: err }),
         ),
+        onStepSent: (lateMs) => metrics.stepLag.observe(Math.max(0, lateMs) / 1000),
       },
       { everyMs: config.sequenceTickMs },
     );
@@ -178,6 +191,7 @@ export async function createRuntime(
       dispatcher,
       reconciler,
       sequences,
+      metrics,
       now,
       async close() {
         await reconciler.stop();

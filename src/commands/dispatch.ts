@@ -5,13 +5,14 @@ import type { Actor } from './actor.js';
 import { AggregateCache } from './aggregate-cache.js';
 import { QuotaReserver } from './quota.js';
 import { Approvals } from './send/approvals.js';
-import type { DispatcherDeps, SendContext, SendRequest, SendResult } from './send/context.js';
+import type { DispatcherDeps, SendContext, SendOutcome, SendRequest, SendResult } from './send/context.js';
+import { activityStream } from '../domain/activity.js';
 import { Delivery } from './send/deliver.js';
 import { settleInterrupted } from './send/reconcile.js';
 import { resend } from './send/resend.js';
 import { Sender } from './send/send.js';
 
-export type { DispatcherDeps, SendRequest, SendResult, SendStatus } from './send/context.js';
+export type { DispatcherDeps, SendOutcome, SendRequest, SendResult, SendStatus } from './send/context.js';
 export { dedupActivityId } from './send/send.js';
 
 /**
@@ -30,7 +31,13 @@ export class Dispatcher {
 
   constructor(deps: DispatcherDeps) {
     this.quota = new QuotaReserver(deps.store, deps.sharedCap);
-    this.ctx = { deps, cache: deps.cache ?? new AggregateCache(deps.store), quota: this.quota, logger: deps.logger ?? silentLogger };
+    this.ctx = {
+      deps,
+      cache: deps.cache ?? new AggregateCache(deps.store),
+      quota: this.quota,
+      logger: deps.logger ?? silentLogger,
+      report: deps.onOutcome ?? (() => {}),
+    };
     this.delivery = new Delivery(this.ctx);
     this.sender = new Sender(this.ctx, this.delivery);
     this.approvals = new Approvals(this.ctx, this.delivery);
@@ -40,13 +47,47 @@ export class Dispatcher {
     );
   }
 
-  send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
-    return this.slots.run(companyId, () => this.sender.send(companyId, req, actor));
+  async send(companyId: string, req: SendRequest, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+    const r = await this.slots.run(companyId, () => this.sender.send(companyId, req, actor));
+    // A repeat of a dedup key answers the first send's result and appends nothing: not a decision of its own.
+    if (r.position) this.reported(companyId, req, r.result, req.dedupScope === 'sequence' ? 'sequence' : 'send', r.reason ?? null);
+    return { result: r.result, position: r.position };
   }
 
   /** A person's resend of a send whose outcome is unknown (src/commands/send/resend.ts). */
-  resend(companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
-    return this.slots.run(companyId, () => resend(this.ctx, this.sender, companyId, activityId, actor));
+  async resend(companyId: string, activityId: string, actor: Actor): Promise<{ result: SendResult; position: Position | null }> {
+    const r = await this.slots.run(companyId, () => resend(this.ctx, this.sender, companyId, activityId, actor));
+    if (r.position) {
+      // The resend's request (its first event) names its channel and outbox, as the original's did.
+      const [requested] = await this.ctx.deps.store.readStream(activityStream(r.result.id), { maxCount: 1 });
+      if (requested)
+        this.reported(
+          companyId,
+          requested.data as Pick<SendRequest, 'channel' | 'outboxId'>,
+          r.result,
+          'resend',
+          r.result.error?.code ?? null,
+        );
+    }
+    return r;
+  }
+
+  private reported(
+    companyId: string,
+    req: Pick<SendRequest, 'channel' | 'outboxId'>,
+    result: SendResult,
+    via: SendOutcome['via'],
+    reason: string | null,
+  ) {
+    this.ctx.report({
+      companyId,
+      activityId: result.id,
+      channel: req.channel,
+      outboxId: req.outboxId,
+      status: result.status,
+      reason,
+      via,
+    });
   }
 
   approve(companyId: string, approvalIds: string[], actor: Actor) {

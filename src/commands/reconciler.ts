@@ -14,7 +14,15 @@ export class Reconciler {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly deps: { db: Queryable; dispatcher: Dispatcher; now: () => Date; leaseMs: number; logger: Logger },
+    private readonly deps: {
+      db: Queryable;
+      dispatcher: Dispatcher;
+      now: () => Date;
+      leaseMs: number;
+      logger: Logger;
+      /** Told each activity settled (the runtime counts them). */
+      onSettled?: (activityId: string) => void;
+    },
     private readonly everyMs = 30_000,
   ) {}
 
@@ -43,7 +51,10 @@ export class Reconciler {
     const cutoff = new Date(this.deps.now().getTime() - this.deps.leaseMs);
     let settled = 0;
     for (const a of await unsettledActivities(this.deps.db, cutoff)) {
-      if (await this.deps.dispatcher.settleInterrupted(a.id, SYSTEM_ACTOR)) settled++;
+      if (await this.deps.dispatcher.settleInterrupted(a.id, SYSTEM_ACTOR)) {
+        settled++;
+        this.deps.onSettled?.(a.id);
+      }
     }
     return settled;
   }

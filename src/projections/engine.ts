@@ -217,6 +217,8 @@ export class ProjectionEngine {
     if (!r) throw new Error(`unknown projection ${name}`);
     if (r.rebuilding) throw new Error(`projection ${name} is already being rebuilt`);
     r.rebuilding = { phase: 'building', eventsApplied: 0, position: formatPosition(START) };
+    const started = performance.now();
+    let applied = 0;
     try {
       await rebuildProjection({
         db: this.opts.db,
@@ -225,12 +227,14 @@ export class ProjectionEngine {
         batchSize: Math.max(this.batchSize, 2000),
         onProgress: (p) => {
           r.rebuilding = p;
+          applied = p.eventsApplied;
           onProgress?.(p);
         },
       });
     } finally {
       r.rebuilding = null;
     }
+    this.logger.info('projection rebuilt', { projection: name, eventsApplied: applied, ms: Math.round(performance.now() - started) });
     await this.refreshCheckpoints();
     this.wakeLoops();
   }

@@ -36,6 +36,8 @@ export interface SchedulerDeps {
    * second one would find every step already sent (dedup keys) or recorded (exact revisions). None: always works.
    */
   leadership?: { start(): void; stop(): Promise<void>; isLeader(name: string): boolean };
+  /** Told how late each step went (ms after it came due): the runtime's lag histogram. */
+  onStepSent?: (lateMs: number) => void;
 }
 
 export interface SchedulerOptions {
@@ -177,6 +179,7 @@ export class SequenceScheduler {
       return false;
     }
     positions.add(await this.record(enrollmentId, loaded, { index, activityId: result.id, outcome: result.status as StepOutcome }));
+    this.deps.onStepSent?.(now.getTime() - Date.parse(state.nextDueAt));
     return result.status === 'sent' || result.status === 'sent_dryrun';
   }
 

@@ -73,6 +73,8 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', path: '/openapi.json', url: () => '/openapi.json', expect: PUBLIC },
   { method: 'GET', path: '/docs', url: () => '/docs', expect: PUBLIC },
   { method: 'GET', path: '/docs/assets/:asset', url: () => '/docs/assets/swagger-ui.css', expect: PUBLIC },
+  // Instance admins, or a scraper's CRM_METRICS_TOKEN (test/http/metrics.test.ts).
+  { method: 'GET', path: '/metrics', url: () => '/metrics', expect: [401, 401, 401, 401, 403, 403, 403, 403, 200] },
   {
     method: 'POST',
     path: '/api/webhooks/:channel/:outboxId',

@@ -47,6 +47,7 @@ export class Approvals {
       const activity = await ActivityHandle.load(this.ctx.deps.store, activityId, actor, positions);
       await activity.apply([{ type: 'ApproveActivity', approvalId, ruleId: null, by: actorLabel(actor), now }]);
       const s = await this.dispatchApproved(activity);
+      this.report(companyId, activity, s.status, s.error?.code ?? null, 'approval');
       results.push({ approvalId, activityId, status: s.status, ...(s.error ? { error: s.error } : {}) });
     }
     return { results, position: positions.last };
@@ -69,9 +70,23 @@ export class Approvals {
       positions.add(a.position);
       const activity = await ActivityHandle.load(this.ctx.deps.store, activityId, actor, positions);
       const s = await activity.apply([{ type: 'RejectActivity', approvalId, by: actorLabel(actor), reason, now }]);
+      this.report(companyId, activity, s.status, null, 'rejection');
       results.push({ approvalId, activityId, status: s.status });
     }
     return { results, position: positions.last };
+  }
+
+  private report(companyId: string, activity: ActivityHandle, status: string, reason: string | null, via: 'approval' | 'rejection') {
+    const request = activity.state.request;
+    this.ctx.report({
+      companyId,
+      activityId: activity.id,
+      channel: request?.channel ?? 'unknown',
+      outboxId: request?.outboxId ?? 'unknown',
+      status,
+      reason,
+      via,
+    });
   }
 
   private async checkPending(companyId: string, approvalIds: string[]) {

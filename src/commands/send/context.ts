@@ -57,6 +57,20 @@ export interface DispatcherDeps {
   logger?: Logger;
   /** The runtime's, shared with the commands on the same aggregates (one fold of an allowlist, not two). */
   cache?: AggregateCache;
+  /** Told each outcome the dispatcher decides (the runtime logs it and counts it); a repeat's answer is not one. */
+  onOutcome?: (o: SendOutcome) => void;
+}
+
+/** A send decided: how it ended, and how it got there (`via`). */
+export interface SendOutcome {
+  companyId: string;
+  activityId: string;
+  channel: string;
+  outboxId: string;
+  status: string;
+  /** Why it did not go: the error code of a block or a failure. */
+  reason: string | null;
+  via: 'send' | 'sequence' | 'resend' | 'approval' | 'rejection';
 }
 
 /** What every part of the send path works with: the dispatcher's dependencies, its cache, its quota and its log. */
@@ -65,6 +79,7 @@ export interface SendContext {
   cache: AggregateCache;
   quota: QuotaReserver;
   logger: Logger;
+  report: (o: SendOutcome) => void;
 }
 
 /** The outbox a company may send through: live, and its own. */

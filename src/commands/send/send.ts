@@ -80,7 +80,7 @@ export class Sender {
     req: SendRequest,
     actor: Actor,
     resend?: ResendPlan,
-  ): Promise<{ result: SendResult; position: Position | null }> {
+  ): Promise<{ result: SendResult; position: Position | null; /** Why it did not go (a new decision only). */ reason?: string | null }> {
     const { deps, cache } = this.ctx;
     const positions = new Positions();
     const now = deps.now();
@@ -242,7 +242,10 @@ export class Sender {
       activity.state.status === 'dispatching' && next.kind === 'reserve'
         ? await this.delivery.deliver(activity, outbox, next.bucket, facts.secret)
         : activity.state;
-    return { result: resultOf(activityId, s), position: positions.last };
+    // Why it did not go, for the dispatcher's report (a block's reason is not part of the reply).
+    const block = steps.find((c) => c.type === 'BlockActivity');
+    const reason = block?.type === 'BlockActivity' ? block.reason : (s.error?.code ?? null);
+    return { result: resultOf(activityId, s), position: positions.last, reason };
   }
 
   /**

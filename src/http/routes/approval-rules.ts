@@ -1,10 +1,11 @@
-import { Router } from 'express';
+import { type Response, Router } from 'express';
 import { z } from 'zod';
 import { addApprovalRule, deleteApprovalRule, loadApprovalRules, updateApprovalRule } from '../../commands/approval-rules.js';
 import { predicateProblem, ruleMatches } from '../../domain/approval-rules.js';
 import { NICHE, SEND_CHANNELS } from '../../domain/channels.js';
 import { DomainError } from '../../domain/decider.js';
 import { HH_MM, isTimeZone } from '../../domain/time-window.js';
+import { actorLabel } from '../../commands/actor.js';
 import { listApprovalRules } from '../../projections/approval-rules.js';
 import type { Runtime } from '../../runtime.js';
 import { actorOf, companyOf, requireBoard, requireCompanyAccess } from '../auth.js';
@@ -59,24 +60,25 @@ export function approvalRulesRouter(rt: Runtime): Router {
   r.get(base, requireCompanyAccess, async (_req, res) => {
     res.json({ items: await listApprovalRules(rt.db, companyOf(res)) });
   });
+  const changed = (res: Response, ruleId: string, change: 'created' | 'updated' | 'deleted') =>
+    rt.logger.info('approval rule changed', { companyId: companyOf(res), ruleId, change, by: actorLabel(actorOf(res)) });
   r.post(base, requireCompanyAccess, requireBoard, async (req, res) => {
     const body = parseBody(CreateBody, req);
     const { id, position } = await addApprovalRule(rt.aggregates, { companyId: companyOf(res), ...body }, actorOf(res), rt.now());
+    changed(res, id, 'created');
     await replyAfterWrite(rt, res, position, 201, () => view(companyOf(res), id));
   });
   r.patch(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
     const ruleId = uuidParam(req, 'ruleId');
     const changes = parseBody(PatchBody, req);
     const { position } = await updateApprovalRule(rt.aggregates, { companyId: companyOf(res), ruleId, changes }, actorOf(res), rt.now());
+    changed(res, ruleId, 'updated');
     await replyAfterWrite(rt, res, position, 200, () => view(companyOf(res), ruleId));
   });
   r.delete(`${base}/:ruleId`, requireCompanyAccess, requireBoard, async (req, res) => {
-    const { position } = await deleteApprovalRule(
-      rt.aggregates,
-      { companyId: companyOf(res), ruleId: uuidParam(req, 'ruleId') },
-      actorOf(res),
-      rt.now(),
-    );
+    const ruleId = uuidParam(req, 'ruleId');
+    const { position } = await deleteApprovalRule(rt.aggregates, { companyId: companyOf(res), ruleId }, actorOf(res), rt.now());
+    changed(res, ruleId, 'deleted');
     await replyAfterWrite(rt, res, position, 204);
   });
   r.post(`${base}/:ruleId/preview`, requireCompanyAccess, async (req, res) => {

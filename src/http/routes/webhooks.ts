@@ -63,26 +63,38 @@ export function webhooksRouter(rt: Runtime): Router {
     const provider = WEBHOOK_PROVIDERS[outbox.channel];
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verdict = provider.verify(body, req.headers, secret, rt.now());
-    if (verdict === 'stale') throw new HttpError(401, 'Unauthorized', "the signed timestamp is too far from this server's clock");
-    if (!verdict) throw new HttpError(401, 'Unauthorized');
+    // A refusal is logged with its reason (the caller is told little: it may be probing).
+    const refused = (status: number, reason: string, err: HttpError) => {
+      rt.logger.info('webhook refused', { channel: outbox.channel, outboxId: outbox.outboxId, status, reason });
+      return err;
+    };
+    if (verdict === 'stale')
+      throw refused(401, 'stale_timestamp', new HttpError(401, 'Unauthorized', "the signed timestamp is too far from this server's clock"));
+    if (!verdict) throw refused(401, 'bad_signature', new HttpError(401, 'Unauthorized'));
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch {
-      throw badRequest('Malformed JSON body');
+      throw refused(400, 'malformed_json', badRequest('Malformed JSON body'));
     }
     let notices;
     try {
       notices = provider.parse(json, rt.now());
       assertStorable(notices);
     } catch (err) {
-      if (err instanceof WebhookPayloadError) throw badRequest(err.message);
+      if (err instanceof WebhookPayloadError) throw refused(400, err.message, badRequest(err.message));
       throw err;
     }
     const result = await new InboundRecorder(
       { store: rt.store, db: rt.db, suppress: suppressFromWebhook(rt.store, rt.now) },
       outbox,
     ).record(notices);
+    rt.logger.info('webhook recorded', {
+      channel: outbox.channel,
+      outboxId: outbox.outboxId,
+      received: notices.length,
+      recorded: result.recorded,
+    });
     // A 200 whatever the read models do (providers retry anything else); the wait lets a reader see it next.
     await replyAfterWrite(rt, res, result.position, 200, { received: notices.length, recorded: result.recorded });
   });
