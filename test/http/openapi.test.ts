@@ -103,6 +103,14 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it("says a UUID in either case is one, as the routes' uuid does", () => {
+    const id = randomUUID().toUpperCase();
+    expect(SendBody.shape.outboxId.safeParse(id).success).toBe(true);
+    const field = doc.components.schemas.SendBody!.properties!.outboxId as { pattern: string; format: string };
+    expect(field.format).toBe('uuid');
+    expect(new RegExp(field.pattern).test(id)).toBe(true);
+  });
+
   it('is rendered at /docs from files this service serves: nothing from elsewhere', async () => {
     const page = await request(t.app).get('/docs');
     expect(page.status).toBe(200);

@@ -106,6 +106,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Prometheus metrics (text exposition format)
+     * @description **Who may call it:** A scraper holding `CRM_METRICS_TOKEN`, or instance admins.
+     */
+    get: operations['metrics'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/webhooks/{channel}/{outboxId}': {
     parameters: {
       query?: never;
@@ -1667,6 +1687,7 @@ export interface components {
     SendBody: {
       /** @enum {string} */
       channel: 'email' | 'cal-com' | 'linkedin' | 'whatsapp' | 'instagram' | 'dry-run';
+      /** Format: uuid */
       outboxId: string;
       to: string;
       payload: {
@@ -1679,6 +1700,7 @@ export interface components {
     CreateSequenceBody: {
       name: string;
       steps: {
+        /** Format: uuid */
         outboxId: string;
         /** @enum {string} */
         channel?: 'email' | 'cal-com' | 'linkedin' | 'whatsapp' | 'instagram' | 'dry-run';
@@ -1700,6 +1722,7 @@ export interface components {
     UpdateSequenceBody: {
       name?: string;
       steps?: {
+        /** Format: uuid */
         outboxId: string;
         /** @enum {string} */
         channel?: 'email' | 'cal-com' | 'linkedin' | 'whatsapp' | 'instagram' | 'dry-run';
@@ -1948,6 +1971,30 @@ export interface operations {
       };
       400: components['responses']['Error400'];
       404: components['responses']['Error404'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  metrics: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The metrics */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/plain': string;
+        };
+      };
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
       500: components['responses']['Error500'];
       503: components['responses']['Error503'];
     };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OUTBOX_CHANNELS } from '../../domain/channels.js';
+import { uuid } from '../validate.js';
 import { BODY_LIMIT } from '../../app.js';
 import { type Guard, OPERATIONS, type OperationSpec, type Reply } from './operations.js';
 import { AcceptedReply, ErrorReply, type SchemaMeta, replySchemas } from './replies.js';
@@ -42,6 +43,12 @@ const GUARDS: Record<Guard, { security: Record<string, string[]>[]; actors: stri
     actors: ['board'],
     text: 'Board users with access to the company (people, not agents: an agent key is a 403).',
     errors: [400, 401, 403],
+  },
+  metrics: {
+    security: [{ metricsToken: [] }, { boardToken: [] }],
+    actors: ['scraper', 'board:instanceAdmin'],
+    text: 'A scraper holding `CRM_METRICS_TOKEN`, or instance admins.',
+    errors: [401, 403],
   },
   companyInstanceAdmin: {
     security: [{ boardToken: [] }],
@@ -95,7 +102,7 @@ function queryParameters(query: NonNullable<OperationSpec['query']>): JsonSchema
     name,
     in: 'query',
     required: s.required?.includes(name) ?? false,
-    schema,
+    schema: withUuids(schema),
   }));
 }
 
@@ -186,9 +193,25 @@ function components(registry: typeof replySchemas, io: 'input' | 'output'): Reco
   return Object.fromEntries(
     Object.entries(out.schemas).map(([id, s]) => {
       const { $schema: _s, $id: _i, ...rest } = s;
-      return [id, io === 'output' ? loosened(rest) : rest];
+      return [id, withUuids(io === 'output' ? loosened(rest) : rest)];
     }),
   );
+}
+
+/**
+ * validate.ts's `uuid` matches either case (its regex has the `i` flag), which a JSON Schema pattern cannot say:
+ * zod writes the lower-case pattern alone. Its fields get the pattern of either case, and the uuid format.
+ */
+const ZOD_UUID_PATTERN = (z.toJSONSchema(uuid, { io: 'input' }) as { pattern: string }).pattern;
+function withUuids(schema: JsonSchema): JsonSchema {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as JsonSchema;
+    if (o.pattern === ZOD_UUID_PATTERN) return { ...o, format: 'uuid', pattern: UUID_PATTERN };
+    return Object.fromEntries(Object.entries(o).map(([k, child]) => [k, walk(child)]));
+  };
+  return walk(schema) as JsonSchema;
 }
 
 /**
@@ -256,6 +279,11 @@ export function openApiDocument(): JsonSchema {
           scheme: 'bearer',
           bearerFormat: 'crm board token',
           description: 'A person: `crm tokens issue` or `POST /api/admin/board-tokens`. Instance admins have `instanceAdmin`.',
+        },
+        metricsToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The value of `CRM_METRICS_TOKEN`, for a Prometheus scraper (GET /metrics only).',
         },
         agentKey: {
           type: 'http',

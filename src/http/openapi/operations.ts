@@ -24,9 +24,11 @@ import * as r from './replies.js';
  * - instanceAdmin: a board token of an instance admin;
  * - companyMember: a board token with access to `companyId`, or an agent key of that company;
  * - companyBoard: a board token with access to `companyId` (people, not agents);
- * - companyInstanceAdmin: a board token of an instance admin with access to `companyId`.
+ * - companyInstanceAdmin: a board token of an instance admin with access to `companyId`;
+ * - metrics: a scraper holding `CRM_METRICS_TOKEN`, or an instance admin.
  */
-export type Guard = 'public' | 'signed' | 'unsubscribeToken' | 'instanceAdmin' | 'companyMember' | 'companyBoard' | 'companyInstanceAdmin';
+export type Guard =
+  'public' | 'signed' | 'unsubscribeToken' | 'instanceAdmin' | 'companyMember' | 'companyBoard' | 'companyInstanceAdmin' | 'metrics';
 
 export interface Reply {
   description: string;
@@ -115,6 +117,16 @@ export const OPERATIONS: OperationSpec[] = [
     guard: 'public',
     replies: { 200: { description: 'The file', contentType: 'application/octet-stream', schema: { type: 'string' } } },
     errors: [404],
+  },
+  // Metrics
+  {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    tag: 'health',
+    summary: 'Prometheus metrics (text exposition format)',
+    guard: 'metrics',
+    replies: { 200: { description: 'The metrics', contentType: 'text/plain', schema: { type: 'string' } } },
   },
   // Webhooks
   {
