@@ -1,14 +1,19 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   ANY,
   BACKWARDS,
+  CancelledError,
+  DeadlineExceededError,
   END,
   EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
+  NotLeaderError,
   START as ESDB_START,
   STREAM_EXISTS,
+  StreamDeletedError as EsdbStreamDeletedError,
   StreamNotFoundError as EsdbStreamNotFoundError,
+  UnavailableError,
   WrongExpectedVersionError,
   excludeSystemEvents,
   jsonEvent,
@@ -25,6 +30,7 @@ import {
   type EventMetadata,
   type EventStore,
   EventStoreError,
+  EventStoreUnavailableError,
   type ExpectedRevision,
   IdempotencyConflictError,
   type Position,
@@ -33,6 +39,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   START,
+  StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedRevisionError,
   assertStreamName,
@@ -88,6 +95,19 @@ export const DUPLICATE_SCAN_LIMIT = 1_000;
 const SCAN_PAGE = 100;
 const DEFAULT_READ_ALL_MAX = 1_000;
 const PING_TIMEOUT_MS = 5_000;
+/** How long one call (a read, an append, a subscription's confirmation) may take before it is a 503. */
+export const DEFAULT_DEADLINE_MS = 10_000;
+/** Attempts of an append whose outcome is unknown (a dropped connection), with the same ids. */
+const APPEND_ATTEMPTS = 3;
+const RETRY_BACKOFF_MS = [100, 400];
+/**
+ * `countAfter` reads the events it counts, so on EventStoreDB it counts at most this many (a lagging
+ * projection's /readyz and /metrics would otherwise stream up to the caller's cap, 100k, per projection).
+ */
+export const COUNT_CAP = 1_000;
+/** Claims of caller-supplied event ids live in one stream per id (see `claimIds`). */
+export const CLAIM_CATEGORY = 'crm_eventid';
+const CLAIM_TYPE = 'CrmEventIdClaimed';
 const RESUBSCRIBE_MIN_MS = 250;
 const RESUBSCRIBE_MAX_MS = 5_000;
 /** The client's sentinel for "no position" on events read from a stream before server 22.6. */
@@ -148,8 +168,57 @@ export function toClientConnectionString(connectionString: string): string {
     .replace(/^(?:kurrentdb|kurrent)(\+discover)?:\/\//i, (_m, discover?: string) => `esdb${discover ?? ''}://`);
 }
 
+/** The node's own events, and this adapter's id claims: no reader of the port sees them. */
 export function isSystemEvent(e: { streamId: string; type: string }): boolean {
-  return e.streamId.startsWith('$') || e.type.startsWith('$');
+  return e.streamId.startsWith('$') || e.type.startsWith('$') || e.streamId.startsWith(`${CLAIM_CATEGORY}-`);
+}
+
+/** gRPC status codes the client surfaces raw on a channel's first call. */
+const GRPC_CANCELLED = 1;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+const UNREACHABLE_TYPES = new Set(['unavailable', 'deadline-exceeded', 'not-leader', 'cancelled']);
+
+/**
+ * The node could not be reached or did not answer: the client's UnavailableError, DeadlineExceededError,
+ * NotLeaderError or CancelledError (which the client itself reconnects on), by class, by its `type`, or a raw
+ * gRPC error of code 14, 4 or 1 (a channel's first call). Their `name` is always 'Error', hence no name test.
+ */
+export function isUnreachable(err: unknown): boolean {
+  if (
+    err instanceof UnavailableError ||
+    err instanceof DeadlineExceededError ||
+    err instanceof NotLeaderError ||
+    err instanceof CancelledError
+  )
+    return true;
+  if (typeof err !== 'object' || err === null) return false;
+  const { type, code } = err as { type?: unknown; code?: unknown };
+  if (typeof type === 'string' && UNREACHABLE_TYPES.has(type)) return true;
+  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED || code === GRPC_CANCELLED;
+}
+
+/** The client's errors as the port's: an outage is a 503, a deleted stream a port error; ours pass as they are. */
+export function toPortError(err: unknown, streamName?: string): unknown {
+  if (err instanceof EventStoreError) return err;
+  if (isUnreachable(err)) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return new EventStoreUnavailableError(`EventStoreDB is unreachable: ${detail}`, { cause: err });
+  }
+  if (err instanceof EsdbStreamDeletedError) return new StreamDeletedError(streamName ?? err.streamName);
+  return err;
+}
+
+/** The claim stream of a caller-supplied event id, and the claim's own id: the same for the same target stream. */
+export function claimOf(eventId: string, streamName: string): { stream: string; id: string } {
+  const h = createHash('sha1').update(`${eventId.toLowerCase()}\n${streamName}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50; // a name-based (v5-style) UUID
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return {
+    stream: `${CLAIM_CATEGORY}-${eventId.toLowerCase()}`,
+    id: `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`,
+  };
 }
 
 /** What this adapter reads of the client's recorded event (a structural subset, so tests can build one). */
@@ -230,14 +299,66 @@ async function collect<E>(read: StreamingRead<E>): Promise<E[]> {
   return out;
 }
 
+/**
+ * A read that must end within `ms`: client 6.x reads with no deadline of its own (`deadline: Infinity`), so a
+ * hung node would hang the command or the projection loop waiting on it. Cancelled, and a 503, when late.
+ */
+async function collectWithin<E>(read: StreamingRead<E>, ms: number): Promise<E[]> {
+  const done = collect(read);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EventStoreUnavailableError(`EventStoreDB did not answer a read within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([done, late]);
+  } catch (err) {
+    done.catch(() => undefined);
+    read.cancel().catch(() => undefined);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** An append that ended so may have been committed: only a retry with the same ids tells. */
+const outcomeUnknown = (err: unknown) => err instanceof EventStoreUnavailableError || isUnreachable(err);
+
 function toEventData(e: PreparedEvent) {
   return jsonEvent({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
 }
 
-export async function createEventStoreDbStore(connectionString: string): Promise<EventStore> {
+const BATCH_APPEND_PATH = '/event_store.client.streams.Streams/BatchAppend';
+
+/**
+ * Appends go through the unary Append call, never BatchAppend. Client 6.x keeps ONE process-wide map of the
+ * batch appends in flight (dist/streams/appendToStream/batchAppend.js): a failing batch stream of one client
+ * rejects every other client's appends in flight, which the node still commits, and a late reply to one of
+ * them finds no entry and throws in a stream listener, an uncaught exception that ends the process. The
+ * BatchAppend stream also runs with no client deadline. Each unary Append is its own call, with its own
+ * deadline and its own failure. The client takes BatchAppend whenever the node lists it, so that one answer
+ * of the node's features is hidden from it.
+ */
+function useUnaryAppends(client: EventStoreDBClient): void {
+  const c = client as unknown as { supports?: (method: { path?: string }, feature?: string) => Promise<boolean> };
+  const supports = c.supports;
+  if (typeof supports !== 'function') throw new Error('@eventstore/db-client changed: Client.supports is gone (see useUnaryAppends)');
+  c.supports = (method, feature) => (method?.path === BATCH_APPEND_PATH ? Promise.resolve(false) : supports.call(client, method, feature));
+}
+
+export interface EventStoreDbOptions {
+  /** How long one call may take (a read, an append attempt, a subscription's confirmation), ms. */
+  deadlineMs?: number;
+}
+
+export async function createEventStoreDbStore(connectionString: string, options: EventStoreDbOptions = {}): Promise<EventStore> {
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const client = EventStoreDBClient.connectionString(toClientConnectionString(connectionString));
+  useUnaryAppends(client);
   const inFlight = new Map<string, Promise<AppendResult>>();
   const subscriptions = new Set<() => Promise<void>>();
+  const readWithin = <E>(read: StreamingRead<E>) => collectWithin(read, deadlineMs);
 
   /** The ids among the last events of the stream (bounded scan backwards; the rest of one append is adjacent). */
   async function scanStoredIds(streamName: string, ids: readonly string[]): Promise<Map<string, StoredRef>> {
@@ -249,7 +370,7 @@ export async function createEventStoreDbStore(connectionString: string): Promise
     for (;;) {
       let page: ResolvedEvent[];
       try {
-        page = await collect(client.readStream(streamName, { direction: BACKWARDS, fromRevision: from, maxCount: SCAN_PAGE }));
+        page = await readWithin(client.readStream(streamName, { direction: BACKWARDS, fromRevision: from, maxCount: SCAN_PAGE }));
       } catch (err) {
         if (err instanceof EsdbStreamNotFoundError) return found;
         throw err;
@@ -274,7 +395,7 @@ export async function createEventStoreDbStore(connectionString: string): Promise
 
   async function currentRevision(streamName: string): Promise<number | 'no_stream'> {
     try {
-      const [last] = await collect(client.readStream(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
+      const [last] = await readWithin(client.readStream(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
       return last?.event ? Number(last.event.revision) : 'no_stream';
     } catch (err) {
       if (err instanceof EsdbStreamNotFoundError) return 'no_stream';
@@ -283,8 +404,48 @@ export async function createEventStoreDbStore(connectionString: string): Promise
   }
 
   async function positionOfRevision(streamName: string, revision: number): Promise<Position> {
-    const [e] = await collect(client.readStream(streamName, { fromRevision: BigInt(revision), maxCount: 1 }));
+    const [e] = await readWithin(client.readStream(streamName, { fromRevision: BigInt(revision), maxCount: 1 }));
     return toPortPosition(e?.event?.position) ?? START;
+  }
+
+  /**
+   * The node writes a `no_stream` append to a soft-deleted (or truncated) stream after its last event,
+   * "continuing from where it left off", not at revision 0 as the port says; such an append is refused. It
+   * costs one read of the stream's metadata on each `no_stream` append (a stream's creation).
+   */
+  async function refuseReusedName(streamName: string): Promise<void> {
+    let meta: ResolvedEvent[];
+    try {
+      meta = await readWithin(client.readStream(`$$${streamName}`, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
+    } catch (err) {
+      if (err instanceof EsdbStreamNotFoundError) return;
+      throw err;
+    }
+    const data = meta[0]?.event?.data;
+    if (isPlainObject(data) && data['$tb'] !== undefined) throw new StreamDeletedError(streamName);
+  }
+
+  /**
+   * Caller-supplied ids are claimed before their events are written: one claim stream per id, written with
+   * `no_stream`, the claim's own id derived from (event id, target stream). A repeat for the same stream is
+   * the node's idempotent no-op; a claim made for another stream makes it a wrong expected version, which is
+   * the port's IdempotencyConflictError (EventStoreDB itself allows one id in several streams). One more
+   * append per caller-supplied id (webhook facts, mostly), side by side. A claim whose append then fails
+   * stays: the id belongs to that stream, where a repeat of the command lands.
+   */
+  async function claimIds(streamName: string, events: PreparedEvent[]): Promise<void> {
+    const outcomes = await Promise.allSettled(
+      events.map((e) => {
+        const claim = claimOf(e.id, streamName);
+        return client.appendToStream(claim.stream, jsonEvent({ id: claim.id, type: CLAIM_TYPE, data: { eventId: e.id, streamName } }), {
+          expectedRevision: NO_STREAM,
+          deadline: deadlineMs,
+        });
+      }),
+    );
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+    if (failures.some((err) => err instanceof WrongExpectedVersionError)) throw new IdempotencyConflictError(streamName);
+    if (failures.length > 0) throw failures[0];
   }
 
   async function appendOnce(
@@ -300,39 +461,67 @@ export async function createEventStoreDbStore(connectionString: string): Promise
       if (stored.kind === 'all') return { nextExpectedRevision: stored.revision, position: stored.position, duplicate: true };
       return null;
     };
-    const conflict = async (actual: number | 'no_stream'): Promise<AppendResult> => {
+    const conflict = async (actual: number | 'no_stream', lookFirst: boolean): Promise<AppendResult> => {
       // An identical append may have landed between our check and our write, at another revision than expected.
-      if (callerIds) {
+      if (lookFirst) {
         const dup = await storedResult();
         if (dup) return dup;
       }
       throw new WrongExpectedRevisionError(streamName, expected, actual);
+    };
+    const write = async (retry: boolean): Promise<AppendResult> => {
+      let result;
+      try {
+        result = await client.appendToStream(streamName, prepared.map(toEventData), {
+          expectedRevision: toClientExpectedRevision(expected),
+          deadline: deadlineMs,
+        });
+      } catch (err) {
+        const mapped = toWrongExpectedRevisionError(err, streamName, expected);
+        if (!mapped) throw err;
+        return conflict(mapped.actual, callerIds || retry);
+      }
+      if (!result.success) {
+        // Only when the connection string sets throwOnAppendFailure=false; its revision is then unreliable.
+        return conflict(await currentRevision(streamName), callerIds || retry);
+      }
+      const nextExpectedRevision = Number(result.nextExpectedRevision);
+      return {
+        nextExpectedRevision,
+        position: toPortPosition(result.position) ?? (await positionOfRevision(streamName, nextExpectedRevision)),
+        duplicate: false,
+      };
     };
 
     if (callerIds) {
       const dup = await storedResult();
       if (dup) return dup;
     }
-    let result;
-    try {
-      result = await client.appendToStream(streamName, prepared.map(toEventData), {
-        expectedRevision: toClientExpectedRevision(expected),
-      });
-    } catch (err) {
-      const mapped = toWrongExpectedRevisionError(err, streamName, expected);
-      if (!mapped) throw err;
-      return conflict(mapped.actual);
+    const started = Date.now();
+    let checked = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!checked) {
+          if (expected === 'no_stream') await refuseReusedName(streamName);
+          if (callerIds)
+            await claimIds(
+              streamName,
+              prepared.filter((e) => !e.generated),
+            );
+          checked = true;
+        } else if (attempt > 1) {
+          // The same ids again, within the node's idempotency rules; looked for first, as the first attempt may
+          // have been committed (its reply lost): then that is the answer, as a duplicate.
+          const dup = await storedResult();
+          if (dup) return dup;
+        }
+        return await write(attempt > 1);
+      } catch (err) {
+        // Not after a whole deadline: a hung node would hang the retry too.
+        if (!outcomeUnknown(err) || attempt >= APPEND_ATTEMPTS || Date.now() - started >= deadlineMs) throw err;
+        await sleep(RETRY_BACKOFF_MS[attempt - 1] ?? RETRY_BACKOFF_MS.at(-1)!);
+      }
     }
-    if (!result.success) {
-      // Only when the connection string sets throwOnAppendFailure=false; its revision is then unreliable.
-      return conflict(await currentRevision(streamName));
-    }
-    const nextExpectedRevision = Number(result.nextExpectedRevision);
-    return {
-      nextExpectedRevision,
-      position: toPortPosition(result.position) ?? (await positionOfRevision(streamName, nextExpectedRevision)),
-      duplicate: false,
-    };
   }
 
   /** Identical appends (same stream, same ids) in flight in this process: the first runs, the others join it. */
@@ -358,7 +547,7 @@ export async function createEventStoreDbStore(connectionString: string): Promise
   }
 
   async function readAllPage(from: ReadPosition, count: number): Promise<AllStreamRecordedEvent[]> {
-    const page = await collect(client.readAll({ direction: FORWARDS, fromPosition: from, maxCount: count }));
+    const page = await readWithin(client.readAll({ direction: FORWARDS, fromPosition: from, maxCount: count }));
     return page.flatMap((r) => (r.event ? [r.event] : []));
   }
 
@@ -380,15 +569,24 @@ export async function createEventStoreDbStore(connectionString: string): Promise
     }
   }
 
+  /** Every call's failure in the port's terms (an outage is EventStoreUnavailableError, a 503). */
+  const mapped = async <T>(run: () => Promise<T>, streamName?: string): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw toPortError(err, streamName);
+    }
+  };
+
   const store: EventStore = {
     kind: 'eventstoredb',
 
     async append(streamName, events, expected): Promise<AppendResult> {
       const prepared = prepareAppend(streamName, events, expected, randomUUID);
       const callerIds = events.some((e) => e.id !== undefined);
-      if (!callerIds) return appendOnce(streamName, prepared, expected, false);
+      if (!callerIds) return mapped(() => appendOnce(streamName, prepared, expected, false), streamName);
       const key = `${streamName}\n${prepared.map((e) => e.id).join(',')}`;
-      return joinIdenticalAppends(key, () => appendOnce(streamName, prepared, expected, true));
+      return mapped(() => joinIdenticalAppends(key, () => appendOnce(streamName, prepared, expected, true)), streamName);
     },
 
     async readStream(streamName, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -403,12 +601,12 @@ export async function createEventStoreDbStore(connectionString: string): Promise
           // A count of 0 still tells a missing stream from an empty range.
           ...(maxCount === undefined ? {} : { maxCount: Math.max(maxCount, 1) }),
         });
-        const out: RecordedEvent[] = [];
-        for await (const resolved of read) if (resolved.event) out.push(toRecordedEvent(resolved.event));
+        const out = (await readWithin(read)).flatMap((resolved) => (resolved.event ? [toRecordedEvent(resolved.event)] : []));
         return maxCount !== undefined && maxCount <= 0 ? [] : out;
       } catch (err) {
-        if (err instanceof EsdbStreamNotFoundError) throw new StreamNotFoundError(streamName);
-        throw err;
+        // A tombstoned stream has no event to read, as a soft-deleted one reads on the node: not found.
+        if (err instanceof EsdbStreamNotFoundError || err instanceof EsdbStreamDeletedError) throw new StreamNotFoundError(streamName);
+        throw toPortError(err, streamName);
       }
     },
 
@@ -416,17 +614,20 @@ export async function createEventStoreDbStore(connectionString: string): Promise
       const max = options.maxCount ?? DEFAULT_READ_ALL_MAX;
       if (max <= 0) return [];
       const out: RecordedEvent[] = [];
-      await scanAll(options.after ?? START, Math.min(Math.max(max + 1, 64), 4_096), (e) => {
-        out.push(toRecordedEvent(e));
-        return out.length < max;
-      });
+      await mapped(() =>
+        scanAll(options.after ?? START, Math.min(Math.max(max + 1, 64), 4_096), (e) => {
+          out.push(toRecordedEvent(e));
+          return out.length < max;
+        }),
+      );
       return out;
     },
 
     async countAfter(after, cap): Promise<number> {
-      if (cap <= 0) return 0;
+      const limit = Math.min(cap, COUNT_CAP);
+      if (limit <= 0) return 0;
       let n = 0;
-      await scanAll(after, Math.min(Math.max(cap + 1, 64), 4_096), () => ++n < cap);
+      await mapped(() => scanAll(after, Math.min(Math.max(limit + 1, 64), 4_096), () => ++n < limit));
       return n;
     },
 
@@ -448,9 +649,11 @@ export async function createEventStoreDbStore(connectionString: string): Promise
         const sub = client.subscribeToAll({ fromPosition: END, filter: excludeSystemEvents() });
         current = sub;
         let dropped = false;
+        let unconfirmed: NodeJS.Timeout | null = null;
         const drop = () => {
           if (dropped) return;
           dropped = true;
+          if (unconfirmed) clearTimeout(unconfirmed);
           if (current === sub) current = null;
           sub.unsubscribe().catch(() => undefined);
           if (stopped) return;
@@ -463,7 +666,12 @@ export async function createEventStoreDbStore(connectionString: string): Promise
           timer.unref();
           backoff = Math.min(backoff * 2, RESUBSCRIBE_MAX_MS);
         };
+        // The subscription has no deadline (it lives on): a node that never confirms it is hung, so start over.
+        unconfirmed = setTimeout(drop, deadlineMs);
+        unconfirmed.unref();
         sub.on('confirmation', () => {
+          if (unconfirmed) clearTimeout(unconfirmed);
+          unconfirmed = null;
           backoff = RESUBSCRIBE_MIN_MS;
         });
         sub.on('data', (resolved) => {
@@ -492,20 +700,7 @@ export async function createEventStoreDbStore(connectionString: string): Promise
 
     async ping() {
       const read = client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
-      const done = collect(read);
-      done.catch(() => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new EventStoreError(`EventStoreDB did not answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
-      });
-      try {
-        await Promise.race([done, timeout]);
-      } catch (err) {
-        read.cancel().catch(() => undefined);
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
+      await mapped(() => collectWithin(read, Math.min(PING_TIMEOUT_MS, deadlineMs)));
     },
 
     async close() {

@@ -139,6 +139,25 @@ export class InvalidEventError extends EventStoreError {
   override readonly name = 'InvalidEventError';
 }
 
+/**
+ * The backend could not be reached, or did not answer within its deadline (an HTTP 503). The outcome of an
+ * append that ends so is unknown: repeating it with the same event ids is safe.
+ */
+export class EventStoreUnavailableError extends EventStoreError {
+  override readonly name = 'EventStoreUnavailableError';
+}
+
+/**
+ * The stream was deleted on the backend (EventStoreDB: a tombstone, or a soft delete where its name would be
+ * reused): it reads as missing and takes no append that would restart it.
+ */
+export class StreamDeletedError extends EventStoreError {
+  override readonly name = 'StreamDeletedError';
+  constructor(readonly streamName: string) {
+    super(`stream deleted: ${streamName}`);
+  }
+}
+
 /** Some, not all, of an append's event ids are already stored, or stored in another stream. */
 export class IdempotencyConflictError extends EventStoreError {
   override readonly name = 'IdempotencyConflictError';

@@ -5,6 +5,7 @@ import {
   InvalidEventError,
   InvalidExpectedRevisionError,
   InvalidStreamNameError,
+  StreamDeletedError,
   WrongExpectedRevisionError,
 } from '../eventstore/port.js';
 import { DomainError, type DomainErrorKind } from '../domain/decider.js';
@@ -73,6 +74,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (err instanceof WrongExpectedRevisionError || err instanceof IdempotencyConflictError) {
       status = 409;
       body = { error: 'Conflict: the resource was changed concurrently, retry the request' };
+    } else if (err instanceof StreamDeletedError) {
+      // Deleted on the event store by an operator: a retry cannot succeed, unlike a concurrent change.
+      status = 409;
+      body = { error: 'Conflict: this record was deleted from the event store' };
     } else if (err instanceof InvalidStreamNameError || err instanceof InvalidExpectedRevisionError || err instanceof InvalidEventError) {
       status = 400;
       body = { error: err.message };

@@ -195,6 +195,21 @@ export function eventStoreContract(label: string, setup: () => Promise<ContractS
         await expect(store.append(name, [a, { id: randomUUID(), ...ev() }], 'any')).rejects.toBeInstanceOf(IdempotencyConflictError);
         expect(await store.readStream(name)).toHaveLength(1);
       });
+
+      // Every adapter gives it (EventStoreDB itself allows an id in several streams: that adapter claims ids),
+      // and the webhook recorder relies on it: one id per provider event, whichever stream it lands on.
+      it('an event id stored in another stream is refused, and writes nothing there', async () => {
+        const first = stream();
+        const second = stream();
+        const a = { id: randomUUID(), ...ev() };
+        await store.append(first, [a], 'no_stream');
+        for (const expected of ['no_stream', 'any'] as const) {
+          await expect(store.append(second, [a], expected)).rejects.toBeInstanceOf(IdempotencyConflictError);
+        }
+        await expect(store.readStream(second)).rejects.toBeInstanceOf(StreamNotFoundError);
+        expect((await store.append(first, [a], 'any')).duplicate).toBe(true);
+        expect(await store.readStream(first)).toHaveLength(1);
+      });
     });
 
     describe('bad input writes nothing', () => {

@@ -70,7 +70,7 @@
  *   refused); `comeBack()` listens on the same port with
  *   the log intact (a restart with durable data); `log.forgetCachedIds()` drops the in-memory id cache, as a
  *   restart does; `loseRepliesAfterCommit(n)` commits the next appends and then fails their call UNAVAILABLE
- *   (a reply lost to a dropped connection); `hold(stream)` / `release(stream)` keep one stream's batch
+ *   (a reply lost to a dropped connection); `hold(stream)` / `release(stream)` keep one stream's
  *   appends in flight (neither committed nor answered) until released; `stall()` accepts calls and answers
  *   none of them (a hung node) until `unstall()`.
  */
@@ -497,12 +497,14 @@ export interface EsdbStandin {
   comeBack(): Promise<void>;
   /** The next `n` appends are committed, then their call fails UNAVAILABLE instead of answering. */
   loseRepliesAfterCommit(n?: number): void;
-  /** BatchAppend requests to `streamName` are held, neither committed nor answered, until `release`. */
+  /** Appends (BatchAppend or Append) to `streamName` are held, neither committed nor answered, until `release`. */
   hold(streamName: string): void;
   /** How many requests to `streamName` are held. */
   held(streamName: string): number;
   /** Commits the held requests of `streamName`, answering them or (reply: false) not. */
   release(streamName: string, options?: { reply?: boolean }): void;
+  /** Events sent in answer to reads (of a stream or `$all`, not subscriptions) so far: what reads cost the node. */
+  eventsServed(): number;
   /** Calls are accepted and never answered (a hung node) until `unstall()`. */
   stall(): void;
   unstall(): void;
@@ -621,6 +623,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
   const log = new StandinLog(options.idempotencyCacheSize ?? 100_000);
   let stalling = false;
   let repliesToLose = 0;
+  let served = 0;
   /** Streams whose BatchAppend requests are held (not committed) until released. */
   const holding = new Map<string, ((reply: boolean) => void)[]>();
   /** After a commit: true when its reply is to be lost (the call then fails as if the connection dropped). */
@@ -723,11 +726,15 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
         return call.end();
       }
       for (const e of result.events) call.write(recordedEvent(e));
+      served += result.events.length;
       return call.end();
     }
     const ao = o.getAll()!;
     const from = ao.hasStart() ? 'start' : ao.hasEnd() ? 'end' : BigInt(ao.getPosition()!.getCommitPosition());
-    for (const e of log.readAll(from, backwards, count, filter)) call.write(recordedEvent(e));
+    for (const e of log.readAll(from, backwards, count, filter)) {
+      call.write(recordedEvent(e));
+      served++;
+    }
     call.end();
   }
 
@@ -750,7 +757,14 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
     });
     call.on('end', () => {
       if (stalling) return;
+      const held = holding.get(name);
+      if (held) return held.push((reply) => commit(reply));
+      commit(true);
+    });
+
+    function commit(reply: boolean) {
       const result = log.append(name, expected, events);
+      if (!reply) return; // committed; the call stays open until the client gives up on it
       if (loseReply()) return callback(dropped());
       const resp = new streamsPb.AppendResp();
       if (result.kind === 'deleted') return callback(streamDeletedError(name));
@@ -773,7 +787,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
       success.setPosition(p);
       resp.setSuccess(success);
       callback(null, resp);
-    });
+    }
   }
 
   function batchAppend(
@@ -978,6 +992,9 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
       const held = holding.get(streamName) ?? [];
       holding.delete(streamName);
       for (const commit of held) commit(reply);
+    },
+    eventsServed() {
+      return served;
     },
     stall() {
       stalling = true;
