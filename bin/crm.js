@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The `crm` command: runs the TypeScript CLI through tsx, as `npm start` runs the server.
-import { register } from 'tsx/esm/api';
+// The `crm` command. It runs the compiled CLI (dist/, made by `npm install` or `npm run build`) when that is
+// current; otherwise the TypeScript sources through tsx (slower to start, always right).
+import { isStale } from '../scripts/stale.mjs';
 
-register();
-await import('../src/cli/main.ts');
+const root = new URL('..', import.meta.url).pathname;
+if (isStale(root)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+} else {
+  await import('../dist/cli/main.js');
+}

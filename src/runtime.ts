@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import type { EventStore } from './eventstore/port.js';
 import { createSqlEventStore } from './eventstore/sql-event-store.js';
@@ -33,11 +32,9 @@ import { KEY_FILE, loadMasterKey } from './secrets/master-key.js';
 import { type UnsubscribeTokens, unsubscribeTokens } from './secrets/unsubscribe-token.js';
 import { lockDataDir } from './sql/data-dir-lock.js';
 import type { Db } from './sql/db.js';
-import { loadMigrations, migrate } from './sql/migrate.js';
 import { createPgDb } from './sql/pg-db.js';
 import { createPgliteDb } from './sql/pglite-db.js';
-
-const READ_MODEL_MIGRATIONS = fileURLToPath(new URL('./projections/migrations/', import.meta.url));
+import { migrateReadModels } from './projections/read-model-migrations.js';
 
 /** Everything the service runs on, wired from the configuration: the composition root. */
 export interface Runtime {
@@ -110,7 +107,7 @@ export async function createRuntime(
   }
   try {
     const store = await openEventStore(config, db);
-    await migrate(db, 'read_models', await loadMigrations(READ_MODEL_MIGRATIONS));
+    await migrateReadModels(db);
     // Before anything can seal or open a secret: an instance with another key would do both wrongly.
     await checkMasterKey(db, store, masterKey, {
       logger: logger.child({ component: 'secrets' }),

@@ -50,8 +50,19 @@ export async function migrate(db: Db, set: string, migrations: Migration[]): Pro
       const { rows } = await db.query(`SELECT to_regclass('crm_schema_migrations') IS NOT NULL AS ok`);
       if (!(rows[0] as { ok: boolean }).ok) throw err;
     });
+  // What is recorded already, read once: a restart then costs one query, not a locked transaction per file.
+  const { rows: recorded } = await db.query<{ version: number; checksum: string }>(
+    `SELECT version, checksum FROM crm_schema_migrations WHERE set_name = $1`,
+    [set],
+  );
+  const known = new Map(recorded.map((r) => [Number(r.version), r.checksum]));
   const applied: number[] = [];
   for (const m of migrations) {
+    const seen = known.get(m.version);
+    if (seen !== undefined) {
+      if (seen !== checksum(m.sql)) throw new Error(`migration ${set}/${m.version}_${m.name} was changed after it was applied`);
+      continue;
+    }
     const done = await db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext('crm_schema_migrations'))`);
       const { rows } = await tx.query<{ checksum: string }>(

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable } from './db.js';
+import { templateFor } from './pglite-template.js';
 
 interface PgliteLike {
   query<R>(text: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
@@ -22,8 +23,13 @@ function wrap(client: PgliteLike): Queryable {
  * A `Db` on embedded PGlite: the zero-setup default. PGlite is one connection; its `transaction` holds it
  * exclusively, so concurrent callers queue, which is also what makes optimistic appends safe here.
  */
-export async function createPgliteDb(dataDir?: string): Promise<Db> {
-  const lite = await PGlite.create(dataDir);
+export async function createPgliteDb(dataDir?: string, options: { template?: string } = {}): Promise<Db> {
+  const loadDataDir = templateFor(dataDir, options.template);
+  return createPgliteDbOn(await PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {}));
+}
+
+/** A `Db` on a PGlite instance already open. */
+export function createPgliteDbOn(lite: PGlite): Db {
   const base = wrap(lite);
   return {
     kind: 'pglite',
