@@ -64,8 +64,9 @@ export function authenticate(rt: Runtime): RequestHandler {
       if (now.getTime() - last >= TOUCH_EVERY_MS) {
         if (lastTouched.size > 10_000) lastTouched.clear();
         lastTouched.set(row.id, now.getTime());
-        // Telemetry: a failure here must not fail the request.
-        void touchToken(rt.db, row.id, now).catch(() => lastTouched.delete(row.id));
+        // Awaited (once a minute per token) so a list read right after a use shows it; a failure is telemetry
+        // lost, never a failed request.
+        await touchToken(rt.db, row.id, now).catch(() => lastTouched.delete(row.id));
       }
       next();
     } catch (err) {

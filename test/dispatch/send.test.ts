@@ -8,18 +8,24 @@ import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js
 import { type TestApp, startTestApp } from '../support/app.js';
 import { email, emailCompany } from '../support/crm.js';
 import { smtpServer } from '../support/smtp.js';
+import { type EsdbStandin, startEsdbStandin } from '../eventstore/standin/esdb-standin.js';
 
-function suite(backend: 'pglite' | 'postgres') {
-  describe(`the dispatcher on ${backend}`, () => {
+// eventLog 'eventstoredb': the event log on the EventStoreDB adapter, through the real client over gRPC against
+// the stand-in (test/eventstore/standin; not EventStoreDB), read models on the SQL backend.
+function suite(backend: 'pglite' | 'postgres', eventLog: 'sql' | 'eventstoredb' = 'sql') {
+  describe(`the dispatcher on ${backend}${eventLog === 'eventstoredb' ? ', its event log on the EventStoreDB adapter (stand-in)' : ''}`, () => {
     let t: TestApp;
     let smtp: Awaited<ReturnType<typeof smtpServer>>;
+    let standin: EsdbStandin | undefined;
     beforeAll(async () => {
       smtp = await smtpServer({ rejectRecipients: ['bounce@example.org'] });
-      t = await startTestApp(backend);
+      if (eventLog === 'eventstoredb') standin = await startEsdbStandin();
+      t = await startTestApp(backend, standin ? { config: { eventStoreUrl: standin.url } } : {});
     });
     afterAll(async () => {
       await t?.close();
       await smtp?.close();
+      await standin?.stop();
     });
     const today = () => localDay(new Date(), 'UTC');
 
@@ -56,6 +62,8 @@ function suite(backend: 'pglite' | 'postgres') {
         'ActivityDispatching',
         'ActivitySent',
       ]);
+      // On the adapter the events are in the stand-in's log, not only in the read models.
+      if (standin) expect(standin.log.lastRevision(activityStream(res.body.id))).toBe(3n);
       const buckets = await request(t.app).get(`${c.base}/credential-buckets`).query({ day: today() });
       expect(buckets.body.items).toEqual([{ credential: c.credentialId, day: today(), cap: 100, used: 1 }]);
     });
@@ -224,6 +232,10 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(count('sent')).toBe(50);
       expect(count('blocked_by_quota')).toBe(150);
       expect(smtp.messages.length - before).toBe(50);
+      if (standin) {
+        const streams = new Set(replies.map((r) => activityStream(r.body.id as string)));
+        expect(standin.log.all.filter((e) => e.type === 'ActivitySent' && streams.has(e.streamName))).toHaveLength(50);
+      }
       expect((await request(t.app).get(`${c.base}/credential-buckets`).query({ day: today() })).body.items[0]).toMatchObject({
         used: 50,
         cap: 50,
@@ -391,4 +403,5 @@ function suite(backend: 'pglite' | 'postgres') {
 }
 
 suite('pglite');
+suite('pglite', 'eventstoredb');
 describe.skipIf(!TEST_DATABASE_URL)(`postgres${POSTGRES_SKIP_REASON}`, () => suite('postgres'));
