@@ -18,6 +18,7 @@ import { sequencesRouter } from './http/routes/sequences.js';
 import { boardTokensRouter } from './http/routes/board-tokens.js';
 import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
+import { projectionsRouter } from './http/routes/projections.js';
 import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
 import { webhooksRouter } from './http/routes/webhooks.js';
@@ -83,6 +84,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(contentPiecesRouter(rt));
   app.use(brandVoiceRouter(rt));
   app.use(postIssueHooksRouter(rt));
+  app.use(projectionsRouter(rt));
   app.use(outboxesRouter(rt));
   app.use(allowlistRouter(rt));
   app.use(suppressionsRouter(rt));

@@ -4,6 +4,7 @@ import type { EventStore } from './eventstore/port.js';
 import { createSqlEventStore } from './eventstore/sql-event-store.js';
 import type { Logger } from './logger.js';
 import { ProjectionEngine } from './projections/engine.js';
+import { RebuildJobs } from './projections/rebuild-jobs.js';
 import { allProjections } from './projections/index.js';
 import type { Projection } from './projections/projection.js';
 import type { BrandVoiceChecker } from './brand-voice/checker.js';
@@ -43,6 +44,8 @@ export interface Runtime {
   db: Db;
   store: EventStore;
   engine: ProjectionEngine;
+  /** Rebuilds started over HTTP, kept for polling. */
+  rebuilds: RebuildJobs;
   masterKey: MasterKey;
   /** Seals and opens the tokens of one-click unsubscribe links. */
   unsubscribeTokens: UnsubscribeTokens;
@@ -180,6 +183,7 @@ export async function createRuntime(
       db,
       store,
       engine,
+      rebuilds: new RebuildJobs(now, logger.child({ component: 'projections' })),
       masterKey,
       unsubscribeTokens: tokens,
       brandVoice: new BrandVoiceService({ store, db, engine, checker, now }),

@@ -50,6 +50,7 @@ interface Fixtures {
   sequenceId: string;
   freshSequenceId: () => Promise<string>;
   enrollmentId: string;
+  rebuildId: string;
 }
 
 interface RouteCase {
@@ -220,6 +221,24 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: '/api/admin/post-issue-hooks/reload',
     url: () => '/api/admin/post-issue-hooks/reload',
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/projections',
+    url: () => '/api/admin/projections',
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/projections/:name/rebuild',
+    url: () => '/api/admin/projections/suppressions/rebuild',
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 202],
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/projections/rebuilds/:rebuildId',
+    url: (f) => `/api/admin/projections/rebuilds/${f.rebuildId}`,
     expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
   },
   {
@@ -700,6 +719,7 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
           await rt.engine.waitFor(r.position!);
           return r.id;
         },
+        rebuildId: rt.rebuilds.start('allowlist', (onProgress) => rt.engine.rebuild('allowlist', onProgress)).id,
       };
     }, 60_000);
     afterAll(() => t?.close());

@@ -488,6 +488,68 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/projections': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The read models' projections: checkpoint, lag, leader, a rebuild in progress
+     * @description **Who may call it:** Instance admins (a board token with `instanceAdmin`).
+     */
+    get: operations['listProjections'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/projections/{name}/rebuild': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Rebuild a projection from the log, aside, then swap it in (the service goes on serving)
+     * @description Answers 202 with the rebuild, whose status `Location` serves; 404 for an unknown projection, 409 while it is being rebuilt.
+     *
+     *     **Who may call it:** Instance admins (a board token with `instanceAdmin`).
+     */
+    post: operations['rebuildProjection'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/projections/rebuilds/{rebuildId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A rebuild started on this instance: its phase, progress and outcome
+     * @description **Who may call it:** Instance admins (a board token with `instanceAdmin`).
+     */
+    get: operations['getProjectionRebuild'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/companies/{companyId}/crm/outboxes': {
     parameters: {
       query?: never;
@@ -1431,6 +1493,41 @@ export interface components {
         status: 'enrolled' | 'already_enrolled';
       }[];
     };
+    ProjectionStatus: {
+      name: string;
+      /** @description Whether this instance leads the projection (applies its batches) */
+      leader: boolean;
+      /** @description The log position the read model includes */
+      checkpoint: string;
+      eventsApplied: number;
+      /** @description Events after the checkpoint (counted up to 100,000; 1,000 on EventStoreDB) */
+      lagEvents: number;
+      /** @description Age of the oldest event not yet applied */
+      lagMs: number;
+      caughtUp: boolean;
+      lastError: string | null;
+      rebuilding: {
+        /** @enum {string} */
+        phase: 'building' | 'swapping' | 'done';
+        eventsApplied: number;
+        position: string;
+      } | null;
+    };
+    RebuildJob: {
+      /** Format: uuid */
+      id: string;
+      projection: string;
+      /** @enum {string} */
+      status: 'running' | 'done' | 'failed';
+      /** @enum {string} */
+      phase: 'building' | 'swapping' | 'done';
+      eventsApplied: number;
+      position: string;
+      /** Format: date-time */
+      startedAt: string;
+      finishedAt: string | null;
+      error: string | null;
+    };
     BoardTokenList: {
       items: components['schemas']['BoardToken'][];
     };
@@ -1446,6 +1543,9 @@ export interface components {
     ContentPiecePage: {
       items: components['schemas']['ContentPiece'][];
       nextCursor: string | null;
+    };
+    ProjectionStatusList: {
+      items: components['schemas']['ProjectionStatus'][];
     };
     OutboxList: {
       items: components['schemas']['Outbox'][];
@@ -2835,6 +2935,87 @@ export interface operations {
       403: components['responses']['Error403'];
       409: components['responses']['Error409'];
       422: components['responses']['Error422'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  listProjections: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ProjectionStatusList'];
+        };
+      };
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  rebuildProjection: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Started */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RebuildJob'];
+        };
+      };
+      400: components['responses']['Error400'];
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
+      404: components['responses']['Error404'];
+      409: components['responses']['Error409'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  getProjectionRebuild: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        rebuildId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RebuildJob'];
+        };
+      };
+      400: components['responses']['Error400'];
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
+      404: components['responses']['Error404'];
       500: components['responses']['Error500'];
       503: components['responses']['Error503'];
     };

@@ -270,6 +270,7 @@ export function openApiDocument(): JsonSchema {
       'sequences',
       'webhooks',
       'unsubscribe',
+      'projections',
     ].map((name) => ({ name })),
     paths,
     components: {

@@ -424,6 +424,38 @@ export const OPERATIONS: OperationSpec[] = [
     write: true,
     errors: [422],
   },
+  // Projections
+  {
+    method: 'get',
+    path: '/api/admin/projections',
+    operationId: 'listProjections',
+    tag: 'projections',
+    summary: "The read models' projections: checkpoint, lag, leader, a rebuild in progress",
+    guard: 'instanceAdmin',
+    replies: ok(r.Items(r.ProjectionStatus, 'ProjectionStatusList')),
+  },
+  {
+    method: 'post',
+    path: '/api/admin/projections/:name/rebuild',
+    operationId: 'rebuildProjection',
+    tag: 'projections',
+    summary: 'Rebuild a projection from the log, aside, then swap it in (the service goes on serving)',
+    description:
+      'Answers 202 with the rebuild, whose status `Location` serves; 404 for an unknown projection, 409 while it is being rebuilt.',
+    guard: 'instanceAdmin',
+    replies: { 202: { description: 'Started', schema: r.RebuildJob } },
+    errors: [404, 409],
+  },
+  {
+    method: 'get',
+    path: '/api/admin/projections/rebuilds/:rebuildId',
+    operationId: 'getProjectionRebuild',
+    tag: 'projections',
+    summary: 'A rebuild started on this instance: its phase, progress and outcome',
+    guard: 'instanceAdmin',
+    replies: ok(r.RebuildJob),
+    errors: [404],
+  },
   // Outboxes
   {
     method: 'get',

@@ -330,3 +330,37 @@ export const Enrolled = named(
 
 /** A reply this document names but does not detail: an object, see the README for its fields. */
 export const AnyObject = object;
+
+const rebuildProgress = z.object({
+  phase: z.enum(['building', 'swapping', 'done']),
+  eventsApplied: z.number().int(),
+  position: z.string(),
+});
+export const ProjectionStatus = named(
+  z.object({
+    name: z.string(),
+    leader: z.boolean().describe('Whether this instance leads the projection (applies its batches)'),
+    checkpoint: z.string().describe('The log position the read model includes'),
+    eventsApplied: z.number().int(),
+    lagEvents: z.number().int().describe('Events after the checkpoint (counted up to 100,000; 1,000 on EventStoreDB)'),
+    lagMs: z.number().int().describe('Age of the oldest event not yet applied'),
+    caughtUp: z.boolean(),
+    lastError: z.string().nullable(),
+    rebuilding: rebuildProgress.nullable(),
+  }),
+  'ProjectionStatus',
+);
+export const RebuildJob = named(
+  z.object({
+    id,
+    projection: z.string(),
+    status: z.enum(['running', 'done', 'failed']),
+    phase: z.enum(['building', 'swapping', 'done']),
+    eventsApplied: z.number().int(),
+    position: z.string(),
+    startedAt: instant,
+    finishedAt: instant.nullable(),
+    error: z.string().nullable(),
+  }),
+  'RebuildJob',
+);
