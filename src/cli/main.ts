@@ -4,11 +4,13 @@ import { LOCAL_OPERATOR } from '../commands/actor.js';
 import { createInstanceSecret, createSecret } from '../commands/secrets.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { DomainError } from '../domain/decider.js';
-import type { Position } from '../eventstore/port.js';
+import { type Position, START } from '../eventstore/port.js';
 import { createLogger } from '../logger.js';
 import { type Runtime, createRuntime } from '../runtime.js';
 import { MasterKeyMismatchError } from '../secrets/key-check.js';
 import { DataDirBusyError } from '../sql/data-dir-lock.js';
+import { type ProjectionsAccess, rebuildWithProgress, statusTable, viaServer } from './projections.js';
+import { ServerApiError, serverApi } from './server-api.js';
 
 /** A mistake in the command line: one line on stderr, exit 2. */
 class UsageError extends Error {}
@@ -26,6 +28,8 @@ Commands:
   token agent    issue an agent key (one agent of one company)
   token revoke   revoke a board token or an agent key
   secret put     store a secret of a company, or of the instance, reading its value from stdin
+  projections status    each projection's checkpoint, lag and leader
+  projections rebuild   rebuild projections from the log (aside, then swapped in; safe while the server runs)
 
 Run 'crm <command> --help' for a command's options.`,
   token: `Usage: crm token <board|agent|revoke> [options]   ('crm token <sub> --help' for each)`,
@@ -49,6 +53,16 @@ Reads the value from stdin (a trailing newline is dropped) and prints its refere
   --company <uuid>   a secret of that company (its board users manage it, its outboxes use it)
   --instance         an instance secret, for instance configuration (the post-issue hooks' secretRef):
                      only operators manage it, and no company can see or use it`,
+  projections: `Usage: crm projections <status|rebuild> [options]   ('crm projections <sub> --help' for each)`,
+  'projections status': `Usage: crm projections status [--json]
+
+Each projection's checkpoint, events applied, lag and leader, as a table (or --json). With embedded storage
+held by a running server, asks that server (GET /api/admin/projections; CRM_ADMIN_TOKEN unless local_trusted).`,
+  'projections rebuild': `Usage: crm projections rebuild (<name> | --all)
+
+Rebuilds from the event log into tables aside, then swaps them in: the service goes on serving meanwhile. A
+progress bar on a terminal, a line a second otherwise. With embedded storage held by a running server, the
+server rebuilds (POST /api/admin/projections/{name}/rebuild) and the command follows its progress.`,
 };
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -101,6 +115,28 @@ async function withRuntime(fn: (rt: Runtime) => Promise<{ out: string; position:
       await rt.engine.waitFor(position, { timeoutMs: 30_000 });
     }
     return out;
+  } finally {
+    await rt.close();
+  }
+}
+
+/** The projections of the configured storage: opened here, or through the server that holds the data folder. */
+async function withProjections(fn: (access: ProjectionsAccess) => Promise<string>): Promise<string> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel === 'debug' ? 'debug' : 'error', (l) => process.stderr.write(`${l}\n`));
+  let rt: Runtime;
+  try {
+    rt = await createRuntime(config, logger);
+  } catch (err) {
+    if (err instanceof DataDirBusyError) return fn(viaServer(serverApi(config)));
+    throw err;
+  }
+  try {
+    return await fn({
+      status: () => rt.engine.status(),
+      totalEvents: () => rt.store.countAfter(START, 100_000_000),
+      rebuild: (name, onProgress) => rt.engine.rebuild(name, onProgress),
+    });
   } finally {
     await rt.close();
   }
@@ -181,6 +217,24 @@ export async function run(argv: string[]): Promise<string> {
         return { out: s.ref, position: s.position };
       });
     }
+    case 'projections status': {
+      const { values } = parse(rest, { json: { type: 'boolean' } });
+      if (values.help) return HELP[key]!;
+      return withProjections(async (access) => {
+        const items = await access.status();
+        return values.json ? JSON.stringify(items, null, 2) : statusTable(items);
+      });
+    }
+    case 'projections rebuild': {
+      const { values, positionals } = parse(rest, { all: { type: 'boolean' } }, rest.includes('--all') ? 0 : 1);
+      if (values.help) return HELP[key]!;
+      return withProjections(async (access) => {
+        const known = (await access.status()).map((p) => p.name);
+        const names = values.all ? known : positionals;
+        for (const n of names) if (!known.includes(n)) throw new UsageError(`no projection named ${n} (known: ${known.join(', ')})`);
+        return rebuildWithProgress(access, names, { isTTY: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
+      });
+    }
     default:
       throw new UsageError(`unknown command '${key}' (see crm --help)`);
   }
@@ -199,7 +253,8 @@ if (invokedDirectly) {
         err instanceof ConfigError ||
         err instanceof DataDirBusyError ||
         err instanceof DomainError ||
-        err instanceof MasterKeyMismatchError
+        err instanceof MasterKeyMismatchError ||
+        err instanceof ServerApiError
       ) {
         process.stderr.write(`crm: ${err.message.split('\n').join(' ')}\n`);
         process.exitCode = err instanceof UsageError ? 2 : 1;

@@ -216,7 +216,7 @@ export class ProjectionEngine {
     const r = this.runners.get(name);
     if (!r) throw new Error(`unknown projection ${name}`);
     if (r.rebuilding) throw new Error(`projection ${name} is already being rebuilt`);
-    r.rebuilding = { phase: 'building', eventsApplied: 0, position: formatPosition(START) };
+    r.rebuilding = { phase: 'building', eventsApplied: 0, eventsRead: 0, position: formatPosition(START) };
     const started = performance.now();
     let applied = 0;
     try {

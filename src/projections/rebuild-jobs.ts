@@ -9,6 +9,7 @@ export interface RebuildJob {
   status: 'running' | 'done' | 'failed';
   phase: RebuildProgress['phase'];
   eventsApplied: number;
+  eventsRead: number;
   position: string;
   startedAt: Date;
   finishedAt: Date | null;
@@ -37,6 +38,7 @@ export class RebuildJobs {
       status: 'running',
       phase: 'building',
       eventsApplied: 0,
+      eventsRead: 0,
       position: '0',
       startedAt: this.now(),
       finishedAt: null,
@@ -47,7 +49,7 @@ export class RebuildJobs {
       if (this.jobs.size <= KEPT) break;
       if (this.jobs.get(id)!.status !== 'running') this.jobs.delete(id);
     }
-    run((p) => Object.assign(job, { phase: p.phase, eventsApplied: p.eventsApplied, position: p.position })).then(
+    run((p) => Object.assign(job, { phase: p.phase, eventsApplied: p.eventsApplied, eventsRead: p.eventsRead, position: p.position })).then(
       () => Object.assign(job, { status: 'done', phase: 'done', finishedAt: this.now() }),
       (err: unknown) => {
         // The cause goes to the log; the reply says only that it failed (a backend's message may say too much).

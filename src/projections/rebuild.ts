@@ -6,6 +6,8 @@ import type { Projection } from './projection.js';
 export interface RebuildProgress {
   phase: 'building' | 'swapping' | 'done';
   eventsApplied: number;
+  /** Events of the log read so far, the projection's or not (what a progress bar counts). */
+  eventsRead: number;
   position: string;
 }
 
@@ -39,8 +41,9 @@ export async function rebuildProjection(opts: {
       }
       let position: Position = START;
       let applied = 0;
+      let read = 0;
       const report = (phase: RebuildProgress['phase']) =>
-        opts.onProgress?.({ phase, eventsApplied: applied, position: formatPosition(position) });
+        opts.onProgress?.({ phase, eventsApplied: applied, eventsRead: read, position: formatPosition(position) });
 
       // Events are read outside transactions (PGlite has one connection: a read inside would wait on itself).
       const catchUp = async (limit: Position | null) => {
@@ -51,6 +54,7 @@ export async function rebuildProjection(opts: {
           const relevant = p.eventTypes ? inRange.filter((e) => p.eventTypes!.includes(e.type)) : inRange;
           if (relevant.length > 0) await db.transaction((tx) => p.apply(relevant, { tx, table: aside }));
           applied += relevant.length;
+          read += inRange.length;
           position = inRange[inRange.length - 1]!.position;
           report('building');
           if (inRange.length < batch.length) return;

@@ -1510,6 +1510,7 @@ export interface components {
         /** @enum {string} */
         phase: 'building' | 'swapping' | 'done';
         eventsApplied: number;
+        eventsRead: number;
         position: string;
       } | null;
     };
@@ -1522,6 +1523,7 @@ export interface components {
       /** @enum {string} */
       phase: 'building' | 'swapping' | 'done';
       eventsApplied: number;
+      eventsRead: number;
       position: string;
       /** Format: date-time */
       startedAt: string;

@@ -334,6 +334,7 @@ export const AnyObject = object;
 const rebuildProgress = z.object({
   phase: z.enum(['building', 'swapping', 'done']),
   eventsApplied: z.number().int(),
+  eventsRead: z.number().int(),
   position: z.string(),
 });
 export const ProjectionStatus = named(
@@ -357,6 +358,7 @@ export const RebuildJob = named(
     status: z.enum(['running', 'done', 'failed']),
     phase: z.enum(['building', 'swapping', 'done']),
     eventsApplied: z.number().int(),
+    eventsRead: z.number().int(),
     position: z.string(),
     startedAt: instant,
     finishedAt: instant.nullable(),
