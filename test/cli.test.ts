@@ -1,24 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { crm } from './support/cli.js';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startServer, waitHealthy } from './support/processes.js';
 import { tempDir } from './support/app.js';
-
-function crm(
-  args: string[],
-  env: Record<string, string>,
-  stdin?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('./bin/crm.js', args, { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdin.end(stdin ?? '');
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('the crm CLI', () => {
   const children: ChildProcess[] = [];

@@ -211,11 +211,18 @@ export class ProjectionEngine {
     return out;
   }
 
+  /** Why `rebuild(name)` would refuse at once, or null: asked without I/O, so a caller can answer 404/409 first. */
+  rebuildRefusal(name: string): 'unknown' | 'busy' | null {
+    const r = this.runners.get(name);
+    return !r ? 'unknown' : r.rebuilding ? 'busy' : null;
+  }
+
   /** Rebuilds one projection from the log into tables aside, then swaps them in. */
   async rebuild(name: string, onProgress?: (p: RebuildProgress) => void): Promise<void> {
-    const r = this.runners.get(name);
-    if (!r) throw new Error(`unknown projection ${name}`);
-    if (r.rebuilding) throw new Error(`projection ${name} is already being rebuilt`);
+    const refusal = this.rebuildRefusal(name);
+    if (refusal === 'unknown') throw new Error(`unknown projection ${name}`);
+    if (refusal === 'busy') throw new Error(`projection ${name} is already being rebuilt`);
+    const r = this.runners.get(name)!;
     r.rebuilding = { phase: 'building', eventsApplied: 0, eventsRead: 0, position: formatPosition(START) };
     const started = performance.now();
     let applied = 0;

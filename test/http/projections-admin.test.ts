@@ -65,6 +65,24 @@ describe('projections over HTTP, for instance admins', () => {
     expect(status).toMatchObject({ caughtUp: true, rebuilding: null });
   });
 
+  it('a second rebuild of a projection while one runs is 409, and starts nothing', async () => {
+    // Hold PGlite's one connection so the first rebuild cannot finish before the second is asked for.
+    let release!: () => void;
+    const held = t.rt.db.transaction(() => new Promise<void>((r) => (release = r)));
+    try {
+      const first = await request(t.app).post('/api/admin/projections/allowlist/rebuild');
+      expect(first.status).toBe(202);
+      const second = await request(t.app).post('/api/admin/projections/allowlist/rebuild');
+      expect(second.status).toBe(409);
+      expect(second.body.error).toMatch(/already being rebuilt/);
+      release();
+      await held;
+      expect((await poll(first.headers.location as string)).status).toBe('done');
+    } finally {
+      release?.();
+    }
+  });
+
   it('a projection that does not exist is 404, a rebuild id that is not a UUID 400, an unknown one 404', async () => {
     const unknown = await request(t.app).post('/api/admin/projections/no_such_thing/rebuild');
     expect(unknown.status).toBe(404);

@@ -12,11 +12,12 @@ export function projectionsRouter(rt: Runtime): Router {
   r.get('/api/admin/projections', requireInstanceAdmin, async (_req, res) => {
     res.json({ items: await rt.engine.status() });
   });
-  r.post('/api/admin/projections/:name/rebuild', requireInstanceAdmin, async (req, res) => {
+  r.post('/api/admin/projections/:name/rebuild', requireInstanceAdmin, (req, res) => {
     const name = String(req.params.name);
-    const current = (await rt.engine.status()).find((p) => p.name === name);
-    if (!current) throw notFound(`No projection named ${name}`);
-    if (current.rebuilding) throw conflict(`Projection ${name} is already being rebuilt`);
+    // Checked and started with no await between: a second request sees the first one's rebuild at once.
+    const refusal = rt.engine.rebuildRefusal(name);
+    if (refusal === 'unknown') throw notFound(`No projection named ${name}`);
+    if (refusal === 'busy') throw conflict(`Projection ${name} is already being rebuilt`);
     // Built aside and swapped in (rebuild.ts): the live projection goes on serving meanwhile.
     const job = rt.rebuilds.start(name, (onProgress) => rt.engine.rebuild(name, onProgress));
     res.status(202).location(`/api/admin/projections/rebuilds/${job.id}`).json(jobView(job));
