@@ -19,6 +19,7 @@ import { boardTokensRouter } from './http/routes/board-tokens.js';
 import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
 import { projectionsRouter } from './http/routes/projections.js';
+import { auditRouter } from './http/routes/audit.js';
 import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
 import { webhooksRouter } from './http/routes/webhooks.js';
@@ -85,6 +86,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use(brandVoiceRouter(rt));
   app.use(postIssueHooksRouter(rt));
   app.use(projectionsRouter(rt));
+  app.use(auditRouter(rt));
   app.use(outboxesRouter(rt));
   app.use(allowlistRouter(rt));
   app.use(suppressionsRouter(rt));

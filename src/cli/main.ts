@@ -10,10 +10,17 @@ import { type Runtime, createRuntime } from '../runtime.js';
 import { MasterKeyMismatchError } from '../secrets/key-check.js';
 import { DataDirBusyError } from '../sql/data-dir-lock.js';
 import { type ProjectionsAccess, rebuildWithProgress, statusTable, viaServer } from './projections.js';
-import { ServerApiError, serverApi } from './server-api.js';
+import { type ServerApi, ServerApiError, serverApi } from './server-api.js';
+import { AUDIT_KINDS, AUDIT_KIND_SPECS, isAuditKind } from '../audit/kinds.js';
+import { history, stateAsOf } from '../audit/replay.js';
+import { isoInstant } from '../http/validate.js';
+import { type AuditAccess, auditViaServer, historyTable } from './audit.js';
 
 /** A mistake in the command line: one line on stderr, exit 2. */
 class UsageError extends Error {}
+
+/** What was asked for does not exist: one line on stderr, exit 1. */
+class NotFoundError extends Error {}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -30,6 +37,8 @@ Commands:
   secret put     store a secret of a company, or of the instance, reading its value from stdin
   projections status    each projection's checkpoint, lag and leader
   projections rebuild   rebuild projections from the log (aside, then swapped in; safe while the server runs)
+  history <kind> <id>   an aggregate's events (audit)
+  state <kind> <id>     an aggregate's state at an instant (audit replay)
 
 Run 'crm <command> --help' for a command's options.`,
   token: `Usage: crm token <board|agent|revoke> [options]   ('crm token <sub> --help' for each)`,
@@ -58,6 +67,19 @@ Reads the value from stdin (a trailing newline is dropped) and prints its refere
 
 Each projection's checkpoint, events applied, lag and leader, as a table (or --json). With embedded storage
 held by a running server, asks that server (GET /api/admin/projections; CRM_ADMIN_TOKEN unless local_trusted).`,
+  history: `Usage: crm history <kind> <id> [--json]
+
+An aggregate's events, oldest first: revision, time, type, actor and data (cut to a line; --json has them
+whole). Exit 1 when it has no event.
+  <kind>   ${AUDIT_KINDS.join(', ')}
+  <id>     a UUID; a rule-set's is its company's; a bucket's is <companyId>.<credentialId>.<YYYY-MM-DD>
+           (the credential's day, UTC)
+With embedded storage held by a running server, asks that server (GET /api/admin/history/{kind}/{id}).`,
+  state: `Usage: crm state <kind> <id> [--as-of <ISO time>]
+
+The aggregate as it was at that instant (default: now), as JSON: the events recorded up to then folded by the
+decider the service decides with, with the last revision folded. Kinds and ids as for 'crm history'.
+With embedded storage held by a running server, asks that server (GET /api/admin/state/{kind}/{id}).`,
   'projections rebuild': `Usage: crm projections rebuild (<name> | --all)
 
 Rebuilds from the event log into tables aside, then swaps them in: the service goes on serving meanwhile. A
@@ -120,30 +142,60 @@ async function withRuntime(fn: (rt: Runtime) => Promise<{ out: string; position:
   }
 }
 
-/** The projections of the configured storage: opened here, or through the server that holds the data folder. */
-async function withProjections(fn: (access: ProjectionsAccess) => Promise<string>): Promise<string> {
+/**
+ * Reads and rebuilds on the configured storage: opened here, or, while a server holds the embedded data folder,
+ * through that server's admin API (`remote`), so they work while the service runs.
+ */
+async function withStorage<A>(
+  local: (rt: Runtime) => A,
+  remote: (api: ServerApi) => A,
+  fn: (access: A) => Promise<string>,
+): Promise<string> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel === 'debug' ? 'debug' : 'error', (l) => process.stderr.write(`${l}\n`));
   let rt: Runtime;
   try {
     rt = await createRuntime(config, logger);
   } catch (err) {
-    if (err instanceof DataDirBusyError) return fn(viaServer(serverApi(config)));
+    if (err instanceof DataDirBusyError) return fn(remote(serverApi(config)));
     throw err;
   }
   try {
-    return await fn({
-      status: () => rt.engine.status(),
-      totalEvents: () => rt.store.countAfter(START, 100_000_000),
-      rebuild: (name, onProgress) => rt.engine.rebuild(name, onProgress),
-    });
+    return await fn(local(rt));
   } finally {
     await rt.close();
   }
 }
 
+const withProjections = (fn: (access: ProjectionsAccess) => Promise<string>) =>
+  withStorage<ProjectionsAccess>(
+    (rt) => ({
+      status: () => rt.engine.status(),
+      totalEvents: () => rt.store.countAfter(START, 100_000_000),
+      rebuild: (name, onProgress) => rt.engine.rebuild(name, onProgress),
+    }),
+    viaServer,
+    fn,
+  );
+
+const withAudit = (fn: (access: AuditAccess) => Promise<string>) =>
+  withStorage<AuditAccess>(
+    (rt) => ({ history: (kind, id) => history(rt.store, kind, id), state: (kind, id, asOf) => stateAsOf(rt.store, kind, id, asOf) }),
+    auditViaServer,
+    fn,
+  );
+
+/** The kind and id of `crm history|state`, checked here so that a typo is a usage error whichever path reads. */
+function auditTarget(positionals: string[]): { kind: string; id: string } {
+  const [kind, id] = positionals as [string, string];
+  if (!isAuditKind(kind)) throw new UsageError(`unknown kind '${kind}' (one of ${AUDIT_KINDS.join(', ')})`);
+  if (!AUDIT_KIND_SPECS[kind].stream(id)) throw new UsageError(`a ${kind} id is ${AUDIT_KIND_SPECS[kind].idForm}`);
+  return { kind, id };
+}
+
 export async function run(argv: string[]): Promise<string> {
   const [group, sub, ...rest] = argv;
+  if (group === 'history' || group === 'state') return audit(group, argv.slice(1));
   const key = [group, sub].filter((x) => x && !x.startsWith('-')).join(' ');
   if (!group || group === '--help' || group === '-h') return HELP['']!;
   if ((!sub || sub === '--help' || sub === '-h') && HELP[group]) return HELP[group]!;
@@ -240,6 +292,32 @@ export async function run(argv: string[]): Promise<string> {
   }
 }
 
+async function audit(command: 'history' | 'state', args: string[]): Promise<string> {
+  const { values, positionals } = parse(
+    args,
+    command === 'history' ? { json: { type: 'boolean' } } : { 'as-of': { type: 'string' } },
+    args.some((a) => a === '--help' || a === '-h') ? 0 : 2,
+  );
+  if (values.help) return HELP[command]!;
+  const { kind, id } = auditTarget(positionals);
+  if (command === 'history') {
+    return withAudit(async (access) => {
+      const events = await access.history(kind, id);
+      if (!events) throw new NotFoundError(`no ${kind} ${id}`);
+      return values.json ? JSON.stringify(events, null, 2) : historyTable(events);
+    });
+  }
+  const asOfText = values['as-of'];
+  if (asOfText !== undefined && !isoInstant.safeParse(asOfText).success)
+    throw new UsageError('--as-of must be an ISO time with its offset, e.g. 2026-12-01T09:00:00Z');
+  const asOf = typeof asOfText === 'string' ? new Date(asOfText) : null;
+  return withAudit(async (access) => {
+    const state = await access.state(kind, id, asOf);
+    if (!state) throw new NotFoundError(`no ${kind} ${id}`);
+    return JSON.stringify(state, null, 2);
+  });
+}
+
 // Run only as a program (tests import `run`).
 const invokedDirectly = process.argv[1] && /(?:cli\/main\.ts|bin\/crm(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
@@ -250,6 +328,7 @@ if (invokedDirectly) {
     (err: unknown) => {
       if (
         err instanceof UsageError ||
+        err instanceof NotFoundError ||
         err instanceof ConfigError ||
         err instanceof DataDirBusyError ||
         err instanceof DomainError ||

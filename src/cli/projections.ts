@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress';
-import Table from 'cli-table3';
+import { outputTable } from './table.js';
 import type { ProjectionStatus } from '../projections/engine.js';
 import type { RebuildJob } from '../projections/rebuild-jobs.js';
 import type { RebuildProgress } from '../projections/rebuild.js';
@@ -32,7 +32,7 @@ export function viaServer(api: ServerApi, pollMs = 250): ProjectionsAccess {
 }
 
 export function statusTable(items: ProjectionStatus[]): string {
-  const table = new Table({ head: ['projection', 'checkpoint', 'applied', 'lag (events)', 'lag (s)', 'leader', 'state'] });
+  const table = outputTable(['projection', 'checkpoint', 'applied', 'lag (events)', 'lag (s)', 'leader', 'state']);
   for (const p of items) {
     const state = p.rebuilding
       ? `rebuilding (${p.rebuilding.phase})`

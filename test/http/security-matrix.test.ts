@@ -242,6 +242,18 @@ const ROUTES: RouteCase[] = [
     expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
   },
   {
+    method: 'GET',
+    path: '/api/admin/history/:kind/:id',
+    url: (f) => `/api/admin/history/activity/${f.activityId}`,
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/state/:kind/:id',
+    url: (f) => `/api/admin/state/activity/${f.activityId}?asOf=${encodeURIComponent(new Date().toISOString())}`,
+    expect: [401, 401, 401, 401, 403, 403, 403, 403, 200],
+  },
+  {
     method: 'POST',
     path: '/api/companies/:companyId/crm/post-issue-hooks/run',
     url: (f) => `/api/companies/${f.companyId}/crm/post-issue-hooks/run`,

@@ -550,6 +550,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/history/{kind}/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * An aggregate's events, oldest first, with their times and actors (any company)
+     * @description `kind` is one of activity, bucket, outbox, rule-set, sequence, enrollment. The id is a UUID; a rule set's is its company's; a bucket's is `<companyId>.<credentialId>.<YYYY-MM-DD>`. 400 for an unknown kind or a malformed id, 404 when the aggregate has no event.
+     *
+     *     **Who may call it:** Instance admins (a board token with `instanceAdmin`).
+     */
+    get: operations['auditHistory'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/state/{kind}/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Audit replay: the aggregate as it was at an instant, folded by the decider the service decides with
+     * @description Folds the events recorded up to `asOf` (inclusive; now when absent). Before the first event the state is the initial one with `revision` null. Kinds and ids as for the history.
+     *
+     *     **Who may call it:** Instance admins (a board token with `instanceAdmin`).
+     */
+    get: operations['auditState'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/companies/{companyId}/crm/outboxes': {
     parameters: {
       query?: never;
@@ -1530,6 +1574,33 @@ export interface components {
       finishedAt: string | null;
       error: string | null;
     };
+    AuditHistory: {
+      kind: string;
+      id: string;
+      events: {
+        revision: number;
+        type: string;
+        /** Format: date-time */
+        recordedAt: string;
+        actor: {
+          /** @enum {string} */
+          type: 'board' | 'agent' | 'system';
+          id: string;
+        } | null;
+        data: unknown;
+      }[];
+    };
+    AggregateState: {
+      kind: string;
+      id: string;
+      asOf: string | null;
+      /** @description The last event folded in; null before the first */
+      revision: number | null;
+      recordedAt: string | null;
+      eventsFolded: number;
+      /** @description The decider's state (Maps as objects, Sets as arrays) */
+      state: unknown;
+    };
     BoardTokenList: {
       items: components['schemas']['BoardToken'][];
     };
@@ -1579,7 +1650,11 @@ export interface components {
         data: {
           [key: string]: unknown;
         };
-        actor: string | null;
+        actor: {
+          /** @enum {string} */
+          type: 'board' | 'agent' | 'system';
+          id: string;
+        } | null;
         /** Format: date-time */
         recordedAt: string;
       }[];
@@ -1604,7 +1679,11 @@ export interface components {
         data: {
           [key: string]: unknown;
         };
-        actor: string | null;
+        actor: {
+          /** @enum {string} */
+          type: 'board' | 'agent' | 'system';
+          id: string;
+        } | null;
         /** Format: date-time */
         recordedAt: string;
       }[];
@@ -3012,6 +3091,66 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['RebuildJob'];
+        };
+      };
+      400: components['responses']['Error400'];
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
+      404: components['responses']['Error404'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  auditHistory: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        kind: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditHistory'];
+        };
+      };
+      400: components['responses']['Error400'];
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
+      404: components['responses']['Error404'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  auditState: {
+    parameters: {
+      query?: {
+        asOf?: string;
+      };
+      header?: never;
+      path: {
+        kind: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AggregateState'];
         };
       };
       400: components['responses']['Error400'];

@@ -77,11 +77,14 @@ export const openApiPath = (expressPath: string) => expressPath.replace(/:(\w+)/
 
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
+// Path parameters that are not UUIDs (a projection's name, an audit kind and its id, which a bucket's is not).
+const PLAIN_PATH_PARAMS = new Set(['token', 'asset', 'name', 'kind', 'id']);
+
 function pathParameter(name: string): JsonSchema {
   const schema: JsonSchema =
     name === 'channel'
       ? { type: 'string', enum: [...OUTBOX_CHANNELS] }
-      : name === 'token' || name === 'asset'
+      : PLAIN_PATH_PARAMS.has(name)
         ? { type: 'string' }
         : { type: 'string', format: 'uuid', pattern: UUID_PATTERN };
   return { name, in: 'path', required: true, schema };
@@ -271,6 +274,7 @@ export function openApiDocument(): JsonSchema {
       'webhooks',
       'unsubscribe',
       'projections',
+      'audit',
     ].map((name) => ({ name })),
     paths,
     components: {

@@ -5,6 +5,7 @@ import * as agentKeys from '../routes/agent-keys.js';
 import * as allowlist from '../routes/allowlist.js';
 import * as approvalRules from '../routes/approval-rules.js';
 import * as approvals from '../routes/approvals.js';
+import * as audit from '../routes/audit.js';
 import * as boardTokens from '../routes/board-tokens.js';
 import * as brandVoice from '../routes/brand-voice.js';
 import * as contentPieces from '../routes/content-pieces.js';
@@ -455,6 +456,31 @@ export const OPERATIONS: OperationSpec[] = [
     guard: 'instanceAdmin',
     replies: ok(r.RebuildJob),
     errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/api/admin/history/:kind/:id',
+    operationId: 'auditHistory',
+    tag: 'audit',
+    summary: "An aggregate's events, oldest first, with their times and actors (any company)",
+    description:
+      "`kind` is one of activity, bucket, outbox, rule-set, sequence, enrollment. The id is a UUID; a rule set's is its company's; a bucket's is `<companyId>.<credentialId>.<YYYY-MM-DD>`. 400 for an unknown kind or a malformed id, 404 when the aggregate has no event.",
+    guard: 'instanceAdmin',
+    replies: ok(r.AuditHistory),
+    errors: [400, 404],
+  },
+  {
+    method: 'get',
+    path: '/api/admin/state/:kind/:id',
+    operationId: 'auditState',
+    tag: 'audit',
+    summary: 'Audit replay: the aggregate as it was at an instant, folded by the decider the service decides with',
+    description:
+      'Folds the events recorded up to `asOf` (inclusive; now when absent). Before the first event the state is the initial one with `revision` null. Kinds and ids as for the history.',
+    guard: 'instanceAdmin',
+    query: audit.StateQuery,
+    replies: ok(r.AggregateState),
+    errors: [400, 404],
   },
   // Outboxes
   {

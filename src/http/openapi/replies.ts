@@ -26,6 +26,8 @@ const named = <S extends z.ZodType>(schema: S, id: string, description?: string)
 const instant = z.string().meta({ format: 'date-time' });
 const id = z.string().meta({ format: 'uuid' });
 const object = z.record(z.string(), z.unknown());
+// Who caused an event, as its metadata records it.
+const eventActor = z.object({ type: z.enum(['board', 'agent', 'system']), id: z.string() }).nullable();
 
 export const ErrorReply = named(
   z.object({
@@ -234,7 +236,7 @@ export const History = (subject: string, idName: string) =>
           revision: z.number().int(),
           type: z.string(),
           data: object,
-          actor: z.string().nullable(),
+          actor: eventActor,
           recordedAt: instant,
         }),
       ),
@@ -365,4 +367,25 @@ export const RebuildJob = named(
     error: z.string().nullable(),
   }),
   'RebuildJob',
+);
+
+export const AuditHistory = named(
+  z.object({
+    kind: z.string(),
+    id: z.string(),
+    events: z.array(z.object({ revision: z.number().int(), type: z.string(), recordedAt: instant, actor: eventActor, data: z.unknown() })),
+  }),
+  'AuditHistory',
+);
+export const AggregateState = named(
+  z.object({
+    kind: z.string(),
+    id: z.string(),
+    asOf: instant.nullable(),
+    revision: z.number().int().nullable().describe('The last event folded in; null before the first'),
+    recordedAt: instant.nullable(),
+    eventsFolded: z.number().int(),
+    state: z.unknown().describe("The decider's state (Maps as objects, Sets as arrays)"),
+  }),
+  'AggregateState',
 );
