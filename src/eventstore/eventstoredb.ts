@@ -5,7 +5,7 @@ import {
   CancelledError,
   DeadlineExceededError,
   END,
-  EventStoreDBClient,
+  KurrentDBClient,
   FORWARDS,
   NO_STREAM,
   NotLeaderError,
@@ -19,12 +19,11 @@ import {
   jsonEvent,
   type AllStreamRecordedEvent,
   type AllStreamSubscription,
-  type AppendExpectedRevision,
+  type AppendStreamState,
   type ReadPosition,
   type ReadRevision,
   type ResolvedEvent,
-  type StreamingRead,
-} from '@eventstore/db-client';
+} from '@kurrent/kurrentdb-client';
 import {
   type AppendResult,
   type EventMetadata,
@@ -48,23 +47,26 @@ import {
 } from './port.js';
 
 /*
- * The event store on EventStoreDB, through `@eventstore/db-client` 6.x (gRPC; server 20.10+, positions on stream
- * reads from 22.6). The choice of client lives in this file only; `@kurrent/kurrentdb-client` is its
- * wire-compatible successor.
+ * The event store on EventStoreDB (KurrentDB), through `@kurrent/kurrentdb-client` 1.3.x: appends and
+ * subscriptions over gRPC from Node, reads of streams and `$all` through its native bridge (`@kurrent/bridge`,
+ * a Rust gRPC client; prebuilt per platform, from the npm registry). Server 20.10+, positions on stream reads
+ * from 22.6. The choice of client lives in this file only (and the stand-in's proto loading in test/).
  *
  * What the client and the server give us, and what this adapter adds to honour the port exactly:
  *
  * - Expected revisions map 1:1 (`no_stream` -> NO_STREAM, `stream_exists` -> STREAM_EXISTS, `any` -> ANY,
  *   n -> BigInt(n)) and the server enforces each one (IndexWriter.CheckCommit). A mismatch rejects with the
- *   client's `WrongExpectedVersionError`, whose `actualVersion` is a bigint or the string 'no_stream' (from the
+ *   client's `WrongExpectedVersionError`, whose `actualState` is a bigint or the string 'no_stream' (from the
  *   batch-append error details; the older metadata path may carry -1n, which also means no stream).
  * - Global positions: an event appended over gRPC is a self-committed prepare record, and `$all` reports it at
  *   {commit: its log position, prepare: its log position}. The append result carries {commit, prepare} of the
  *   last appended event. Reading `$all` from a position is inclusive, so `readAll` drops events <= `after`.
- * - Reads of a missing stream throw the client's `StreamNotFoundError` while iterating (6.x: the ReadStream
- *   destroys itself with it); we turn it into ours.
- * - `readAll` in client 6.x takes no server-side filter, so system events (`$` types or streams: stats,
- *   settings, scavenges, ...) are dropped here and the read pages on until `maxCount` user events are found.
+ * - Reads of a missing stream throw the client's `StreamNotFoundError` while iterating (the bridge's error,
+ *   converted by the client); we turn it into ours.
+ * - System events (`$` types or streams: stats, settings, scavenges, ...) and our id claims are dropped from
+ *   `$all` reads here, and the read pages on until `maxCount` user events are found. Client 1.x could filter
+ *   `$all` reads on the node, but the claims (user events of a `crm_eventid-` stream) must be dropped here
+ *   anyway, and one filter in one place keeps the paging simple.
  *   Subscriptions do take one (`excludeSystemEvents()`, a server-side event-type regex `^[^$].*`).
  *
  * Idempotency, and what `duplicate` can and cannot tell:
@@ -116,7 +118,7 @@ const NO_POSITION = 0xffff_ffff_ffff_ffffn;
 // ---------------------------------------------------------------------------------------------------------
 // Pure mapping helpers (unit-tested without a server)
 
-export function toClientExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
+export function toClientStreamState(expected: ExpectedRevision): AppendStreamState {
   switch (expected) {
     case 'no_stream':
       return NO_STREAM;
@@ -143,7 +145,7 @@ export function toWrongExpectedRevisionError(
   expected: ExpectedRevision,
 ): WrongExpectedRevisionError | null {
   if (!(err instanceof WrongExpectedVersionError)) return null;
-  return new WrongExpectedRevisionError(streamName, expected, toActualRevision(err.actualVersion));
+  return new WrongExpectedRevisionError(streamName, expected, toActualRevision(err.actualState));
 }
 
 /** A position as the client gives it (absent, or the u64-max sentinel of old servers) as ours, or null. */
@@ -159,13 +161,12 @@ export function toReadPosition(after: Position): ReadPosition {
 }
 
 /**
- * The client (6.x) parses only `esdb://` and `esdb+discover://`; KurrentDB, the same server renamed, is
- * addressed as `kurrentdb://` (or `kurrent://`) and speaks the same gRPC protocol.
+ * EventStoreDB was renamed KurrentDB; the client (1.x) parses `kurrentdb://`, `kurrent://` and `kdb://` (each
+ * with `+discover`), and still `esdb://` but with a deprecation warning on the console, outside our log. The
+ * same gRPC protocol either way, so `esdb` URLs are handed to it as `kurrentdb`.
  */
 export function toClientConnectionString(connectionString: string): string {
-  return connectionString
-    .trim()
-    .replace(/^(?:kurrentdb|kurrent)(\+discover)?:\/\//i, (_m, discover?: string) => `esdb${discover ?? ''}://`);
+  return connectionString.trim().replace(/^esdb(\+discover)?:\/\//i, (_m, discover?: string) => `kurrentdb${discover ?? ''}://`);
 }
 
 /** The node's own events, and this adapter's id claims: no reader of the port sees them. */
@@ -293,17 +294,18 @@ export function classifyStoredIds(ids: readonly string[], found: ReadonlyMap<str
 
 // ---------------------------------------------------------------------------------------------------------
 
-async function collect<E>(read: StreamingRead<E>): Promise<E[]> {
+async function collect<E>(read: AsyncIterable<E>): Promise<E[]> {
   const out: E[] = [];
   for await (const item of read) out.push(item);
   return out;
 }
 
 /**
- * A read that must end within `ms`: client 6.x reads with no deadline of its own (`deadline: Infinity`), so a
- * hung node would hang the command or the projection loop waiting on it. Cancelled, and a 503, when late.
+ * A read that must end within `ms`. Reads go through the client's native bridge (kurrentdb-client 1.x), whose
+ * read calls take no deadline, so a hung node would hang the command or the projection loop waiting on it. When
+ * late: a 503, and the read is abandoned (its iterator asked to return; the bridge ends it when it can).
  */
-async function collectWithin<E>(read: StreamingRead<E>, ms: number): Promise<E[]> {
+async function collectWithin<E>(read: AsyncIterableIterator<E>, ms: number): Promise<E[]> {
   const done = collect(read);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -313,7 +315,7 @@ async function collectWithin<E>(read: StreamingRead<E>, ms: number): Promise<E[]
     return await Promise.race([done, late]);
   } catch (err) {
     done.catch(() => undefined);
-    read.cancel().catch(() => undefined);
+    read.return?.()?.catch(() => undefined);
     throw err;
   } finally {
     clearTimeout(timer);
@@ -332,18 +334,18 @@ function toEventData(e: PreparedEvent) {
 const BATCH_APPEND_PATH = '/event_store.client.streams.Streams/BatchAppend';
 
 /**
- * Appends go through the unary Append call, never BatchAppend. Client 6.x keeps ONE process-wide map of the
- * batch appends in flight (dist/streams/appendToStream/batchAppend.js): a failing batch stream of one client
- * rejects every other client's appends in flight, which the node still commits, and a late reply to one of
- * them finds no entry and throws in a stream listener, an uncaught exception that ends the process. The
- * BatchAppend stream also runs with no client deadline. Each unary Append is its own call, with its own
- * deadline and its own failure. The client takes BatchAppend whenever the node lists it, so that one answer
- * of the node's features is hidden from it.
+ * Appends go through the unary Append call, never BatchAppend. The BatchAppend stream runs with no client
+ * deadline (kurrentdb-client 1.3 dist/streams/appendToStream/batchAppend.js: `deadline: Infinity`; the append's
+ * own deadline travels in the request for the node to enforce), so against a hung node an append would wait
+ * forever, and one broken stream fails every append in flight on it, which the node may still commit. (Client
+ * 6.x was worse: ONE process-wide map of pending batch appends, finding 3; 1.3 keeps one per stream.) Each unary
+ * Append is its own call, with its own deadline and its own failure. The client takes BatchAppend whenever the
+ * node lists it, so that one answer of the node's features is hidden from it.
  */
-function useUnaryAppends(client: EventStoreDBClient): void {
+function useUnaryAppends(client: KurrentDBClient): void {
   const c = client as unknown as { supports?: (method: { path?: string }, feature?: string) => Promise<boolean> };
   const supports = c.supports;
-  if (typeof supports !== 'function') throw new Error('@eventstore/db-client changed: Client.supports is gone (see useUnaryAppends)');
+  if (typeof supports !== 'function') throw new Error('@kurrent/kurrentdb-client changed: Client.supports is gone (see useUnaryAppends)');
   c.supports = (method, feature) => (method?.path === BATCH_APPEND_PATH ? Promise.resolve(false) : supports.call(client, method, feature));
 }
 
@@ -354,11 +356,11 @@ export interface EventStoreDbOptions {
 
 export async function createEventStoreDbStore(connectionString: string, options: EventStoreDbOptions = {}): Promise<EventStore> {
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const client = EventStoreDBClient.connectionString(toClientConnectionString(connectionString));
+  const client = KurrentDBClient.connectionString(toClientConnectionString(connectionString));
   useUnaryAppends(client);
   const inFlight = new Map<string, Promise<AppendResult>>();
   const subscriptions = new Set<() => Promise<void>>();
-  const readWithin = <E>(read: StreamingRead<E>) => collectWithin(read, deadlineMs);
+  const readWithin = <E>(read: AsyncIterableIterator<E>) => collectWithin(read, deadlineMs);
 
   /** The ids among the last events of the stream (bounded scan backwards; the rest of one append is adjacent). */
   async function scanStoredIds(streamName: string, ids: readonly string[]): Promise<Map<string, StoredRef>> {
@@ -438,7 +440,7 @@ export async function createEventStoreDbStore(connectionString: string, options:
       events.map((e) => {
         const claim = claimOf(e.id, streamName);
         return client.appendToStream(claim.stream, jsonEvent({ id: claim.id, type: CLAIM_TYPE, data: { eventId: e.id, streamName } }), {
-          expectedRevision: NO_STREAM,
+          streamState: NO_STREAM,
           deadline: deadlineMs,
         });
       }),
@@ -473,7 +475,7 @@ export async function createEventStoreDbStore(connectionString: string, options:
       let result;
       try {
         result = await client.appendToStream(streamName, prepared.map(toEventData), {
-          expectedRevision: toClientExpectedRevision(expected),
+          streamState: toClientStreamState(expected),
           deadline: deadlineMs,
         });
       } catch (err) {

@@ -1,4 +1,4 @@
-import { ANY, NO_STREAM, START as ESDB_START, STREAM_EXISTS, UnavailableError, WrongExpectedVersionError } from '@eventstore/db-client';
+import { ANY, NO_STREAM, START as ESDB_START, STREAM_EXISTS, UnavailableError, WrongExpectedVersionError } from '@kurrent/kurrentdb-client';
 import { describe, expect, it } from 'vitest';
 import {
   type EsdbRecord,
@@ -7,7 +7,7 @@ import {
   isSystemEvent,
   toActualRevision,
   toClientConnectionString,
-  toClientExpectedRevision,
+  toClientStreamState,
   toMetadata,
   toPortPosition,
   toReadPosition,
@@ -18,12 +18,12 @@ import { START, WrongExpectedRevisionError } from '../../src/eventstore/port.js'
 
 describe('eventstoredb mapping: expected revisions', () => {
   it('maps every port expectation to the client constant or a bigint', () => {
-    expect(toClientExpectedRevision('no_stream')).toBe(NO_STREAM);
-    expect(toClientExpectedRevision('stream_exists')).toBe(STREAM_EXISTS);
-    expect(toClientExpectedRevision('any')).toBe(ANY);
-    expect(toClientExpectedRevision(0)).toBe(0n);
-    expect(toClientExpectedRevision(41)).toBe(41n);
-    expect(toClientExpectedRevision(Number.MAX_SAFE_INTEGER)).toBe(BigInt(Number.MAX_SAFE_INTEGER));
+    expect(toClientStreamState('no_stream')).toBe(NO_STREAM);
+    expect(toClientStreamState('stream_exists')).toBe(STREAM_EXISTS);
+    expect(toClientStreamState('any')).toBe(ANY);
+    expect(toClientStreamState(0)).toBe(0n);
+    expect(toClientStreamState(41)).toBe(41n);
+    expect(toClientStreamState(Number.MAX_SAFE_INTEGER)).toBe(BigInt(Number.MAX_SAFE_INTEGER));
   });
 
   it('reads the actual revision of a conflict, a missing stream being no_stream', () => {
@@ -86,12 +86,12 @@ describe('eventstoredb mapping: positions', () => {
 });
 
 describe('eventstoredb mapping: connection strings', () => {
-  it('accepts KurrentDB schemes for the same protocol, and leaves esdb ones alone', () => {
-    expect(toClientConnectionString('kurrentdb://db:2113?tls=false')).toBe('esdb://db:2113?tls=false');
-    expect(toClientConnectionString('kurrent://db:2113')).toBe('esdb://db:2113');
-    expect(toClientConnectionString('kurrentdb+discover://a:2113,b:2113')).toBe('esdb+discover://a:2113,b:2113');
-    expect(toClientConnectionString(' esdb://eventstore:2113?tls=false ')).toBe('esdb://eventstore:2113?tls=false');
-    expect(toClientConnectionString('esdb+discover://cluster:2113')).toBe('esdb+discover://cluster:2113');
+  it('hands esdb URLs to the client as kurrentdb (the same protocol; it warns on esdb), and leaves KurrentDB ones alone', () => {
+    expect(toClientConnectionString(' esdb://eventstore:2113?tls=false ')).toBe('kurrentdb://eventstore:2113?tls=false');
+    expect(toClientConnectionString('esdb+discover://a:2113,b:2113')).toBe('kurrentdb+discover://a:2113,b:2113');
+    expect(toClientConnectionString('kurrentdb://db:2113?tls=false')).toBe('kurrentdb://db:2113?tls=false');
+    expect(toClientConnectionString('kurrent://db:2113')).toBe('kurrent://db:2113');
+    expect(toClientConnectionString('kurrentdb+discover://cluster:2113')).toBe('kurrentdb+discover://cluster:2113');
   });
 });
 

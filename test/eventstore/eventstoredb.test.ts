@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventStoreDBClient } from '@eventstore/db-client';
+import { KurrentDBClient } from '@kurrent/kurrentdb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COUNT_CAP, createEventStoreDbStore } from '../../src/eventstore/eventstoredb.js';
 import {
@@ -28,7 +28,7 @@ async function connect(url: string) {
   };
 }
 
-// Every run: the real client (@eventstore/db-client) over gRPC against the stand-in (not EventStoreDB; see its
+// Every run: the real client (@kurrent/kurrentdb-client) over gRPC against the stand-in (not EventStoreDB; see its
 // header for which of the node's rules it implements and where they come from).
 describe('eventstoredb adapter, real client, against the EventStoreDB stand-in (test/eventstore/standin)', () => {
   let standin: EsdbStandin;
@@ -78,7 +78,7 @@ describe('eventstoredb adapter, issue 15 findings, real client against the stand
   async function deleted(how: 'soft' | 'tombstone') {
     const name = stream();
     await store.append(name, [ev(), ev()], 'no_stream');
-    const client = EventStoreDBClient.connectionString(standin.url);
+    const client = KurrentDBClient.connectionString(standin.url);
     try {
       if (how === 'soft') await client.deleteStream(name);
       else await client.tombstoneStream(name);
@@ -149,9 +149,10 @@ describe('eventstoredb adapter, issue 15 findings, real client against the stand
     },
   );
 
-  // Finding 3: client 6.x keeps ONE process-wide map of pending batch appends (dist/streams/appendToStream/
+  // Finding 3: client 6.x kept ONE process-wide map of pending batch appends (dist/streams/appendToStream/
   // batchAppend.js), so a failing batch stream of one client rejected the appends in flight on every other
-  // client's healthy stream, and the node still committed them. The adapter appends through the unary call.
+  // client's healthy stream, and the node still committed them. 1.3 keeps one per stream; the adapter appends
+  // through the unary call either way (see useUnaryAppends), and this stays to hold it so.
   it("finding 3: one client's broken append does not fail another client's append in flight", async () => {
     const other = await createEventStoreDbStore(standin.url, { deadlineMs: DEADLINE_MS });
     try {

@@ -3,7 +3,7 @@ import {
   ANY,
   BACKWARDS,
   END,
-  EventStoreDBClient,
+  KurrentDBClient,
   FORWARDS,
   NO_STREAM,
   START,
@@ -13,10 +13,9 @@ import {
   WrongExpectedVersionError,
   excludeSystemEvents,
   jsonEvent,
-  type AppendExpectedRevision,
+  type AppendStreamState,
   type ResolvedEvent,
-  type StreamingRead,
-} from '@eventstore/db-client';
+} from '@kurrent/kurrentdb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EsdbStandin, startEsdbStandin } from './esdb-standin.js';
 
@@ -26,8 +25,8 @@ import { type EsdbStandin, startEsdbStandin } from './esdb-standin.js';
  * stand-in's switches (cache eviction, outages) run against it only.
  */
 
-async function collect(read: StreamingRead<ResolvedEvent>): Promise<ResolvedEvent[]> {
-  const out: ResolvedEvent[] = [];
+async function collect<E extends ResolvedEvent>(read: AsyncIterable<E>): Promise<E[]> {
+  const out: E[] = [];
   for await (const e of read) out.push(e);
   return out;
 }
@@ -42,14 +41,14 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-function rules(label: string, target: () => { client: EventStoreDBClient }) {
+function rules(label: string, target: () => { client: KurrentDBClient }) {
   describe(`EventStoreDB rules through the real client: ${label}`, () => {
-    let client: EventStoreDBClient;
+    let client: KurrentDBClient;
     beforeAll(() => {
       client = target().client;
     });
-    const append = (stream: string, events: ReturnType<typeof ev>[], expectedRevision: AppendExpectedRevision) =>
-      client.appendToStream(stream, events, { expectedRevision });
+    const append = (stream: string, events: ReturnType<typeof ev>[], streamState: AppendStreamState) =>
+      client.appendToStream(stream, events, { streamState });
     const revisions = async (stream: string) => (await collect(client.readStream(stream))).map((e) => Number(e.event!.revision));
 
     it('a wrong expected revision names the actual one, in each mode', async () => {
@@ -62,12 +61,12 @@ function rules(label: string, target: () => { client: EventStoreDBClient }) {
       ] as const) {
         const err = await failure(append(s, [ev()], expected));
         expect(err).toBeInstanceOf(WrongExpectedVersionError);
-        expect((err as WrongExpectedVersionError).actualVersion).toBe(actual);
+        expect((err as WrongExpectedVersionError).actualState).toBe(actual);
       }
       for (const expected of [STREAM_EXISTS, 0n] as const) {
         const err = await failure(append(name(), [ev()], expected));
         expect(err).toBeInstanceOf(WrongExpectedVersionError);
-        expect((err as WrongExpectedVersionError).actualVersion).toBe('no_stream');
+        expect((err as WrongExpectedVersionError).actualState).toBe('no_stream');
       }
       expect(await revisions(s)).toEqual([0, 1]);
     });
@@ -106,7 +105,7 @@ function rules(label: string, target: () => { client: EventStoreDBClient }) {
       ]) {
         const err = await failure(append(s, events, NO_STREAM));
         expect(err).toBeInstanceOf(WrongExpectedVersionError);
-        expect((err as WrongExpectedVersionError).actualVersion).toBe(1n);
+        expect((err as WrongExpectedVersionError).actualState).toBe(1n);
       }
       // With `any`: the first id known and a later one not is refused the same way.
       expect(await failure(append(s, [b, ev()], ANY))).toBeInstanceOf(WrongExpectedVersionError);
@@ -183,10 +182,10 @@ function rules(label: string, target: () => { client: EventStoreDBClient }) {
 
 describe('the stand-in', () => {
   let standin: EsdbStandin;
-  let client: EventStoreDBClient;
+  let client: KurrentDBClient;
   beforeAll(async () => {
     standin = await startEsdbStandin();
-    client = EventStoreDBClient.connectionString(standin.url);
+    client = KurrentDBClient.connectionString(standin.url);
   });
   afterAll(async () => {
     await client?.dispose();
@@ -198,16 +197,16 @@ describe('the stand-in', () => {
   describe('only on the stand-in (it has the switches)', () => {
     it('`any` relies on a bounded cache of recent ids: once an id is evicted, its repeat is written again', async () => {
       const small = await startEsdbStandin({ idempotencyCacheSize: 2 });
-      const c = EventStoreDBClient.connectionString(small.url);
+      const c = KurrentDBClient.connectionString(small.url);
       try {
         const s = name();
         const first = ev();
-        await c.appendToStream(s, [first], { expectedRevision: ANY });
-        expect((await c.appendToStream(s, [first], { expectedRevision: ANY })).nextExpectedRevision).toBe(0n);
-        await c.appendToStream(s, [ev(), ev()], { expectedRevision: ANY }); // evicts `first`
-        expect((await c.appendToStream(s, [first], { expectedRevision: ANY })).nextExpectedRevision).toBe(3n);
+        await c.appendToStream(s, [first], { streamState: ANY });
+        expect((await c.appendToStream(s, [first], { streamState: ANY })).nextExpectedRevision).toBe(0n);
+        await c.appendToStream(s, [ev(), ev()], { streamState: ANY }); // evicts `first`
+        expect((await c.appendToStream(s, [first], { streamState: ANY })).nextExpectedRevision).toBe(3n);
         // An exact revision does not depend on the cache: the stored events are compared.
-        expect((await c.appendToStream(s, [first], { expectedRevision: NO_STREAM })).nextExpectedRevision).toBe(0n);
+        expect((await c.appendToStream(s, [first], { streamState: NO_STREAM })).nextExpectedRevision).toBe(0n);
       } finally {
         await c.dispose();
         await small.stop();
@@ -216,10 +215,10 @@ describe('the stand-in', () => {
 
     it('goes unavailable and comes back on the same port with its log; the same client reconnects', async () => {
       const s = name();
-      await client.appendToStream(s, [ev()], { expectedRevision: NO_STREAM });
+      await client.appendToStream(s, [ev()], { streamState: NO_STREAM });
       const port = standin.port;
       await standin.goUnavailable();
-      const err = await failure(client.appendToStream(s, [ev()], { expectedRevision: 0n }));
+      const err = await failure(client.appendToStream(s, [ev()], { streamState: 0n }));
       expect(err).toBeInstanceOf(Error);
       expect(await failure(collect(client.readStream(s)))).toBeInstanceOf(Error);
       await standin.comeBack();
@@ -227,7 +226,7 @@ describe('the stand-in', () => {
       // The client drops its channel on UNAVAILABLE and dials again on the next call.
       let r;
       for (let i = 0; i < 20 && !r; i++) {
-        r = await client.appendToStream(s, [ev()], { expectedRevision: 0n }).catch(() => undefined);
+        r = await client.appendToStream(s, [ev()], { streamState: 0n }).catch(() => undefined);
         if (!r) await new Promise((done) => setTimeout(done, 50));
       }
       expect(r?.nextExpectedRevision).toBe(1n);
@@ -236,13 +235,13 @@ describe('the stand-in', () => {
 
     it('loses a reply after the commit: the append fails, its events are stored, and its retry is idempotent', async () => {
       const s = name();
-      await client.appendToStream(s, [ev()], { expectedRevision: NO_STREAM });
+      await client.appendToStream(s, [ev()], { streamState: NO_STREAM });
       const events = [ev(), ev()];
       standin.loseRepliesAfterCommit(1);
-      expect(await failure(client.appendToStream(s, events, { expectedRevision: 0n }))).toBeInstanceOf(Error);
+      expect(await failure(client.appendToStream(s, events, { streamState: 0n }))).toBeInstanceOf(Error);
       let retry;
       for (let i = 0; i < 20 && !retry; i++) {
-        retry = await client.appendToStream(s, events, { expectedRevision: 0n }).catch(() => undefined);
+        retry = await client.appendToStream(s, events, { streamState: 0n }).catch(() => undefined);
         if (!retry) await new Promise((done) => setTimeout(done, 50));
       }
       expect(retry?.nextExpectedRevision).toBe(2n);
@@ -251,7 +250,7 @@ describe('the stand-in', () => {
 
     it('stalls: calls are accepted and not answered (BatchAppend and reads carry no client deadline)', async () => {
       const s = name();
-      await client.appendToStream(s, [ev()], { expectedRevision: NO_STREAM });
+      await client.appendToStream(s, [ev()], { streamState: NO_STREAM });
       standin.stall();
       try {
         const settled = (p: Promise<unknown>) =>
@@ -263,10 +262,10 @@ describe('the stand-in', () => {
             new Promise((done) => setTimeout(() => done('no answer'), 300)),
           ]);
         // The client's batch-append deadline travels in the request for the node to enforce; nobody enforces it here.
-        expect(await settled(client.appendToStream(s, [ev()], { expectedRevision: 0n, deadline: 100 }))).toBe('no answer');
+        expect(await settled(client.appendToStream(s, [ev()], { streamState: 0n, deadline: 100 }))).toBe('no answer');
         const read = client.readStream(s);
         expect(await settled(collect(read))).toBe('no answer');
-        await read.cancel();
+        void read.return?.();
       } finally {
         standin.unstall();
       }
@@ -275,10 +274,10 @@ describe('the stand-in', () => {
 
   describe('with the unary Append (a node without BatchAppend in its features)', () => {
     let unary: EsdbStandin;
-    let unaryClient: EventStoreDBClient;
+    let unaryClient: KurrentDBClient;
     beforeAll(async () => {
       unary = await startEsdbStandin({ batchAppend: false });
-      unaryClient = EventStoreDBClient.connectionString(unary.url);
+      unaryClient = KurrentDBClient.connectionString(unary.url);
     });
     afterAll(async () => {
       await unaryClient?.dispose();
@@ -290,9 +289,9 @@ describe('the stand-in', () => {
 
 const url = process.env.TEST_EVENTSTORE_URL;
 describe.skipIf(!url)(`a real EventStoreDB${url ? '' : ' (skipped: TEST_EVENTSTORE_URL not set)'}`, () => {
-  let client: EventStoreDBClient;
+  let client: KurrentDBClient;
   beforeAll(() => {
-    client = EventStoreDBClient.connectionString(url!);
+    client = KurrentDBClient.connectionString(url!);
   });
   afterAll(async () => {
     await client?.dispose();

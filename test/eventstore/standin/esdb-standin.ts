@@ -1,13 +1,15 @@
 /*
  * An EventStoreDB STAND-IN for tests. It is NOT EventStoreDB: a small in-memory program that speaks the same gRPC
  * protocol (the service definitions and messages generated from EventStoreDB's .proto files, which ship inside
- * `@eventstore/db-client` under `generated/`), so the real client can run against it where no real node can
+ * `@kurrent/kurrentdb-client` under `generated/kurrentdb/protocols/v1/`), so the real client can run against it where no real node can
  * run (no Docker, no binary in CI). Passing against it shows that our adapter drives the real client correctly
  * under the rules written down below; it does not show that EventStoreDB behaves like this. Whenever a rule
  * here and a real node disagree, the node is right and this file is wrong: run the suite with
  * TEST_EVENTSTORE_URL set to find out.
  *
- * What it serves (the calls `@eventstore/db-client` 6.2.1 makes, read from its dist/ source):
+ * What it serves (the calls `@kurrent/kurrentdb-client` 1.3.1 makes, read from its dist/ source; its reads go
+ * through its native bridge, whose calls are v1 `Streams/Read` too: the stand-in serves nothing else and the
+ * bridge's reads are answered. It was first written for `@eventstore/db-client` 6.2.1):
  * - `event_store.client.server_features.ServerFeatures/GetSupportedMethods` (the client asks once per channel
  *   and only then uses BatchAppend; with `batchAppend: false` it is left out and the client falls back to the
  *   unary Append);
@@ -15,7 +17,7 @@
  *   `Append`, `Read` (a stream or `$all`, forwards/backwards, count, server-side filters on `$all`), `Read`
  *   with subscription options (subscribe to `$all` or a stream), `Delete` (soft) and `Tombstone` (hard).
  * Not served: persistent subscriptions, projections, operations, users, gossip (so use a single-node
- * connection string, `esdb://host:port?tls=false`, which needs no discovery), TLS, authentication, stream
+ * connection string, `kurrentdb://host:port?tls=false`, which needs no discovery), TLS, authentication, stream
  * metadata other than `$tb` (no `$maxCount`/`$maxAge`/ACLs), transactions, scavenging, link resolution.
  *
  * Where each behaviour comes from:
@@ -79,18 +81,26 @@ import { createRequire } from 'node:module';
 import { type AddressInfo, type Server as NetServer, type Socket, connect, createServer } from 'node:net';
 
 // The client's own copies, so the service definitions and messages are the ones it was built with.
-const clientRequire = createRequire(createRequire(import.meta.url).resolve('@eventstore/db-client'));
+const clientRequire = createRequire(createRequire(import.meta.url).resolve('@kurrent/kurrentdb-client'));
 const grpc = clientRequire('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-const streamsGrpc = clientRequire('../generated/streams_grpc_pb.js') as typeof import('@eventstore/db-client/generated/streams_grpc_pb.js');
-const streamsPb = clientRequire('../generated/streams_pb.js') as typeof import('@eventstore/db-client/generated/streams_pb.js');
-const sharedPb = clientRequire('../generated/shared_pb.js') as typeof import('@eventstore/db-client/generated/shared_pb.js');
-const statusPb = clientRequire('../generated/status_pb.js') as typeof import('@eventstore/db-client/generated/status_pb.js');
+const streamsGrpc = clientRequire(
+  '../generated/kurrentdb/protocols/v1/streams_grpc_pb.js',
+) as typeof import('@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_grpc_pb.js');
+const streamsPb = clientRequire(
+  '../generated/kurrentdb/protocols/v1/streams_pb.js',
+) as typeof import('@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb.js');
+const sharedPb = clientRequire(
+  '../generated/kurrentdb/protocols/v1/shared_pb.js',
+) as typeof import('@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb.js');
+const statusPb = clientRequire(
+  '../generated/kurrentdb/protocols/v1/status_pb.js',
+) as typeof import('@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb.js');
 const featuresGrpc = clientRequire(
-  '../generated/serverfeatures_grpc_pb.js',
-) as typeof import('@eventstore/db-client/generated/serverfeatures_grpc_pb.js');
+  '../generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb.js',
+) as typeof import('@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb.js');
 const featuresPb = clientRequire(
-  '../generated/serverfeatures_pb.js',
-) as typeof import('@eventstore/db-client/generated/serverfeatures_pb.js');
+  '../generated/kurrentdb/protocols/v1/serverfeatures_pb.js',
+) as typeof import('@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_pb.js');
 const anyPb = clientRequire('google-protobuf/google/protobuf/any_pb.js') as typeof import('google-protobuf/google/protobuf/any_pb.js');
 const emptyPb = clientRequire(
   'google-protobuf/google/protobuf/empty_pb.js',
@@ -99,6 +109,17 @@ const emptyPb = clientRequire(
 type ReadReq = InstanceType<typeof streamsPb.ReadReq>;
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
 type ServerCall = import('@grpc/grpc-js').ServerWritableStream<ReadReq, ReadResp>;
+
+/**
+ * A batch append's deadline: an instant (`deadline_21_10_0`, what the client sends) or a duration from now (the
+ * older field, which a node still accepts).
+ */
+function batchDeadline(o: InstanceType<typeof streamsPb.BatchAppendReq.Options>): number | null {
+  const at = o.getDeadline21100();
+  if (at) return at.toDate().getTime();
+  const within = o.getDeadline();
+  return within ? Date.now() + within.getSeconds() * 1000 + Math.floor(within.getNanos() / 1e6) : null;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The log
@@ -806,7 +827,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
         p = {
           name: nameOf(o?.getStreamIdentifier()),
           expected: o ? expectedOf(o, () => o.getStreamPosition()) : ANY,
-          deadline: o?.hasDeadline() ? o.getDeadline()!.toDate().getTime() : null,
+          deadline: o ? batchDeadline(o) : null,
           events: [],
         };
         pending.set(correlation, p);
@@ -967,7 +988,7 @@ export async function startEsdbStandin(options: StandinOptions = {}): Promise<Es
 
   return {
     get url() {
-      return `esdb://${host}:${port}?tls=false`;
+      return `kurrentdb://${host}:${port}?tls=false`;
     },
     get port() {
       return port;
