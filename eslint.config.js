@@ -37,4 +37,22 @@ export default defineConfig(
       },
     },
   },
+  {
+    // The web console: plain ES modules run by the browser, with the browser's globals it uses.
+    files: ['console/**/*.js'],
+    extends: [js.configs.recommended],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        URLSearchParams: 'readonly',
+        Node: 'readonly',
+        confirm: 'readonly',
+      },
+    },
+  },
 );

@@ -4,6 +4,7 @@ import { errorHandler, unknownRoute } from './http/errors.js';
 import { authenticate, requireActor } from './http/auth.js';
 import { healthRouter } from './http/health.js';
 import { docsRouter } from './http/routes/docs.js';
+import { consoleRouter } from './http/routes/console.js';
 import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
 import { metricsRouter } from './http/routes/metrics.js';
@@ -20,6 +21,7 @@ import { brandVoiceRouter } from './http/routes/brand-voice.js';
 import { contentPiecesRouter } from './http/routes/content-pieces.js';
 import { projectionsRouter } from './http/routes/projections.js';
 import { auditRouter } from './http/routes/audit.js';
+import { meRouter } from './http/routes/me.js';
 import { postIssueHooksRouter } from './http/routes/post-issue-hooks.js';
 import { secretsRouter } from './http/routes/secrets.js';
 import { webhooksRouter } from './http/routes/webhooks.js';
@@ -68,6 +70,8 @@ export function createApp(rt: Runtime): express.Express {
   app.use(healthRouter(rt));
   // Public, ahead of authentication like the health checks: the API's description holds nothing to protect.
   app.use(docsRouter());
+  // The console's files are public too; its data comes from the API below, under the API's guards.
+  app.use(consoleRouter());
   app.use(metricsRouter(rt));
   // Providers carry no bearer token: webhooks are authenticated by their signatures, before (and without) ours.
   app.use(webhooksRouter(rt));
@@ -79,6 +83,7 @@ export function createApp(rt: Runtime): express.Express {
   app.use('/api', requireActor);
   app.use(jsonBody);
   // Routers carry full paths and are mounted at the root, so the security matrix can list every route.
+  app.use(meRouter(rt));
   app.use(boardTokensRouter(rt));
   app.use(agentKeysRouter(rt));
   app.use(secretsRouter(rt));

@@ -103,3 +103,12 @@ export async function credentialTimezones(
   );
   return rows.map((r) => r.timezone);
 }
+
+/** The companies with at least one outbox (companies exist only as ids): what an instance admin is offered. */
+export async function companiesWithOutboxes(q: Queryable, limit = 1000): Promise<string[]> {
+  const { rows } = await q.query<{ company_id: string }>(
+    'SELECT DISTINCT company_id FROM crm_outboxes WHERE deleted_at IS NULL ORDER BY company_id LIMIT $1',
+    [limit],
+  );
+  return rows.map((r) => r.company_id);
+}

@@ -73,6 +73,9 @@ const ROUTES: RouteCase[] = [
   // The API's description and its reference page: public, ahead of authentication (test/http/openapi.test.ts).
   { method: 'GET', path: '/openapi.json', url: () => '/openapi.json', expect: PUBLIC },
   { method: 'GET', path: '/docs', url: () => '/docs', expect: PUBLIC },
+  { method: 'GET', path: '/console', url: () => '/console', expect: PUBLIC },
+  { method: 'GET', path: '/console/assets/:file', url: () => '/console/assets/app.js', expect: PUBLIC },
+  { method: 'GET', path: '/api/me', url: () => '/api/me', expect: [401, 401, 401, 401, 200, 200, 200, 200, 200] },
   { method: 'GET', path: '/docs/assets/:asset', url: () => '/docs/assets/swagger-ui.css', expect: PUBLIC },
   // Instance admins, or a scraper's CRM_METRICS_TOKEN (test/http/metrics.test.ts).
   { method: 'GET', path: '/metrics', url: () => '/metrics', expect: [401, 401, 401, 401, 403, 403, 403, 403, 200] },

@@ -86,6 +86,70 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/console': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The web console (approvals, rules, activities, outboxes, sequences): static, served from this service
+     * @description Public files; every piece of data it shows comes from this API with the token the person pastes, under the API guards.
+     *
+     *     **Who may call it:** Public: no credentials.
+     */
+    get: operations['consolePage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console/assets/{file}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The console's scripts and style sheet
+     * @description **Who may call it:** Public: no credentials.
+     */
+    get: operations['consoleAsset'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/me': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Who the caller is, and the companies it may act for (the console signs in and picks a company with it)
+     * @description A board user's companies are its token's; an instance admin is also offered every company with an outbox; an agent, its company.
+     *
+     *     **Who may call it:** Any board user or agent (in local_trusted mode, 403 off loopback, as for every route).
+     */
+    get: operations['me'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/docs/assets/{asset}': {
     parameters: {
       query?: never;
@@ -1601,6 +1665,16 @@ export interface components {
       /** @description The decider's state (Maps as objects, Sets as arrays) */
       state: unknown;
     };
+    Me: {
+      /** @enum {string} */
+      kind: 'board' | 'agent';
+      /** @description The user id, or the agent id */
+      id: string;
+      instanceAdmin: boolean;
+      /** @enum {string} */
+      authMode: 'local_trusted' | 'authenticated';
+      companies: string[];
+    };
     BoardTokenList: {
       items: components['schemas']['BoardToken'][];
     };
@@ -2126,6 +2200,78 @@ export interface operations {
           'text/html': string;
         };
       };
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  consolePage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description HTML page */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': string;
+        };
+      };
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  consoleAsset: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        file: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description JavaScript module or CSS */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/javascript': string;
+        };
+      };
+      400: components['responses']['Error400'];
+      404: components['responses']['Error404'];
+      500: components['responses']['Error500'];
+      503: components['responses']['Error503'];
+    };
+  };
+  me: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Me'];
+        };
+      };
+      401: components['responses']['Error401'];
+      403: components['responses']['Error403'];
       500: components['responses']['Error500'];
       503: components['responses']['Error503'];
     };

@@ -50,6 +50,12 @@ const GUARDS: Record<Guard, { security: Record<string, string[]>[]; actors: stri
     text: 'A scraper holding `CRM_METRICS_TOKEN`, or instance admins.',
     errors: [401, 403],
   },
+  actor: {
+    security: [{ boardToken: [] }, { agentKey: [] }],
+    actors: ['board', 'agent'],
+    text: 'Any board user or agent (in local_trusted mode, 403 off loopback, as for every route).',
+    errors: [401, 403],
+  },
   companyInstanceAdmin: {
     security: [{ boardToken: [] }],
     actors: ['board:instanceAdmin'],
@@ -78,7 +84,7 @@ export const openApiPath = (expressPath: string) => expressPath.replace(/:(\w+)/
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 // Path parameters that are not UUIDs (a projection's name, an audit kind and its id, which a bucket's is not).
-const PLAIN_PATH_PARAMS = new Set(['token', 'asset', 'name', 'kind', 'id']);
+const PLAIN_PATH_PARAMS = new Set(['token', 'asset', 'file', 'name', 'kind', 'id']);
 
 function pathParameter(name: string): JsonSchema {
   const schema: JsonSchema =
@@ -275,6 +281,7 @@ export function openApiDocument(): JsonSchema {
       'unsubscribe',
       'projections',
       'audit',
+      'console',
     ].map((name) => ({ name })),
     paths,
     components: {

@@ -26,10 +26,19 @@ import * as r from './replies.js';
  * - companyMember: a board token with access to `companyId`, or an agent key of that company;
  * - companyBoard: a board token with access to `companyId` (people, not agents);
  * - companyInstanceAdmin: a board token of an instance admin with access to `companyId`;
- * - metrics: a scraper holding `CRM_METRICS_TOKEN`, or an instance admin.
+ * - metrics: a scraper holding `CRM_METRICS_TOKEN`, or an instance admin;
+ * - actor: any board user or agent (a valid token of either kind).
  */
 export type Guard =
-  'public' | 'signed' | 'unsubscribeToken' | 'instanceAdmin' | 'companyMember' | 'companyBoard' | 'companyInstanceAdmin' | 'metrics';
+  | 'public'
+  | 'signed'
+  | 'unsubscribeToken'
+  | 'instanceAdmin'
+  | 'companyMember'
+  | 'companyBoard'
+  | 'companyInstanceAdmin'
+  | 'metrics'
+  | 'actor';
 
 export interface Reply {
   description: string;
@@ -108,6 +117,39 @@ export const OPERATIONS: OperationSpec[] = [
     summary: 'The API reference page (Swagger UI, served from this service: nothing is loaded from elsewhere)',
     guard: 'public',
     replies: { 200: { description: 'HTML page', contentType: 'text/html', schema: { type: 'string' } } },
+  },
+  {
+    method: 'get',
+    path: '/console',
+    operationId: 'consolePage',
+    tag: 'console',
+    summary: 'The web console (approvals, rules, activities, outboxes, sequences): static, served from this service',
+    description: 'Public files; every piece of data it shows comes from this API with the token the person pastes, under the API guards.',
+    guard: 'public',
+    replies: { 200: { description: 'HTML page', contentType: 'text/html', schema: { type: 'string' } } },
+  },
+  {
+    method: 'get',
+    path: '/console/assets/:file',
+    operationId: 'consoleAsset',
+    tag: 'console',
+    summary: "The console's scripts and style sheet",
+    guard: 'public',
+    replies: {
+      200: { description: 'JavaScript module or CSS', contentType: 'text/javascript', schema: { type: 'string' } },
+    },
+    errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/api/me',
+    operationId: 'me',
+    tag: 'access',
+    summary: 'Who the caller is, and the companies it may act for (the console signs in and picks a company with it)',
+    description:
+      "A board user's companies are its token's; an instance admin is also offered every company with an outbox; an agent, its company.",
+    guard: 'actor',
+    replies: ok(r.Me),
   },
   {
     method: 'get',

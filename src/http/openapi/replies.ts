@@ -389,3 +389,14 @@ export const AggregateState = named(
   }),
   'AggregateState',
 );
+
+export const Me = named(
+  z.object({
+    kind: z.enum(['board', 'agent']),
+    id: z.string().describe('The user id, or the agent id'),
+    instanceAdmin: z.boolean(),
+    authMode: z.enum(['local_trusted', 'authenticated']),
+    companies: z.array(id),
+  }),
+  'Me',
+);

@@ -1,0 +1,330 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueBoardToken } from '../../src/commands/access-tokens.js';
+import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
+import { parseEgressAllow } from '../../src/channels/egress.js';
+import { type TestApp, startTestApp } from '../support/app.js';
+import { smtpServer } from '../support/smtp.js';
+import { emailSignature } from '../webhooks/support.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
+const hasChromium = existsSync(CHROMIUM);
+
+// The web console (issue 17) in headless Chromium, against the service over real HTTP in authenticated mode:
+// sign-in with a pasted token, approvals (one, bulk, refused), rules with preview and reordering, an activity's
+// timeline after a delivery webhook, and a phone-sized viewport. Screenshots go to test-artifacts/console/.
+describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : ' (skipped: /usr/bin/chromium not installed)'}`, () => {
+  let t: TestApp;
+  let smtp: Awaited<ReturnType<typeof smtpServer>>;
+  let server: Server;
+  let origin: string;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  let admin: string;
+  let member: string;
+  const companyId = randomUUID();
+  const base = `/api/companies/${companyId}/crm`;
+  let outboxId: string;
+
+  const token = async (instanceAdmin: boolean, userId: string) => {
+    const issued = await issueBoardToken(
+      t.rt.store,
+      { userId, instanceAdmin, companyIds: [companyId], ttlDays: 0 },
+      LOCAL_OPERATOR,
+      t.rt.now(),
+    );
+    await t.rt.engine.waitFor(issued.position!);
+    return issued.token;
+  };
+  const as = (tok: string) => ({ authorization: `Bearer ${tok}` });
+  const send = async (to: string, subject: string) => {
+    const r = await request(t.app)
+      .post(`${base}/send`)
+      .set(as(admin))
+      .send({ channel: 'email', outboxId, to, payload: { subject, text: `Body of ${subject}` } });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body as { id: string; status: string };
+  };
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const signIn = async (tok: string) => {
+    await page.goto(`${origin}/console#/approvals`);
+    await page.getByLabel('Board token').fill(tok);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+  };
+  const signOut = () => page.getByRole('button', { name: 'Sign out' }).click();
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    smtp = await smtpServer();
+    // Authenticated mode refuses private destinations unless allowed: the loopback SMTP server is.
+    const egressAllow = parseEgressAllow(`127.0.0.1:${new URL(smtp.url).port}`);
+    t = await startTestApp('pglite', { config: { authMode: 'authenticated', egressAllow } });
+    server = t.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    admin = await token(true, 'ada-admin');
+    member = await token(false, 'max-member');
+    const secret = await request(t.app).post(`${base}/secrets`).set(as(admin)).send({ name: 'smtp', value: smtp.url });
+    const hook = await request(t.app).post(`${base}/secrets`).set(as(admin)).send({ name: 'hook', value: 'console-hook-key' });
+    const outbox = await request(t.app)
+      .post(`${base}/outboxes`)
+      .set(as(admin))
+      .send({
+        channel: 'email',
+        niche: 'renovation',
+        secretRef: secret.body.ref,
+        config: { fromAddress: 'ops@example.com', fromName: 'Ops', webhook: { secretRef: hook.body.ref } },
+        dailyCap: 100,
+        timezone: 'UTC',
+      });
+    expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
+    outboxId = outbox.body.id;
+    expect((await request(t.app).post(`${base}/allowlist`).set(as(admin)).send({ pattern: '*@example.org' })).status).toBe(201);
+    // No rule: every send waits for a person.
+    for (const [to, subject] of [
+      ['first@example.org', 'First note'],
+      ['second@example.org', 'Second note'],
+      ['third@example.org', 'Third note'],
+    ])
+      expect((await send(to!, subject!)).status).toBe('draft_pending_approval');
+
+    profile = mkdtempSync(join(tmpdir(), 'crm-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 800 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(15_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await t?.close();
+    await smtp?.close();
+  });
+
+  it('asks for a token, and refuses a wrong one with the API’s words', async () => {
+    await page.goto(`${origin}/console`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot('sign-in');
+    await page.getByLabel('Board token').fill('pcp_board_0123456789abcdef0123456789abcdef');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^401: /);
+    // Kept in this tab's sessionStorage only, and never in the URL.
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(page.url()).not.toContain('pcp_board_');
+  });
+
+  it('a board user who is no instance admin sees bulk approval disabled with the reason, and approving is refused as the API words it', async () => {
+    await signIn(member);
+    const row = page.getByRole('row', { name: /first@example\.org/ });
+    await expect.poll(() => row.textContent()).toMatch(/First note/);
+    await expect.poll(() => row.textContent()).toMatch(/no rule matched/);
+    await row.getByRole('checkbox').check();
+    const bulk = page.getByRole('button', { name: 'Approve selected' });
+    expect(await bulk.isDisabled()).toBe(true);
+    expect(await page.locator('#bulk-reason').textContent()).toMatch(/instance admins only/);
+    expect(await page.getByRole('button', { name: 'Reject selected' }).isDisabled()).toBe(false);
+    await row.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('403: Instance admin only');
+    expect(smtp.messages).toHaveLength(0);
+    await shot('approvals-member-refused');
+    // Rejecting is a board user's call: the third one goes, and the outcome shows without a reload.
+    await page
+      .getByRole('row', { name: /third@example\.org/ })
+      .getByRole('button', { name: 'Reject' })
+      .click();
+    await expect.poll(() => page.locator('#outcome').textContent()).toMatch(/Rejected.*rejected/);
+    await expect.poll(() => page.getByRole('row', { name: /third@example\.org/ }).count()).toBe(0);
+    expect(page.url()).not.toContain('pcp_board_');
+    await signOut();
+  });
+
+  it('an instance admin approves one pending send, sees it sent, and the SMTP server receives it', async () => {
+    // By keyboard: the token field has focus, Tab reaches the button.
+    await page.goto(`${origin}/console#/approvals`);
+    await page.getByLabel('Board token').waitFor();
+    await page.keyboard.type(admin);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+    await page
+      .getByRole('row', { name: /first@example\.org/ })
+      .getByRole('button', { name: 'Approve' })
+      .click();
+    await expect.poll(() => page.locator('#outcome').textContent()).toMatch(/Approved.*sent/);
+    await expect.poll(() => page.getByRole('row', { name: /first@example\.org/ }).count()).toBe(0);
+    await expect.poll(() => smtp.messages.length).toBe(1);
+    expect(smtp.messages[0]!.to).toEqual(['first@example.org']);
+    // Bulk approval is enabled for an admin.
+    await page
+      .getByRole('row', { name: /second@example\.org/ })
+      .getByRole('checkbox')
+      .check();
+    expect(await page.getByRole('button', { name: 'Approve selected' }).isDisabled()).toBe(false);
+    await shot('approvals-admin');
+  });
+
+  it('creates rules, previews which one decides, and reorders them', async () => {
+    await page.goto(`${origin}/console#/rules`);
+    await page.getByRole('heading', { name: 'Approval rules' }).waitFor();
+    const add = async (tags: string, action: string, priority: string) => {
+      await page.locator('#new-channel').selectOption('email');
+      await page.locator('#new-tags').fill(tags);
+      await page.locator('#new-action').selectOption(action);
+      await page.locator('#new-priority').fill(priority);
+      await page.getByRole('button', { name: 'Add rule' }).click();
+      await expect.poll(() => page.getByText('Rule added.').count()).toBe(1);
+    };
+    await add('vip', 'auto_approve', '50');
+    await add('', 'queue_for_manual', '60');
+    const rows = () => page.locator('tbody tr:not([hidden])').allTextContents();
+    await expect
+      .poll(rows)
+      .toEqual([
+        expect.stringMatching(/^1channel email; tags vipauto_approve50/),
+        expect.stringMatching(/^2channel emailqueue_for_manual60/),
+      ]);
+
+    const preview = async () => {
+      await page.locator('#pv-channel').selectOption('email');
+      await page.locator('#pv-tags').fill('vip');
+      await page.getByRole('button', { name: 'Preview' }).click();
+    };
+    await preview();
+    await expect.poll(() => page.locator('#preview-result').textContent()).toBe('Rule 1 matches (channel email; tags vip): auto_approve');
+    await page.getByRole('button', { name: 'Move rule 1 down' }).click();
+    await expect
+      .poll(rows)
+      .toEqual([
+        expect.stringMatching(/^1channel emailqueue_for_manual50/),
+        expect.stringMatching(/^2channel email; tags vipauto_approve60/),
+      ]);
+    // The API holds the new order: evaluation by ascending priority.
+    const api = await request(t.app).get(`${base}/approval-rules`).set(as(admin));
+    expect(api.body.items.map((r: { action: string; priority: number }) => [r.action, r.priority])).toEqual([
+      ['queue_for_manual', 50],
+      ['auto_approve', 60],
+    ]);
+    await preview();
+    await expect.poll(() => page.locator('#preview-result').textContent()).toBe('Rule 1 matches (channel email): queue_for_manual');
+    await shot('rules');
+    // A bad rule is refused with the API's issues listed.
+    await page.locator('#new-start').fill('09:00');
+    await page.locator('#new-end').fill('09:00');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^400: .*start and end must differ/);
+  });
+
+  it("shows an activity's timeline with a delivery reported by webhook", async () => {
+    const sent = (await request(t.app).get(`${base}/activities?status=sent`).set(as(admin))).body.items[0];
+    const activity = (await request(t.app).get(`${base}/activities/${sent.id}`).set(as(admin))).body;
+    const at = new Date();
+    const body = JSON.stringify({
+      type: 'delivered',
+      messageId: activity.providerMessageId,
+      recipient: 'first@example.org',
+      at: at.toISOString(),
+    });
+    const hook = await request(t.app)
+      .post(`/api/webhooks/email/${outboxId}`)
+      .set({ 'content-type': 'application/json', ...emailSignature('console-hook-key', body, at) })
+      .send(body);
+    expect(hook.body).toEqual({ received: 1, recorded: 1 });
+
+    await page.goto(`${origin}/console#/activities`);
+    await page.getByRole('heading', { name: 'Activities' }).waitFor();
+    await page.locator('#f-status').selectOption('sent');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('link', { name: sent.id.slice(0, 8) }).click();
+    const timeline = page.getByRole('list', { name: 'Timeline' });
+    await timeline.waitFor();
+    const items = await timeline.locator('li strong').allTextContents();
+    expect(items[0]).toBe('ActivityRequested');
+    expect(items).toEqual(expect.arrayContaining(['ActivityQueuedForApproval', 'ActivityApproved', 'ActivitySent', 'Delivery: delivered']));
+    expect(items.indexOf('Delivery: delivered')).toBeGreaterThan(items.indexOf('ActivitySent'));
+    expect(await timeline.textContent()).toMatch(/board:ada-admin/);
+    await shot('activity-timeline');
+  });
+
+  it("shows each outbox's use today against its cap, readable on a phone", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${origin}/console#/outboxes`);
+    await page.getByRole('heading', { name: 'Outboxes and quota' }).waitFor();
+    await expect.poll(() => page.getByRole('img', { name: '1 of 100 used today' }).count()).toBe(1);
+    await shot('outboxes-phone');
+    // Nothing wider than the screen but the tables' own scroll areas.
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap'))
+        .map((e) => e.tagName + '.' + e.className + '#' + e.id),
+    );
+    expect(wide).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.goto(`${origin}/console#/approvals`);
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot('approvals-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('lists sequences, and shows one with its steps, stats and enrollments', async () => {
+    const created = await request(t.app)
+      .post(`${base}/sequences`)
+      .set(as(admin))
+      .send({
+        name: 'Intro',
+        steps: [
+          { outboxId, payload: { subject: 'Hi {{firstName}}', text: 'About us' }, waitBefore: 'PT0S' },
+          { outboxId, payload: { subject: 'Following up', text: 'Any thoughts?' }, waitBefore: 'P2D' },
+        ],
+      });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const enrolled = await request(t.app)
+      .post(`${base}/sequences/${created.body.id}/enrollments`)
+      .set(as(admin))
+      .send({ contacts: [{ to: 'seq@example.org', variables: { firstName: 'Sam' } }] });
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
+    await page.goto(`${origin}/console#/sequences`);
+    await page.getByRole('heading', { name: 'Sequences' }).waitFor();
+    await page.getByRole('link', { name: 'Intro' }).click();
+    await page.getByRole('heading', { name: 'Intro' }).waitFor();
+    const tables = page.locator('main table');
+    await expect.poll(() => tables.nth(0).textContent()).toMatch(/Hi \{\{firstName\}\}.*P2D/);
+    await expect.poll(() => page.locator('main dl').textContent()).toMatch(/Enrolled1/);
+    await expect.poll(() => page.locator('main').textContent()).toMatch(/seq@example\.org/);
+    await shot('sequence');
+  });
+
+  it('runs under its Content-Security-Policy with no violation and no failed request', async () => {
+    const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('requestfailed', (r) => problems.push(`${r.url()} ${r.failure()?.errorText}`));
+    for (const view of ['approvals', 'rules', 'activities', 'outboxes', 'sequences']) {
+      await page.goto(`${origin}/console#/${view}`);
+      await page.locator('main h2').waitFor();
+    }
+    expect(problems).toEqual([]);
+  });
+});
