@@ -4,7 +4,10 @@ import type { Queryable } from '../sql/db.js';
 import { defineProjection } from './projection.js';
 
 /** crm_credential_buckets: quota used per credential and day, counted from the bucket streams. */
-export const credentialBucketsProjection = defineProjection<QuotaBucketEvent>()({
+// A day's closing changes no count.
+type UnitEvent = Extract<QuotaBucketEvent, { type: 'QuotaReserved' | 'QuotaRefunded' }>;
+
+export const credentialBucketsProjection = defineProjection<UnitEvent>()({
   name: 'credential_buckets',
   tables: ['crm_credential_buckets', 'crm_credential_bucket_units'],
   eventTypes: ['QuotaReserved', 'QuotaRefunded'],
@@ -13,7 +16,7 @@ export const credentialBucketsProjection = defineProjection<QuotaBucketEvent>()(
   async apply(events, { tx, table }) {
     const buckets = table('crm_credential_buckets');
     const units = table('crm_credential_bucket_units');
-    const columns = (list: QuotaBucketEvent[]) => [
+    const columns = (list: UnitEvent[]) => [
       list.map((e) => e.data.companyId),
       list.map((e) => e.data.credentialId),
       list.map((e) => e.data.day),

@@ -27,7 +27,12 @@ describe('quota bucket (properties)', () => {
       fc.property(fc.array(command(ids), { maxLength: 20 }), fc.array(command(ids), { maxLength: 20 }), (before, batch) => {
         let state = quotaBucketDecider.initialState();
         for (const c of before) state = quotaBucketDecider.decide(c, state).reduce(quotaBucketDecider.evolve, state);
-        const frozen = { holders: new Set(state.holders), reserved: new Set(state.reserved) };
+        const frozen = {
+          holders: new Set(state.holders),
+          reserved: new Set(state.reserved),
+          units: new Map(state.units),
+          closed: state.closed,
+        };
         let sequential = state;
         const expected = batch.map((c) => {
           const events = quotaBucketDecider.decide(c, sequential);
@@ -58,6 +63,7 @@ describe('quota bucket (properties)', () => {
         let state = quotaBucketDecider.initialState();
         for (const c of commands) {
           for (const e of quotaBucketDecider.decide(c, state)) {
+            if (e.type === 'QuotaDayClosed') throw new Error('no Close command here');
             const held = state.holders.has(e.data.activityId);
             state = quotaBucketDecider.evolve(state, e);
             // Each unit is taken within the cap its reservation carries, and only by one not holding one.
