@@ -6,8 +6,11 @@ import {
   evolveBucket,
   foldBucketInto,
   quotaBatchDecider,
+  limitClock,
   quotaBucketDecider,
 } from '../domain/quota-bucket.js';
+import { type HeldUnit, type LimitRefusal, type QuotaLimit, checkLimits, nextPeriodStart } from '../domain/quota-limits.js';
+import { localDay } from '../domain/time-window.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
 import { type Loaded, handleCommand } from './handle-command.js';
@@ -18,11 +21,35 @@ export interface BucketKey {
   day: string;
 }
 
+interface Outcome {
+  reserved: boolean;
+  position: Position | null;
+  /** The day's bucket is closed (a later day has begun for this credential): reserve on the next day. */
+  closed: boolean;
+  /** Why a reservation with limits was not taken, and when it could be. */
+  refusal: LimitRefusal | null;
+}
+
 interface Pending {
   command: QuotaBucketCommand;
-  resolve: (r: { reserved: boolean; position: Position | null }) => void;
+  resolve: (r: Outcome) => void;
   reject: (err: unknown) => void;
 }
+
+/** Limits beyond the day's cap, with the recipient they count and the credential's time zone. */
+export interface ReserveLimitsOption {
+  limits: readonly QuotaLimit[];
+  recipient: string;
+  tz: string;
+}
+
+/** How many local days before `now`'s a limit reaches (a rolling 24 hours spans two around a DST change). */
+const DAYS_BACK: Record<QuotaLimit['per'], number> = { minute: 0, hour: 0, day: 0, '24h': 2, week: 6, '7d': 8 };
+
+const shiftDay = (ymd: string, days: number) =>
+  new Date(Date.UTC(Number(ymd.slice(0, 4)), Number(ymd.slice(5, 7)) - 1, Number(ymd.slice(8, 10))) + days * 86_400_000)
+    .toISOString()
+    .slice(0, 10);
 
 const MAX_CACHED_BUCKETS = 10_000;
 const CONFLICT_ATTEMPTS = 1000;
@@ -39,6 +66,8 @@ export class QuotaReserver {
   private readonly queues = new Map<string, Pending[]>();
   private readonly running = new Set<string>();
   private readonly cache = new Map<string, Loaded<QuotaBucketState>>();
+  /** The units of closed days, final but for refunds (counted late: the cautious side). */
+  private readonly closedUnits = new Map<string, HeldUnit[]>();
 
   /**
    * `sharedCap`: the smallest cap of the outboxes sharing a bucket's credential (null: none known). Asked once
@@ -49,17 +78,63 @@ export class QuotaReserver {
     private readonly sharedCap: (key: BucketKey) => Promise<number | null> = async () => null,
   ) {}
 
-  reserve(key: BucketKey, activityId: string, cap: number, now: Date): Promise<{ reserved: boolean; position: Position | null }> {
-    return this.enqueue(key, { type: 'Reserve', ...key, requests: [{ activityId, cap }], now: now.toISOString() });
+  /**
+   * A unit of the credential's day, within `cap` and, when given, every limit. Limits that reach back over
+   * earlier days first close those days (no reservation lands there after), so their units are final and this
+   * day's bucket is the one place where processes contend: exact across processes, as the day cap is. A day
+   * found closed (another process's clock has moved on) sends the reservation to the next day; `day` says where
+   * it landed, for the refund.
+   */
+  async reserve(
+    key: BucketKey,
+    activityId: string,
+    cap: number,
+    now: Date,
+    limits?: ReserveLimitsOption,
+  ): Promise<Outcome & { day: string }> {
+    const nowIso = now.toISOString();
+    if (!limits || limits.limits.length === 0)
+      return { ...(await this.enqueue(key, { type: 'Reserve', ...key, requests: [{ activityId, cap }], now: nowIso })), day: key.day };
+    const back = Math.max(...limits.limits.map((l) => DAYS_BACK[l.per]));
+    const today = localDay(now, limits.tz);
+    let day = key.day;
+    for (let moves = 0; ; moves++) {
+      const k = { ...key, day };
+      // The earlier days any limit reaches, from the day before this bucket's back to `back` days before now's.
+      const earlier: string[] = [];
+      for (let d = shiftDay(day, -1); d >= shiftDay(today, -back); d = shiftDay(d, -1)) earlier.push(d);
+      const prior = (await Promise.all(earlier.map((d) => this.closeDay({ ...key, day: d }, now)))).flat();
+      const r = await this.enqueue(k, {
+        type: 'Reserve',
+        ...k,
+        requests: [{ activityId, cap, recipient: limits.recipient }],
+        now: nowIso,
+        limits: { limits: limits.limits, prior, tz: limits.tz },
+      });
+      if (r.reserved || !r.closed || moves >= 3) return { ...r, day };
+      day = shiftDay(day, 1);
+    }
   }
 
-  refund(key: BucketKey, activityId: string, now: Date): Promise<{ reserved: boolean; position: Position | null }> {
+  /** Closes a day (once: a closed day stays so) and gives its units. */
+  private async closeDay(key: BucketKey, now: Date): Promise<HeldUnit[]> {
+    const stream = bucketStream(key.companyId, key.credentialId, key.day);
+    const known = this.closedUnits.get(stream);
+    if (known) return known;
+    const r = await handleCommand(this.store, stream, quotaBucketDecider, { type: 'Close', ...key, now: now.toISOString() });
+    const units = [...r.state.units.values()];
+    this.closedUnits.set(stream, units);
+    if (this.closedUnits.size > MAX_CACHED_BUCKETS) this.closedUnits.delete(this.closedUnits.keys().next().value!);
+    return units;
+  }
+
+  refund(key: BucketKey, activityId: string, now: Date): Promise<Outcome> {
     return this.enqueue(key, { type: 'Refund', ...key, activityId, now: now.toISOString() });
   }
 
   private enqueue(key: BucketKey, command: QuotaBucketCommand) {
     const stream = bucketStream(key.companyId, key.credentialId, key.day);
-    return new Promise<{ reserved: boolean; position: Position | null }>((resolve, reject) => {
+    return new Promise<Outcome>((resolve, reject) => {
       const q = this.queues.get(stream) ?? [];
       q.push({ command, resolve, reject });
       this.queues.set(stream, q);
@@ -141,8 +216,28 @@ export class QuotaReserver {
     );
     this.remember(stream, { state: r.state, revision: r.revision });
     for (const p of batch) {
-      const reserved = p.command.type === 'Reserve' ? r.state.holders.has(p.command.requests[0]!.activityId) : false;
-      p.resolve({ reserved, position: r.position });
+      const c = p.command;
+      const reserved = c.type === 'Reserve' ? r.state.holders.has(c.requests[0]!.activityId) : false;
+      p.resolve({ reserved, position: r.position, closed: r.state.closed, refusal: reserved ? null : refusalOf(c, r.state) });
     }
   }
+}
+
+/** Which limit refused a reservation with limits, on the state it was refused on (the day cap when none did). */
+function refusalOf(command: QuotaBucketCommand, state: QuotaBucketState): LimitRefusal | null {
+  if (command.type !== 'Reserve' || !command.limits || state.closed) return null;
+  const request = command.requests[0]!;
+  const units = [...command.limits.prior, ...state.units.values()];
+  const now = limitClock(command.now, units);
+  return (
+    checkLimits(
+      command.limits.limits,
+      units,
+      { recipient: request.recipient ?? `activity:${request.activityId}`, now },
+      command.limits.tz,
+    ) ?? {
+      limit: { max: request.cap, per: 'day', unit: 'sends' },
+      retryAt: nextPeriodStart('day', now, command.limits.tz),
+    }
+  );
 }

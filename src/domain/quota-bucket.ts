@@ -150,19 +150,31 @@ function decideOn(command: QuotaBucketCommand, view: BucketOverlay): QuotaBucket
   // A closed day takes no more: the caller reserves on the next one.
   if (view.closed) return [];
   const events: QuotaBucketEvent[] = [];
-  const now = new Date(command.now);
   for (const r of command.requests) {
     if (view.everReserved(r.activityId) || view.used >= r.cap) continue;
     const recipient = r.recipient ?? `activity:${r.activityId}`;
-    if (
-      command.limits &&
-      checkLimits(command.limits.limits, [...command.limits.prior, ...view.heldUnits()], { recipient, now }, command.limits.tz)
-    )
-      continue;
-    const data = { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at: command.now };
+    let at = command.now;
+    if (command.limits) {
+      const units = [...command.limits.prior, ...view.heldUnits()];
+      const now = limitClock(command.now, units);
+      if (checkLimits(command.limits.limits, units, { recipient, now }, command.limits.tz)) continue;
+      if (now.getTime() !== Date.parse(command.now)) at = now.toISOString();
+    }
+    const data = { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at };
     events.push(view.record({ type: 'QuotaReserved', data: r.recipient === undefined ? data : { ...data, recipient: r.recipient } }));
   }
   return events;
+}
+
+/**
+ * The instant a unit under limits is taken at: the command's clock, or the latest unit already held when that is
+ * later. A process whose clock lags would otherwise put a unit before others, into windows it never checked (a
+ * full window ending at the later unit's time would then hold one more); units under limits go in time order.
+ */
+export function limitClock(now: string, units: readonly HeldUnit[]): Date {
+  let t = Date.parse(now);
+  for (const u of units) if (u.at.getTime() > t) t = u.at.getTime();
+  return new Date(t);
 }
 
 /** Decides commands in order, each on the state the ones before it produced: one list of events per command. */

@@ -103,4 +103,11 @@ describe('quota bucket with limits (given/when/then)', () => {
       .when(reserve([{ activityId: 'a2', recipient: 'y' }], '2026-12-02T10:00:30Z', { limits: [{ max: 1, per: 'minute', unit: 'sends' }] }))
       .then([{ type: 'QuotaReserved', data: { ...key, activityId: 'a2', cap: 100, at: '2026-12-02T10:00:30Z', recipient: 'y' } }]);
   });
+
+  it('a lagging clock takes its unit at the latest unit held, not before it (so no window it did not check grows)', () => {
+    bucket
+      .given([reserved('a1', '2026-12-02T10:00:30Z', 'x')])
+      .when(reserve([{ activityId: 'a2', recipient: 'y' }], '2026-12-02T10:00:10Z', { limits: [{ max: 5, per: 'minute', unit: 'sends' }] }))
+      .then([{ type: 'QuotaReserved', data: { ...key, activityId: 'a2', cap: 100, at: '2026-12-02T10:00:30.000Z', recipient: 'y' } }]);
+  });
 });
