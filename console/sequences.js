@@ -63,7 +63,14 @@ export async function sequenceView(main, ctx, sequenceId) {
     enrollments.items.length
       ? table(
           ['Enrollment', 'Recipient', 'Status', 'Step', 'Next due', 'Stop reason'],
-          enrollments.items.map((e) => [short(e.id), e.to, badge(e.status), String(e.currentStep), when(e.nextDueAt), e.stopReason ?? '']),
+          enrollments.items.map((e) => [
+            short(e.id),
+            e.to,
+            badge(e.status),
+            String(e.currentStep + 1),
+            when(e.nextDueAt),
+            e.stopReason ?? '',
+          ]),
         )
       : h('p', { class: 'note' }, 'No enrollments.'),
   );

@@ -39,7 +39,7 @@ export const AUDIT_KIND_SPECS: Record<AuditKind, AuditKindSpec> = {
   enrollment: byUuid(enrollmentStream, as(enrollmentDecider)),
   // A company has one rule set: its id is the company's.
   'rule-set': byUuid(approvalRulesStream, as(approvalRulesDecider), "the company's UUID"),
-  // A quota bucket is one credential's day (UTC): as its stream names it.
+  // A quota bucket is one credential's day, in the time zone of its outboxes: as its stream names it.
   bucket: {
     idForm: '<companyId>.<credentialId>.<YYYY-MM-DD>',
     stream: (id) => {

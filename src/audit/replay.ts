@@ -27,16 +27,17 @@ export interface AggregateState {
   state: unknown;
 }
 
-function streamOf(kind: string, id: string): { kind: AuditKind; stream: string } {
+/** The stream of an aggregate the audit knows; an unknown kind or a malformed id is an AuditInputError. */
+export function auditStream(kind: string, id: string): { kind: AuditKind; stream: string } {
   if (!isAuditKind(kind)) throw new AuditInputError(`unknown kind '${kind}' (one of ${AUDIT_KINDS.join(', ')})`);
   const stream = AUDIT_KIND_SPECS[kind].stream(id);
-  if (!stream) throw new AuditInputError(`a ${kind} id is ${AUDIT_KIND_SPECS[kind].idForm}`);
+  if (!stream) throw new AuditInputError(`${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} id is ${AUDIT_KIND_SPECS[kind].idForm}`);
   return { kind, stream };
 }
 
 /** An aggregate's events, oldest first; null when it has none (no such aggregate). */
 export async function history(store: EventStore, kind: string, id: string): Promise<HistoryEntry[] | null> {
-  const events = await readStreamIfAny(store, streamOf(kind, id).stream);
+  const events = await readStreamIfAny(store, auditStream(kind, id).stream);
   return (
     events?.map((e) => ({
       revision: e.revision,
@@ -53,7 +54,7 @@ export async function history(store: EventStore, kind: string, id: string): Prom
  * same decider the command loop decides with. Null when the aggregate has no event at all.
  */
 export async function stateAsOf(store: EventStore, kind: string, id: string, asOf: Date | null): Promise<AggregateState | null> {
-  const target = streamOf(kind, id);
+  const target = auditStream(kind, id);
   const events = await readStreamIfAny(store, target.stream);
   if (!events) return null;
   const upTo = asOf ? events.filter((e) => e.recordedAt.getTime() <= asOf.getTime()) : events;

@@ -11,8 +11,8 @@ import { MasterKeyMismatchError } from '../secrets/key-check.js';
 import { DataDirBusyError } from '../sql/data-dir-lock.js';
 import { type ProjectionsAccess, rebuildWithProgress, statusTable, viaServer } from './projections.js';
 import { type ServerApi, ServerApiError, serverApi } from './server-api.js';
-import { AUDIT_KINDS, AUDIT_KIND_SPECS, isAuditKind } from '../audit/kinds.js';
-import { history, stateAsOf } from '../audit/replay.js';
+import { AUDIT_KINDS } from '../audit/kinds.js';
+import { AuditInputError, auditStream, history, stateAsOf } from '../audit/replay.js';
 import { isoInstant } from '../http/validate.js';
 import { type AuditAccess, auditViaServer, historyTable } from './audit.js';
 
@@ -73,7 +73,7 @@ An aggregate's events, oldest first: revision, time, type, actor and data (cut t
 whole). Exit 1 when it has no event.
   <kind>   ${AUDIT_KINDS.join(', ')}
   <id>     a UUID; a rule-set's is its company's; a bucket's is <companyId>.<credentialId>.<YYYY-MM-DD>
-           (the credential's day, UTC)
+           (the credential's day in its outboxes' time zone)
 With embedded storage held by a running server, asks that server (GET /api/admin/history/{kind}/{id}).`,
   state: `Usage: crm state <kind> <id> [--as-of <ISO time>]
 
@@ -188,8 +188,12 @@ const withAudit = (fn: (access: AuditAccess) => Promise<string>) =>
 /** The kind and id of `crm history|state`, checked here so that a typo is a usage error whichever path reads. */
 function auditTarget(positionals: string[]): { kind: string; id: string } {
   const [kind, id] = positionals as [string, string];
-  if (!isAuditKind(kind)) throw new UsageError(`unknown kind '${kind}' (one of ${AUDIT_KINDS.join(', ')})`);
-  if (!AUDIT_KIND_SPECS[kind].stream(id)) throw new UsageError(`a ${kind} id is ${AUDIT_KIND_SPECS[kind].idForm}`);
+  try {
+    auditStream(kind, id);
+  } catch (err) {
+    if (err instanceof AuditInputError) throw new UsageError(err.message);
+    throw err;
+  }
   return { kind, id };
 }
 
