@@ -1,20 +1,7 @@
 import { get } from './api.js';
 import { badge, h, render, table } from './dom.js';
+import { CHANNELS, STATUSES } from './enums.js';
 import { errorBox, short, when } from './format.js';
-
-const STATUSES = [
-  'requested',
-  'approved',
-  'dispatching',
-  'draft_pending_approval',
-  'sent',
-  'sent_dryrun',
-  'blocked_by_allowlist',
-  'blocked_by_quota',
-  'failed',
-  'rejected',
-];
-const CHANNELS = ['email', 'cal-com', 'linkedin', 'whatsapp', 'instagram', 'dry-run'];
 
 /** Activities (one per send), filtered by status, channel, outbox and time, newest pages on. */
 export async function activitiesView(main, ctx) {

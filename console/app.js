@@ -2,6 +2,7 @@
 // service's JSON API only, under the guards the API keeps.
 import { ApiError, get, session } from './api.js';
 import { h, render } from './dom.js';
+import { loadEnums } from './enums.js';
 import { errorBox, short } from './format.js';
 import { approvalsView } from './approvals.js';
 import { rulesView } from './rules.js';
@@ -143,6 +144,11 @@ async function start() {
       session.clear();
       return signIn(hadToken ? err : null);
     }
+    return render(main, errorBox(err));
+  }
+  try {
+    await loadEnums();
+  } catch (err) {
     return render(main, errorBox(err));
   }
   nav.hidden = false;

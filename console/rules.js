@@ -1,8 +1,7 @@
 import { del, get, patch, post } from './api.js';
 import { badge, h, render, table } from './dom.js';
+import { CHANNELS } from './enums.js';
 import { errorBox, predicateText } from './format.js';
-
-const CHANNELS = ['email', 'cal-com', 'linkedin', 'whatsapp', 'instagram', 'dry-run'];
 
 /** The approval rules in evaluation order (ascending priority, first match wins), editable, with a preview. */
 export async function rulesView(main, ctx) {
