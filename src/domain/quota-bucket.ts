@@ -150,18 +150,20 @@ function decideOn(command: QuotaBucketCommand, view: BucketOverlay): QuotaBucket
   // A closed day takes no more: the caller reserves on the next one.
   if (view.closed) return [];
   const events: QuotaBucketEvent[] = [];
+  // Built once per command and grown with its own reservations, not rebuilt for each request of a batch.
+  const units = command.limits ? [...command.limits.prior, ...view.heldUnits()] : [];
   for (const r of command.requests) {
     if (view.everReserved(r.activityId) || view.used >= r.cap) continue;
     const recipient = r.recipient ?? `activity:${r.activityId}`;
     let at = command.now;
     if (command.limits) {
-      const units = [...command.limits.prior, ...view.heldUnits()];
       const now = limitClock(command.now, units);
       if (checkLimits(command.limits.limits, units, { recipient, now }, command.limits.tz)) continue;
       if (now.getTime() !== Date.parse(command.now)) at = now.toISOString();
     }
     const data = { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at };
     events.push(view.record({ type: 'QuotaReserved', data: r.recipient === undefined ? data : { ...data, recipient: r.recipient } }));
+    if (command.limits) units.push({ at: new Date(at), recipient });
   }
   return events;
 }
