@@ -4,15 +4,16 @@ import { addAllowlistEntry } from '../src/commands/allowlist.js';
 import { addApprovalRule } from '../src/commands/approval-rules.js';
 import { createOutbox } from '../src/commands/outboxes.js';
 import { createSecret } from '../src/commands/secrets.js';
+import type { QuotaLimit } from '../src/domain/quota-limits.js';
 import type { Runtime } from '../src/runtime.js';
 import { round } from './support.js';
 
 /**
  * A company ready to send email in a benchmark: `credentials` outboxes, each on its own credential with `cap` a
  * day; `allowlist` entries before the one that allows the recipients (`*`), so that every send scans them all; an
- * auto-approving rule. `allowlistAddMs`: the mean cost of adding those entries.
+ * auto-approving rule; `limits` on each outbox beyond its cap. `allowlistAddMs`: the mean cost of adding those entries.
  */
-export async function benchCompany(rt: Runtime, opts: { cap: number; credentials?: number; allowlist?: number }) {
+export async function benchCompany(rt: Runtime, opts: { cap: number; credentials?: number; allowlist?: number; limits?: QuotaLimit[] }) {
   const now = () => new Date();
   const companyId = randomUUID();
   const outboxes: string[] = [];
@@ -31,6 +32,7 @@ export async function benchCompany(rt: Runtime, opts: { cap: number; credentials
       config: { fromAddress: 'ops@example.com' },
       dailyCap: opts.cap,
       timezone: 'UTC',
+      limits: opts.limits ?? [],
     };
     const o = await createOutbox(rt.store, rt.masterKey, { companyId, fields }, LOCAL_OPERATOR, now());
     outboxes.push(o.id);

@@ -1,5 +1,5 @@
 /**
- * Dispatcher benchmark: `npm run bench:dispatch -- --backend pglite|postgres [--sends N] [--only hot|spread|allowlist]
+ * Dispatcher benchmark: `npm run bench:dispatch -- --backend pglite|postgres [--sends N] [--only hot|spread|allowlist|limits]
  * [--allowlist-entries N]`.
  * The channel adapter accepts instantly (bench only: it is wired here, never reachable over HTTP); everything
  * else is the real pipeline: allowlist, approval rules, quota reservation, events, projections.
@@ -8,6 +8,7 @@
 import type { ChannelAdapter } from '../src/channels/port.js';
 import { LOCAL_OPERATOR } from '../src/commands/actor.js';
 import { ALLOWLIST_LIMITS } from '../src/domain/allowlist.js';
+import type { QuotaLimit } from '../src/domain/quota-limits.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
@@ -19,7 +20,7 @@ const args = benchArgs({
   only: { type: 'string' },
   'allowlist-entries': { type: 'string', default: String(ALLOWLIST_LIMITS.entries) },
 });
-const only = args.only as string | undefined; // hot | spread | allowlist: one scenario alone (for profiling)
+const only = args.only as string | undefined; // hot | spread | allowlist | limits: one scenario alone (for profiling)
 const SENDS = Number(args.sends);
 const ALLOWLIST_ENTRIES = Number(args['allowlist-entries']);
 const CONCURRENCY = 64;
@@ -42,7 +43,16 @@ const config = {
 const rt = await createRuntime(config, silentLogger, { db: bench.db, adapters: { email: instant } });
 await rt.engine.start();
 
-const company = (credentials: number, cap: number, allowlist = 0) => benchCompany(rt, { credentials, cap, allowlist });
+const company = (credentials: number, cap: number, allowlist = 0, limits: QuotaLimit[] = []) =>
+  benchCompany(rt, { credentials, cap, allowlist, limits });
+
+// Three limits on one credential, none of them reached: what counting them costs on the hot path.
+const THREE_LIMITS: QuotaLimit[] = [
+  { max: 1_000_000, per: 'minute', unit: 'sends' },
+  { max: 1_000_000, per: 'hour', unit: 'recipients' },
+  { max: 1_000_000, per: '7d', unit: 'sends' },
+];
+const WEEKLY_MAX = 300;
 
 async function sends(c: { companyId: string; outboxes: string[] }, total: number) {
   const statuses: Record<string, number> = {};
@@ -71,6 +81,23 @@ try {
     const c = await company(1, 1_000_000, ALLOWLIST_ENTRIES);
     bigAllowlist = { entries: ALLOWLIST_ENTRIES, msPerAdd: c.allowlistAddMs, ...(await sends(c, SENDS)) };
   }
+  let threeLimits: Record<string, unknown> = skipped;
+  let limitCheck: Record<string, number> | null = null;
+  if (!only || only === 'limits') {
+    const limited = await sends(await company(1, 1_000_000, 0, THREE_LIMITS), SENDS);
+    threeLimits = {
+      limits: THREE_LIMITS,
+      ...limited,
+      ...(hot.perSecond ? { perSecondVsHot: round(limited.perSecond / hot.perSecond, 2) } : {}),
+    };
+    const weekly = await sends(await company(1, 1_000_000, 0, [{ max: WEEKLY_MAX, per: '7d', unit: 'sends' }]), 1000);
+    limitCheck = {
+      weeklyMax: WEEKLY_MAX,
+      attempted: 1000,
+      sent: weekly.statuses.sent ?? 0,
+      sendsOverLimit: Math.max(0, (weekly.statuses.sent ?? 0) - WEEKLY_MAX),
+    };
+  }
   const CAP = 500;
   const before = accepted;
   const capped = await sends(await company(1, CAP), 2000);
@@ -83,8 +110,11 @@ try {
     hundredCredentials: spread,
     // One hot credential whose company's allowlist holds ALLOWLIST_ENTRIES entries, the matching one last.
     bigAllowlist,
+    // One hot credential under three limits (per minute, distinct recipients per hour, per rolling 7 days).
+    threeLimits,
+    limitCheck,
     capCheck: { cap: CAP, attempted: 2000, sent: capped.statuses.sent ?? 0, adapterCalls: accepted - before, sendsOverCap: sentOverCap },
-    sendsOverCap: sentOverCap,
+    sendsOverCap: sentOverCap + (limitCheck?.sendsOverLimit ?? 0),
     note: `${round(hot.perSecond)} sends/s on one hot credential at ${CONCURRENCY} concurrent callers`,
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -30,6 +30,7 @@ export async function outboxesView(main, ctx) {
         ),
         ` ${used} / ${cap} today`,
       ),
+      limitsCell(bucket?.limits ?? []),
     ];
   });
   render(
@@ -37,9 +38,26 @@ export async function outboxesView(main, ctx) {
     h('h2', {}, 'Outboxes and quota'),
     h('p', { class: 'note' }, 'Outboxes that share a credential share its cap (the smallest of theirs).'),
     outboxes.length
-      ? table(['Outbox', 'Channel', 'Niche', 'Time zone', 'Credential', 'Used today'], rows)
+      ? table(['Outbox', 'Channel', 'Niche', 'Time zone', 'Credential', 'Used today', 'Other limits'], rows)
       : h('p', { class: 'note' }, 'No outboxes yet.'),
   );
   // Widths set through the CSSOM: the page's CSP allows no inline style attributes.
   for (const bar of main.querySelectorAll('.meter > span')) bar.style.width = `${bar.dataset.pct}%`;
+}
+
+/** The credential's limits beyond the day cap, as used now; a full one says when it reopens. */
+function limitsCell(limits) {
+  if (limits.length === 0) return '—';
+  return h(
+    'ul',
+    { class: 'plain' },
+    ...limits.map((l) =>
+      h(
+        'li',
+        {},
+        `${l.used} / ${l.max} ${l.unit === 'recipients' ? 'recipients' : 'sends'} per ${l.per}`,
+        l.retryAt ? ` (full until ${new Date(l.retryAt).toLocaleString()})` : '',
+      ),
+    ),
+  );
 }

@@ -22,7 +22,7 @@ import { timeAppends } from './eventstore/timed-appends.js';
 import { Metrics } from './metrics.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
-import { sharedCap } from './projections/outboxes.js';
+import { sharedQuota } from './projections/outboxes.js';
 import { Reconciler } from './commands/reconciler.js';
 import { Leadership } from './projections/leadership.js';
 import { SCHEDULER_LOCK, SequenceScheduler } from './sequences/scheduler.js';
@@ -141,7 +141,7 @@ export async function createRuntime(
     const sendLog = logger.child({ component: 'dispatcher' });
     const dispatcher = new Dispatcher({
       store,
-      sharedCap: (key) => sharedCap(db, key.companyId, key.credentialId),
+      sharedQuota: (key) => sharedQuota(db, key.companyId, key.credentialId),
       masterKey,
       now,
       adapters,

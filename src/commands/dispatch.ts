@@ -30,7 +30,7 @@ export class Dispatcher {
   private readonly approvals: Approvals;
 
   constructor(deps: DispatcherDeps) {
-    this.quota = new QuotaReserver(deps.store, deps.sharedCap);
+    this.quota = new QuotaReserver(deps.store, deps.sharedQuota);
     this.ctx = {
       deps,
       cache: deps.cache ?? new AggregateCache(deps.store),

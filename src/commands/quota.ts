@@ -8,8 +8,9 @@ import {
   quotaBatchDecider,
   limitClock,
   quotaBucketDecider,
+  type ReserveLimits,
 } from '../domain/quota-bucket.js';
-import { type HeldUnit, type LimitRefusal, type QuotaLimit, checkLimits, nextPeriodStart } from '../domain/quota-limits.js';
+import { type HeldUnit, type LimitRefusal, type QuotaLimit, checkLimits, nextPeriodStart, tightest } from '../domain/quota-limits.js';
 import { localDay } from '../domain/time-window.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
@@ -38,10 +39,14 @@ interface Pending {
 
 /** Limits beyond the day's cap, with the recipient they count and the credential's time zone. */
 export interface ReserveLimitsOption {
+  /** The sending outbox's own (with its channel's defaults); the credential's shared ones are added to them. */
   limits: readonly QuotaLimit[];
   recipient: string;
   tz: string;
 }
+
+/** What the live outboxes on a credential hold it to (read model): the smallest cap, and the tightest limits. */
+export type SharedQuotaLookup = (key: BucketKey) => Promise<{ cap: number | null; limits: readonly QuotaLimit[] }>;
 
 /** How many local days before `now`'s a limit reaches (a rolling 24 hours spans two around a DST change). */
 const DAYS_BACK: Record<QuotaLimit['per'], number> = { minute: 0, hour: 0, day: 0, '24h': 2, week: 6, '7d': 8 };
@@ -53,6 +58,8 @@ const shiftDay = (ymd: string, days: number) =>
 
 const MAX_CACHED_BUCKETS = 10_000;
 const CONFLICT_ATTEMPTS = 1000;
+/** A day found closed moves a reservation to the next one; more than this many moves means clocks far apart. */
+const MAX_DAY_MOVES = 3;
 
 /**
  * Reserves and refunds quota units. Within this process, the work for one bucket is serialised and batched:
@@ -70,20 +77,20 @@ export class QuotaReserver {
   private readonly closedUnits = new Map<string, HeldUnit[]>();
 
   /**
-   * `sharedCap`: the smallest cap of the outboxes sharing a bucket's credential (null: none known). Asked once
-   * per batch, not once per send: on a hot credential that is one query for dozens of reservations.
+   * `shared`: what the outboxes sharing a bucket's credential hold it to. Asked once per batch, not once per
+   * send: on a hot credential that is one query for dozens of reservations.
    */
   constructor(
     private readonly store: EventStore,
-    private readonly sharedCap: (key: BucketKey) => Promise<number | null> = async () => null,
+    private readonly shared: SharedQuotaLookup = async () => ({ cap: null, limits: [] }),
   ) {}
 
   /**
-   * A unit of the credential's day, within `cap` and, when given, every limit. Limits that reach back over
-   * earlier days first close those days (no reservation lands there after), so their units are final and this
-   * day's bucket is the one place where processes contend: exact across processes, as the day cap is. A day
-   * found closed (another process's clock has moved on) sends the reservation to the next day; `day` says where
-   * it landed, for the refund.
+   * A unit of the credential's day, within `cap` and, when given, every limit (the outbox's and the credential's
+   * shared ones). Limits that reach back over earlier days first close those days (no reservation lands there
+   * after), so their units are final and this day's bucket is the one place where processes contend: exact
+   * across processes, as the day cap is. A day found closed (another process's clock has moved on) sends the
+   * reservation to the next day; `day` says where it landed, for the refund.
    */
   async reserve(
     key: BucketKey,
@@ -93,26 +100,17 @@ export class QuotaReserver {
     limits?: ReserveLimitsOption,
   ): Promise<Outcome & { day: string }> {
     const nowIso = now.toISOString();
-    if (!limits || limits.limits.length === 0)
-      return { ...(await this.enqueue(key, { type: 'Reserve', ...key, requests: [{ activityId, cap }], now: nowIso })), day: key.day };
-    const back = Math.max(...limits.limits.map((l) => DAYS_BACK[l.per]));
-    const today = localDay(now, limits.tz);
-    let day = key.day;
-    for (let moves = 0; ; moves++) {
+    for (let day = key.day, moves = 0; ; day = shiftDay(day, 1), moves++) {
       const k = { ...key, day };
-      // The earlier days any limit reaches, from the day before this bucket's back to `back` days before now's.
-      const earlier: string[] = [];
-      for (let d = shiftDay(day, -1); d >= shiftDay(today, -back); d = shiftDay(d, -1)) earlier.push(d);
-      const prior = (await Promise.all(earlier.map((d) => this.closeDay({ ...key, day: d }, now)))).flat();
       const r = await this.enqueue(k, {
         type: 'Reserve',
         ...k,
-        requests: [{ activityId, cap, recipient: limits.recipient }],
+        requests: [{ activityId, cap, ...(limits ? { recipient: limits.recipient } : {}) }],
         now: nowIso,
-        limits: { limits: limits.limits, prior, tz: limits.tz },
+        // The earlier days' units are added per batch, once the credential's shared limits are known.
+        ...(limits ? { limits: { limits: limits.limits, prior: [], tz: limits.tz } } : {}),
       });
-      if (r.reserved || !r.closed || moves >= 3) return { ...r, day };
-      day = shiftDay(day, 1);
+      if (r.reserved || !r.closed || moves >= MAX_DAY_MOVES) return { ...r, day };
     }
   }
 
@@ -121,11 +119,21 @@ export class QuotaReserver {
     const stream = bucketStream(key.companyId, key.credentialId, key.day);
     const known = this.closedUnits.get(stream);
     if (known) return known;
-    const r = await handleCommand(this.store, stream, quotaBucketDecider, { type: 'Close', ...key, now: now.toISOString() });
+    const { companyId, credentialId, day } = key;
+    const close = { type: 'Close' as const, companyId, credentialId, day, now: now.toISOString() };
+    const r = await handleCommand(this.store, stream, quotaBucketDecider, close);
     const units = [...r.state.units.values()];
     this.closedUnits.set(stream, units);
     if (this.closedUnits.size > MAX_CACHED_BUCKETS) this.closedUnits.delete(this.closedUnits.keys().next().value!);
     return units;
+  }
+
+  /** The units of the credential's closed days before `key.day` that limits reaching `back` days before now's take. */
+  private async priorUnits(key: BucketKey, now: Date, tz: string, back: number): Promise<HeldUnit[]> {
+    const today = localDay(now, tz);
+    const earlier: string[] = [];
+    for (let d = shiftDay(key.day, -1); d >= shiftDay(today, -back); d = shiftDay(d, -1)) earlier.push(d);
+    return (await Promise.all(earlier.map((d) => this.closeDay({ ...key, day: d }, now)))).flat();
   }
 
   refund(key: BucketKey, activityId: string, now: Date): Promise<Outcome> {
@@ -179,14 +187,43 @@ export class QuotaReserver {
     if (this.cache.size > MAX_CACHED_BUCKETS) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  /** Each reservation's cap lowered to the credential's shared cap, read once for the batch. */
-  private async withSharedCap(batch: Pending[]): Promise<QuotaBucketCommand[]> {
+  /**
+   * The batch as it is decided: each reservation's cap lowered to the credential's shared cap and its limits
+   * tightened by the shared ones (read once for the batch), with the units of the earlier days they reach. The
+   * reservations under the same limits become one command (decided in order, as they came), so that the
+   * windows are counted once per batch, not once per send.
+   */
+  private async prepare(batch: Pending[]): Promise<{ decided: QuotaBucketCommand[]; asDecided: QuotaBucketCommand[] }> {
     const first = batch.find((p) => p.command.type === 'Reserve')?.command;
-    if (!first) return batch.map((p) => p.command);
-    const shared = (await this.sharedCap(first)) ?? Number.POSITIVE_INFINITY;
-    return batch.map(({ command: c }) =>
-      c.type === 'Reserve' ? { ...c, requests: c.requests.map((r) => ({ ...r, cap: Math.min(r.cap, shared) })) } : c,
+    if (!first) return { decided: batch.map((p) => p.command), asDecided: batch.map((p) => p.command) };
+    const shared = await this.shared(first);
+    const cap = shared.cap ?? Number.POSITIVE_INFINITY;
+    const prior = new Map<string, Promise<HeldUnit[]>>();
+    const asDecided = await Promise.all(
+      batch.map(async ({ command: c }): Promise<QuotaBucketCommand> => {
+        if (c.type !== 'Reserve') return c;
+        const requests = c.requests.map((r) => ({ ...r, cap: Math.min(r.cap, cap) }));
+        if (!c.limits) return { ...c, requests };
+        const limits = tightest(c.limits.limits, shared.limits);
+        if (limits.length === 0) return { ...c, requests, limits: undefined };
+        const now = new Date(c.now);
+        const back = Math.max(...limits.map((l) => DAYS_BACK[l.per]));
+        const reach = `${localDay(now, c.limits.tz)}/${back}/${c.limits.tz}`;
+        const key = { companyId: c.companyId, credentialId: c.credentialId, day: c.day };
+        if (!prior.has(reach)) prior.set(reach, this.priorUnits(key, now, c.limits.tz, back));
+        return { ...c, requests, limits: { limits, prior: await prior.get(reach)!, tz: c.limits.tz } };
+      }),
     );
+    // Consecutive reservations under the same limits and prior units, as one (the latest clock: limits take a
+    // unit at the latest time anyway); the others as they are.
+    const decided: QuotaBucketCommand[] = [];
+    for (const c of asDecided) {
+      const last = decided[decided.length - 1];
+      if (c.type === 'Reserve' && c.limits && last?.type === 'Reserve' && last.limits && sameLimits(last.limits, c.limits)) {
+        decided[decided.length - 1] = { ...last, requests: [...last.requests, ...c.requests], now: c.now > last.now ? c.now : last.now };
+      } else decided.push(c);
+    }
+    return { decided, asDecided };
   }
 
   /**
@@ -195,12 +232,12 @@ export class QuotaReserver {
    * stream as it is: another process may have refunded a unit since this one cached it.
    */
   private async apply(stream: string, batch: Pending[]): Promise<void> {
-    const commands = await this.withSharedCap(batch);
+    const { decided, asDecided } = await this.prepare(batch);
     const r = await handleCommand(
       this.store,
       stream,
       quotaBatchDecider,
-      { batch: commands },
+      { batch: decided },
       {
         // A bucket this process has not seen yet may exist already (another process, or before a restart).
         known: this.cache.get(stream),
@@ -215,13 +252,17 @@ export class QuotaReserver {
       },
     );
     this.remember(stream, { state: r.state, revision: r.revision });
-    for (const p of batch) {
-      const c = p.command;
+    batch.forEach((p, i) => {
+      const c = asDecided[i]!;
       const reserved = c.type === 'Reserve' ? r.state.holders.has(c.requests[0]!.activityId) : false;
       p.resolve({ reserved, position: r.position, closed: r.state.closed, refusal: reserved ? null : refusalOf(c, r.state) });
-    }
+    });
   }
 }
+
+const sameLimits = (a: ReserveLimits, b: ReserveLimits) =>
+  a.prior === b.prior && a.tz === b.tz && a.limits.length === b.limits.length && a.limits.every((l, i) => sameLimit(l, b.limits[i]!));
+const sameLimit = (a: QuotaLimit, b: QuotaLimit) => a.max === b.max && a.per === b.per && a.unit === b.unit;
 
 /** Which limit refused a reservation with limits, on the state it was refused on (the day cap when none did). */
 function refusalOf(command: QuotaBucketCommand, state: QuotaBucketState): LimitRefusal | null {

@@ -1,9 +1,16 @@
 import type { SendChannel } from './channels.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
 import { derivedUuid } from './derived-id.js';
+import type { QuotaLimit } from './quota-limits.js';
 
 /** One stream per send attempt: its whole decision history, for audit. */
 export const activityStream = (activityId: string) => `crm_activity-${activityId}`;
+
+/** Which quota limit refused a send, and the instant it takes one more (ISO). */
+export interface QuotaBlock {
+  limit: QuotaLimit;
+  retryAt: string;
+}
 
 /** What a send ends in (or waits in, for a human). */
 export type FinalStatus =
@@ -104,7 +111,11 @@ export function isUnknownOutcome(error: ActivityError | null): boolean {
 
 export type ActivityEvent =
   | DomainEvent<'ActivityRequested', ActivityRequest & Record<string, unknown>>
-  | DomainEvent<'ActivityBlocked', { activityId: string; status: 'blocked_by_allowlist' | 'blocked_by_quota'; reason: string; at: string }>
+  | DomainEvent<
+      'ActivityBlocked',
+      // `quota` from issue 18 on: on a quota block, the limit that refused the send and when it reopens.
+      { activityId: string; status: 'blocked_by_allowlist' | 'blocked_by_quota'; reason: string; quota?: QuotaBlock; at: string }
+    >
   | DomainEvent<'ActivitySentDryRun', { activityId: string; at: string }>
   | DomainEvent<'ActivityQueuedForApproval', { activityId: string; approvalId: string; ruleId: string | null; at: string }>
   | DomainEvent<'ActivityApproved', { activityId: string; approvalId: string | null; ruleId: string | null; by: string; at: string }>
@@ -145,11 +156,13 @@ export interface ActivityState {
   providerEventIds: readonly string[];
   /** The activity a person decided to resend this one as (at most one). */
   resentAs: string | null;
+  /** On a quota block: the limit that refused the send and when it reopens (absent before issue 18). */
+  quotaBlock?: QuotaBlock;
 }
 
 export type ActivityCommand =
   | { type: 'RequestActivity'; request: ActivityRequest }
-  | { type: 'BlockActivity'; status: 'blocked_by_allowlist' | 'blocked_by_quota'; reason: string; now: string }
+  | { type: 'BlockActivity'; status: 'blocked_by_allowlist' | 'blocked_by_quota'; reason: string; quota?: QuotaBlock; now: string }
   | { type: 'SendDryRun'; now: string }
   | { type: 'QueueForApproval'; approvalId: string; ruleId: string | null; now: string }
   | { type: 'ApproveActivity'; approvalId: string | null; ruleId: string | null; by: string; now: string }
@@ -208,7 +221,7 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       case 'ActivityRequested':
         return { ...state, status: 'requested', request: event.data, updatedAt: event.data.requestedAt };
       case 'ActivityBlocked':
-        return { ...state, status: event.data.status, updatedAt: at };
+        return { ...state, status: event.data.status, ...(event.data.quota ? { quotaBlock: event.data.quota } : {}), updatedAt: at };
       case 'ActivitySentDryRun':
         return { ...state, status: 'sent_dryrun', updatedAt: at };
       case 'ActivityQueuedForApproval':
@@ -245,7 +258,18 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       return [];
     switch (command.type) {
       case 'BlockActivity':
-        return [{ type: 'ActivityBlocked', data: { activityId, status: command.status, reason: command.reason, at: command.now } }];
+        return [
+          {
+            type: 'ActivityBlocked',
+            data: {
+              activityId,
+              status: command.status,
+              reason: command.reason,
+              ...(command.quota ? { quota: command.quota } : {}),
+              at: command.now,
+            },
+          },
+        ];
       case 'SendDryRun':
         return [{ type: 'ActivitySentDryRun', data: { activityId, at: command.now } }];
       case 'QueueForApproval':

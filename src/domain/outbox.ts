@@ -1,6 +1,7 @@
 import type { OutboxChannel } from './channels.js';
 import { changedFields } from './changes.js';
 import { type Decider, type DomainEvent, DomainError } from './decider.js';
+import type { QuotaLimit } from './quota-limits.js';
 
 export const outboxStream = (outboxId: string) => `crm_outbox-${outboxId}`;
 
@@ -22,6 +23,11 @@ export interface OutboxFields {
   config: Record<string, unknown>;
   dailyCap: number;
   timezone: string;
+  /**
+   * Limits beyond the daily cap (issue 18), shared by the outboxes on the credential as the cap is. Absent in
+   * events before them: none of the outbox's own (the channel's defaults apply either way: `effectiveLimits`).
+   */
+  limits?: QuotaLimit[];
 }
 
 export type OutboxCommand =

@@ -1,5 +1,5 @@
 import type { Decider, DomainEvent } from './decider.js';
-import { type HeldUnit, type QuotaLimit, checkLimits } from './quota-limits.js';
+import { type HeldUnit, LimitWindows, type QuotaLimit } from './quota-limits.js';
 
 /**
  * The dispatcher's quota: one stream per company, credential and local day. Reserving is an append with the
@@ -150,20 +150,20 @@ function decideOn(command: QuotaBucketCommand, view: BucketOverlay): QuotaBucket
   // A closed day takes no more: the caller reserves on the next one.
   if (view.closed) return [];
   const events: QuotaBucketEvent[] = [];
-  // Built once per command and grown with its own reservations, not rebuilt for each request of a batch.
-  const units = command.limits ? [...command.limits.prior, ...view.heldUnits()] : [];
+  // Counted once per command and kept with its own reservations, not recounted for each request of a batch.
+  let windows: LimitWindows | null = null;
+  if (command.limits) {
+    const units = [...command.limits.prior, ...view.heldUnits()];
+    windows = new LimitWindows(command.limits.limits, units, limitClock(command.now, units), command.limits.tz);
+  }
+  const at = windows && windows.now.getTime() !== Date.parse(command.now) ? windows.now.toISOString() : command.now;
   for (const r of command.requests) {
     if (view.everReserved(r.activityId) || view.used >= r.cap) continue;
     const recipient = r.recipient ?? `activity:${r.activityId}`;
-    let at = command.now;
-    if (command.limits) {
-      const now = limitClock(command.now, units);
-      if (checkLimits(command.limits.limits, units, { recipient, now }, command.limits.tz)) continue;
-      if (now.getTime() !== Date.parse(command.now)) at = now.toISOString();
-    }
+    if (windows?.refusing(recipient)) continue;
     const data = { companyId, credentialId, day, activityId: r.activityId, cap: r.cap, at };
     events.push(view.record({ type: 'QuotaReserved', data: r.recipient === undefined ? data : { ...data, recipient: r.recipient } }));
-    if (command.limits) units.push({ at: new Date(at), recipient });
+    windows?.add(recipient);
   }
   return events;
 }

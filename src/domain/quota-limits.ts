@@ -45,17 +45,28 @@ export const DEFAULT_LIMITS: Record<OutboxChannel, QuotaLimit[]> = {
 const kindOf = (l: Pick<QuotaLimit, 'per' | 'unit'>) => `${l.per}/${l.unit}`;
 
 /**
+ * An outbox's limits as they apply: its own, and each of its channel's defaults whose kind (period and unit) it
+ * does not state (stating one replaces it, e.g. 200 invitations a week on a LinkedIn premium account).
+ */
+export function effectiveLimits(channel: OutboxChannel, own: readonly QuotaLimit[] = []): QuotaLimit[] {
+  const stated = new Set(own.map(kindOf));
+  return [...own, ...DEFAULT_LIMITS[channel].filter((l) => !stated.has(kindOf(l)))];
+}
+
+/**
  * The limits a credential's sends are held to: each outbox's own (its `dailyCap` being `{max, per: day}`), and of
  * each kind (period and unit) the smallest `max` among the outboxes that share the credential.
  */
 export function sharedLimits(outboxes: readonly { dailyCap: number; limits?: readonly QuotaLimit[] }[]): QuotaLimit[] {
+  return tightest(...outboxes.map((o) => [{ max: o.dailyCap, per: 'day', unit: 'sends' } as QuotaLimit, ...(o.limits ?? [])]));
+}
+
+/** Of each kind of limit in the lists, the one with the smallest max (first seen order). */
+export function tightest(...lists: readonly (readonly QuotaLimit[])[]): QuotaLimit[] {
   const smallest = new Map<string, QuotaLimit>();
-  for (const o of outboxes) {
-    for (const l of [{ max: o.dailyCap, per: 'day', unit: 'sends' } as QuotaLimit, ...(o.limits ?? [])]) {
-      const k = kindOf(l);
-      const seen = smallest.get(k);
-      if (!seen || l.max < seen.max) smallest.set(k, { max: l.max, per: l.per, unit: l.unit });
-    }
+  for (const l of lists.flat()) {
+    const seen = smallest.get(kindOf(l));
+    if (!seen || l.max < seen.max) smallest.set(kindOf(l), { max: l.max, per: l.per, unit: l.unit });
   }
   return [...smallest.values()];
 }
@@ -88,13 +99,62 @@ function isoWeekStart(ymd: string): string {
   return new Date(monday).toISOString().slice(0, 10);
 }
 
+/** The instants (from, to] a limit counts at `now`: a rolling window ending now, or the calendar period holding now. */
+function windowOf(per: LimitPeriod, now: Date, tz: string): { from: number; to: number } {
+  const rolling = ROLLING[per];
+  if (rolling !== undefined) return { from: now.getTime() - rolling, to: now.getTime() };
+  const p = per as Exclude<LimitPeriod, '24h' | '7d'>;
+  // A period is one run of instants with the same key; its units are those from its first minute up to now.
+  return { from: periodStart(p, now, tz).getTime() - 1, to: now.getTime() };
+}
+
+/** The window a limit counts at `now`, for people: from `start` (rolling: after it) up to now. */
+export function limitWindow(per: LimitPeriod, now: Date, tz: string): { start: Date; end: Date } {
+  const w = windowOf(per, now, tz);
+  return { start: new Date(ROLLING[per] !== undefined ? w.from : w.from + 1), end: now };
+}
+
+const inWindow = (w: { from: number; to: number }, u: HeldUnit) => u.at.getTime() > w.from && u.at.getTime() <= w.to;
+
 /** The units that count against `limit` at `now`: in its calendar period, or in the rolling window (now - d, now]. */
 export function unitsInWindow(limit: Pick<QuotaLimit, 'per'>, units: readonly HeldUnit[], now: Date, tz: string): HeldUnit[] {
-  const rolling = ROLLING[limit.per];
-  if (rolling !== undefined) return units.filter((u) => u.at.getTime() > now.getTime() - rolling && u.at.getTime() <= now.getTime());
-  const per = limit.per as Exclude<LimitPeriod, '24h' | '7d'>;
-  const key = periodKey(per, now, tz);
-  return units.filter((u) => u.at.getTime() <= now.getTime() && periodKey(per, u.at, tz) === key);
+  const w = windowOf(limit.per, now, tz);
+  return units.filter((u) => inWindow(w, u));
+}
+
+/**
+ * The limits' windows at one instant, counted once, then kept as units are added at that instant: what a batch
+ * of reservations decides on, each request costing one look per limit instead of a pass over every unit.
+ */
+export class LimitWindows {
+  private readonly counts: { limit: QuotaLimit; sends: number; recipients: Set<string> }[];
+  constructor(
+    limits: readonly QuotaLimit[],
+    units: readonly HeldUnit[],
+    readonly now: Date,
+    tz: string,
+  ) {
+    this.counts = limits.map((limit) => {
+      const w = windowOf(limit.per, now, tz);
+      const held = units.filter((u) => inWindow(w, u));
+      return { limit, sends: held.length, recipients: new Set(limit.unit === 'recipients' ? held.map((u) => u.recipient) : []) };
+    });
+  }
+  /** The first limit (in order) that one more send to `recipient` now would exceed, or null. */
+  refusing(recipient: string): QuotaLimit | null {
+    for (const c of this.counts) {
+      if (c.limit.unit === 'recipients' ? !c.recipients.has(recipient) && c.recipients.size >= c.limit.max : c.sends >= c.limit.max)
+        return c.limit;
+    }
+    return null;
+  }
+  /** A unit taken now for `recipient`: in every window (each ends now). */
+  add(recipient: string): void {
+    for (const c of this.counts) {
+      c.sends++;
+      if (c.limit.unit === 'recipients') c.recipients.add(recipient);
+    }
+  }
 }
 
 /** How much of `limit` is used at `now`: units, or distinct recipients. */
@@ -147,6 +207,25 @@ function reopensAt(limit: QuotaLimit, inWindow: readonly HeldUnit[], now: Date, 
   leaving.sort((a, b) => a - b);
   const mustLeave = leaving.length - limit.max + 1;
   return new Date(leaving[Math.max(0, mustLeave - 1)]! + rolling);
+}
+
+/** The first minute of the calendar period holding `now` (the mirror of `nextPeriodStart`). */
+export function periodStart(per: Exclude<LimitPeriod, '24h' | '7d'>, now: Date, tz: string): Date {
+  const key = periodKey(per, now, tz);
+  const step = per === 'minute' ? MINUTE : per === 'hour' ? 15 * MINUTE : per === 'day' ? HOUR : 6 * HOUR;
+  let hi = Math.floor(now.getTime() / MINUTE) * MINUTE;
+  let lo = hi - step;
+  while (periodKey(per, new Date(lo), tz) === key) {
+    hi = lo;
+    lo -= step;
+  }
+  // hi is in the period, lo is not: the start is the first minute after lo that is in it.
+  while (hi - lo > MINUTE) {
+    const mid = lo + Math.floor((hi - lo) / 2 / MINUTE) * MINUTE;
+    if (periodKey(per, new Date(mid), tz) === key) hi = mid;
+    else lo = mid;
+  }
+  return new Date(hi);
 }
 
 /** The first minute after `now` in another calendar period (zone offsets are whole minutes, so minutes suffice). */

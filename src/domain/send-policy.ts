@@ -3,6 +3,7 @@ import { type AllowlistState, allowedBy } from './allowlist.js';
 import { type ApprovalRulesState, evaluateRules } from './approval-rules.js';
 import type { OutboxChannel } from './channels.js';
 import { type SuppressionState, suppressedBy } from './suppression.js';
+import { type LimitRefusal, type QuotaLimit, effectiveLimits } from './quota-limits.js';
 import { localDay } from './time-window.js';
 
 /**
@@ -27,8 +28,11 @@ export interface SendPolicyRequest {
   needsPerson: boolean;
   /** The id a new approval takes, when the send must wait for one (made by the caller: ids are not the policy's). */
   approvalId: string;
-  /** The outbox's quota: one unit a day per credential, counted on the outbox's local day. */
-  quota: { companyId: string; credentialId: string; dailyCap: number; timezone: string };
+  /**
+   * The outbox's quota: one unit a day per credential, counted on the outbox's local day, within its daily cap
+   * and its limits (with its channel's defaults: `effectiveLimits`).
+   */
+  quota: { companyId: string; credentialId: string; dailyCap: number; timezone: string; limits?: readonly QuotaLimit[] };
   now: Date;
 }
 
@@ -46,6 +50,8 @@ export interface SendPolicyFacts {
 export interface QuotaClaim {
   bucket: { companyId: string; credentialId: string; day: string };
   cap: number;
+  /** The outbox's limits, the recipient they count (its first key, canonical) and the zone its periods are in. */
+  limits: { limits: QuotaLimit[]; recipient: string; tz: string };
 }
 
 export interface SendDecision {
@@ -96,14 +102,44 @@ export function decideSend(request: SendPolicyRequest, facts: SendPolicyFacts): 
   if (facts.windowClosed)
     return { commands: [...commands, { type: 'RecordFailed', error: facts.windowClosed, quotaRefunded: false, now }], next: NONE };
   const { companyId, credentialId, dailyCap, timezone } = request.quota;
-  return { commands, next: { kind: 'reserve', bucket: { companyId, credentialId, day: localDay(request.now, timezone) }, cap: dailyCap } };
+  return {
+    commands,
+    next: {
+      kind: 'reserve',
+      bucket: { companyId, credentialId, day: localDay(request.now, timezone) },
+      cap: dailyCap,
+      limits: { limits: effectiveLimits(request.channel, request.quota.limits), recipient: request.keys[0]!, tz: timezone },
+    },
+  };
 }
 
-/** The step a quota reservation leads to: the dispatch starts with a lease, or the send is blocked by the quota. */
-export function afterReservation(claim: QuotaClaim, reserved: boolean, now: Date, leaseMs: number): ActivityCommand {
+/** How a reservation ended: taken on `day` (the claim's, or a later one when that day was closed), or refused. */
+export interface Reservation {
+  reserved: boolean;
+  day: string;
+  /** The limit that refused it and when it reopens (null: not known, e.g. no limits and no zone). */
+  refusal: LimitRefusal | null;
+}
+
+/**
+ * The step a quota reservation leads to: the dispatch starts with a lease on the day the unit was taken, or the
+ * send is blocked by the quota, naming the limit that refused it and when that limit reopens.
+ */
+export function afterReservation(claim: QuotaClaim, r: Reservation, now: Date, leaseMs: number): ActivityCommand {
   const iso = now.toISOString();
-  if (!reserved) return { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: iso };
-  const { credentialId, day } = claim.bucket;
+  if (!r.reserved) {
+    const quota = r.refusal ? { limit: r.refusal.limit, retryAt: r.refusal.retryAt.toISOString() } : undefined;
+    const daily = !r.refusal || (r.refusal.limit.per === 'day' && r.refusal.limit.unit === 'sends');
+    return {
+      type: 'BlockActivity',
+      status: 'blocked_by_quota',
+      reason: daily ? 'daily_cap_reached' : 'quota_limit_reached',
+      ...(quota ? { quota } : {}),
+      now: iso,
+    };
+  }
+  const { credentialId } = claim.bucket;
+  const { day } = r;
   return {
     type: 'StartDispatch',
     bucket: `${credentialId}.${day}`,

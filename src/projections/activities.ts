@@ -1,4 +1,4 @@
-import type { ActivityEvent } from '../domain/activity.js';
+import type { ActivityEvent, QuotaBlock } from '../domain/activity.js';
 import type { Queryable } from '../sql/db.js';
 import { defineProjection } from './projection.js';
 import { afterCursor, type KeysetCursor, keysetPage } from './keyset-page.js';
@@ -37,7 +37,7 @@ export const activitiesProjection = defineProjection<ActivityEvent>()({
       p.at = e.data.at;
       switch (e.type) {
         case 'ActivityBlocked':
-          Object.assign(p, { status: e.data.status, error: { code: e.data.reason, message: `blocked: ${e.data.reason}` } });
+          Object.assign(p, { status: e.data.status, error: blockError(e.data) });
           break;
         case 'ActivitySentDryRun':
           p.status = 'sent_dryrun';
@@ -149,6 +149,18 @@ interface Row {
   resent_as: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/** A block as the activity's error: its reason, and on a quota block the limit that refused it and when it reopens. */
+function blockError(d: { reason: string; quota?: QuotaBlock }) {
+  if (!d.quota) return { code: d.reason, message: `blocked: ${d.reason}` };
+  const { limit, retryAt } = d.quota;
+  return {
+    code: d.reason,
+    message: `blocked: ${d.reason} (${limit.max} ${limit.unit} per ${limit.per}); reopens at ${retryAt}`,
+    limit,
+    retryAt,
+  };
 }
 
 export const activityView = (r: Row) => ({

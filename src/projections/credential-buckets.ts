@@ -1,5 +1,7 @@
 import type { QuotaBucketEvent } from '../domain/quota-bucket.js';
+import { type HeldUnit, checkLimits, limitWindow, usage } from '../domain/quota-limits.js';
 import { localDay } from '../domain/time-window.js';
+import { type OutboxQuotaRow, quotaOfOutboxes } from './outboxes.js';
 import type { Queryable } from '../sql/db.js';
 import { defineProjection } from './projection.js';
 
@@ -30,9 +32,14 @@ export const credentialBucketsProjection = defineProjection<UnitEvent>()({
         ? []
         : (
             await tx.query<Changed>(
-              `INSERT INTO ${units} SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
+              `INSERT INTO ${units} (company_id, credential_id, day, activity_id, at, recipient)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[], $6::text[]) ON CONFLICT DO NOTHING
        RETURNING company_id, credential_id, day, activity_id`,
-              columns(reserved),
+              [
+                ...columns(reserved),
+                reserved.map((e) => e.data.at),
+                reserved.map((e) => (e.data as { recipient?: string }).recipient ?? null),
+              ],
             )
           ).rows;
     const removed =
@@ -105,22 +112,67 @@ export async function listCredentialBuckets(q: Queryable, companyId: string, day
 }
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 /**
  * Each credential's bucket of today, "today" in the time zone its live outboxes count the quota day in (one
  * per credential, the outbox routes see to that); a credential with no live outbox left counts in UTC, the
- * outboxes' default. Time zones run from UTC-12 to UTC+14, so today anywhere is one of three UTC dates.
+ * outboxes' default. Time zones run from UTC-12 to UTC+14, so today anywhere is one of three UTC dates. Every
+ * credential with a live outbox is listed (one refused by a limit all day has no bucket today), with each limit
+ * beyond the daily cap its outboxes share, as used at `now`.
  */
 export async function listTodaysCredentialBuckets(q: Queryable, companyId: string, now: Date) {
   const days = [-14, 0, 14].map((h) => localDay(new Date(now.getTime() + h * HOUR), 'UTC'));
-  const { rows } = await q.query<BucketRow & { timezones: string[] | null }>(
-    `SELECT b.credential_id, b.day, b.cap, b.used, array_agg(DISTINCT o.timezone) FILTER (WHERE o.timezone IS NOT NULL) AS timezones
-       FROM crm_credential_buckets b
-       LEFT JOIN crm_outboxes o ON o.company_id = b.company_id AND o.credential_id = b.credential_id AND o.deleted_at IS NULL
-      WHERE b.company_id = $1 AND b.day = ANY($2::text[])
-      GROUP BY b.credential_id, b.day, b.cap, b.used
-      ORDER BY b.credential_id, b.day`,
-    [companyId, days],
-  );
-  return rows.filter((r) => (r.timezones?.length ? r.timezones : ['UTC']).some((tz) => localDay(now, tz) === r.day)).map(bucketView);
+  const [{ rows: buckets }, { rows: outboxes }] = await Promise.all([
+    q.query<BucketRow>(
+      `SELECT credential_id, day, cap, used FROM crm_credential_buckets WHERE company_id = $1 AND day = ANY($2::text[]) ORDER BY credential_id, day`,
+      [companyId, days],
+    ),
+    q.query<OutboxQuotaRow & { credential_id: string; timezone: string }>(
+      `SELECT credential_id, channel, daily_cap, limits, timezone FROM crm_outboxes WHERE company_id = $1 AND deleted_at IS NULL`,
+      [companyId],
+    ),
+  ]);
+  const byCredential = new Map<string, { tz: string; rows: OutboxQuotaRow[] }>();
+  for (const o of outboxes) {
+    const c = byCredential.get(o.credential_id) ?? { tz: o.timezone, rows: [] };
+    c.rows.push(o);
+    byCredential.set(o.credential_id, c);
+  }
+  const todayOf = (credential: string) => localDay(now, byCredential.get(credential)?.tz ?? 'UTC');
+  const listed = buckets.filter((b) => b.day === todayOf(b.credential_id)).map(bucketView);
+  for (const [credential, c] of byCredential) {
+    if (!listed.some((b) => b.credential === credential))
+      listed.push({ credential, day: todayOf(credential), cap: quotaOfOutboxes(c.rows).cap!, used: 0 });
+  }
+  listed.sort((a, b) => a.credential.localeCompare(b.credential));
+  const limited = [...byCredential].filter(([, c]) => quotaOfOutboxes(c.rows).limits.length > 0).map(([k]) => k);
+  const units = new Map<string, HeldUnit[]>();
+  if (limited.length > 0) {
+    // Rows from before units had a time count at their day's start (the cautious side).
+    const { rows } = await q.query<{ credential_id: string; at: Date; recipient: string }>(
+      `SELECT credential_id, coalesce(at, day::date::timestamptz) AS at, coalesce(recipient, 'activity:' || activity_id) AS recipient
+         FROM crm_credential_bucket_units
+        WHERE company_id = $1 AND credential_id = ANY($2::uuid[]) AND day >= $3`,
+      [companyId, limited, localDay(new Date(now.getTime() - 9 * DAY), 'UTC')],
+    );
+    for (const r of rows)
+      units.set(r.credential_id, [...(units.get(r.credential_id) ?? []), { at: new Date(r.at), recipient: r.recipient }]);
+  }
+  return listed.map((b) => {
+    const c = byCredential.get(b.credential);
+    if (!c) return b;
+    const held = units.get(b.credential) ?? [];
+    const limits = quotaOfOutboxes(c.rows).limits.map((l) => {
+      const used = usage(l, held, now, c.tz);
+      const refusal = used >= l.max ? checkLimits([l], held, { recipient: '', now }, c.tz) : null;
+      return {
+        ...l,
+        used,
+        windowStart: limitWindow(l.per, now, c.tz).start.toISOString(),
+        retryAt: refusal?.retryAt.toISOString() ?? null,
+      };
+    });
+    return { ...b, limits };
+  });
 }

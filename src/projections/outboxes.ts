@@ -1,4 +1,6 @@
+import type { OutboxChannel } from '../domain/channels.js';
 import type { OutboxEvent, OutboxFields } from '../domain/outbox.js';
+import { type QuotaLimit, effectiveLimits, sharedLimits } from '../domain/quota-limits.js';
 import type { Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
 import { defineProjection } from './projection.js';
@@ -11,6 +13,7 @@ const COLUMN: Record<keyof OutboxFields, string> = {
   config: 'config',
   dailyCap: 'daily_cap',
   timezone: 'timezone',
+  limits: 'limits',
 };
 
 export const outboxesProjection = defineProjection<OutboxEvent>()({
@@ -19,8 +22,8 @@ export const outboxesProjection = defineProjection<OutboxEvent>()({
   on: {
     OutboxCreated: ({ data: { fields: f, ...d } }, { tx, table }) =>
       tx.query(
-        `INSERT INTO ${table('crm_outboxes')} (id, company_id, channel, niche, secret_ref, credential_id, config, daily_cap, timezone, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO ${table('crm_outboxes')} (id, company_id, channel, niche, secret_ref, credential_id, config, daily_cap, timezone, limits, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10) ON CONFLICT (id) DO NOTHING`,
         [
           d.outboxId,
           d.companyId,
@@ -32,10 +35,11 @@ export const outboxesProjection = defineProjection<OutboxEvent>()({
           f.dailyCap,
           f.timezone,
           d.createdAt,
+          JSON.stringify(f.limits ?? []),
         ],
       ),
     OutboxUpdated: ({ data: d }, { tx, table }) =>
-      updateChangedColumns(tx, table('crm_outboxes'), d.outboxId, d.updatedAt, d.changes, COLUMN, ['config']),
+      updateChangedColumns(tx, table('crm_outboxes'), d.outboxId, d.updatedAt, d.changes, COLUMN, ['config', 'limits']),
     OutboxDeleted: ({ data: d }, { tx, table }) =>
       tx.query(`UPDATE ${table('crm_outboxes')} SET deleted_at = coalesce(deleted_at, $2) WHERE id = $1`, [d.outboxId, d.deletedAt]),
   },
@@ -50,6 +54,7 @@ interface Row {
   config: Record<string, unknown>;
   daily_cap: number;
   timezone: string;
+  limits: QuotaLimit[];
   created_at: Date;
   updated_at: Date;
 }
@@ -62,6 +67,9 @@ const view = (r: Row) => ({
   config: r.config,
   dailyCap: r.daily_cap,
   timezone: r.timezone,
+  limits: r.limits,
+  // What the credential's sends are held to from this outbox: its own limits and its channel's defaults.
+  effectiveLimits: effectiveLimits(r.channel as OutboxChannel, r.limits),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -81,13 +89,32 @@ export async function getOutbox(q: Queryable, companyId: string, id: string) {
   return rows[0] ? view(rows[0]) : null;
 }
 
-/** Outboxes sharing a credential share the smallest of their caps. */
-export async function sharedCap(q: Queryable, companyId: string, credentialId: string): Promise<number | null> {
-  const { rows } = await q.query<{ cap: number | null }>(
-    `SELECT min(daily_cap)::int AS cap FROM crm_outboxes WHERE company_id = $1 AND credential_id = $2 AND deleted_at IS NULL`,
+/** What the live outboxes on a credential hold its sends to: the smallest cap, and of each kind of limit the smallest. */
+export interface SharedQuota {
+  /** Null: no live outbox known. */
+  cap: number | null;
+  limits: QuotaLimit[];
+}
+
+/** An outbox as far as its credential's quota goes. */
+export type OutboxQuotaRow = { channel: OutboxChannel; daily_cap: number; limits: QuotaLimit[] };
+
+/** What outboxes on one credential hold it to: the smallest cap, and of each other kind of limit the smallest. */
+export function quotaOfOutboxes(rows: readonly OutboxQuotaRow[]): SharedQuota {
+  if (rows.length === 0) return { cap: null, limits: [] };
+  const limits = sharedLimits(rows.map((r) => ({ dailyCap: r.daily_cap, limits: effectiveLimits(r.channel, r.limits) })));
+  // The day cap is the cap; the limits are the rest.
+  const day = limits.find((l) => l.per === 'day' && l.unit === 'sends')!;
+  return { cap: day.max, limits: limits.filter((l) => l !== day) };
+}
+
+/** Outboxes sharing a credential share the smallest of their caps and of each kind of limit (channel defaults included). */
+export async function sharedQuota(q: Queryable, companyId: string, credentialId: string): Promise<SharedQuota> {
+  const { rows } = await q.query<OutboxQuotaRow>(
+    `SELECT channel, daily_cap, limits FROM crm_outboxes WHERE company_id = $1 AND credential_id = $2 AND deleted_at IS NULL`,
     [companyId, credentialId],
   );
-  return rows[0]?.cap ?? null;
+  return quotaOfOutboxes(rows);
 }
 
 /** The time zones other live outboxes on a credential count the quota day in. */

@@ -4,7 +4,7 @@ import type { Dispatcher, SendResult } from '../commands/dispatch.js';
 import { enrollment, stopEnrollment } from '../commands/sequences.js';
 import { type Loaded, loadAggregate } from '../commands/handle-command.js';
 import { loadOutbox } from '../commands/outboxes.js';
-import { ANSWERABLE, activityDecider, activityStream } from '../domain/activity.js';
+import { ANSWERABLE, type ActivityEvent, activityDecider, activityStream } from '../domain/activity.js';
 import { DomainError } from '../domain/decider.js';
 import { type EnrollmentState, type StepOutcome, enrollmentDecider, enrollmentStream, stepDedupKey } from '../domain/enrollment.js';
 import { type Weekday, inSendWindow, nextOpening } from '../domain/send-window.js';
@@ -212,10 +212,15 @@ export class SequenceScheduler {
     const activityId = o.activityId ?? '00000000-0000-0000-0000-000000000000';
     let reason = o.reason;
     let quotaReopensAt: string | undefined;
-    if (o.outcome === 'blocked_by_allowlist' && o.activityId) reason = await blockReason(this.deps.store, o.activityId);
+    const block = o.activityId && o.outcome.startsWith('blocked_') ? await blockOf(this.deps.store, o.activityId) : undefined;
+    if (o.outcome === 'blocked_by_allowlist') reason = block?.reason;
     if (o.outcome === 'blocked_by_quota') {
-      const outbox = await loadOutbox(this.deps.store, start.companyId, start.definition.steps[o.index]!.outboxId);
-      quotaReopensAt = nextLocalDay(this.deps.now(), outbox?.timezone ?? 'UTC').toISOString();
+      // When the limit that refused the send takes one more; a block from before limits named none: the next day.
+      quotaReopensAt = block?.quota?.retryAt;
+      if (!quotaReopensAt) {
+        const outbox = await loadOutbox(this.deps.store, start.companyId, start.definition.steps[o.index]!.outboxId);
+        quotaReopensAt = nextLocalDay(this.deps.now(), outbox?.timezone ?? 'UTC').toISOString();
+      }
     }
     const r = await enrollment(
       this.deps.store,
@@ -241,10 +246,11 @@ export class SequenceScheduler {
   }
 }
 
-async function blockReason(store: EventStore, activityId: string): Promise<string | undefined> {
+/** How a send was blocked, as its activity recorded it: the reason, and on a quota block the limit and retryAt. */
+async function blockOf(store: EventStore, activityId: string) {
   const events = (await readStreamIfAny(store, activityStream(activityId))) ?? [];
   const blocked = [...events].reverse().find((e) => e.type === 'ActivityBlocked');
-  return (blocked?.data as { reason?: string } | undefined)?.reason;
+  return blocked?.data as Extract<ActivityEvent, { type: 'ActivityBlocked' }>['data'] | undefined;
 }
 
 const EVERY_DAY: Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];

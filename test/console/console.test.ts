@@ -86,6 +86,7 @@ describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : '
         config: { fromAddress: 'ops@example.com', fromName: 'Ops', webhook: { secretRef: hook.body.ref } },
         dailyCap: 100,
         timezone: 'UTC',
+        limits: [{ max: 20, per: 'hour' }],
       });
     expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
     outboxId = outbox.body.id;
@@ -268,11 +269,12 @@ describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : '
     await shot('activity-timeline');
   });
 
-  it("shows each outbox's use today against its cap, readable on a phone", async () => {
+  it("shows each outbox's use today against its cap and its other limits, readable on a phone", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${origin}/console#/outboxes`);
     await page.getByRole('heading', { name: 'Outboxes and quota' }).waitFor();
     await expect.poll(() => page.getByRole('img', { name: '1 of 100 used today' }).count()).toBe(1);
+    await expect.poll(() => page.getByText('1 / 20 sends per hour').count()).toBe(1);
     await shot('outboxes-phone');
     // Nothing wider than the screen but the tables' own scroll areas.
     const wide = await page.evaluate(() =>

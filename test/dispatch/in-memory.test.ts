@@ -46,7 +46,7 @@ function world(options: { conflicts?: number } = {}) {
   const adapters = { email } as unknown as ChannelAdapters;
   const dispatcher = new Dispatcher({
     store,
-    sharedCap: async () => null,
+    sharedQuota: async () => ({ cap: null, limits: [] }),
     masterKey: master,
     adapters,
     now,

@@ -2,12 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type HeldUnit,
+  LimitWindows,
   type QuotaLimit,
   checkLimits,
+  effectiveLimits,
   limitsProblem,
   nextPeriodStart,
   periodKey,
+  periodStart,
   sharedLimits,
+  tightest,
   usage,
 } from '../../src/domain/quota-limits.js';
 
@@ -66,6 +70,23 @@ describe('quota limits: given units held, when one more send, then taken or refu
       periodKey('hour', at('2026-10-25T01:30:00Z'), 'Europe/Berlin'),
     );
     expect(nextPeriodStart('hour', at('2026-10-25T00:30:00Z'), 'Europe/Berlin')).toEqual(at('2026-10-25T02:00:00Z'));
+  });
+
+  it('a period starts at its first local minute, across DST and in half-hour zones', () => {
+    expect(periodStart('day', at('2026-03-29T12:00:00Z'), 'Europe/Berlin')).toEqual(at('2026-03-28T23:00:00Z'));
+    expect(periodStart('week', at('2026-12-02T10:00:00Z'), 'America/New_York')).toEqual(at('2026-11-30T05:00:00Z'));
+    expect(periodStart('hour', at('2026-12-02T10:45:30Z'), 'Asia/Kolkata')).toEqual(at('2026-12-02T10:30:00Z'));
+    // The repeated 02:xx of a fall-back night is one period: it began at the first 02:00 (00:00Z).
+    expect(periodStart('hour', at('2026-10-25T01:30:00Z'), 'Europe/Berlin')).toEqual(at('2026-10-25T00:00:00Z'));
+    expect(periodStart('minute', at('2026-12-02T10:45:30Z'), 'UTC')).toEqual(at('2026-12-02T10:45:00Z'));
+  });
+
+  it("a channel's defaults apply unless the outbox states a limit of their kind, which replaces them", () => {
+    expect(effectiveLimits('linkedin')).toEqual([L(100, '7d')]);
+    expect(effectiveLimits('linkedin', [L(200, '7d'), L(10, 'hour')])).toEqual([L(200, '7d'), L(10, 'hour')]);
+    expect(effectiveLimits('whatsapp', [L(50, '24h')])).toEqual([L(50, '24h'), L(250, '24h', 'recipients')]);
+    expect(effectiveLimits('email')).toEqual([]);
+    expect(tightest([L(5, 'hour'), L(9, '7d')], [L(3, 'hour')])).toEqual([L(3, 'hour'), L(9, '7d')]);
   });
 
   it('outboxes sharing a credential: the smallest max of each kind, the daily cap as a day limit', () => {
@@ -153,6 +174,37 @@ describe('quota limits (properties)', () => {
           // At every instant that happened, and just before each unit leaves a rolling window, no limit is over.
           for (const i of [...instants, ...instants.map((x) => x + 7 * 86_400_000 - 1), ...instants.map((x) => x + 86_400_000 - 1)])
             for (const l of limits) expect(oracleUsage(l, held, i, tz)).toBeLessThanOrEqual(l.max);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the windows counted once for a batch refuse exactly what checkLimits refuses, request after request', () => {
+    fc.assert(
+      fc.property(
+        fc.array(limit, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom(...ZONES),
+        fc.array(op, { maxLength: 40 }),
+        fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { maxLength: 12 }),
+        (limits, tz, ops, batch) => {
+          let t = START;
+          const held: HeldUnit[] = [];
+          for (const o of ops) {
+            t += o.dtMin * 60_000;
+            if (!checkLimits(limits, held, { recipient: o.recipient, now: new Date(t) }, tz))
+              held.push({ at: new Date(t), recipient: o.recipient });
+          }
+          const now = new Date(t + 30_000);
+          const windows = new LimitWindows(limits, held, now, tz);
+          for (const recipient of batch) {
+            const refusal = checkLimits(limits, held, { recipient, now }, tz);
+            expect(windows.refusing(recipient)).toEqual(refusal ? refusal.limit : null);
+            if (!refusal) {
+              held.push({ at: now, recipient });
+              windows.add(recipient);
+            }
+          }
         },
       ),
       { numRuns: 300 },

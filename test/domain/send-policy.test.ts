@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { ActivityError } from '../../src/domain/activity.js';
 import type { AllowlistEntry, AllowlistState } from '../../src/domain/allowlist.js';
 import type { ApprovalRule, ApprovalRulesState } from '../../src/domain/approval-rules.js';
-import { type SendPolicyFacts, type SendPolicyRequest, afterReservation, decideSend } from '../../src/domain/send-policy.js';
+import {
+  type SendDecision,
+  type SendPolicyFacts,
+  type SendPolicyRequest,
+  afterReservation,
+  decideSend,
+} from '../../src/domain/send-policy.js';
 import type { SuppressionState } from '../../src/domain/suppression.js';
 
 const NOW = new Date('2026-12-02T23:30:00.000Z');
@@ -72,7 +78,12 @@ const given = (facts: Partial<SendPolicyFacts> = {}) => ({
 });
 
 // The quota bucket is the outbox's local day: 23:30 UTC is already the 3rd in Berlin.
-const RESERVE = { kind: 'reserve', bucket: { companyId: 'c1', credentialId: 'k1', day: '2026-12-03' }, cap: 10 } as const;
+const RESERVE: SendDecision['next'] & { kind: 'reserve' } = {
+  kind: 'reserve',
+  bucket: { companyId: 'c1', credentialId: 'k1', day: '2026-12-03' },
+  cap: 10,
+  limits: { limits: [], recipient: TO, tz: 'Europe/Berlin' },
+};
 const NONE = { kind: 'none' } as const;
 const closed: ActivityError = { code: 'whatsapp_window_closed', message: 'closed' };
 const unresolved: ActivityError = { code: 'linkedin_recipient_unresolved', message: 'unknown' };
@@ -105,7 +116,10 @@ describe('decideSend: the send policy', () => {
     // Allowed under any of its names (as a LinkedIn member is under its id and its profile URL).
     given({ allowlist: allowlist(entry(TO)) })
       .when({ keys: ['other-name@example.net', TO] })
-      .then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }], next: RESERVE });
+      .then({
+        commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }],
+        next: { ...RESERVE, limits: { ...RESERVE.limits, recipient: 'other-name@example.net' } },
+      });
   });
 
   it('a recipient the provider cannot name fails before any check and spends no unit', () => {
@@ -169,9 +183,9 @@ describe('decideSend: the send policy', () => {
 });
 
 describe('afterReservation', () => {
-  const claim = { bucket: RESERVE.bucket, cap: 10 };
+  const claim = { bucket: RESERVE.bucket, cap: 10, limits: RESERVE.limits };
   it('a unit: the dispatch starts, leased for leaseMs; none: blocked by the quota', () => {
-    expect(afterReservation(claim, true, NOW, 60_000)).toEqual({
+    expect(afterReservation(claim, { reserved: true, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual({
       type: 'StartDispatch',
       bucket: 'k1.2026-12-03',
       credentialId: 'k1',
@@ -179,11 +193,59 @@ describe('afterReservation', () => {
       leaseUntil: new Date(NOW.getTime() + 60_000).toISOString(),
       now: ISO,
     });
-    expect(afterReservation(claim, false, NOW, 60_000)).toEqual({
+    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual({
       type: 'BlockActivity',
       status: 'blocked_by_quota',
       reason: 'daily_cap_reached',
       now: ISO,
     });
+  });
+
+  it('a unit taken on the next day (the claimed one was closed): the dispatch names the day it was taken on', () => {
+    expect(afterReservation(claim, { reserved: true, day: '2026-12-04', refusal: null }, NOW, 60_000)).toMatchObject({
+      type: 'StartDispatch',
+      bucket: 'k1.2026-12-04',
+      day: '2026-12-04',
+    });
+  });
+
+  it('refused by a limit: blocked, naming the limit and when it reopens (the day cap keeps its own reason)', () => {
+    const retryAt = new Date('2026-12-05T10:00:00.000Z');
+    const week = { max: 100, per: '7d', unit: 'sends' } as const;
+    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: { limit: week, retryAt } }, NOW, 60_000)).toEqual({
+      type: 'BlockActivity',
+      status: 'blocked_by_quota',
+      reason: 'quota_limit_reached',
+      quota: { limit: week, retryAt: retryAt.toISOString() },
+      now: ISO,
+    });
+    const day = { max: 10, per: 'day', unit: 'sends' } as const;
+    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: { limit: day, retryAt } }, NOW, 60_000)).toMatchObject({
+      reason: 'daily_cap_reached',
+      quota: { limit: day },
+    });
+  });
+
+  it('the reservation counts the outbox limits with its channel defaults, for the recipient first key', () => {
+    given({ allowlist: allowlist(entry('*')) })
+      .when({
+        channel: 'linkedin',
+        keys: ['linkedin:ana', 'x'],
+        quota: { ...REQUEST.quota, limits: [{ max: 5, per: 'hour', unit: 'sends' }] },
+      })
+      .then({
+        commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }],
+        next: {
+          ...RESERVE,
+          limits: {
+            limits: [
+              { max: 5, per: 'hour', unit: 'sends' },
+              { max: 100, per: '7d', unit: 'sends' },
+            ],
+            recipient: 'linkedin:ana',
+            tz: 'Europe/Berlin',
+          },
+        },
+      });
   });
 });

@@ -583,7 +583,8 @@ function matrixSuite(backend: 'pglite' | 'postgres') {
       tokens.memberBoard = (await board('member', false, [companyId])).token;
       tokens.companyAgent = (await agent(companyId)).token;
       tokens.admin = (await board('admin', true, [])).token;
-      await rt.engine.waitFor(last!);
+      // waitFor answers false after its timeout: on a loaded machine the default 5 s was seen too short.
+      expect(await rt.engine.waitFor(last!, { timeoutMs: 30_000 })).toBe(true);
       const secret = await request(t.app)
         .post(`/api/companies/${companyId}/crm/secrets`)
         .set('authorization', `Bearer ${tokens.admin}`)

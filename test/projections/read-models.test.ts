@@ -25,7 +25,7 @@ import { decodeCursor } from '../../src/http/cursor.js';
 import { contentPiecesProjection, getContentPiece, listContentPieces } from '../../src/projections/content-pieces.js';
 import { enrollmentsProjection } from '../../src/projections/enrollments.js';
 import { credentialBucketsProjection, listCredentialBuckets } from '../../src/projections/credential-buckets.js';
-import { getOutbox, listOutboxes, outboxesProjection, sharedCap } from '../../src/projections/outboxes.js';
+import { getOutbox, listOutboxes, outboxesProjection, sharedQuota } from '../../src/projections/outboxes.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { listSecrets, secretIdNamed, secretsProjection } from '../../src/projections/secrets.js';
 import { listSuppressions, suppressionsProjection } from '../../src/projections/suppressions.js';
@@ -250,7 +250,50 @@ describe('outboxes', () => {
       [o1, 20, 'dentists', { from: 'a@a.test' }, at(2)],
     ]);
     expect(await getOutbox(b.db, companyId, o2)).toBeNull();
-    expect(await sharedCap(b.db, companyId, credentialId)).toBe(20);
+    expect(await sharedQuota(b.db, companyId, credentialId)).toEqual({ cap: 20, limits: [] });
+  });
+
+  it('shares the tightest limit of each kind on a credential: own limits, changes, and a channel default', async () => {
+    const companyId = randomUUID();
+    const [o1, o2, credentialId] = [randomUUID(), randomUUID(), randomUUID()];
+    const fields = {
+      channel: 'linkedin',
+      niche: null,
+      secretRef: `secret:${credentialId}`,
+      credentialId,
+      config: {},
+      dailyCap: 50,
+      timezone: 'UTC',
+    } as const;
+    const limit = (max: number, per: 'hour' | '7d' | 'day') => ({ max, per, unit: 'sends' as const });
+    await given(outboxesProjection, [
+      // Before issue 18 an outbox had no `limits`: its channel's default (100 per 7d) applies.
+      ...recorded<OutboxEvent>(`outbox-${o1}`, [
+        { type: 'OutboxCreated', data: { outboxId: o1, companyId, fields, createdBy: 'board', createdAt: at(1) } },
+      ]),
+      ...recorded<OutboxEvent>(`outbox-${o2}`, [
+        {
+          type: 'OutboxCreated',
+          data: { outboxId: o2, companyId, fields: { ...fields, limits: [limit(200, '7d')] }, createdBy: 'board', createdAt: at(2) },
+        },
+        {
+          type: 'OutboxUpdated',
+          data: {
+            outboxId: o2,
+            companyId,
+            changes: { limits: [limit(150, '7d'), limit(5, 'hour'), limit(30, 'day')] },
+            updatedBy: 'board',
+            updatedAt: at(3),
+          },
+        },
+      ]),
+    ]);
+    const shared = await sharedQuota(b.db, companyId, credentialId);
+    expect(shared.cap).toBe(30);
+    expect([...shared.limits].sort((x, y) => x.per.localeCompare(y.per))).toEqual([limit(100, '7d'), limit(5, 'hour')]);
+    const o2View = await getOutbox(b.db, companyId, o2);
+    expect(o2View?.limits).toEqual([limit(150, '7d'), limit(5, 'hour'), limit(30, 'day')]);
+    expect((await getOutbox(b.db, companyId, o1))?.effectiveLimits).toEqual([limit(100, '7d')]);
   });
 });
 

@@ -27,14 +27,20 @@ describe('sequence lifecycle on pglite', () => {
     await smtp?.close();
   });
 
-  async function company(dailyCap = 100) {
+  async function company(dailyCap = 100, limits: { max: number; per: string }[] = []) {
     const companyId = randomUUID();
     const base = `/api/companies/${companyId}/crm`;
     const cred = (await request(t.app).post(`${base}/secrets`).send({ name: 'smtp', value: smtp.url })).body.ref;
     const hook = (await request(t.app).post(`${base}/secrets`).send({ name: 'hook', value: HOOK_SECRET })).body.ref;
     const outbox = await request(t.app)
       .post(`${base}/outboxes`)
-      .send({ channel: 'email', secretRef: cred, dailyCap, config: { fromAddress: 'ops@example.com', webhook: { secretRef: hook } } });
+      .send({
+        channel: 'email',
+        secretRef: cred,
+        dailyCap,
+        limits,
+        config: { fromAddress: 'ops@example.com', webhook: { secretRef: hook } },
+      });
     expect(outbox.status, JSON.stringify(outbox.body)).toBe(201);
     expect((await request(t.app).post(`${base}/allowlist`).send({ pattern: '*@example.org' })).status).toBe(201);
     const rule = await request(t.app)
@@ -182,6 +188,26 @@ describe('sequence lifecycle on pglite', () => {
     await tick();
     expect((await status(c, blocked.id, 'completed')).steps.map((s: { status: string }) => s.status)).toEqual(['blocked_by_quota', 'sent']);
     expect(received(c.at('fay')) + received(c.at('gus'))).toBe(2);
+  });
+
+  it('blocked by a limit other than the day: waits until that limit reopens (retryAt), not until tomorrow', async () => {
+    const c = await company(100, [{ max: 1, per: 'hour' }]);
+    const seq = await sequence(c, 1);
+    const [hal, ivy] = await enroll(c, seq, 'hal', 'ivy');
+    await tick();
+    const states = [await enrollment(c, hal!), await enrollment(c, ivy!)];
+    const blocked = states.find((s) => s.status === 'active')!;
+    expect(states.map((s) => s.status).sort()).toEqual(['active', 'completed']);
+    const nextHour = new Date(Math.floor(clock / HOUR) * HOUR + HOUR);
+    expect(new Date(blocked.nextDueAt).toISOString()).toBe(nextHour.toISOString());
+    // A minute before it: still held back (the scheduler does not try it early).
+    clock = nextHour.getTime() - 60_000;
+    await tick();
+    expect(received(c.at('hal')) + received(c.at('ivy'))).toBe(1);
+    clock = nextHour.getTime();
+    await tick();
+    expect((await status(c, blocked.id, 'completed')).steps.map((s: { status: string }) => s.status)).toEqual(['blocked_by_quota', 'sent']);
+    expect(received(c.at('hal')) + received(c.at('ivy'))).toBe(2);
   });
 
   it('a recipient outside the allowlist may be enrolled: its step is blocked and the enrollment stops with the reason', async () => {

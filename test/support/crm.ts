@@ -6,7 +6,15 @@ import type { TestApp } from './app.js';
 /** Sets up a company ready to send email: a secret, an outbox, allowlist entries and rules, over HTTP. */
 export async function emailCompany(
   t: TestApp,
-  opts: { smtpUrl: string; dailyCap?: number; allow?: string[]; autoApprove?: boolean; companyId?: string; timezone?: string },
+  opts: {
+    smtpUrl: string;
+    dailyCap?: number;
+    allow?: string[];
+    autoApprove?: boolean;
+    companyId?: string;
+    timezone?: string;
+    limits?: { max: number; per: string; unit?: string }[];
+  },
 ) {
   const companyId = opts.companyId ?? randomUUID();
   const base = `/api/companies/${companyId}/crm`;
@@ -21,6 +29,7 @@ export async function emailCompany(
       config: { fromAddress: 'ops@example.com', fromName: 'Ops' },
       dailyCap: opts.dailyCap ?? 100,
       timezone: opts.timezone ?? 'UTC',
+      ...(opts.limits ? { limits: opts.limits } : {}),
     });
   expect(outbox.status).toBe(201);
   for (const pattern of opts.allow ?? ['*@example.org']) {

@@ -174,9 +174,9 @@ export class Approvals {
     );
     if (decision.next.kind !== 'reserve') return activity.apply(decision.commands);
     const claim = decision.next;
-    const r = await this.ctx.quota.reserve(claim.bucket, activity.id, claim.cap, now);
+    const r = await this.ctx.quota.reserve(claim.bucket, activity.id, claim.cap, now, claim.limits);
     activity.positions.add(r.position);
-    const s = await activity.apply([afterReservation(claim, r.reserved, now, deps.leaseMs)]);
-    return s.status === 'dispatching' ? this.delivery.deliver(activity, outbox, claim.bucket) : s;
+    const s = await activity.apply([afterReservation(claim, r, now, deps.leaseMs)]);
+    return s.status === 'dispatching' ? this.delivery.deliver(activity, outbox, { ...claim.bucket, day: r.day }) : s;
   }
 }

@@ -1,4 +1,5 @@
 import type { ActivityError } from '../../domain/activity.js';
+import type { QuotaLimit } from '../../domain/quota-limits.js';
 import type { ChannelAdapters } from '../../channels/port.js';
 import type { SendChannel } from '../../domain/channels.js';
 import type { OutboxState } from '../../domain/outbox.js';
@@ -6,7 +7,7 @@ import type { EventStore } from '../../eventstore/port.js';
 import type { Logger } from '../../logger.js';
 import type { MasterKey } from '../../secrets/crypto.js';
 import type { AggregateCache } from '../aggregate-cache.js';
-import type { BucketKey, QuotaReserver } from '../quota.js';
+import type { QuotaReserver, SharedQuotaLookup } from '../quota.js';
 
 export interface SendRequest {
   channel: SendChannel;
@@ -31,6 +32,9 @@ export interface SendResult {
   status: SendStatus | 'rejected';
   approvalId?: string;
   error?: ActivityError;
+  /** On `blocked_by_quota`: the limit that refused the send, and when that limit takes one more. */
+  limit?: QuotaLimit;
+  retryAt?: string;
   /** On a resend: the activity it resends. */
   resendOf?: string;
   /** On a send a person resent whose resend has not started yet: the activity it will be. */
@@ -40,10 +44,11 @@ export interface SendResult {
 export interface DispatcherDeps {
   store: EventStore;
   /**
-   * The smallest daily cap of the company's outboxes that share a credential (null: none known): the one fact of
-   * the send path that is not an aggregate's, read from the outboxes read model (`sharedCap` there).
+   * The smallest daily cap and the tightest limits of the company's outboxes that share a credential (cap null:
+   * none known): the one fact of the send path that is not an aggregate's, read from the outboxes read model
+   * (`sharedQuota` there).
    */
-  sharedCap: (key: BucketKey) => Promise<number | null>;
+  sharedQuota: SharedQuotaLookup;
   masterKey: MasterKey;
   adapters: ChannelAdapters;
   now: () => Date;

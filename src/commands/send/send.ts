@@ -50,6 +50,8 @@ export const resultOf = (id: string, s: ActivityState): SendResult => ({
   status: s.status as SendResult['status'],
   ...(s.approvalId ? { approvalId: s.approvalId } : {}),
   ...(s.error ? { error: s.error } : {}),
+  // A quota block: which limit refused the send, and when it takes one more.
+  ...(s.status === 'blocked_by_quota' && s.quotaBlock ? { limit: s.quotaBlock.limit, retryAt: s.quotaBlock.retryAt } : {}),
   ...(s.request?.resendOf ? { resendOf: s.request.resendOf } : {}),
   ...(s.resentAs ? { resentAs: s.resentAs } : {}),
 });
@@ -208,13 +210,16 @@ export class Sender {
     // dispatch (or its quota block) are one append. A crash between the two leaves the unit held by an
     // activity that never existed: the day's cap shrinks by one, and is never exceeded.
     let reserved = false;
+    // The day the unit was taken on (the claim's, or the next when that one was closed): where a refund goes.
+    let bucket = next.kind === 'reserve' ? next.bucket : null;
     if (next.kind === 'reserve') {
-      // This outbox's own cap, lowered by the reserver to the smallest of the outboxes sharing the credential
-      // (the outbox's own holds in case the read model lags).
-      const r = await this.ctx.quota.reserve(next.bucket, activityId, next.cap, now);
+      // This outbox's own cap and limits, tightened by the reserver to those of the outboxes sharing the
+      // credential (the outbox's own hold in case the read model lags).
+      const r = await this.ctx.quota.reserve(next.bucket, activityId, next.cap, now, next.limits);
       positions.add(r.position);
       reserved = r.reserved;
-      steps.push(afterReservation(next, reserved, now, deps.leaseMs));
+      bucket = { ...next.bucket, day: r.day };
+      steps.push(afterReservation(next, r, now, deps.leaseMs));
     }
     const activity = new ActivityHandle(activityId, activityDecider.initialState(), null, deps.store, actor, positions);
     try {
@@ -223,8 +228,8 @@ export class Sender {
       // Nothing will be sent for this request: its unit goes back (even if the append did commit after all,
       // the reconciler then settles that activity without sending). Not under a dedup key: the activity id,
       // and with it the unit, is shared with the request that won, or with a retry that will use it.
-      if (next.kind === 'reserve' && reserved && !req.clientDedupKey && !resend)
-        positions.add((await this.ctx.quota.refund(next.bucket, activityId, deps.now())).position);
+      if (bucket && reserved && !req.clientDedupKey && !resend)
+        positions.add((await this.ctx.quota.refund(bucket, activityId, deps.now())).position);
       const approvalId = next.kind === 'approval' ? next.approvalId : null;
       if (resend && err instanceof WrongExpectedRevisionError) {
         // Another call completed the same resend first (same derived id, same unit): it goes on, this one is a 409.
@@ -239,8 +244,8 @@ export class Sender {
       throw err;
     }
     const s =
-      activity.state.status === 'dispatching' && next.kind === 'reserve'
-        ? await this.delivery.deliver(activity, outbox, next.bucket, facts.secret)
+      activity.state.status === 'dispatching' && bucket
+        ? await this.delivery.deliver(activity, outbox, bucket, facts.secret)
         : activity.state;
     // Why it did not go, for the dispatcher's report (a block's reason is not part of the reply).
     const block = steps.find((c) => c.type === 'BlockActivity');

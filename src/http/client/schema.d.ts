@@ -1336,6 +1336,14 @@ export interface components {
       updatedAt: string;
       createdBy: string | null;
     };
+    /** @description `max` sends (or distinct recipients) per calendar `minute`, `hour`, `day`, ISO `week` in the outbox time zone, or per rolling `24h` / `7d`. */
+    QuotaLimit: {
+      max: number;
+      /** @enum {string} */
+      per: 'minute' | 'hour' | 'day' | 'week' | '24h' | '7d';
+      /** @enum {string} */
+      unit: 'sends' | 'recipients';
+    };
     Outbox: {
       /** Format: uuid */
       id: string;
@@ -1348,6 +1356,9 @@ export interface components {
       };
       dailyCap: number;
       timezone: string;
+      limits: components['schemas']['QuotaLimit'][];
+      /** @description `limits` with the channel's defaults of the kinds they do not state. */
+      effectiveLimits: components['schemas']['QuotaLimit'][];
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1401,8 +1412,11 @@ export interface components {
       providerReply?: string;
       enhancedStatus?: string;
       title?: string;
+      limit?: components['schemas']['QuotaLimit'];
+      /** Format: date-time */
+      retryAt?: string;
     };
-    /** @description `id` is the activity. A send queued for a person answers `draft_pending_approval` with its `approvalId`. */
+    /** @description `id` is the activity. A send queued for a person answers `draft_pending_approval` with its `approvalId`; one the quota refused answers `blocked_by_quota` with the `limit` that refused it and `retryAt`, when that limit takes one more. */
     SendResult: {
       /** Format: uuid */
       id: string;
@@ -1411,6 +1425,9 @@ export interface components {
       /** Format: uuid */
       approvalId?: string;
       error?: components['schemas']['ActivityError'];
+      limit?: components['schemas']['QuotaLimit'];
+      /** Format: date-time */
+      retryAt?: string;
       /** Format: uuid */
       resendOf?: string;
       /** Format: uuid */
@@ -1543,7 +1560,7 @@ export interface components {
       /** Format: date-time */
       updatedAt: string;
     };
-    /** @description The sends counted against a credential on one day (in its outboxes' time zone), and the cap they share. */
+    /** @description The sends counted against a credential on one day (in its outboxes' time zone), and the cap they share; today's view lists every credential with a live outbox. */
     CredentialBucket: {
       /** Format: uuid */
       credential: string;
@@ -1551,6 +1568,22 @@ export interface components {
       day: string;
       cap: number;
       used: number;
+      /** @description Today's view only: each limit beyond the daily cap that the credential's outboxes share, as used now. */
+      limits?: {
+        max: number;
+        /** @enum {string} */
+        per: 'minute' | 'hour' | 'day' | 'week' | '24h' | '7d';
+        /** @enum {string} */
+        unit: 'sends' | 'recipients';
+        used: number;
+        /**
+         * Format: date-time
+         * @description Units from this instant (rolling windows: after it) up to now count.
+         */
+        windowStart: string;
+        /** @description When a full limit takes one more (null: not full). */
+        retryAt: string | null;
+      }[];
     };
     Sequence: {
       /** Format: uuid */
@@ -1857,6 +1890,17 @@ export interface components {
       dailyCap?: number;
       /** @default UTC */
       timezone?: string;
+      /** @default [] */
+      limits?: {
+        max: number;
+        /** @enum {string} */
+        per: 'minute' | 'hour' | 'day' | 'week' | '24h' | '7d';
+        /**
+         * @default sends
+         * @enum {string}
+         */
+        unit?: 'sends' | 'recipients';
+      }[];
     };
     UpdateOutboxBody: {
       niche?: string | null;
@@ -1866,6 +1910,16 @@ export interface components {
       };
       dailyCap?: number;
       timezone?: string;
+      limits?: {
+        max: number;
+        /** @enum {string} */
+        per: 'minute' | 'hour' | 'day' | 'week' | '24h' | '7d';
+        /**
+         * @default sends
+         * @enum {string}
+         */
+        unit?: 'sends' | 'recipients';
+      }[];
     };
     AddAllowlistEntryBody: {
       pattern: string;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OUTBOX_CHANNELS, SEND_CHANNELS } from '../../domain/channels.js';
+import { LIMIT_PERIODS, LIMIT_UNITS } from '../../domain/quota-limits.js';
 import { SUPPRESSION_SOURCES } from '../../domain/suppression.js';
 
 /**
@@ -101,6 +102,16 @@ export const Secret = named(
   'Secret',
 );
 
+export const QuotaLimit = named(
+  z.object({
+    max: z.number().int().min(1),
+    per: z.enum(LIMIT_PERIODS),
+    unit: z.enum(LIMIT_UNITS),
+  }),
+  'QuotaLimit',
+  '`max` sends (or distinct recipients) per calendar `minute`, `hour`, `day`, ISO `week` in the outbox time zone, or per rolling `24h` / `7d`.',
+);
+
 export const Outbox = named(
   z.object({
     id,
@@ -110,6 +121,8 @@ export const Outbox = named(
     config: object,
     dailyCap: z.number().int(),
     timezone: z.string(),
+    limits: z.array(QuotaLimit),
+    effectiveLimits: z.array(QuotaLimit).meta({ description: "`limits` with the channel's defaults of the kinds they do not state." }),
     createdAt: instant,
     updatedAt: instant,
   }),
@@ -162,6 +175,8 @@ const ActivityError = named(
     providerReply: z.string().optional(),
     enhancedStatus: z.string().optional(),
     title: z.string().optional(),
+    limit: QuotaLimit.optional(),
+    retryAt: instant.optional(),
   }),
   'ActivityError',
 );
@@ -181,11 +196,13 @@ export const SendResult = named(
     status: z.enum(SEND_STATUSES),
     approvalId: id.optional(),
     error: ActivityError.optional(),
+    limit: QuotaLimit.optional(),
+    retryAt: instant.optional(),
     resendOf: id.optional(),
     resentAs: id.optional(),
   }),
   'SendResult',
-  '`id` is the activity. A send queued for a person answers `draft_pending_approval` with its `approvalId`.',
+  '`id` is the activity. A send queued for a person answers `draft_pending_approval` with its `approvalId`; one the quota refused answers `blocked_by_quota` with the `limit` that refused it and `retryAt`, when that limit takes one more.',
 );
 
 const ACTIVITY_STATUSES = ['requested', 'approved', 'dispatching', ...SEND_STATUSES] as const;
@@ -284,9 +301,24 @@ export const ContentPiece = named(
 );
 
 export const CredentialBucket = named(
-  z.object({ credential: id, day: z.string().meta({ format: 'date' }), cap: z.number().int(), used: z.number().int() }),
+  z.object({
+    credential: id,
+    day: z.string().meta({ format: 'date' }),
+    cap: z.number().int(),
+    used: z.number().int(),
+    limits: z
+      .array(
+        QuotaLimit.extend({
+          used: z.number().int(),
+          windowStart: instant.meta({ description: 'Units from this instant (rolling windows: after it) up to now count.' }),
+          retryAt: instant.nullable().meta({ description: 'When a full limit takes one more (null: not full).' }),
+        }),
+      )
+      .optional()
+      .meta({ description: "Today's view only: each limit beyond the daily cap that the credential's outboxes share, as used now." }),
+  }),
   'CredentialBucket',
-  "The sends counted against a credential on one day (in its outboxes' time zone), and the cap they share.",
+  "The sends counted against a credential on one day (in its outboxes' time zone), and the cap they share; today's view lists every credential with a live outbox.",
 );
 
 export const Sequence = named(

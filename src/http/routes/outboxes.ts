@@ -5,6 +5,7 @@ import { createOutbox, deleteOutbox, loadOutbox, updateOutbox } from '../../comm
 import { NICHE, OUTBOX_CHANNELS } from '../../domain/channels.js';
 import { DomainError } from '../../domain/decider.js';
 import { DEFAULT_DAILY_CAP } from '../../domain/outbox.js';
+import { LIMIT_PERIODS, LIMIT_UNITS, MAX_LIMITS, limitsProblem } from '../../domain/quota-limits.js';
 import { isTimeZone } from '../../domain/time-window.js';
 import { credentialTimezones, getOutbox, listOutboxes } from '../../projections/outboxes.js';
 import type { Runtime } from '../../runtime.js';
@@ -20,6 +21,21 @@ const fields = {
   config: z.record(z.string(), z.unknown()),
   dailyCap: z.number().int().min(0).max(1_000_000),
   timezone: z.string().refine(isTimeZone, 'timezone must be an IANA time zone, e.g. Europe/Paris'),
+  limits: z
+    .array(
+      z
+        .object({
+          max: z.number().int().min(1, 'max must be at least 1').max(1_000_000),
+          per: z.enum(LIMIT_PERIODS),
+          unit: z.enum(LIMIT_UNITS).default('sends'),
+        })
+        .strict(),
+    )
+    .max(MAX_LIMITS, `at most ${MAX_LIMITS} limits`)
+    .superRefine((limits, ctx) => {
+      const problem = limitsProblem(limits);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
 };
 
 export const CreateBody = z
@@ -30,6 +46,7 @@ export const CreateBody = z
     config: fields.config,
     dailyCap: fields.dailyCap.optional(),
     timezone: fields.timezone.default('UTC'),
+    limits: fields.limits.default([]),
   })
   .strict();
 
