@@ -51,6 +51,8 @@ const EnvSchema = z.object({
   CRM_SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   CRM_SMTP_GREETING_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(8_000),
   CRM_SMTP_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  CRM_SMTP_POOL_CONNECTIONS: z.coerce.number().int().min(1).max(1000).optional(),
+  CRM_SMTP_POOL_IDLE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
   CRM_PUBLIC_URL: url(['http:', 'https:'])
     .refine((v) => {
       try {
@@ -88,6 +90,11 @@ export type Config = {
   sendsPerCompany: number | null;
   /** SMTP: to set the session up (connect, greeting, STARTTLS), for the greeting, and of silence afterwards (ms). */
   smtpTimeouts: { connectMs: number; greetingMs: number; socketMs: number };
+  /**
+   * Pooled SMTP connections per credential (null: as many as the dispatcher runs sends at once), and how long one
+   * (and a pool) may stay unused before it is closed.
+   */
+  smtpPool: { maxConnections: number | null; idleMs: number };
   /** Internal addresses a company's provider or SMTP host may still reach in authenticated mode (CRM_EGRESS_ALLOW). */
   egressAllow: EgressAllowance;
   /** Where recipients reach this service (one-click unsubscribe links), without a trailing slash. */
@@ -159,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       greetingMs: e.CRM_SMTP_GREETING_TIMEOUT_MS,
       socketMs: e.CRM_SMTP_SOCKET_TIMEOUT_MS,
     },
+    smtpPool: { maxConnections: e.CRM_SMTP_POOL_CONNECTIONS ?? null, idleMs: e.CRM_SMTP_POOL_IDLE_MS },
     egressAllow,
     publicUrl: (e.CRM_PUBLIC_URL ?? `http://${isIP(e.HOST) === 6 ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
     publicUrlConfigured: e.CRM_PUBLIC_URL !== undefined,

@@ -13,6 +13,7 @@ import { llmChecker } from './brand-voice/llm-checker.js';
 import { calComAdapter } from './channels/cal-com.js';
 import { type EgressPolicy, egressPolicy } from './channels/egress.js';
 import { EmailAdapter } from './channels/email.js';
+import { SmtpPools } from './channels/smtp-pools.js';
 import { instagramAdapter } from './channels/instagram.js';
 import { linkedInAdapter } from './channels/linkedin.js';
 import type { ChannelAdapters } from './channels/port.js';
@@ -65,9 +66,9 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-function defaultAdapters(config: Config, egress: EgressPolicy): ChannelAdapters {
+function defaultAdapters(config: Config, egress: EgressPolicy, smtpPools: SmtpPools): ChannelAdapters {
   return {
-    email: new EmailAdapter(config.smtpTimeouts, egress),
+    email: new EmailAdapter(config.smtpTimeouts, egress, smtpPools),
     'cal-com': calComAdapter({ egress }),
     linkedin: linkedInAdapter({ egress }),
     whatsapp: whatsAppAdapter({ egress }),
@@ -131,8 +132,15 @@ export async function createRuntime(
     const tokens = unsubscribeTokens(masterKey);
     // local_trusted is one operator on loopback, whose own relays and stand-ins are fine to call.
     const egress = egressPolicy({ restricted: config.authMode === 'authenticated', allow: config.egressAllow });
+    // Backpressure: embedded PGlite runs one query at a time.
+    const maxConcurrentSends = db.kind === 'pglite' ? 4 : 64;
+    // Sized for the dispatcher: a hot credential may use every send slot its company gets.
+    const smtpPools = new SmtpPools({
+      maxConnections: config.smtpPool.maxConnections ?? maxConcurrentSends,
+      idleMs: config.smtpPool.idleMs,
+    });
     const adapters = withSuppressions(
-      { ...defaultAdapters(config, egress), ...options.adapters },
+      { ...defaultAdapters(config, egress, smtpPools), ...options.adapters },
       { store, now, logger: logger.child({ component: 'suppressions' }), tokens, publicUrl: config.publicUrl },
     );
     const metrics = new Metrics({ db, projections: () => engine.status(), now });
@@ -148,7 +156,7 @@ export async function createRuntime(
       leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'dispatcher' }),
       cache: aggregates,
-      maxConcurrentSends: db.kind === 'pglite' ? 4 : 64,
+      maxConcurrentSends,
       maxSendsPerCompany: config.sendsPerCompany ?? undefined,
       onOutcome: (o) => {
         sendLog.info('send decided', { ...o });
@@ -198,6 +206,7 @@ export async function createRuntime(
         await reconciler.stop();
         await sequences.stop();
         await dispatcher.close();
+        smtpPools.close();
         await egress.close();
         await engine.stop();
         await store.close();

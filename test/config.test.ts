@@ -35,6 +35,7 @@ describe('configuration from the environment', () => {
       sequenceTickMs: 250,
       sendsPerCompany: null,
       smtpTimeouts: { connectMs: 10000, greetingMs: 8000, socketMs: 30000 },
+      smtpPool: { maxConnections: null, idleMs: 30000 },
       egressAllow: { cidrs: ['10.20.0.0/16'], hostPorts: ['relay.internal:2525'] },
       publicUrl: 'http://0.0.0.0:8080',
       publicUrlConfigured: false,
@@ -94,6 +95,8 @@ describe('configuration from the environment', () => {
     ['CRM_SMTP_CONNECT_TIMEOUT_MS', '10'],
     ['CRM_SMTP_GREETING_TIMEOUT_MS', 'soon'],
     ['CRM_SMTP_SOCKET_TIMEOUT_MS', '999999999'],
+    ['CRM_SMTP_POOL_CONNECTIONS', '0'],
+    ['CRM_SMTP_POOL_IDLE_MS', '10'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
@@ -108,15 +111,18 @@ describe('configuration from the environment', () => {
     }
   });
 
-  it('reads the per-company send share and the SMTP timeouts', () => {
+  it('reads the per-company send share, the SMTP timeouts and the SMTP pool', () => {
     const c = loadConfig({
       CRM_SENDS_PER_COMPANY: '3',
       CRM_SMTP_CONNECT_TIMEOUT_MS: '1500',
       CRM_SMTP_GREETING_TIMEOUT_MS: '2500',
       CRM_SMTP_SOCKET_TIMEOUT_MS: '20000',
+      CRM_SMTP_POOL_CONNECTIONS: '4',
+      CRM_SMTP_POOL_IDLE_MS: '60000',
     });
     expect(c.sendsPerCompany).toBe(3);
     expect(c.smtpTimeouts).toEqual({ connectMs: 1500, greetingMs: 2500, socketMs: 20000 });
+    expect(c.smtpPool).toEqual({ maxConnections: 4, idleMs: 60000 });
   });
 
   it('wants the LLM URL and key together', () => {

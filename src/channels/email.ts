@@ -5,6 +5,7 @@ import { isLoopbackHost } from '../config.js';
 import { type EgressPolicy, EgressRefusedError, UNRESTRICTED } from './egress.js';
 import { type UnsubscribeFooter, listId, unsubscribeHeaders, withUnsubscribeLink } from './email-unsubscribe.js';
 import { enhancedStatusOf, keptReply } from './smtp-reply.js';
+import { type SmtpPoolOptions, SmtpPools } from './smtp-pools.js';
 import { connectError, connectFirst, dialOrder } from './smtp-socket.js';
 import { type ChannelAdapter, ChannelError, type OutboxForAdapter, type OutgoingMessage } from './port.js';
 
@@ -97,14 +98,21 @@ interface EmailOutboxConfig {
 
 /**
  * Email over SMTP with nodemailer. The credential is an SMTP URL (`smtp://user:pass@host:port` or `smtps://`).
- * One connection per send: outboxes are few, and no pooled connection outlives a rotated secret.
+ * Connections are pooled per credential value (`SmtpPools`): a session set-up (and against a real provider a
+ * TLS handshake) per message cost three quarters of the throughput; a rotated secret gets a new pool.
  */
 export class EmailAdapter implements ChannelAdapter {
   constructor(
     private readonly timeouts: SmtpTimeouts = DEFAULT_SMTP_TIMEOUTS,
     /** Which addresses the SMTP host may resolve to; the runtime passes the instance's. */
     private readonly egress: EgressPolicy = UNRESTRICTED,
+    private readonly pools: SmtpPools = new SmtpPools(),
   ) {}
+
+  /** Closes every pooled connection (a test's or a bench's adapter of its own). */
+  close(): void {
+    this.pools.close();
+  }
 
   async send(outbox: OutboxForAdapter, credential: string, message: OutgoingMessage) {
     let url: URL;
@@ -119,27 +127,39 @@ export class EmailAdapter implements ChannelAdapter {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587;
     const auth = url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined;
-    const transport = nodemailer.createTransport({
-      // The host's name stays nodemailer's host: TLS checks the certificate against it, whichever address was dialled.
-      host,
-      port,
-      secure: url.protocol === 'smtps:',
-      auth,
-      // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
-      tls: { rejectUnauthorized: !isLoopbackHost(host) },
-      // From the start of the send: our DNS check and connect (getSocket), the greeting and STARTTLS, one budget.
-      connectionTimeout: this.timeouts.connectMs,
-      greetingTimeout: this.timeouts.greetingMs,
-      socketTimeout: this.timeouts.socketMs,
-      getSocket: (options: SMTPTransport.Options, callback: (err: Error | null, socketOptions: { connection: Socket } | false) => void) => {
-        // nodemailer's own connection deadline runs from this moment too (it passes it to proxies for that).
-        const startedAt = (options as { connectStartedAt?: number }).connectStartedAt ?? Date.now();
-        this.checkedSocket(host, port, startedAt + this.timeouts.connectMs).then(
-          (connection) => callback(null, connection ? { connection } : false),
-          (err: unknown) => callback(err as Error, false),
-        );
-      },
-    });
+    const create = (pool: SmtpPoolOptions) =>
+      nodemailer.createTransport({
+        pool: true,
+        maxConnections: pool.maxConnections,
+        // A connection is given this many messages, then replaced (nodemailer's default is 100).
+        maxMessages: 1000,
+        idleTimeout: pool.idleMs,
+        // Requeued only when not a byte of the message went out (a connection the server dropped while idle):
+        // once one did, the message's fate is the send's own error, never a second copy.
+        maxRequeues: 1,
+        // The host's name stays nodemailer's host: TLS checks the certificate against it, whichever address was dialled.
+        host,
+        port,
+        secure: url.protocol === 'smtps:',
+        auth,
+        // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
+        tls: { rejectUnauthorized: !isLoopbackHost(host) },
+        // From the start of the send: our DNS check and connect (getSocket), the greeting and STARTTLS, one budget.
+        connectionTimeout: this.timeouts.connectMs,
+        greetingTimeout: this.timeouts.greetingMs,
+        socketTimeout: this.timeouts.socketMs,
+        getSocket: (
+          options: SMTPTransport.Options,
+          callback: (err: Error | null, socketOptions: { connection: Socket } | false) => void,
+        ) => {
+          // nodemailer's own connection deadline runs from this moment too (it passes it to proxies for that).
+          const startedAt = (options as { connectStartedAt?: number }).connectStartedAt ?? Date.now();
+          this.checkedSocket(host, port, startedAt + this.timeouts.connectMs).then(
+            (connection) => callback(null, connection ? { connection } : false),
+            (err: unknown) => callback(err as Error, false),
+          );
+        },
+      });
     const cfg = outbox.config as unknown as EmailOutboxConfig;
     const p = withUnsubscribeLink(
       message.payload as { subject: string; text?: string; html?: string; headers?: Record<string, string> },
@@ -147,25 +167,26 @@ export class EmailAdapter implements ChannelAdapter {
       cfg.unsubscribeFooter,
     );
     try {
-      const info = await transport.sendMail({
-        from: cfg.fromName ? { name: cfg.fromName, address: cfg.fromAddress } : cfg.fromAddress,
-        to: message.to,
-        replyTo: cfg.replyTo,
-        subject: p.subject,
-        text: p.text,
-        html: p.html,
-        list: { id: listId(cfg, outbox.outboxId) },
-        headers: {
-          'X-CRM-Activity-Id': message.activityId,
-          ...(p.headers ?? {}),
-          ...unsubscribeHeaders(message.unsubscribeUrl),
-        },
-      });
+      // A place waits as long as a connection may take to set up: past it, the server is as good as unreachable.
+      const info = await this.pools.run(credential, create, this.timeouts.connectMs, (transport) =>
+        transport.sendMail({
+          from: cfg.fromName ? { name: cfg.fromName, address: cfg.fromAddress } : cfg.fromAddress,
+          to: message.to,
+          replyTo: cfg.replyTo,
+          subject: p.subject,
+          text: p.text,
+          html: p.html,
+          list: { id: listId(cfg, outbox.outboxId) },
+          headers: {
+            'X-CRM-Activity-Id': message.activityId,
+            ...(p.headers ?? {}),
+            ...unsubscribeHeaders(message.unsubscribeUrl),
+          },
+        }),
+      );
       return { providerMessageId: typeof info.messageId === 'string' ? info.messageId : null };
     } catch (err) {
       throw classify(err, auth);
-    } finally {
-      transport.close();
     }
   }
 

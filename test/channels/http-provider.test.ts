@@ -2,6 +2,7 @@ import { type Server, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calComAdapter } from '../../src/channels/cal-com.js';
+import { egressPolicy, parseEgressAllow } from '../../src/channels/egress.js';
 import { joinUrl, retryAfterMs } from '../../src/channels/http-provider.js';
 import { linkedInAdapter } from '../../src/channels/linkedin.js';
 import { whatsAppAdapter } from '../../src/channels/whatsapp.js';
@@ -34,6 +35,31 @@ const wa = (baseUrl: string) => ({
   config: { phoneNumberId: '1234567890', baseUrl },
 });
 const waMsg = { activityId: 'a1', to: '+33612345678', payload: { text: 'hi' }, idempotencyKey: 'a1' };
+
+describe('provider connections', () => {
+  it('are kept alive and reused: 20 WhatsApp sends in a row over at most two connections, unrestricted and through the egress check', async () => {
+    // Meta's documented success reply to POST /{phone-number-id}/messages: {"messages":[{"id":"wamid…"}]}.
+    const server = await fakeHttpServer((_req, res) => json(res, 200, { messages: [{ id: 'wamid.T1' }] }));
+    const restricted = egressPolicy({ restricted: true, allow: parseEgressAllow(new URL(server.url).host) });
+    try {
+      const opened: number[] = [];
+      for (const egress of [undefined, restricted]) {
+        const before = server.connections();
+        const adapter = whatsAppAdapter(egress ? { egress } : {});
+        for (let i = 0; i < 20; i++)
+          await adapter.send(wa(server.url), 'token', { ...waMsg, activityId: `a${i}`, idempotencyKey: `a${i}` });
+        opened.push(server.connections() - before);
+      }
+      // undici hands a connection back to its pool a moment after the body is read, so the second request may
+      // open one more; from there on they are reused (without keep-alive: 20 each).
+      expect(opened.every((n) => n >= 1 && n <= 2)).toBe(true);
+      expect(server.received).toHaveLength(40);
+    } finally {
+      await restricted.close();
+      await server.close();
+    }
+  });
+});
 
 describe('what a failed provider call tells the client', () => {
   let server: Awaited<ReturnType<typeof fakeHttpServer>> | undefined;

@@ -19,6 +19,8 @@ export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: 
     allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // The service pools its SMTP connections: at the end of a test, close them rather than wait 30 s for them.
+    closeTimeout: 100,
     onAuth(auth, _session, cb) {
       if (auth.username === 'mailer' && auth.password === 'mail-pass') cb(null, { user: auth.username });
       else cb(new Error('invalid credentials'));

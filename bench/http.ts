@@ -1,0 +1,228 @@
+/**
+ * HTTP benchmark: `npm run bench:http -- --backend pglite|postgres [--requests N] [--connections C]`.
+ * What a user meets: the real server in its own process (the compiled build, as `npm start` runs it), a loopback
+ * SMTP server in a third (bench/smtp-sink.ts), and autocannon firing `POST …/send` at C connections: N dry runs,
+ * then N emails. Then the in-process figure (`bench:dispatch --only hot`, the server stopped) for the same
+ * backend. Checks that the SMTP server received exactly one message per `sent` reply, none twice.
+ * PostgreSQL comes from DATABASE_URL: a fresh database is made beside it and dropped afterwards.
+ * Prints one JSON object.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { benchArgs, round } from './support.js';
+
+const args = benchArgs({ requests: { type: 'string', default: '3000' }, connections: { type: 'string', default: '64' } });
+const REQUESTS = Number(args.requests);
+const CONNECTIONS = Number(args.connections);
+const root = join(import.meta.dirname, '..');
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
+if (built.status !== 0) throw new Error('the build failed');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The SMTP sink's process, asked for its counts over stdin. */
+async function startSink() {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/smtp-sink.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  const { port } = JSON.parse(await next()) as { port: number };
+  return {
+    port,
+    async counts() {
+      const answer = next();
+      child.stdin!.write('count\n');
+      return JSON.parse(await answer) as { messages: number; recipients: number; doubled: number; connections: number };
+    },
+    stop: () => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.stdin!.end())),
+  };
+}
+
+/** Where the server keeps its data: a fresh PostgreSQL database, or a PGlite folder. */
+async function openStorage(): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'crm-bench-http-'));
+  if (args.backend === 'pglite')
+    return { env: { CRM_DATA_DIR: dataDir, DATABASE_URL: '' }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    process.stderr.write('--backend postgres needs DATABASE_URL\n');
+    process.exit(2);
+  }
+  const name = `bench_http_${randomBytes(5).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  return {
+    env: { CRM_DATA_DIR: dataDir, DATABASE_URL: own.toString() },
+    drop: async () => {
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startServer(env: Record<string, string>): Promise<{ origin: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      EVENTSTORE_URL: '',
+      CRM_AUTH_MODE: 'local_trusted',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      if ((await fetch(`${origin}/readyz`)).status === 200) return { origin, child };
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - t0 > 120_000) throw new Error('the server was not ready within 120 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function post(url: string, body: unknown) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, string>;
+}
+
+/** A company that sends email to the sink: one outbox, everyone allowed, every send approved by a rule. */
+async function company(origin: string, smtpPort: number) {
+  const base = `${origin}/api/companies/${randomUUID()}/crm`;
+  const secret = await post(`${base}/secrets`, { name: 'smtp', value: `smtp://bench:x@127.0.0.1:${smtpPort}` });
+  const outbox = await post(`${base}/outboxes`, {
+    channel: 'email',
+    secretRef: secret.ref,
+    config: { fromAddress: 'ops@example.com' },
+    dailyCap: 1_000_000,
+  });
+  await post(`${base}/allowlist`, { pattern: '*' });
+  await post(`${base}/approval-rules`, { predicate: { any: true }, action: 'auto_approve', priority: 1 });
+  return { base, outboxId: outbox.id! };
+}
+
+/** N sends of `channel` over C connections; the replies tallied as `<http status> <send status>`. */
+async function load(c: { base: string; outboxId: string }, channel: 'email' | 'dry-run', prefix: string) {
+  let i = 0;
+  const statuses: Record<string, number> = {};
+  const result = await autocannon({
+    url: `${c.base}/send`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    amount: REQUESTS,
+    timeout: 60,
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({
+            channel,
+            outboxId: c.outboxId,
+            to: `${prefix}${++i}@example.org`,
+            payload: { subject: 'Hi', text: 'Bench' },
+          }),
+        }),
+        onResponse: (status, body) => {
+          let s = '?';
+          try {
+            s = (JSON.parse(body) as { status?: string }).status ?? '?';
+          } catch {
+            // not JSON: counted as '?'
+          }
+          statuses[`${status} ${s}`] = (statuses[`${status} ${s}`] ?? 0) + 1;
+        },
+      },
+    ],
+  });
+  return {
+    requests: result.requests.total,
+    perSecond: round(result.requests.total / result.duration),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statuses,
+  };
+}
+
+/** The in-process figure on the same backend, from bench:dispatch (hot credential), with the server stopped. */
+function inProcess(): { perSecond: number; p99Ms: number } | { error: string } {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'bench/dispatch.ts'), '--backend', args.backend, '--only', 'hot', '--sends', String(REQUESTS)],
+    { cwd: root, encoding: 'utf8', env: process.env, maxBuffer: 16 * 1024 * 1024 },
+  );
+  if (r.status !== 0) return { error: `bench:dispatch exited ${r.status}` };
+  const hot = (JSON.parse(r.stdout) as { hotCredential: { perSecond: number; p99Ms: number } }).hotCredential;
+  return { perSecond: hot.perSecond, p99Ms: hot.p99Ms };
+}
+
+const sink = await startSink();
+const storage = await openStorage();
+let server: ChildProcess | undefined;
+try {
+  const started = await startServer(storage.env);
+  server = started.child;
+  const c = await company(started.origin, sink.port);
+  const dryRun = await load(c, 'dry-run', 'dry');
+  const email = await load(c, 'email', 'mail');
+  const received = await sink.counts();
+  server.kill('SIGTERM');
+  await new Promise((r) => server!.once('exit', r));
+  server = undefined;
+  const hot = inProcess();
+  const sent = email.statuses['200 sent'] ?? 0;
+  const out = {
+    benchmark: 'http',
+    backend: args.backend,
+    cores: cpus().length,
+    connections: CONNECTIONS,
+    dryRunOverHttp: dryRun,
+    emailOverHttp: email,
+    inProcessHot: hot,
+    emailVsDryRun: dryRun.perSecond ? round(email.perSecond / dryRun.perSecond, 2) : null,
+    smtp: { ...received, sentReplies: sent },
+    // One message per `sent` reply, none twice: what a user is owed.
+    messagesLostOrDoubled: Math.abs(received.messages - sent) + received.doubled,
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+} finally {
+  if (server) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server!.once('exit', r));
+  }
+  await sink.stop();
+  await storage.drop();
+}
