@@ -52,6 +52,7 @@ export default defineConfig(
         URLSearchParams: 'readonly',
         Node: 'readonly',
         confirm: 'readonly',
+        crypto: 'readonly',
       },
     },
   },

@@ -27,6 +27,8 @@ const ROUTES = [
 ];
 
 let me = null;
+/** Counts route changes: a view finishing after a later one began is stale. */
+let routes = 0;
 
 function say(text) {
   statusBox.textContent = text ?? '';
@@ -61,10 +63,42 @@ function signIn(problem) {
   field.focus();
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// An instance admin may act for any company, including one that has nothing yet (a first run): it may name one.
 function chosenCompany() {
   const saved = sessionStorage.getItem(COMPANY_KEY);
-  if (saved && me.companies.includes(saved)) return saved;
+  if (saved && (me.companies.includes(saved) || (me.instanceAdmin && UUID.test(saved)))) return saved;
   return me.companies[0] ?? null;
+}
+
+function companyChoices(companyId) {
+  return companyId && !me.companies.includes(companyId) ? [companyId, ...me.companies] : me.companies;
+}
+
+/** A form to name a company by its id (or make a new id): what an instance admin starts from on a first run. */
+function companyEntry() {
+  const field = h('input', { id: 'company-id', name: 'company-id', placeholder: '00000000-0000-0000-0000-000000000000', size: 38 });
+  const open = (id) => {
+    sessionStorage.setItem(COMPANY_KEY, id.toLowerCase());
+    route();
+  };
+  return h(
+    'form',
+    {
+      class: 'company-entry',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const id = field.value.trim();
+        if (!UUID.test(id)) return say('A company id is a UUID.');
+        open(id);
+      },
+    },
+    h('label', { for: 'company-id' }, 'Company id'),
+    field,
+    h('button', { type: 'submit' }, 'Open'),
+    h('button', { type: 'button', onclick: () => open(crypto.randomUUID()) }, 'New company id'),
+  );
 }
 
 function header(companyId) {
@@ -77,12 +111,12 @@ function header(companyId) {
         route();
       },
     },
-    me.companies.map((c) => h('option', { value: c, selected: c === companyId }, c)),
+    companyChoices(companyId).map((c) => h('option', { value: c, selected: c === companyId }, c)),
   );
   const who = `${me.kind === 'agent' ? 'agent' : 'board'} ${me.id}${me.instanceAdmin ? ' (instance admin)' : ''}`;
   render(
     sessionBox,
-    me.companies.length ? h('label', { for: 'company', class: 'check' }, 'Company', picker) : h('span', { class: 'note' }, 'No company'),
+    companyId ? h('label', { for: 'company', class: 'check' }, 'Company', picker) : h('span', { class: 'note' }, 'No company'),
     h('span', { class: 'note' }, who),
     session.token()
       ? h(
@@ -113,7 +147,19 @@ async function route() {
   if (!companyId) {
     render(
       main,
-      h('p', {}, 'This token may act for no company. Ask for a token with a company, or as an instance admin create an outbox first.'),
+      me.instanceAdmin
+        ? h(
+            'div',
+            {},
+            h('h2', {}, 'Choose a company'),
+            h(
+              'p',
+              { class: 'note' },
+              'No company has an outbox yet. Name one by its id, or make a new id and add its outboxes through the API or the CLI.',
+            ),
+            companyEntry(),
+          )
+        : h('p', {}, 'This token may act for no company. Ask for a token with a company.'),
     );
     return;
   }
@@ -125,13 +171,24 @@ async function route() {
   const [m, view] = match;
   const ctx = { me, companyId, base: `/api/companies/${companyId}/crm`, say, reroute: route };
   say('');
-  render(main, h('p', {}, 'Loading…'));
+  // Each view draws into its own element: one still loading when the next starts draws into an element no
+  // longer shown, and cannot overwrite the later one.
+  const ticket = ++routes;
+  const target = h('div', { class: 'view' }, h('p', {}, 'Loading…'));
+  render(main, target);
   try {
-    await view(main, ctx, ...m.slice(1));
+    await view(target, ctx, ...m.slice(1));
   } catch (err) {
-    render(main, errorBox(err));
+    if (ticket !== routes) return;
+    // The token was revoked or expired while the console was open: back to sign-in, saying why.
+    if (err instanceof ApiError && err.status === 401) {
+      session.clear();
+      me = null;
+      return signIn(err);
+    }
+    render(target, errorBox(err));
   }
-  document.title = `${main.querySelector('h2')?.textContent ?? 'Console'} · ${short(companyId)} · crm-outreach`;
+  if (ticket === routes) document.title = `${target.querySelector('h2')?.textContent ?? 'Console'} · ${short(companyId)} · crm-outreach`;
 }
 
 async function start() {

@@ -58,7 +58,8 @@ async function load(list, outcome, ctx) {
         h(
           'div',
           { class: 'outcome' },
-          h('strong', {}, kind === 'approve' ? 'Approved' : 'Rejected'),
+          // What the decision led to, not only what was decided: an approved send may still have failed.
+          h('strong', {}, outcomeHeading(kind, results)),
           h(
             'ul',
             {},
@@ -136,4 +137,11 @@ async function load(list, outcome, ctx) {
       caption: `${items.length} pending`,
     }),
   );
+}
+
+/** "Approved" when every approved send went, else how many did not (failed, blocked, refused). */
+function outcomeHeading(kind, results) {
+  if (kind !== 'approve') return 'Rejected';
+  const notSent = results.filter((r) => r.status !== 'sent' && r.status !== 'sent_dryrun').length;
+  return notSent === 0 ? 'Approved' : `Approved; ${notSent} of ${results.length} not sent`;
 }

@@ -11,11 +11,14 @@ export interface AuditAccess {
 const path = (what: 'history' | 'state', kind: string, id: string) =>
   `/api/admin/${what}/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`;
 
+/** The audit routes' own 404 (`No <kind> <id>`): the aggregate has no events, as opposed to a route unknown. */
+const noSuch = (error: string) => error.startsWith('No ');
+
 export function auditViaServer(api: ServerApi): AuditAccess {
   return {
-    history: async (kind, id) => (await api.getOrNull<{ events: HistoryEntry[] }>(path('history', kind, id)))?.events ?? null,
+    history: async (kind, id) => (await api.getOrNull<{ events: HistoryEntry[] }>(path('history', kind, id), noSuch))?.events ?? null,
     state: (kind, id, asOf) =>
-      api.getOrNull<AggregateState>(`${path('state', kind, id)}${asOf ? `?asOf=${encodeURIComponent(asOf.toISOString())}` : ''}`),
+      api.getOrNull<AggregateState>(`${path('state', kind, id)}${asOf ? `?asOf=${encodeURIComponent(asOf.toISOString())}` : ''}`, noSuch),
   };
 }
 

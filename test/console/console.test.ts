@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueBoardToken } from '../../src/commands/access-tokens.js';
+import { issueBoardToken, revokeAccessToken } from '../../src/commands/access-tokens.js';
 import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { parseEgressAllow } from '../../src/channels/egress.js';
 import { type TestApp, startTestApp } from '../support/app.js';
@@ -123,6 +123,50 @@ describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : '
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
     await t?.close();
     await smtp?.close();
+  });
+
+  it('a token revoked while the console is open: the next view goes back to sign-in with the API’s words', async () => {
+    const issued = await issueBoardToken(
+      t.rt.store,
+      { userId: 'rita-revoked', instanceAdmin: false, companyIds: [companyId], ttlDays: 0 },
+      LOCAL_OPERATOR,
+      t.rt.now(),
+    );
+    await t.rt.engine.waitFor(issued.position!);
+    await signIn(issued.token);
+    const revoked = await revokeAccessToken(t.rt.store, { tokenId: issued.id, kind: 'board' }, LOCAL_OPERATOR, t.rt.now());
+    await t.rt.engine.waitFor(revoked!);
+    await page.getByRole('link', { name: 'Approval rules' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^401: /);
+    expect(await page.evaluate(() => sessionStorage.getItem('crm.console.token'))).toBeNull();
+  });
+
+  it('on a first run of local_trusted (no company anywhere) the operator names a company or makes a new id', async () => {
+    const local = await startTestApp('pglite');
+    const localServer = local.app.listen(0, '127.0.0.1');
+    await new Promise((r) => localServer.once('listening', r));
+    try {
+      const localOrigin = `http://127.0.0.1:${(localServer.address() as AddressInfo).port}`;
+      await page.goto(`${localOrigin}/console`);
+      await page.getByRole('heading', { name: 'Choose a company' }).waitFor();
+      await page.getByLabel('Company id').fill('not-a-uuid');
+      await page.getByRole('button', { name: 'Open' }).click();
+      await expect.poll(() => page.locator('#status').textContent()).toBe('A company id is a UUID.');
+      const named = randomUUID();
+      await page.getByLabel('Company id').fill(named);
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+      expect(await page.locator('#company').inputValue()).toBe(named);
+      await page.evaluate(() => sessionStorage.clear());
+      await page.goto(`${localOrigin}/console#/outboxes`);
+      await page.getByRole('button', { name: 'New company id' }).click();
+      await page.getByRole('heading', { name: 'Outboxes and quota' }).waitFor();
+      expect(await page.locator('#company').inputValue()).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await new Promise((r) => localServer.close(r));
+      await local.close();
+    }
   });
 
   it('asks for a token, and refuses a wrong one with the API’s words', async () => {
