@@ -54,8 +54,22 @@ const THREE_LIMITS: QuotaLimit[] = [
 ];
 const WEEKLY_MAX = 300;
 
+/**
+ * PostgreSQL's committed transactions and statements so far, over every backend of the database (its cumulative
+ * statistics, which backends flush at most once a second: read after a pause). Null on PGlite.
+ */
+async function databaseWork(): Promise<{ commits: number; rowsInserted: number } | null> {
+  if (bench.backend !== 'postgres') return null;
+  await new Promise((r) => setTimeout(r, 1500));
+  const { rows } = await bench.db.query<{ commits: string; rows_inserted: string }>(
+    'SELECT xact_commit AS commits, tup_inserted AS rows_inserted FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return { commits: Number(rows[0]!.commits), rowsInserted: Number(rows[0]!.rows_inserted) };
+}
+
 async function sends(c: { companyId: string; outboxes: string[] }, total: number) {
   const statuses: Record<string, number> = {};
+  const before = await databaseWork();
   const stats = await runConcurrent(CONCURRENCY, total, async (_w, i) => {
     const { result } = await rt.dispatcher.send(
       c.companyId,
@@ -69,7 +83,16 @@ async function sends(c: { companyId: string; outboxes: string[] }, total: number
     );
     statuses[result.status] = (statuses[result.status] ?? 0) + 1;
   });
-  return { ...stats, statuses };
+  const after = await databaseWork();
+  // Per send, what the database was asked to commit and insert (every table: events, read models, checkpoints).
+  const perSend =
+    before && after
+      ? {
+          commitsPerSend: round((after.commits - before.commits) / total, 2),
+          rowsInsertedPerSend: round((after.rowsInserted - before.rowsInserted) / total, 2),
+        }
+      : {};
+  return { ...stats, ...perSend, statuses };
 }
 
 try {
