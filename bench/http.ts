@@ -8,14 +8,14 @@
  * Prints one JSON object.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { freePort } from '../test/support/processes.js';
+import { freshDatabase } from '../test/support/service-process.js';
 import { benchArgs, round } from './support.js';
 
 const args = benchArgs({ requests: { type: 'string', default: '3000' }, connections: { type: 'string', default: '64' } });
@@ -24,15 +24,6 @@ const CONNECTIONS = Number(args.connections);
 const root = join(import.meta.dirname, '..');
 const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
 if (built.status !== 0) throw new Error('the build failed');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The SMTP sink's process, asked for its counts over stdin. */
 async function startSink() {
@@ -61,23 +52,11 @@ async function openStorage(): Promise<{ env: Record<string, string>; drop: () =>
     process.stderr.write('--backend postgres needs DATABASE_URL\n');
     process.exit(2);
   }
-  const name = `bench_http_${randomBytes(5).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const own = new URL(url);
-  own.pathname = `/${name}`;
+  const database = await freshDatabase(url);
   return {
-    env: { CRM_DATA_DIR: dataDir, DATABASE_URL: own.toString() },
+    env: { CRM_DATA_DIR: dataDir, DATABASE_URL: database.url },
     drop: async () => {
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

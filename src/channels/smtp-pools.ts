@@ -45,6 +45,8 @@ export class SmtpPools {
     let pool = this.pools.get(key);
     if (!pool) {
       const transport = create(this.options);
+      // A transport's 'error' with no listener would end the process; each send already gets its own error.
+      transport.on('error', () => {});
       pool = { transport, idle: this.idleTimer(key, transport), running: 0, waiting: [] };
       this.pools.set(key, pool);
     }

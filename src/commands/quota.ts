@@ -10,7 +10,15 @@ import {
   quotaBucketDecider,
   type ReserveLimits,
 } from '../domain/quota-bucket.js';
-import { type HeldUnit, type LimitRefusal, type QuotaLimit, checkLimits, nextPeriodStart, tightest } from '../domain/quota-limits.js';
+import {
+  type HeldUnit,
+  type LimitRefusal,
+  LimitWindows,
+  type QuotaLimit,
+  checkLimits,
+  nextPeriodStart,
+  tightest,
+} from '../domain/quota-limits.js';
 import { localDay } from '../domain/time-window.js';
 import type { EventStore, Position } from '../eventstore/port.js';
 import { readStreamIfAny } from '../eventstore/read-stream-if-any.js';
@@ -33,6 +41,8 @@ interface Outcome {
 
 interface Pending {
   command: QuotaBucketCommand;
+  /** The credential's time zone, when the caller gave it: a refusal by the day cap then says when it reopens. */
+  tz?: string;
   resolve: (r: Outcome) => void;
   reject: (err: unknown) => void;
 }
@@ -102,14 +112,18 @@ export class QuotaReserver {
     const nowIso = now.toISOString();
     for (let day = key.day, moves = 0; ; day = shiftDay(day, 1), moves++) {
       const k = { ...key, day };
-      const r = await this.enqueue(k, {
-        type: 'Reserve',
-        ...k,
-        requests: [{ activityId, cap, ...(limits ? { recipient: limits.recipient } : {}) }],
-        now: nowIso,
-        // The earlier days' units are added per batch, once the credential's shared limits are known.
-        ...(limits ? { limits: { limits: limits.limits, prior: [], tz: limits.tz } } : {}),
-      });
+      const r = await this.enqueue(
+        k,
+        {
+          type: 'Reserve',
+          ...k,
+          requests: [{ activityId, cap, ...(limits ? { recipient: limits.recipient } : {}) }],
+          now: nowIso,
+          // The earlier days' units are added per batch, once the credential's shared limits are known.
+          ...(limits ? { limits: { limits: limits.limits, prior: [], tz: limits.tz } } : {}),
+        },
+        limits?.tz,
+      );
       if (r.reserved || !r.closed || moves >= MAX_DAY_MOVES) return { ...r, day };
     }
   }
@@ -140,11 +154,11 @@ export class QuotaReserver {
     return this.enqueue(key, { type: 'Refund', ...key, activityId, now: now.toISOString() });
   }
 
-  private enqueue(key: BucketKey, command: QuotaBucketCommand) {
+  private enqueue(key: BucketKey, command: QuotaBucketCommand, tz?: string) {
     const stream = bucketStream(key.companyId, key.credentialId, key.day);
     return new Promise<Outcome>((resolve, reject) => {
       const q = this.queues.get(stream) ?? [];
-      q.push({ command, resolve, reject });
+      q.push({ command, ...(tz ? { tz } : {}), resolve, reject });
       this.queues.set(stream, q);
       if (!this.running.has(stream)) void this.drain(stream);
     });
@@ -252,10 +266,11 @@ export class QuotaReserver {
       },
     );
     this.remember(stream, { state: r.state, revision: r.revision });
+    const refusals = new Refusals(r.state);
     batch.forEach((p, i) => {
       const c = asDecided[i]!;
       const reserved = c.type === 'Reserve' ? r.state.holders.has(c.requests[0]!.activityId) : false;
-      p.resolve({ reserved, position: r.position, closed: r.state.closed, refusal: reserved ? null : refusalOf(c, r.state) });
+      p.resolve({ reserved, position: r.position, closed: r.state.closed, refusal: reserved ? null : refusals.of(c, p.tz) });
     });
   }
 }
@@ -264,21 +279,43 @@ const sameLimits = (a: ReserveLimits, b: ReserveLimits) =>
   a.prior === b.prior && a.tz === b.tz && a.limits.length === b.limits.length && a.limits.every((l, i) => sameLimit(l, b.limits[i]!));
 const sameLimit = (a: QuotaLimit, b: QuotaLimit) => a.max === b.max && a.per === b.per && a.unit === b.unit;
 
-/** Which limit refused a reservation with limits, on the state it was refused on (the day cap when none did). */
-function refusalOf(command: QuotaBucketCommand, state: QuotaBucketState): LimitRefusal | null {
-  if (command.type !== 'Reserve' || !command.limits || state.closed) return null;
-  const request = command.requests[0]!;
-  const units = [...command.limits.prior, ...state.units.values()];
-  const now = limitClock(command.now, units);
-  return (
-    checkLimits(
-      command.limits.limits,
-      units,
-      { recipient: request.recipient ?? `activity:${request.activityId}`, now },
-      command.limits.tz,
-    ) ?? {
+/**
+ * Which limit refused each reservation of a batch, on the state the batch ended in (the day cap when none of the
+ * others did). The windows are counted once per set of limits and each limit's reopening found once, since
+ * neither depends on the request: on a full hot bucket most of a batch is refused.
+ */
+class Refusals {
+  private readonly seen = new Map<
+    string,
+    { prior: readonly HeldUnit[]; units: HeldUnit[]; windows: LimitWindows; retry: Map<QuotaLimit, Date> }
+  >();
+  constructor(private readonly state: QuotaBucketState) {}
+
+  of(command: QuotaBucketCommand, tz: string | undefined): LimitRefusal | null {
+    if (command.type !== 'Reserve' || this.state.closed) return null;
+    const request = command.requests[0]!;
+    const byDayCap = (now: Date, zone: string): LimitRefusal => ({
       limit: { max: request.cap, per: 'day', unit: 'sends' },
-      retryAt: nextPeriodStart('day', now, command.limits.tz),
+      retryAt: nextPeriodStart('day', now, zone),
+    });
+    const limits = command.limits;
+    if (!limits) return tz ? byDayCap(new Date(command.now), tz) : null;
+    const key = `${limits.tz}|${limits.limits.map((l) => `${l.max}/${l.per}/${l.unit}`).join(',')}`;
+    let w = this.seen.get(key);
+    if (!w || w.prior !== limits.prior) {
+      const units = [...limits.prior, ...this.state.units.values()];
+      const now = limitClock(command.now, units);
+      w = { prior: limits.prior, units, windows: new LimitWindows(limits.limits, units, now, limits.tz), retry: new Map() };
+      this.seen.set(key, w);
     }
-  );
+    const recipient = request.recipient ?? `activity:${request.activityId}`;
+    const limit = w.windows.refusing(recipient);
+    if (!limit) return byDayCap(w.windows.now, limits.tz);
+    let retryAt = w.retry.get(limit);
+    if (!retryAt) {
+      retryAt = checkLimits([limit], w.units, { recipient, now: w.windows.now }, limits.tz)!.retryAt;
+      w.retry.set(limit, retryAt);
+    }
+    return { limit, retryAt };
+  }
 }

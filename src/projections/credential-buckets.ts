@@ -133,20 +133,20 @@ export async function listTodaysCredentialBuckets(q: Queryable, companyId: strin
       [companyId],
     ),
   ]);
-  const byCredential = new Map<string, { tz: string; rows: OutboxQuotaRow[] }>();
+  const rowsOf = new Map<string, { tz: string; rows: OutboxQuotaRow[] }>();
   for (const o of outboxes) {
-    const c = byCredential.get(o.credential_id) ?? { tz: o.timezone, rows: [] };
+    const c = rowsOf.get(o.credential_id) ?? { tz: o.timezone, rows: [] };
     c.rows.push(o);
-    byCredential.set(o.credential_id, c);
+    rowsOf.set(o.credential_id, c);
   }
+  const byCredential = new Map([...rowsOf].map(([k, c]) => [k, { tz: c.tz, quota: quotaOfOutboxes(c.rows) }]));
   const todayOf = (credential: string) => localDay(now, byCredential.get(credential)?.tz ?? 'UTC');
   const listed = buckets.filter((b) => b.day === todayOf(b.credential_id)).map(bucketView);
   for (const [credential, c] of byCredential) {
-    if (!listed.some((b) => b.credential === credential))
-      listed.push({ credential, day: todayOf(credential), cap: quotaOfOutboxes(c.rows).cap!, used: 0 });
+    if (!listed.some((b) => b.credential === credential)) listed.push({ credential, day: todayOf(credential), cap: c.quota.cap!, used: 0 });
   }
   listed.sort((a, b) => a.credential.localeCompare(b.credential));
-  const limited = [...byCredential].filter(([, c]) => quotaOfOutboxes(c.rows).limits.length > 0).map(([k]) => k);
+  const limited = [...byCredential].filter(([, c]) => c.quota.limits.length > 0).map(([k]) => k);
   const units = new Map<string, HeldUnit[]>();
   if (limited.length > 0) {
     // Rows from before units had a time count at their day's start (the cautious side).
@@ -156,14 +156,17 @@ export async function listTodaysCredentialBuckets(q: Queryable, companyId: strin
         WHERE company_id = $1 AND credential_id = ANY($2::uuid[]) AND day >= $3`,
       [companyId, limited, localDay(new Date(now.getTime() - 9 * DAY), 'UTC')],
     );
-    for (const r of rows)
-      units.set(r.credential_id, [...(units.get(r.credential_id) ?? []), { at: new Date(r.at), recipient: r.recipient }]);
+    for (const r of rows) {
+      const held = units.get(r.credential_id) ?? [];
+      held.push({ at: new Date(r.at), recipient: r.recipient });
+      units.set(r.credential_id, held);
+    }
   }
   return listed.map((b) => {
     const c = byCredential.get(b.credential);
     if (!c) return b;
     const held = units.get(b.credential) ?? [];
-    const limits = quotaOfOutboxes(c.rows).limits.map((l) => {
+    const limits = c.quota.limits.map((l) => {
       const used = usage(l, held, now, c.tz);
       const refusal = used >= l.max ? checkLimits([l], held, { recipient: '', now }, c.tz) : null;
       return {

@@ -1,56 +1,24 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { SMTPServerOptions } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SMTP_TIMEOUTS, EmailAdapter } from '../../src/channels/email.js';
 import { ChannelError, type OutboxForAdapter, type OutgoingMessage } from '../../src/channels/port.js';
 import { SmtpPools } from '../../src/channels/smtp-pools.js';
+import { smtpServer } from '../support/smtp.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-/** A real SMTP server on loopback that counts the connections it was given and records what it accepts. */
-async function server(opts: Partial<SMTPServerOptions> = {}) {
-  const received: string[] = [];
-  let connections = 0;
-  let open = 0;
-  const s = new SMTPServer({
-    authOptional: true,
-    allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    closeTimeout: 100,
-    onConnect(_session, cb) {
-      connections++;
-      open++;
-      cb();
-    },
-    onClose() {
-      open--;
-    },
-    onAuth(auth, _session, cb) {
-      cb(null, { user: auth.username });
-    },
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        received.push(session.envelope.rcptTo.map((r) => r.address).join(','));
-        cb();
-      });
-    },
-    ...opts,
-  });
-  s.on('error', () => {});
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise<void>((resolve) => s.close(() => resolve())));
-  const { port } = (s.server as unknown as { address(): AddressInfo }).address();
+/** The tests' SMTP server (test/support/smtp.ts), closed after each test; `received`: the recipients it took. */
+async function server(serverOptions: Partial<SMTPServerOptions> = {}, delayMs?: number) {
+  const smtp = await smtpServer({ serverOptions, ...(delayMs ? { delayMs } : {}) });
+  closers.push(smtp.close);
   return {
-    port,
-    received,
-    connections: () => connections,
-    open: () => open,
+    ...smtp,
+    get received() {
+      return smtp.messages.map((m) => m.to.join(','));
+    },
   };
 }
 
@@ -83,7 +51,7 @@ describe('pooled SMTP per credential', () => {
   it('reuses connections: 40 concurrent sends over at most 3 connections, 10 in a row over one', async () => {
     const smtp = await server();
     const { a } = adapter({ maxConnections: 3, idleMs: 10_000 });
-    const credential = `smtp://u:p@127.0.0.1:${smtp.port}`;
+    const credential = smtp.url;
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => a.send(outbox, credential, message(`p${i}@example.org`, i))));
     expect(results.every((r) => typeof r.providerMessageId === 'string')).toBe(true);
     expect(smtp.received).toHaveLength(40);
@@ -98,13 +66,13 @@ describe('pooled SMTP per credential', () => {
   it('a rotated secret gets a pool of its own; the old one closes once idle', async () => {
     const smtp = await server();
     const { a, pools } = adapter({ maxConnections: 2, idleMs: 1000 });
-    await a.send(outbox, `smtp://u:old@127.0.0.1:${smtp.port}`, message('r1@example.org', 1));
+    await a.send(outbox, smtp.url, message('r1@example.org', 1));
     expect(smtp.connections()).toBe(1);
-    await a.send(outbox, `smtp://u:new@127.0.0.1:${smtp.port}`, message('r2@example.org', 2));
+    await a.send(outbox, `smtp://127.0.0.1:${smtp.port}`, message('r2@example.org', 2));
     expect(smtp.connections()).toBe(2);
     expect(pools.size).toBe(2);
     // The new one stays in use; the old one, asked for no more, is closed after its idle time.
-    const keepNew = setInterval(() => void a.send(outbox, `smtp://u:new@127.0.0.1:${smtp.port}`, message('r3@example.org', 3)), 300);
+    const keepNew = setInterval(() => void a.send(outbox, `smtp://127.0.0.1:${smtp.port}`, message('r3@example.org', 3)), 300);
     try {
       await until(() => pools.size === 1, 5000);
       await until(() => smtp.open() === 1, 5000);
@@ -122,7 +90,7 @@ describe('pooled SMTP per credential', () => {
       },
     });
     const { a } = adapter({ maxConnections: 3, idleMs: 10_000 });
-    const credential = `smtp://u:p@127.0.0.1:${smtp.port}`;
+    const credential = smtp.url;
     const to = Array.from({ length: 30 }, (_, i) => (i === 7 ? 'drop@example.org' : `ok${i}@example.org`));
     const results = await Promise.allSettled(to.map((x, i) => a.send(outbox, credential, message(x, i))));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [[to[i], r.reason]] : []));
@@ -140,7 +108,7 @@ describe('pooled SMTP per credential', () => {
     // The server ends a session silent for 300 ms; the pool keeps connections for 10 s.
     const smtp = await server({ socketTimeout: 300 });
     const { a } = adapter({ maxConnections: 1, idleMs: 10_000 });
-    const credential = `smtp://u:p@127.0.0.1:${smtp.port}`;
+    const credential = smtp.url;
     await a.send(outbox, credential, message('i1@example.org', 1));
     await until(() => smtp.open() === 0, 3000);
     await a.send(outbox, credential, message('i2@example.org', 2));
@@ -150,18 +118,9 @@ describe('pooled SMTP per credential', () => {
 
   it('hands a pool no more sends than it has connections: one waiting longer than the connect timeout fails, nothing sent', async () => {
     // DATA answered after 600 ms; one connection; a place may be waited for 300 ms (the connect timeout).
-    const received: string[] = [];
-    const smtp = await server({
-      onData(stream, session, cb) {
-        stream.on('data', () => {});
-        stream.on('end', () => {
-          received.push(session.envelope.rcptTo.map((r) => r.address).join(','));
-          setTimeout(() => cb(), 600);
-        });
-      },
-    });
+    const smtp = await server({}, 600);
     const { a } = adapter({ maxConnections: 1, idleMs: 10_000 }, { connectMs: 300, greetingMs: 250, socketMs: 5_000 });
-    const credential = `smtp://u:p@127.0.0.1:${smtp.port}`;
+    const credential = smtp.url;
     const [first, second] = await Promise.allSettled([
       a.send(outbox, credential, message('b1@example.org', 1)),
       a.send(outbox, credential, message('b2@example.org', 2)),
@@ -173,6 +132,6 @@ describe('pooled SMTP per credential', () => {
     expect(smtp.connections()).toBe(1);
     // The place is free again: the next send goes.
     await a.send(outbox, credential, message('b3@example.org', 3));
-    expect(received).toEqual(['b1@example.org', 'b3@example.org']);
+    expect(smtp.received).toEqual(['b1@example.org', 'b3@example.org']);
   });
 });

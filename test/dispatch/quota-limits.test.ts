@@ -141,6 +141,24 @@ function suite(backend: 'pglite' | 'postgres') {
       expect(to.filter((x) => x === 'cy@example.org')).toHaveLength(1);
     });
 
+    it('the daily cap is a limit too: its refusal names it and the next local midnight', async () => {
+      clock = Date.parse('2026-12-10T10:00:00.000Z'); // 19:00 in Tokyo
+      const c = await emailCompany(t, { smtpUrl: smtp.url, dailyCap: 1, timezone: 'Asia/Tokyo' });
+      const send = async (to: string) =>
+        (
+          await request(t.app)
+            .post(`${c.base}/send`)
+            .send(email(to, {}, c.outboxId))
+        ).body;
+      expect((await send('day1@example.org')).status).toBe('sent');
+      expect(await send('day2@example.org')).toEqual({
+        id: expect.any(String),
+        status: 'blocked_by_quota',
+        limit: { max: 1, per: 'day', unit: 'sends' },
+        retryAt: '2026-12-10T15:00:00.000Z',
+      });
+    });
+
     it('a minute throttle refuses the burst beyond it and names the next minute', async () => {
       const c = await emailCompany(t, { smtpUrl: smtp.url, dailyCap: 100 });
       expect(

@@ -337,7 +337,17 @@ function suite(backend: 'pglite' | 'postgres') {
       const { activityId } = await interruptedSend(c, 'cap@example.org');
       const before = smtp.messages.length;
       const res = await resend(c, activityId);
-      expect(res.body).toEqual({ id: resendActivityId(activityId), status: 'blocked_by_quota', resendOf: activityId });
+      // The day cap refused it, and reopens at the next midnight of the outbox's zone (UTC).
+      const midnight = new Date(
+        Date.UTC(new Date(clock).getUTCFullYear(), new Date(clock).getUTCMonth(), new Date(clock).getUTCDate() + 1),
+      );
+      expect(res.body).toEqual({
+        id: resendActivityId(activityId),
+        status: 'blocked_by_quota',
+        limit: { max: 1, per: 'day', unit: 'sends' },
+        retryAt: midnight.toISOString(),
+        resendOf: activityId,
+      });
       expect(smtp.messages.length).toBe(before);
       expect((await request(asAdmin.app).get(`${c.base}/credential-buckets`).query({ day: day() })).body.items).toEqual([
         expect.objectContaining({ cap: 1, used: 1 }),

@@ -1,5 +1,5 @@
 import { type AddressInfo, type Socket, createServer } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
 export interface ReceivedMail {
   from: string;
@@ -8,8 +8,13 @@ export interface ReceivedMail {
 }
 
 /** A real SMTP server in this process, on loopback, recording what it accepts. */
-/** `delayMs`: how long each message's DATA waits for its answer (a slow server, for tests that act mid-run). */
-export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: number } = {}) {
+/**
+ * `delayMs`: how long each message's DATA waits for its answer (a slow server, for tests that act mid-run);
+ * `serverOptions`: smtp-server's own, over these (a test's own refusal, a short socket timeout).
+ */
+export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: number; serverOptions?: Partial<SMTPServerOptions> } = {}) {
+  let connections = 0;
+  let open = 0;
   const messages: ReceivedMail[] = [];
   /** Every RCPT TO address the server was given, accepted or not: what a send tried to reach. */
   const rcpts: string[] = [];
@@ -21,6 +26,14 @@ export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: 
     logger: false,
     // The service pools its SMTP connections: at the end of a test, close them rather than wait 30 s for them.
     closeTimeout: 100,
+    onConnect(_session, cb) {
+      connections++;
+      open++;
+      cb();
+    },
+    onClose() {
+      open--;
+    },
     onAuth(auth, _session, cb) {
       if (auth.username === 'mailer' && auth.password === 'mail-pass') cb(null, { user: auth.username });
       else cb(new Error('invalid credentials'));
@@ -47,6 +60,7 @@ export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: 
         else cb();
       });
     },
+    ...opts.serverOptions,
   });
   // A client that dies mid-session (a test kills the sending process) resets its connection: for a server, an
   // ordinary event, not a crash of the test process.
@@ -59,6 +73,9 @@ export async function smtpServer(opts: { rejectRecipients?: string[]; delayMs?: 
     messages,
     rcpts,
     rejected,
+    /** Connections accepted so far, and open now: what a client's pool opened and kept. */
+    connections: () => connections,
+    open: () => open,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
