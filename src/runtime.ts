@@ -39,6 +39,13 @@ import { createPgliteDb } from './sql/pglite-db.js';
 import { migrateReadModels } from './projections/read-model-migrations.js';
 
 /** Everything the service runs on, wired from the configuration: the composition root. */
+/**
+ * How many sends the dispatcher runs at once, on either backend. PGlite runs one query at a time, but what
+ * queues at it is what its group commits batch: 64 slots gave 199 email sends/s over HTTP where 4 gave 67
+ * (bench:http, docs/ARCHITECTURE.md). A slot is also held during the provider's call, which uses no database.
+ */
+export const SEND_SLOTS = 64;
+
 export interface Runtime {
   config: Config;
   logger: Logger;
@@ -132,8 +139,7 @@ export async function createRuntime(
     const tokens = unsubscribeTokens(masterKey);
     // local_trusted is one operator on loopback, whose own relays and stand-ins are fine to call.
     const egress = egressPolicy({ restricted: config.authMode === 'authenticated', allow: config.egressAllow });
-    // Backpressure: embedded PGlite runs one query at a time.
-    const maxConcurrentSends = db.kind === 'pglite' ? 4 : 64;
+    const maxConcurrentSends = SEND_SLOTS;
     // Sized for the dispatcher: a hot credential may use every send slot its company gets.
     const smtpPools = new SmtpPools({
       maxConnections: config.smtpPool.maxConnections ?? maxConcurrentSends,

@@ -8,7 +8,18 @@
  */
 export function batcher<T>(
   run: (items: T[]) => Promise<void>,
-  options: { maxInFlight: number; maxItems: number; order?: (a: T, b: T) => number },
+  options: {
+    maxInFlight: number;
+    maxItems: number;
+    order?: (a: T, b: T) => number;
+    /**
+     * When an item added with room starts its batch: at the end of the current job (`microtask`, the default),
+     * or after the I/O callbacks already due have run (`immediate`). The latter is for a backend that runs in
+     * this thread (PGlite): its query blocks the loop, so a batch started at once would hold the one item of
+     * the request being handled while the requests that arrived beside it wait for the next.
+     */
+    start?: 'microtask' | 'immediate';
+  },
 ): { add: (item: T) => void; idle: () => Promise<void> } {
   const queue: T[] = [];
   let inFlight = 0;
@@ -35,10 +46,12 @@ export function batcher<T>(
       queue.push(item);
       if (pending) return;
       pending = true;
-      queueMicrotask(() => {
+      const go = () => {
         pending = false;
         pump();
-      });
+      };
+      if (options.start === 'immediate') setImmediate(go);
+      else queueMicrotask(go);
     },
     /** Resolves once nothing is queued or running. */
     idle() {

@@ -30,6 +30,8 @@ const SERIALIZATION_FAILURE = '40001';
 const MAX_RETRIES = 10;
 const MAX_BATCH_ITEMS = 256;
 const MAX_BATCHES_IN_FLIGHT = 2;
+/** PGlite runs in this thread: its batches wait for the requests whose I/O is already due (see `batcher`). */
+const batchStart = (db: Db) => (db.kind === 'pglite' ? ('immediate' as const) : ('microtask' as const));
 
 interface PendingAppend {
   /** Sent before, with an outcome unknown: its ids may be stored already. */
@@ -145,6 +147,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT,
     maxItems: MAX_BATCH_ITEMS,
     order: byStream,
+    start: batchStart(db),
   });
 
   // The catch-up reads of concurrent commands (every send reads its outbox, allowlist, rules...) go together
@@ -181,7 +184,7 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
         for (const r of reads) r.reject(err);
       }
     },
-    { maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT, maxItems: MAX_BATCH_ITEMS },
+    { maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT, maxItems: MAX_BATCH_ITEMS, start: batchStart(db) },
   );
 
   async function runBatch(batch: PendingAppend[]): Promise<void> {

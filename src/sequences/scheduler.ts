@@ -48,7 +48,7 @@ export interface SchedulerOptions {
   batch: number;
 }
 
-// As many steps at once as the dispatcher lets one company send (half its 64 slots on PostgreSQL).
+// As many steps at once as the dispatcher lets one company send (half its 64 slots).
 export const SCHEDULER_DEFAULTS: SchedulerOptions = { everyMs: 1000, concurrency: 32, batch: 500 };
 
 /**

@@ -2,6 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { batcher } from '../../src/concurrency/batcher.js';
 
 describe('batcher', () => {
+  it("with start 'immediate', items added by callbacks due in one turn of the loop go in one batch (with 'microtask', one each)", async () => {
+    const batchesOf = async (start: 'immediate' | 'microtask') => {
+      const batches: number[][] = [];
+      const b = batcher<number>(async (items) => void batches.push(items), { maxInFlight: 1, maxItems: 10, start });
+      // Three timers due together: like three requests whose bytes arrived while PGlite held the thread.
+      await new Promise<void>((resolve) => {
+        for (const n of [1, 2, 3]) setTimeout(() => b.add(n), 0);
+        setTimeout(resolve, 5);
+      });
+      await b.idle();
+      return batches;
+    };
+    expect(await batchesOf('immediate')).toEqual([[1, 2, 3]]);
+    expect(await batchesOf('microtask')).toEqual([[1], [2], [3]]);
+  });
   it('goes at the end of the job when there is room, with what that job added; items added meanwhile share the next batch, in order, at most maxItems', async () => {
     const batches: number[][] = [];
     const releases: (() => void)[] = [];

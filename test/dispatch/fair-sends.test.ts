@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_OPERATOR } from '../../src/commands/actor.js';
 import { localDay } from '../../src/domain/time-window.js';
+import { SEND_SLOTS } from '../../src/runtime.js';
 import { type TestApp, startTestApp } from '../support/app.js';
 import { email, emailCompany } from '../support/crm.js';
 import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../support/databases.js';
@@ -23,7 +24,7 @@ function suite(backend: 'pglite' | 'postgres') {
     let smtp: Awaited<ReturnType<typeof smtpServer>>;
     let silent: Awaited<ReturnType<typeof silentSmtpServer>>;
     // The dispatcher's slots (runtime.ts): every one of them must be wanted by the stalled company.
-    const slots = backend === 'pglite' ? 4 : 64;
+    const slots = SEND_SLOTS;
     beforeAll(async () => {
       smtp = await smtpServer();
       silent = await silentSmtpServer();
