@@ -38,7 +38,6 @@ import { createPgDb } from './sql/pg-db.js';
 import { createPgliteDb } from './sql/pglite-db.js';
 import { migrateReadModels } from './projections/read-model-migrations.js';
 
-/** Everything the service runs on, wired from the configuration: the composition root. */
 /**
  * How many sends the dispatcher runs at once, on either backend. PGlite runs one query at a time, but what
  * queues at it is what its group commits batch: 64 slots gave 199 email sends/s over HTTP where 4 gave 67
@@ -46,6 +45,7 @@ import { migrateReadModels } from './projections/read-model-migrations.js';
  */
 export const SEND_SLOTS = 64;
 
+/** Everything the service runs on, wired from the configuration: the composition root. */
 export interface Runtime {
   config: Config;
   logger: Logger;
@@ -139,10 +139,9 @@ export async function createRuntime(
     const tokens = unsubscribeTokens(masterKey);
     // local_trusted is one operator on loopback, whose own relays and stand-ins are fine to call.
     const egress = egressPolicy({ restricted: config.authMode === 'authenticated', allow: config.egressAllow });
-    const maxConcurrentSends = SEND_SLOTS;
     // Sized for the dispatcher: a hot credential may use every send slot its company gets.
     const smtpPools = new SmtpPools({
-      maxConnections: config.smtpPool.maxConnections ?? maxConcurrentSends,
+      maxConnections: config.smtpPool.maxConnections ?? SEND_SLOTS,
       idleMs: config.smtpPool.idleMs,
     });
     const adapters = withSuppressions(
@@ -162,7 +161,7 @@ export async function createRuntime(
       leaseMs: config.dispatchLeaseMs,
       logger: logger.child({ component: 'dispatcher' }),
       cache: aggregates,
-      maxConcurrentSends,
+      maxConcurrentSends: SEND_SLOTS,
       maxSendsPerCompany: config.sendsPerCompany ?? undefined,
       onOutcome: (o) => {
         sendLog.info('send decided', { ...o });

@@ -30,8 +30,6 @@ const SERIALIZATION_FAILURE = '40001';
 const MAX_RETRIES = 10;
 const MAX_BATCH_ITEMS = 256;
 const MAX_BATCHES_IN_FLIGHT = 2;
-/** PGlite runs in this thread: its batches wait for the requests whose I/O is already due (see `batcher`). */
-const batchStart = (db: Db) => (db.kind === 'pglite' ? ('immediate' as const) : ('microtask' as const));
 
 interface PendingAppend {
   /** Sent before, with an outcome unknown: its ids may be stored already. */
@@ -140,52 +138,52 @@ export async function createSqlEventStore(db: Db): Promise<EventStore> {
     void notify.run();
   };
 
+  // PGlite is one connection and runs in this thread: one batch at a time, started once the requests whose
+  // I/O is already due have added theirs (see `batcher`).
+  const batching = {
+    maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT,
+    maxItems: MAX_BATCH_ITEMS,
+    start: db.kind === 'pglite' ? ('immediate' as const) : ('microtask' as const),
+  };
+
   // Group commit: appends that arrive while earlier ones are in flight go together in one call and one
   // transaction. Items are applied in stream order (the sort is stable: one stream's appends keep their arrival
   // order), so two concurrent batches lock their streams in the same order and cannot deadlock.
-  const appends = batcher<PendingAppend>((batch) => runBatch(batch), {
-    maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT,
-    maxItems: MAX_BATCH_ITEMS,
-    order: byStream,
-    start: batchStart(db),
-  });
+  const appends = batcher<PendingAppend>((batch) => runBatch(batch), { ...batching, order: byStream });
 
   // The catch-up reads of concurrent commands (every send reads its outbox, allowlist, rules...) go together
   // in one query the same way: a batch starts after its callers asked, so each still sees every commit before.
-  const forwardReads = batcher<PendingRead>(
-    async (reads) => {
-      try {
-        const from = new Map<string, number>();
-        for (const r of reads)
-          for (const q of r.requests) from.set(q.streamName, Math.min(q.fromRevision, from.get(q.streamName) ?? Infinity));
-        const { rows } = await db.query<EventRow>(
-          // LATERAL: an index probe per stream whatever the planner thinks of the list (as a join, a long list
-          // made it scan the whole table).
-          `SELECT ${COLUMNS}
+  const forwardReads = batcher<PendingRead>(async (reads) => {
+    try {
+      const from = new Map<string, number>();
+      for (const r of reads)
+        for (const q of r.requests) from.set(q.streamName, Math.min(q.fromRevision, from.get(q.streamName) ?? Infinity));
+      const { rows } = await db.query<EventRow>(
+        // LATERAL: an index probe per stream whatever the planner thinks of the list (as a join, a long list
+        // made it scan the whole table).
+        `SELECT ${COLUMNS}
              FROM unnest($1::text[], $2::bigint[]) AS r(s, from_rev)
              CROSS JOIN LATERAL (SELECT * FROM crm_es_events x WHERE x.stream_name = r.s AND x.revision >= r.from_rev ORDER BY x.revision) AS e
             ORDER BY stream_name, revision`,
-          [[...from.keys()], [...from.values()]],
-        );
-        const byStreamName = new Map<string, RecordedEvent[]>();
-        for (const row of rows) {
-          const list = byStreamName.get(row.stream_name) ?? [];
-          list.push(toRecorded(row));
-          byStreamName.set(row.stream_name, list);
-        }
-        for (const r of reads) {
-          r.resolve(
-            new Map(
-              r.requests.map((q) => [q.streamName, (byStreamName.get(q.streamName) ?? []).filter((e) => e.revision >= q.fromRevision)]),
-            ),
-          );
-        }
-      } catch (err) {
-        for (const r of reads) r.reject(err);
+        [[...from.keys()], [...from.values()]],
+      );
+      const byStreamName = new Map<string, RecordedEvent[]>();
+      for (const row of rows) {
+        const list = byStreamName.get(row.stream_name) ?? [];
+        list.push(toRecorded(row));
+        byStreamName.set(row.stream_name, list);
       }
-    },
-    { maxInFlight: db.kind === 'pglite' ? 1 : MAX_BATCHES_IN_FLIGHT, maxItems: MAX_BATCH_ITEMS, start: batchStart(db) },
-  );
+      for (const r of reads) {
+        r.resolve(
+          new Map(
+            r.requests.map((q) => [q.streamName, (byStreamName.get(q.streamName) ?? []).filter((e) => e.revision >= q.fromRevision)]),
+          ),
+        );
+      }
+    } catch (err) {
+      for (const r of reads) r.reject(err);
+    }
+  }, batching);
 
   async function runBatch(batch: PendingAppend[]): Promise<void> {
     let rows: BatchRow[] | null = null;
