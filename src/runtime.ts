@@ -23,7 +23,7 @@ import { timeAppends } from './eventstore/timed-appends.js';
 import { Metrics } from './metrics.js';
 import { BrandVoiceService } from './commands/brand-voice.js';
 import { Dispatcher } from './commands/dispatch.js';
-import { sharedQuota } from './projections/outboxes.js';
+import { sharedQuotaLookup } from './projections/outboxes.js';
 import { Reconciler } from './commands/reconciler.js';
 import { Leadership } from './projections/leadership.js';
 import { SCHEDULER_LOCK, SequenceScheduler } from './sequences/scheduler.js';
@@ -154,7 +154,7 @@ export async function createRuntime(
     const sendLog = logger.child({ component: 'dispatcher' });
     const dispatcher = new Dispatcher({
       store,
-      sharedQuota: (key) => sharedQuota(db, key.companyId, key.credentialId),
+      sharedQuota: sharedQuotaLookup(db),
       masterKey,
       now,
       adapters,

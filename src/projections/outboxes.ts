@@ -1,7 +1,8 @@
 import type { OutboxChannel } from '../domain/channels.js';
 import type { OutboxEvent, OutboxFields } from '../domain/outbox.js';
 import { type QuotaLimit, effectiveLimits, sharedLimits } from '../domain/quota-limits.js';
-import type { Queryable } from '../sql/db.js';
+import { batcher } from '../concurrency/batcher.js';
+import type { Db, Queryable } from '../sql/db.js';
 import { updateChangedColumns } from './apply-changes.js';
 import { defineProjection } from './projection.js';
 
@@ -108,13 +109,51 @@ export function quotaOfOutboxes(rows: readonly OutboxQuotaRow[]): SharedQuota {
   return { cap: day.max, limits: limits.filter((l) => l !== day) };
 }
 
-/** Outboxes sharing a credential share the smallest of their caps and of each kind of limit (channel defaults included). */
-export async function sharedQuota(q: Queryable, companyId: string, credentialId: string): Promise<SharedQuota> {
-  const { rows } = await q.query<OutboxQuotaRow>(
-    `SELECT channel, daily_cap, limits FROM crm_outboxes WHERE company_id = $1 AND credential_id = $2 AND deleted_at IS NULL`,
-    [companyId, credentialId],
+interface PendingLookup {
+  companyId: string;
+  credentialId: string;
+  resolve: (q: SharedQuota) => void;
+  reject: (err: unknown) => void;
+}
+
+type KeyedRow = OutboxQuotaRow & { company_id: string; credential_id: string };
+
+/** Of PostgreSQL's pool: lookups never wait for one in flight, which measured slower than one query per send. */
+const LOOKUPS_IN_FLIGHT = 8;
+
+/**
+ * Outboxes sharing a credential share the smallest of their caps and of each kind of limit (channel defaults
+ * included). The quota reserver asks once per bucket batch, which across many credentials is once per send: the
+ * lookups of one turn go together in one query (a wave of sends resumed by one append batch asks for dozens of
+ * credentials at once), each batch started after its callers asked, so each sees every commit before it.
+ */
+export function sharedQuotaLookup(db: Db): (key: { companyId: string; credentialId: string }) => Promise<SharedQuota> {
+  const lookups = batcher<PendingLookup>(
+    async (items) => {
+      try {
+        const keys = [...new Map(items.map((i) => [`${i.companyId}/${i.credentialId}`, i])).values()];
+        const { rows } = await db.query<KeyedRow>(
+          `SELECT o.company_id, o.credential_id, o.channel, o.daily_cap, o.limits
+             FROM unnest($1::uuid[], $2::uuid[]) AS k(company_id, credential_id)
+             CROSS JOIN LATERAL (SELECT * FROM crm_outboxes x
+                                  WHERE x.company_id = k.company_id AND x.credential_id = k.credential_id AND x.deleted_at IS NULL) AS o`,
+          [keys.map((k) => k.companyId), keys.map((k) => k.credentialId)],
+        );
+        const byKey = new Map<string, KeyedRow[]>();
+        for (const r of rows) {
+          const key = `${r.company_id}/${r.credential_id}`;
+          byKey.set(key, [...(byKey.get(key) ?? []), r]);
+        }
+        for (const i of items) i.resolve(quotaOfOutboxes(byKey.get(`${i.companyId}/${i.credentialId}`) ?? []));
+      } catch (err) {
+        for (const i of items) i.reject(err);
+      }
+    },
+    // PGlite is one connection in this thread: one at a time, after the requests already due (see `batcher`).
+    db.kind === 'pglite' ? { maxInFlight: 1, maxItems: 256, start: 'immediate' } : { maxInFlight: LOOKUPS_IN_FLIGHT, maxItems: 256 },
   );
-  return quotaOfOutboxes(rows);
+  return ({ companyId, credentialId }) =>
+    new Promise<SharedQuota>((resolve, reject) => lookups.add({ companyId, credentialId, resolve, reject }));
 }
 
 /** The time zones other live outboxes on a credential count the quota day in. */

@@ -25,10 +25,11 @@ import { decodeCursor } from '../../src/http/cursor.js';
 import { contentPiecesProjection, getContentPiece, listContentPieces } from '../../src/projections/content-pieces.js';
 import { enrollmentsProjection } from '../../src/projections/enrollments.js';
 import { credentialBucketsProjection, listCredentialBuckets } from '../../src/projections/credential-buckets.js';
-import { getOutbox, listOutboxes, outboxesProjection, sharedQuota } from '../../src/projections/outboxes.js';
+import { getOutbox, listOutboxes, outboxesProjection, sharedQuotaLookup } from '../../src/projections/outboxes.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { listSecrets, secretIdNamed, secretsProjection } from '../../src/projections/secrets.js';
 import { listSuppressions, suppressionsProjection } from '../../src/projections/suppressions.js';
+import type { Db } from '../../src/sql/db.js';
 import { type TestBackend, sqlBackend } from '../support/stores.js';
 
 // Given recorded events (built from the domain's event types), when the read model applies them, then its own
@@ -250,7 +251,50 @@ describe('outboxes', () => {
       [o1, 20, 'dentists', { from: 'a@a.test' }, at(2)],
     ]);
     expect(await getOutbox(b.db, companyId, o2)).toBeNull();
-    expect(await sharedQuota(b.db, companyId, credentialId)).toEqual({ cap: 20, limits: [] });
+    expect(await sharedQuotaLookup(b.db)({ companyId, credentialId })).toEqual({ cap: 20, limits: [] });
+  });
+
+  it('answers the credentials asked in one turn with one query, each its own: another company and a credential without outboxes apart', async () => {
+    const [companyA, companyB] = [randomUUID(), randomUUID()];
+    const [shared, lonely, unknown] = [randomUUID(), randomUUID(), randomUUID()];
+    const outbox = (companyId: string, credentialId: string, dailyCap: number, minute: number): RecordedEvent[] => {
+      const outboxId = randomUUID();
+      const fields = {
+        channel: 'email',
+        niche: null,
+        secretRef: `secret:${credentialId}`,
+        credentialId,
+        config: {},
+        dailyCap,
+        timezone: 'UTC',
+      } as const;
+      return recorded<OutboxEvent>(`outbox-${outboxId}`, [
+        { type: 'OutboxCreated', data: { outboxId, companyId, fields, createdBy: 'board', createdAt: at(minute) } },
+      ]);
+    };
+    // The same credential id under two companies: each company's outboxes hold only its own sends.
+    await given(outboxesProjection, [
+      ...outbox(companyA, shared, 40, 1),
+      ...outbox(companyA, shared, 30, 2),
+      ...outbox(companyB, shared, 5, 3),
+      ...outbox(companyA, lonely, 70, 4),
+    ]);
+    let queries = 0;
+    const counted: Db = { ...b.db, query: (text, params) => (queries++, b.db.query(text, params)) };
+    const lookup = sharedQuotaLookup(counted);
+    const answers = await Promise.all([
+      lookup({ companyId: companyA, credentialId: shared }),
+      lookup({ companyId: companyB, credentialId: shared }),
+      lookup({ companyId: companyA, credentialId: lonely }),
+      lookup({ companyId: companyA, credentialId: unknown }),
+      lookup({ companyId: companyA, credentialId: shared }),
+    ]);
+    expect(answers.map((a) => a.cap)).toEqual([30, 5, 70, null, 30]);
+    expect(queries).toBe(1);
+    // A later turn asks again: it sees what was written since.
+    await given(outboxesProjection, outbox(companyA, unknown, 9, 5));
+    expect((await lookup({ companyId: companyA, credentialId: unknown })).cap).toBe(9);
+    expect(queries).toBe(2);
   });
 
   it('shares the tightest limit of each kind on a credential: own limits, changes, and a channel default', async () => {
@@ -288,7 +332,7 @@ describe('outboxes', () => {
         },
       ]),
     ]);
-    const shared = await sharedQuota(b.db, companyId, credentialId);
+    const shared = await sharedQuotaLookup(b.db)({ companyId, credentialId });
     expect(shared.cap).toBe(30);
     expect([...shared.limits].sort((x, y) => x.per.localeCompare(y.per))).toEqual([limit(100, '7d'), limit(5, 'hour')]);
     const o2View = await getOutbox(b.db, companyId, o2);

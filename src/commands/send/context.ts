@@ -46,7 +46,7 @@ export interface DispatcherDeps {
   /**
    * The smallest daily cap and the tightest limits of the company's outboxes that share a credential (cap null:
    * none known): the one fact of the send path that is not an aggregate's, read from the outboxes read model
-   * (`sharedQuota` there).
+   * (`sharedQuotaLookup` there).
    */
   sharedQuota: SharedQuotaLookup;
   masterKey: MasterKey;
