@@ -1,7 +1,8 @@
 import { get } from './api.js';
 import { badge, h, render, table } from './dom.js';
 import { CHANNELS, STATUSES } from './enums.js';
-import { errorBox, short, when } from './format.js';
+import { short, when } from './format.js';
+import { pager } from './pager.js';
 
 /** Activities (one per send), filtered by status, channel, outbox and time, newest pages on. */
 export async function activitiesView(main, ctx) {
@@ -28,7 +29,7 @@ export async function activitiesView(main, ctx) {
       class: 'inline',
       onsubmit: (e) => {
         e.preventDefault();
-        search(null);
+        search();
       },
     },
     select(
@@ -50,34 +51,34 @@ export async function activitiesView(main, ctx) {
     h('label', { for: 'f-until' }, 'Until', h('input', { id: 'f-until', name: 'until', type: 'datetime-local' })),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'),
   );
-  const search = async (cursor) => {
-    const q = new URLSearchParams({ limit: '50' });
-    for (const name of ['status', 'channel', 'outboxId']) if (form.elements[name].value) q.set(name, form.elements[name].value);
-    for (const name of ['since', 'until']) if (form.elements[name].value) q.set(name, new Date(form.elements[name].value).toISOString());
-    if (cursor) q.set('cursor', cursor);
-    try {
-      const page = await get(`${ctx.base}/activities?${q}`);
-      const rows = page.items.map((a) => [
-        h('a', { href: `#/activities/${a.id}` }, short(a.id)),
-        badge(a.status),
-        a.channel,
-        a.to,
-        a.reason ?? (a.error ? `${a.error.code}` : ''),
-        h('time', { datetime: a.createdAt }, when(a.createdAt)),
-      ]);
-      render(
-        results,
-        page.items.length
-          ? table(['Activity', 'Status', 'Channel', 'Recipient', 'Reason', 'Created'], rows)
+  const search = () =>
+    pager(
+      results,
+      (cursor) => {
+        const q = new URLSearchParams({ limit: '50' });
+        for (const name of ['status', 'channel', 'outboxId']) if (form.elements[name].value) q.set(name, form.elements[name].value);
+        for (const name of ['since', 'until'])
+          if (form.elements[name].value) q.set(name, new Date(form.elements[name].value).toISOString());
+        if (cursor) q.set('cursor', cursor);
+        return get(`${ctx.base}/activities?${q}`);
+      },
+      (items) =>
+        items.length
+          ? table(
+              ['Activity', 'Status', 'Channel', 'Recipient', 'Reason', 'Created'],
+              items.map((a) => [
+                h('a', { href: `#/activities/${a.id}` }, short(a.id)),
+                badge(a.status),
+                a.channel,
+                a.to,
+                a.reason ?? (a.error ? `${a.error.code}` : ''),
+                h('time', { datetime: a.createdAt }, when(a.createdAt)),
+              ]),
+            )
           : h('p', { class: 'note' }, 'No activity matches.'),
-        page.nextCursor ? h('button', { type: 'button', onclick: () => search(page.nextCursor) }, 'Next page') : null,
-      );
-    } catch (err) {
-      render(results, errorBox(err));
-    }
-  };
+    );
   render(main, h('h2', {}, 'Activities'), form, results);
-  await search(null);
+  await search();
 }
 
 /** One activity: its state, and its timeline (every decision from its history, then what the provider reported). */

@@ -1,30 +1,41 @@
 import { get } from './api.js';
 import { badge, h, render, table } from './dom.js';
 import { short, when } from './format.js';
+import { pager } from './pager.js';
+
+const PAGE = 50;
 
 export async function sequencesView(main, ctx) {
-  const { items } = await get(`${ctx.base}/sequences`);
-  const rows = items.map((s) => [
-    h('a', { href: `#/sequences/${s.id}` }, s.name),
-    badge(s.status),
-    String(s.version),
-    String(s.steps.length),
-    when(s.updatedAt),
-  ]);
-  render(
-    main,
-    h('h2', {}, 'Sequences'),
-    items.length ? table(['Sequence', 'Status', 'Version', 'Steps', 'Updated'], rows) : h('p', { class: 'note' }, 'No sequences yet.'),
+  const list = h('div', { 'aria-live': 'polite' });
+  render(main, h('h2', {}, 'Sequences'), list);
+  await pager(
+    list,
+    (cursor) => get(`${ctx.base}/sequences?${pageQuery(cursor)}`),
+    (items) =>
+      items.length
+        ? table(
+            ['Sequence', 'Status', 'Version', 'Steps', 'Updated'],
+            items.map((s) => [
+              h('a', { href: `#/sequences/${s.id}` }, s.name),
+              badge(s.status),
+              String(s.version),
+              String(s.steps.length),
+              when(s.updatedAt),
+            ]),
+          )
+        : h('p', { class: 'note' }, 'No sequences yet.'),
   );
 }
 
+const pageQuery = (cursor) => new URLSearchParams({ limit: String(PAGE), ...(cursor ? { cursor } : {}) });
+
 /** One sequence: its steps, its stats, and its enrollments. */
 export async function sequenceView(main, ctx, sequenceId) {
-  const [sequence, stats, enrollments] = await Promise.all([
+  const [sequence, stats] = await Promise.all([
     get(`${ctx.base}/sequences/${sequenceId}`),
     get(`${ctx.base}/sequences/${sequenceId}/stats`),
-    get(`${ctx.base}/sequences/${sequenceId}/enrollments?limit=100`),
   ]);
+  const enrollments = h('div', { 'aria-live': 'polite' });
   const numbers = [
     ['Enrolled', stats.enrolled],
     ['Active', stats.active],
@@ -60,18 +71,17 @@ export async function sequenceView(main, ctx, sequenceId) {
         )
       : null,
     h('h3', {}, 'Enrollments'),
-    enrollments.items.length
-      ? table(
-          ['Enrollment', 'Recipient', 'Status', 'Step', 'Next due', 'Stop reason'],
-          enrollments.items.map((e) => [
-            short(e.id),
-            e.to,
-            badge(e.status),
-            String(e.currentStep + 1),
-            when(e.nextDueAt),
-            e.stopReason ?? '',
-          ]),
-        )
-      : h('p', { class: 'note' }, 'No enrollments.'),
+    enrollments,
+  );
+  await pager(
+    enrollments,
+    (cursor) => get(`${ctx.base}/sequences/${sequenceId}/enrollments?${pageQuery(cursor)}`),
+    (items) =>
+      items.length
+        ? table(
+            ['Enrollment', 'Recipient', 'Status', 'Step', 'Next due', 'Stop reason'],
+            items.map((e) => [short(e.id), e.to, badge(e.status), String(e.currentStep + 1), when(e.nextDueAt), e.stopReason ?? '']),
+          )
+        : h('p', { class: 'note' }, 'No enrollments.'),
   );
 }

@@ -363,6 +363,29 @@ describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : '
     await shot('sequence');
   });
 
+  it("pages through a sequence's enrollments beyond the first page", async () => {
+    const created = await request(t.app)
+      .post(`${base}/sequences`)
+      .set(as(admin))
+      .send({ name: 'Many', steps: [{ outboxId, payload: { subject: 'Later', text: 'Tomorrow' }, waitBefore: 'P1D' }] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const contacts = Array.from({ length: 55 }, (_, i) => ({ to: `many${String(i).padStart(2, '0')}@example.org` }));
+    const enrolled = await request(t.app).post(`${base}/sequences/${created.body.id}/enrollments`).set(as(admin)).send({ contacts });
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
+    await page.goto(`${origin}/console#/sequences/${created.body.id}`);
+    await page.getByRole('heading', { name: 'Many' }).waitFor();
+    const enrollmentRows = page.locator('main table').last().locator('tbody tr');
+    await expect.poll(() => enrollmentRows.count()).toBe(50);
+    const firstPage = await enrollmentRows.allTextContents();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await expect.poll(() => enrollmentRows.count()).toBe(5);
+    const secondPage = await enrollmentRows.allTextContents();
+    // Every contact once over the two pages, none on both.
+    const seen = [...firstPage, ...secondPage].map((row) => /many\d\d@example\.org/.exec(row)?.[0]);
+    expect(new Set(seen)).toEqual(new Set(contacts.map((c) => c.to)));
+    expect(await page.getByRole('button', { name: 'Next page' }).count()).toBe(0);
+  });
+
   it('runs under its Content-Security-Policy with no violation and no failed request', async () => {
     const problems: string[] = [];
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
