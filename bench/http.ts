@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { freePort } from '../test/support/processes.js';
 import { freshDatabase } from '../test/support/service-process.js';
-import { benchArgs, round } from './support.js';
+import { benchArgs, machineCpuMs, processCpuMs, round } from './support.js';
 
 const args = benchArgs({ requests: { type: 'string', default: '3000' }, connections: { type: 'string', default: '64' } });
 const REQUESTS = Number(args.requests);
@@ -33,6 +33,7 @@ async function startSink() {
   const { port } = JSON.parse(await next()) as { port: number };
   return {
     port,
+    pid: child.pid!,
     async counts() {
       const answer = next();
       child.stdin!.write('count\n');
@@ -111,9 +112,39 @@ async function company(origin: string, smtpPort: number) {
   return { base, outboxId: outbox.id! };
 }
 
+interface Pids {
+  server: number;
+  smtpSink: number;
+}
+
+/** CPU so far of each process of the run (this one is the load generator) and of the whole machine. */
+const cpuNow = (pids: Pids) => ({
+  server: processCpuMs(pids.server),
+  smtpSink: processCpuMs(pids.smtpSink),
+  loadGenerator: processCpuMs(process.pid),
+  machine: machineCpuMs(),
+});
+
+/**
+ * Where a request's CPU went: on a 2-core machine the SMTP sink and the load generator share the cores with the
+ * server, so what the server itself spends per send is the figure a change to it moves.
+ */
+function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, requests: number) {
+  const per = (x: number | null, y: number | null) => (x === null || y === null || requests === 0 ? null : round((y - x) / requests, 3));
+  return {
+    server: per(a.server, b.server),
+    smtpSink: per(a.smtpSink, b.smtpSink),
+    loadGenerator: per(a.loadGenerator, b.loadGenerator),
+    machine: per(a.machine, b.machine),
+  };
+}
+
 /** N sends of `channel` over C connections; the replies tallied as `<http status> <send status>`. */
-async function load(c: { base: string; outboxId: string }, channel: 'email' | 'dry-run', prefix: string) {
+async function load(c: { base: string; outboxId: string }, channel: 'email' | 'dry-run', prefix: string, pids: Pids) {
   let i = 0;
+  const cpuBefore = cpuNow(pids);
+  let first: number | undefined;
+  let last = 0;
   const statuses: Record<string, number> = {};
   const result = await autocannon({
     url: `${c.base}/send`,
@@ -124,16 +155,20 @@ async function load(c: { base: string; outboxId: string }, channel: 'email' | 'd
     headers: { 'content-type': 'application/json' },
     requests: [
       {
-        setupRequest: (req) => ({
-          ...req,
-          body: JSON.stringify({
-            channel,
-            outboxId: c.outboxId,
-            to: `${prefix}${++i}@example.org`,
-            payload: { subject: 'Hi', text: 'Bench' },
-          }),
-        }),
+        setupRequest: (req) => {
+          first ??= performance.now();
+          return {
+            ...req,
+            body: JSON.stringify({
+              channel,
+              outboxId: c.outboxId,
+              to: `${prefix}${++i}@example.org`,
+              payload: { subject: 'Hi', text: 'Bench' },
+            }),
+          };
+        },
         onResponse: (status, body) => {
+          last = performance.now();
           let s = '?';
           try {
             s = (JSON.parse(body) as { status?: string }).status ?? '?';
@@ -145,9 +180,14 @@ async function load(c: { base: string; outboxId: string }, channel: 'email' | 'd
       },
     ],
   });
+  const cpuAfter = cpuNow(pids);
   return {
     requests: result.requests.total,
-    perSecond: round(result.requests.total / result.duration),
+    cpuMsPerRequest: cpuPerRequest(cpuBefore, cpuAfter, result.requests.total),
+    // From the first request sent to the last reply: autocannon's own duration ends on its one-second tick, which
+    // made every figure N / whole seconds (a 3.1 s run counted as 4).
+    perSecond: first !== undefined && last > first ? round(result.requests.total / ((last - first) / 1000)) : 0,
+    autocannonSeconds: result.duration,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors,
@@ -175,8 +215,9 @@ try {
   const started = await startServer(storage.env);
   server = started.child;
   const c = await company(started.origin, sink.port);
-  const dryRun = await load(c, 'dry-run', 'dry');
-  const email = await load(c, 'email', 'mail');
+  const pids = { server: server.pid!, smtpSink: sink.pid };
+  const dryRun = await load(c, 'dry-run', 'dry', pids);
+  const email = await load(c, 'email', 'mail', pids);
   const received = await sink.counts();
   server.kill('SIGTERM');
   await new Promise((r) => server!.once('exit', r));

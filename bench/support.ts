@@ -9,6 +9,8 @@ import { createPgliteDb } from '../src/sql/pglite-db.js';
 export interface BenchDb {
   backend: 'pglite' | 'postgres';
   db: Db;
+  /** PostgreSQL: the server's address and the bench's own schema. */
+  postgres?: { url: string; schema: string };
   /** Another pool on the same schema (postgres only). */
   connect(max: number): Db;
   drop(): Promise<void>;
@@ -53,6 +55,7 @@ export async function openBenchDb(backend: 'pglite' | 'postgres', max = 70): Pro
   return {
     backend,
     db,
+    postgres: { url, schema },
     connect,
     async drop() {
       for (const p of pools) await p.close().catch(() => {});
@@ -81,6 +84,18 @@ export function machineCpuMs(): number | null {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const [user, nice, system, , , irq, softirq] = fields as [number, number, number, number, number, number, number];
     return ((user + nice + system + irq + softirq) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system) a process has spent so far, in ms, from /proc; null where there is none. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    // The command name (field 2) may hold spaces: the fields after it start past its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime; USER_HZ is 100 on Linux
   } catch {
     return null;
   }
