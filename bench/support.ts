@@ -101,6 +101,30 @@ export function processCpuMs(pid: number): number | null {
   }
 }
 
+type Run = Awaited<ReturnType<typeof runConcurrent>>;
+
+/** Several runs of one scenario as one: throughput over their summed time, percentiles over all latencies. */
+export function mergeRuns(runs: Run[]): Run {
+  const total = runs.reduce((n, r) => n + r.operations, 0);
+  const seconds = runs.reduce((n, r) => n + r.raw.seconds, 0);
+  const latencies = runs.flatMap((r) => r.raw.latencies).sort((a, b) => a - b);
+  const machine = runs.every((r) => r.raw.machineCpuMs !== null) ? runs.reduce((n, r) => n + r.raw.machineCpuMs!, 0) : null;
+  const own = runs.reduce((n, r) => n + r.raw.ownCpuMs, 0);
+  return {
+    raw: { seconds, latencies, machineCpuMs: machine, ownCpuMs: own },
+    operations: total,
+    concurrency: runs[0]!.concurrency,
+    perSecond: round(total / seconds),
+    ...(machine !== null ? { machineCpuMsPerOp: round(machine / total, 3) } : {}),
+    processCpuMsPerOp: round(own / total, 3),
+    p50Ms: round(percentile(latencies, 50), 2),
+    p99Ms: round(percentile(latencies, 99), 2),
+  };
+}
+
+/** A run's figures without its raw samples. */
+export const printable = <T extends { raw?: unknown }>({ raw: _raw, ...rest }: T) => rest;
+
 /** Runs `workers` loops that each call `op` until `total` operations are done; returns throughput and latency. */
 export async function runConcurrent(workers: number, total: number, op: (worker: number, i: number) => Promise<void>) {
   const latencies: number[] = [];
@@ -124,6 +148,13 @@ export async function runConcurrent(workers: number, total: number, op: (worker:
   const own = process.cpuUsage(ownStart);
   latencies.sort((a, b) => a - b);
   return {
+    // What `mergeRuns` needs to combine runs exactly (not printed: see `printable`).
+    raw: {
+      seconds,
+      latencies,
+      machineCpuMs: cpuStart !== null && cpuEnd !== null ? cpuEnd - cpuStart : null,
+      ownCpuMs: (own.user + own.system) / 1000,
+    },
     operations: total,
     concurrency: workers,
     perSecond: round(total / seconds),
