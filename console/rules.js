@@ -119,15 +119,19 @@ function renderList(list, items, ctx, message, refresh) {
       render(message, errorBox(err));
     }
   };
-  // Moving a rule swaps its priority with its neighbour's (or goes one below it when they are equal).
+  // Moving a rule swaps it with its neighbour: the rules keep the priorities of the places they now hold, and
+  // where places share a priority the later ones go up by as little as makes the order strict (ties go oldest
+  // first, so a rule given its neighbour's priority or one past it could land beside another rule of that
+  // priority instead of where it was moved). Only the rules whose priority changes are written.
   const move = (i, dir) => {
-    const a = items[i];
-    const b = items[i + dir];
+    const order = [...items];
+    [order[i], order[i + dir]] = [order[i + dir], order[i]];
     return act(async () => {
-      if (a.priority === b.priority) await patch(`${ctx.base}/approval-rules/${a.id}`, { priority: b.priority + dir });
-      else {
-        await patch(`${ctx.base}/approval-rules/${a.id}`, { priority: b.priority });
-        await patch(`${ctx.base}/approval-rules/${b.id}`, { priority: a.priority });
+      let previous = -Infinity;
+      for (const [k, r] of order.entries()) {
+        const priority = Math.max(items[k].priority, previous + 1);
+        if (priority !== r.priority) await patch(`${ctx.base}/approval-rules/${r.id}`, { priority });
+        previous = priority;
       }
     }, 'Order changed.');
   };

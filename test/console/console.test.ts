@@ -282,6 +282,35 @@ describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : '
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^400: .*start and end must differ/);
   });
 
+  it('moves a rule one place among rules of equal priority', async () => {
+    const ids: string[] = [];
+    for (const tag of ['tie1', 'tie2', 'tie3']) {
+      const r = await request(t.app)
+        .post(`${base}/approval-rules`)
+        .set(as(admin))
+        .send({ predicate: { tags: [tag] }, action: 'queue_for_manual', priority: 70 });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      ids.push(r.body.id);
+    }
+    const ties = async () =>
+      ((await request(t.app).get(`${base}/approval-rules`).set(as(admin))).body.items as { id: string; priority: number }[])
+        .filter((r) => ids.includes(r.id))
+        .map((r) => ids.indexOf(r.id) + 1);
+    expect(await ties()).toEqual([1, 2, 3]);
+    // The page may be on this view already (a hash that does not change loads nothing): loaded afresh.
+    await page.goto(`${origin}/console#/rules`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Approval rules' }).waitFor();
+    const rows = page.locator('tbody tr:not([hidden])');
+    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3);
+    const last = await rows.count();
+    await page.getByRole('button', { name: `Move rule ${last} up` }).click();
+    await expect.poll(() => page.getByText('Order changed.').count()).toBe(1);
+    // One place up, past tie2 only: as the API evaluates them.
+    expect(await ties()).toEqual([1, 3, 2]);
+    for (const id of ids) await request(t.app).delete(`${base}/approval-rules/${id}`).set(as(admin));
+  });
+
   it("shows an activity's timeline with a delivery reported by webhook", async () => {
     const sent = (await request(t.app).get(`${base}/activities?status=sent`).set(as(admin))).body.items[0];
     const activity = (await request(t.app).get(`${base}/activities/${sent.id}`).set(as(admin))).body;
