@@ -118,7 +118,10 @@ interface PendingLookup {
 
 type KeyedRow = OutboxQuotaRow & { company_id: string; credential_id: string };
 
-/** Of PostgreSQL's pool: lookups never wait for one in flight, which measured slower than one query per send. */
+/**
+ * Batches in flight at once on PostgreSQL: a lookup joins the next batch without waiting for one in flight to end
+ * (with one at a time, each reservation waited for it: slower than a query per send, measured).
+ */
 const LOOKUPS_IN_FLIGHT = 8;
 
 /**
@@ -131,6 +134,8 @@ export function sharedQuotaLookup(db: Db): (key: { companyId: string; credential
   const lookups = batcher<PendingLookup>(
     async (items) => {
       try {
+        // Both are uuids by then (a company id is checked at the HTTP edge, a credential id is an outbox's column),
+        // so one caller's key cannot fail the batch for the others.
         const keys = [...new Map(items.map((i) => [`${i.companyId}/${i.credentialId}`, i])).values()];
         const { rows } = await db.query<KeyedRow>(
           `SELECT o.company_id, o.credential_id, o.channel, o.daily_cap, o.limits
@@ -142,7 +147,9 @@ export function sharedQuotaLookup(db: Db): (key: { companyId: string; credential
         const byKey = new Map<string, KeyedRow[]>();
         for (const r of rows) {
           const key = `${r.company_id}/${r.credential_id}`;
-          byKey.set(key, [...(byKey.get(key) ?? []), r]);
+          const list = byKey.get(key);
+          if (list) list.push(r);
+          else byKey.set(key, [r]);
         }
         for (const i of items) i.resolve(quotaOfOutboxes(byKey.get(`${i.companyId}/${i.credentialId}`) ?? []));
       } catch (err) {
