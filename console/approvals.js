@@ -28,13 +28,16 @@ async function load(list, outcome, ctx) {
     render(list, h('p', { class: 'note' }, 'Nothing waits for approval.'));
     return;
   }
-  // What would be sent is the request recorded in the activity's first event.
-  const requests = await Promise.all(
+  // What would be sent comes with the approval; one requested before that was recorded has it only in its
+  // activity's first event.
+  const payloads = await Promise.all(
     items.map((a) =>
-      get(`${ctx.base}/activities/${a.activityId}/history`).then(
-        (r) => r.events[0]?.data ?? null,
-        () => null,
-      ),
+      a.payload
+        ? a.payload
+        : get(`${ctx.base}/activities/${a.activityId}/history`).then(
+            (r) => r.events[0]?.data?.payload ?? null,
+            () => null,
+          ),
     ),
   );
   const ruleText = (id) => {
@@ -104,7 +107,7 @@ async function load(list, outcome, ctx) {
     bulkReject.disabled = selected.size === 0;
   };
   const rows = items.map((a, i) => {
-    const request = requests[i];
+    const payload = payloads[i];
     const box = h('input', {
       type: 'checkbox',
       'aria-label': `Select the approval for ${a.to}`,
@@ -119,7 +122,7 @@ async function load(list, outcome, ctx) {
       a.channel,
       outboxText(a.outboxId),
       a.to,
-      request ? payloadView(request.payload) : h('span', { class: 'note' }, '(not readable)'),
+      payload ? payloadView(payload) : h('span', { class: 'note' }, '(not readable)'),
       ruleText(a.ruleId),
       h('time', { datetime: a.createdAt }, age(a.createdAt)),
       h(

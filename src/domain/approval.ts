@@ -16,6 +16,11 @@ export type ApprovalEvent =
         to: string;
         ruleId: string | null;
         at: string;
+        /**
+         * The message as it would go (from the console's approvals page on: absent before), so that the list of
+         * pending approvals shows what each would send without reading every activity's history.
+         */
+        payload?: Record<string, unknown>;
       }
     >
   | DomainEvent<'ApprovalGranted', { approvalId: string; by: string; at: string }>

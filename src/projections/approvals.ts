@@ -8,9 +8,19 @@ export const approvalsProjection = defineProjection<ApprovalEvent>()({
   on: {
     ApprovalRequested: ({ data: d }, { tx, table }) =>
       tx.query(
-        `INSERT INTO ${table('crm_approvals')} (id, company_id, activity_id, outbox_id, channel, recipient, rule_id, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (id) DO NOTHING`,
-        [d.approvalId, d.companyId, d.activityId, d.outboxId, d.channel, d.to, d.ruleId, d.at],
+        `INSERT INTO ${table('crm_approvals')} (id, company_id, activity_id, outbox_id, channel, recipient, rule_id, status, created_at, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (id) DO NOTHING`,
+        [
+          d.approvalId,
+          d.companyId,
+          d.activityId,
+          d.outboxId,
+          d.channel,
+          d.to,
+          d.ruleId,
+          d.at,
+          d.payload ? JSON.stringify(d.payload) : null,
+        ],
       ),
     ApprovalGranted: ({ data: d }, ctx) => decide(ctx, d, 'approved', null),
     ApprovalRejected: ({ data: d }, ctx) => decide(ctx, d, 'rejected', d.reason),
@@ -46,6 +56,7 @@ export async function listApprovals(q: Queryable, companyId: string, status: str
     reason: string | null;
     created_at: Date;
     decided_at: Date | null;
+    payload: Record<string, unknown> | null;
   }>(`SELECT * FROM crm_approvals WHERE company_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY created_at, id LIMIT 1000`, [
     companyId,
     status ?? null,
@@ -62,5 +73,6 @@ export async function listApprovals(q: Queryable, companyId: string, status: str
     reason: r.reason,
     createdAt: r.created_at,
     decidedAt: r.decided_at,
+    payload: r.payload,
   }));
 }

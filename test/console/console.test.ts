@@ -182,10 +182,16 @@ describe.skipIf(!hasChromium)(`the web console in Chromium${hasChromium ? '' : '
   });
 
   it('a board user who is no instance admin sees bulk approval disabled with the reason, and approving is refused as the API words it', async () => {
+    // Each approval's message comes with the list: no history request per row.
+    const histories: string[] = [];
+    const onRequest = (r: { url: () => string }) => void (r.url().includes('/history') && histories.push(r.url()));
+    page.on('request', onRequest);
     await signIn(member);
     const row = page.getByRole('row', { name: /first@example\.org/ });
     await expect.poll(() => row.textContent()).toMatch(/First note/);
     await expect.poll(() => row.textContent()).toMatch(/no rule matched/);
+    page.off('request', onRequest);
+    expect(histories).toEqual([]);
     await row.getByRole('checkbox').check();
     const bulk = page.getByRole('button', { name: 'Approve selected' });
     expect(await bulk.isDisabled()).toBe(true);

@@ -158,7 +158,10 @@ describe('approvals', () => {
         requested(p2, 2),
         { type: 'ApprovalRejected', data: { approvalId: p2, by: 'board', reason: 'tone', at: at(6) } },
       ]),
-      ...recorded<ApprovalEvent>(`approval-${p3}`, [requested(p3, 3)]),
+      // From the console's approvals page on, the request carries the message it would send.
+      ...recorded<ApprovalEvent>(`approval-${p3}`, [
+        { ...requested(p3, 3), data: { ...requested(p3, 3).data, payload: { subject: 'Hi', text: 'Hello' } } },
+      ]),
     ]);
     const all = await listApprovals(b.db, companyId, undefined);
     expect(all.map((a) => [a.id, a.status, a.decidedBy, a.reason, a.decidedAt?.toISOString() ?? null])).toEqual([
@@ -166,7 +169,11 @@ describe('approvals', () => {
       [p2, 'rejected', 'board', 'tone', at(6)],
       [p3, 'pending', null, null, null],
     ]);
-    expect((await listApprovals(b.db, companyId, 'pending')).map((a) => a.id)).toEqual([p3]);
+    expect((await listApprovals(b.db, companyId, 'pending')).map((a) => [a.id, a.payload])).toEqual([
+      [p3, { subject: 'Hi', text: 'Hello' }],
+    ]);
+    // Requested before: no message recorded with it (its activity's history has it).
+    expect(all[0]!.payload).toBeNull();
   });
 });
 

@@ -202,6 +202,7 @@ export class Sender {
         to: request.to,
         ruleId: next.ruleId,
         at: iso,
+        payload: request.payload,
       };
       const a = await approval(deps.store, next.approvalId, { actor, now }, () => ({ type: 'RequestApproval', data }));
       positions.add(a.position);

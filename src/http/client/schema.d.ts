@@ -1530,6 +1530,10 @@ export interface components {
       ruleId: string | null;
       /** @enum {string} */
       status: 'pending' | 'approved' | 'rejected';
+      /** @description The message as it would go; null for an approval requested before this was recorded (its activity history has it). */
+      payload: {
+        [key: string]: unknown;
+      } | null;
     };
     BrandVoiceGuideVersion: {
       version: number;

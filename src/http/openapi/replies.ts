@@ -272,6 +272,9 @@ export const Approval = named(
     to: z.string(),
     ruleId: id.nullable(),
     status: z.enum(['pending', 'approved', 'rejected']),
+    payload: object
+      .nullable()
+      .describe('The message as it would go; null for an approval requested before this was recorded (its activity history has it).'),
   }),
   'Approval',
 );
