@@ -1,8 +1,8 @@
 /**
  * HTTP benchmark: `npm run bench:http -- --backend pglite|postgres [--requests N] [--connections C]`.
  * What a user meets: the real server in its own process (the compiled build, as `npm start` runs it), a loopback
- * SMTP server in a third (bench/smtp-sink.ts), and autocannon firing `POST …/send` at C connections: N dry runs,
- * then N emails. Then the in-process figure (`bench:dispatch --only hot`, the server stopped) for the same
+ * SMTP server in a third (bench/smtp-sink.ts), and autocannon firing `POST …/send` at C connections: a warm-up
+ * (not counted), then N dry runs and N emails in halves (dry run, email, email, dry run). Then the in-process figure (`bench:dispatch --only hot`, the server stopped) for the same
  * backend. Checks that the SMTP server received exactly one message per `sent` reply, none twice.
  * PostgreSQL comes from DATABASE_URL: a fresh database is made beside it and dropped afterwards.
  * Prints one JSON object.
@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { freePort } from '../test/support/processes.js';
 import { freshDatabase } from '../test/support/service-process.js';
-import { benchArgs, machineCpuMs, processCpuMs, round } from './support.js';
+import { benchArgs, machineCpuMs, percentile, processCpuMs, round } from './support.js';
 
 const args = benchArgs({ requests: { type: 'string', default: '3000' }, connections: { type: 'string', default: '64' } });
 const REQUESTS = Number(args.requests);
@@ -125,50 +125,52 @@ const cpuNow = (pids: Pids) => ({
   machine: machineCpuMs(),
 });
 
-/**
- * Where a request's CPU went: on a 2-core machine the SMTP sink and the load generator share the cores with the
- * server, so what the server itself spends per send is the figure a change to it moves.
- */
-function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, requests: number) {
-  const per = (x: number | null, y: number | null) => (x === null || y === null || requests === 0 ? null : round((y - x) / requests, 3));
-  return {
-    server: per(a.server, b.server),
-    smtpSink: per(a.smtpSink, b.smtpSink),
-    loadGenerator: per(a.loadGenerator, b.loadGenerator),
-    machine: per(a.machine, b.machine),
-  };
+/** One load of `amount` sends over C connections, with its raw figures, to be merged with its other half. */
+interface Part {
+  requests: number;
+  seconds: number;
+  latencies: number[];
+  cpuBefore: ReturnType<typeof cpuNow>;
+  cpuAfter: ReturnType<typeof cpuNow>;
+  errors: number;
+  timeouts: number;
+  statuses: Record<string, number>;
 }
 
-/** N sends of `channel` over C connections; the replies tallied as `<http status> <send status>`. */
-async function load(c: { base: string; outboxId: string }, channel: 'email' | 'dry-run', prefix: string, pids: Pids) {
-  let i = 0;
+/** `amount` sends of `channel` over C connections; the replies tallied as `<http status> <send status>`. */
+async function load(c: { base: string; outboxId: string }, channel: 'email' | 'dry-run', prefix: string, amount: number, pids: Pids) {
   const cpuBefore = cpuNow(pids);
   let first: number | undefined;
   let last = 0;
+  const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const result = await autocannon({
     url: `${c.base}/send`,
     method: 'POST',
     connections: CONNECTIONS,
-    amount: REQUESTS,
+    amount,
     timeout: 60,
     headers: { 'content-type': 'application/json' },
     requests: [
       {
-        setupRequest: (req) => {
-          first ??= performance.now();
+        // One request in flight per connection, so the connection's context holds when its request went.
+        setupRequest: (req, context: { sentAt?: number }) => {
+          const now = performance.now();
+          first ??= now;
+          context.sentAt = now;
           return {
             ...req,
             body: JSON.stringify({
               channel,
               outboxId: c.outboxId,
-              to: `${prefix}${++i}@example.org`,
+              to: `${prefix}${randomUUID()}@example.org`,
               payload: { subject: 'Hi', text: 'Bench' },
             }),
           };
         },
-        onResponse: (status, body) => {
+        onResponse: (status, body, context: { sentAt?: number }) => {
           last = performance.now();
+          if (context.sentAt !== undefined) latencies.push(last - context.sentAt);
           let s = '?';
           try {
             s = (JSON.parse(body) as { status?: string }).status ?? '?';
@@ -180,18 +182,47 @@ async function load(c: { base: string; outboxId: string }, channel: 'email' | 'd
       },
     ],
   });
-  const cpuAfter = cpuNow(pids);
   return {
     requests: result.requests.total,
-    cpuMsPerRequest: cpuPerRequest(cpuBefore, cpuAfter, result.requests.total),
     // From the first request sent to the last reply: autocannon's own duration ends on its one-second tick, which
     // made every figure N / whole seconds (a 3.1 s run counted as 4).
-    perSecond: first !== undefined && last > first ? round(result.requests.total / ((last - first) / 1000)) : 0,
-    autocannonSeconds: result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+    seconds: first !== undefined && last > first ? (last - first) / 1000 : 0,
+    latencies,
+    cpuBefore,
+    cpuAfter: cpuNow(pids),
     errors: result.errors,
     timeouts: result.timeouts,
+    statuses,
+  } satisfies Part;
+}
+
+/** The halves of one channel's load as one figure: summed requests, time and CPU, all latencies. */
+function merged(parts: Part[]) {
+  const requests = parts.reduce((n, p) => n + p.requests, 0);
+  const seconds = parts.reduce((n, p) => n + p.seconds, 0);
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const statuses: Record<string, number> = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  const spent = (key: keyof ReturnType<typeof cpuNow>) =>
+    parts.every((p) => p.cpuBefore[key] !== null && p.cpuAfter[key] !== null)
+      ? parts.reduce((n, p) => n + (p.cpuAfter[key]! - p.cpuBefore[key]!), 0)
+      : null;
+  const per = (ms: number | null) => (ms === null || requests === 0 ? null : round(ms / requests, 3));
+  return {
+    requests,
+    // Where a request's CPU went: on a 2-core machine the SMTP sink and the load generator share the cores with
+    // the server, so what the server itself spends per send is the figure a change to it moves.
+    cpuMsPerRequest: {
+      server: per(spent('server')),
+      smtpSink: per(spent('smtpSink')),
+      loadGenerator: per(spent('loadGenerator')),
+      machine: per(spent('machine')),
+    },
+    perSecond: seconds > 0 ? round(requests / seconds) : 0,
+    p50Ms: round(percentile(latencies, 50), 1),
+    p99Ms: round(percentile(latencies, 99), 1),
+    errors: parts.reduce((n, p) => n + p.errors, 0),
+    timeouts: parts.reduce((n, p) => n + p.timeouts, 0),
     statuses,
   };
 }
@@ -216,19 +247,30 @@ try {
   server = started.child;
   const c = await company(started.origin, sink.port);
   const pids = { server: server.pid!, smtpSink: sink.pid };
-  const dryRun = await load(c, 'dry-run', 'dry', pids);
-  const email = await load(c, 'email', 'mail', pids);
+  // Not counted: a fresh server's first sends run while V8 compiles the send path and the database warms up.
+  const warmUp = Math.min(500, Math.ceil(REQUESTS / 4));
+  const warm = [await load(c, 'dry-run', 'warm', warmUp, pids), await load(c, 'email', 'warm', warmUp, pids)];
+  // In halves, dry run, email, email, dry run: a server still speeding up or a machine slowing down weighs on
+  // both alike (run one after the other, the ratio leaned towards whichever ran second).
+  const half = Math.floor(REQUESTS / 2);
+  const dryParts = [await load(c, 'dry-run', 'dry', half, pids)];
+  const emailParts = [await load(c, 'email', 'mail', half, pids)];
+  emailParts.push(await load(c, 'email', 'mail', REQUESTS - half, pids));
+  dryParts.push(await load(c, 'dry-run', 'dry', REQUESTS - half, pids));
+  const dryRun = merged(dryParts);
+  const email = merged(emailParts);
   const received = await sink.counts();
   server.kill('SIGTERM');
   await new Promise((r) => server!.once('exit', r));
   server = undefined;
   const hot = inProcess();
-  const sent = email.statuses['200 sent'] ?? 0;
+  const sent = (email.statuses['200 sent'] ?? 0) + (warm[1]!.statuses['200 sent'] ?? 0);
   const out = {
     benchmark: 'http',
     backend: args.backend,
     cores: cpus().length,
     connections: CONNECTIONS,
+    warmUp: { requestsPerChannel: warmUp, statuses: merged(warm).statuses },
     dryRunOverHttp: dryRun,
     emailOverHttp: email,
     inProcessHot: hot,

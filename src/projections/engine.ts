@@ -8,6 +8,9 @@ import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, 
 import { Leadership } from './leadership.js';
 import type { Projection } from './projection.js';
 import { RecentLog } from './recent-log.js';
+
+/** A projection's rows and checkpoint are made again from the event log after a crash: their commit need not wait for the disk. */
+const REBUILDABLE = { rebuildable: true } as const;
 import { type RebuildProgress, rebuildProjection } from './rebuild.js';
 
 const PROGRESS_CHANNEL = 'crm_projection_progress';
@@ -323,7 +326,7 @@ export class ProjectionEngine {
       if (!moved) return { stale: (await lockCheckpoint(tx, p.name)).position };
       if (events.length > 0) await p.apply(events, { tx, table: (t) => t });
       return { stale: null };
-    });
+    }, REBUILDABLE);
     const now = outcome.stale ?? to;
     r.position = now;
     r.persisted = now;

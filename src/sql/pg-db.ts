@@ -54,11 +54,12 @@ export function createPgDb(opts: PgDbOptions): Db {
     kind: 'postgres',
     query: base.query,
     exec: base.exec,
-    async transaction(fn) {
+    async transaction(fn, options) {
       const client = await pool.connect();
       let broken = false;
       try {
-        await client.query('BEGIN');
+        // One round trip for both (a simple query may hold several statements).
+        await client.query(options?.rebuildable ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN');
         const out = await fn(wrap(client));
         await client.query('COMMIT');
         return out;

@@ -35,8 +35,11 @@ export function createPgliteDbOn(lite: PGlite): Db {
     kind: 'pglite',
     query: base.query,
     exec: base.exec,
-    transaction(fn) {
-      return lite.transaction((tx) => fn(wrap(tx)));
+    transaction(fn, options) {
+      return lite.transaction(async (tx) => {
+        if (options?.rebuildable) await tx.exec('SET LOCAL synchronous_commit TO off');
+        return fn(wrap(tx));
+      });
     },
     // One process owns a PGlite data folder, and it has one backend: a session is simply that backend.
     session(fn) {

@@ -100,6 +100,26 @@ function engineSuite(label: 'pglite' | 'postgres') {
       expect(await count(b.db)).toBe(2);
     });
 
+    it("commits without waiting for the disk (its rows are made again from the log), and leaves other transactions' commits alone", async () => {
+      await createTables(b.db);
+      const seen: string[] = [];
+      const e = engine({
+        ...notesProjection(),
+        async apply(events, ctx) {
+          await notesProjection().apply(events, ctx);
+          seen.push((await ctx.tx.query<{ s: string }>(`SELECT current_setting('synchronous_commit') AS s`)).rows[0]!.s);
+        },
+      });
+      await e.start();
+      expect(await e.waitFor(await note(b.store, 'durable?'), { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(1);
+      expect(seen).toContain('off');
+      expect(seen.every((s) => s === 'off')).toBe(true);
+      const outside = await b.db.transaction((tx) => tx.query<{ s: string }>(`SELECT current_setting('synchronous_commit') AS s`));
+      expect(outside.rows[0]!.s).toBe('on');
+      expect((await b.db.query<{ s: string }>(`SELECT current_setting('synchronous_commit') AS s`)).rows[0]!.s).toBe('on');
+    });
+
     it('re-delivery is harmless: resetting the checkpoint re-applies to the same rows', async () => {
       await createTables(b.db);
       const e = engine(notesProjection());
