@@ -141,6 +141,8 @@ function detailOf(e) {
   if (d.reason) return String(d.reason);
   if (d.error) return `${d.error.code ?? ''} ${d.error.message ?? ''}`.trim();
   if (d.by) return `by ${d.by}`;
+  // A rule's approval recorded with the dispatch's start (one event since issue 19).
+  if (e.type === 'ActivityDispatching' && d.approvedByRule) return `approved by rule ${short(d.approvedByRule)}; unit of ${d.day}`;
   if (d.providerMessageId) return `provider message ${d.providerMessageId}`;
   return null;
 }

@@ -122,7 +122,20 @@ export type ActivityEvent =
   | DomainEvent<'ActivityRejected', { activityId: string; approvalId: string; by: string; reason: string | null; at: string }>
   | DomainEvent<
       'ActivityDispatching',
-      { activityId: string; bucket: string; credentialId: string; day: string; leaseUntil: string; at: string }
+      {
+        activityId: string;
+        bucket: string;
+        credentialId: string;
+        day: string;
+        leaseUntil: string;
+        at: string;
+        /**
+         * The rule that approved the send, when its approval and the dispatch's start were decided together (from
+         * issue 19 on: one event where there were `ActivityApproved` by the rule and this). Absent: approved before
+         * (an `ActivityApproved` of its own, by a rule in older histories or by a person).
+         */
+        approvedByRule?: string;
+      }
     >
   | DomainEvent<'ActivitySent', { activityId: string; providerMessageId: string | null; at: string; recipientAliases?: string[] }>
   | DomainEvent<'ActivityFailed', { activityId: string; error: ActivityError; quotaRefunded: boolean; at: string }>
@@ -167,7 +180,8 @@ export type ActivityCommand =
   | { type: 'QueueForApproval'; approvalId: string; ruleId: string | null; now: string }
   | { type: 'ApproveActivity'; approvalId: string | null; ruleId: string | null; by: string; now: string }
   | { type: 'RejectActivity'; approvalId: string; by: string; reason: string | null; now: string }
-  | { type: 'StartDispatch'; bucket: string; credentialId: string; day: string; leaseUntil: string; now: string }
+  /** `approvedByRule`: the dispatch starts on a request a rule approves in the same step (from `requested`). */
+  | { type: 'StartDispatch'; bucket: string; credentialId: string; day: string; leaseUntil: string; now: string; approvedByRule?: string }
   /**
    * `recipientAliases`: names of the recipient the provider gave while sending (LinkedIn: the member id a profile
    * URL is), kept so that what the provider later says of that name (a reply, an accepted invitation) finds the send.
@@ -202,6 +216,9 @@ const FROM: Record<Exclude<ActivityCommand['type'], 'RequestActivity'>, Activity
   // The status stays `failed`: the resend is another activity, with an outcome of its own.
   DecideResend: ['failed'],
 };
+
+/** A dispatch that carries its rule's approval starts where that approval would have been given. */
+const APPROVED_AND_STARTED_FROM: ActivityStatus[] = ['requested'];
 
 export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEvent> = {
   initialState: () => ({
@@ -250,7 +267,8 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
       return [{ type: 'ActivityRequested', data: { ...command.request } }];
     }
     if (state.status === 'none') throw new DomainError('not_found', 'activity not found');
-    if (!FROM[command.type].includes(state.status)) {
+    const from = command.type === 'StartDispatch' && command.approvedByRule !== undefined ? APPROVED_AND_STARTED_FROM : FROM[command.type];
+    if (!from.includes(state.status)) {
       throw new DomainError('invalid_state', `cannot ${command.type} an activity that is ${state.status}`);
     }
     const activityId = state.request!.activityId;
@@ -307,6 +325,7 @@ export const activityDecider: Decider<ActivityCommand, ActivityState, ActivityEv
               day: command.day,
               leaseUntil: command.leaseUntil,
               at: command.now,
+              ...(command.approvedByRule !== undefined ? { approvedByRule: command.approvedByRule } : {}),
             },
           },
         ];

@@ -49,6 +49,11 @@ export interface SendPolicyFacts {
 
 export interface QuotaClaim {
   bucket: { companyId: string; credentialId: string; day: string };
+  /**
+   * The rule that approves the send, when the rules were asked now: its approval is recorded with what the
+   * reservation leads to (`afterReservation`), in the same append, as part of the dispatch's start.
+   */
+  approvedByRule?: string;
   cap: number;
   /** The outbox's limits, the recipient they count (its first key, canonical) and the zone its periods are in. */
   limits: { limits: QuotaLimit[]; recipient: string; tz: string };
@@ -81,7 +86,7 @@ export function decideSend(request: SendPolicyRequest, facts: SendPolicyFacts): 
   const refused = recipientRefusal(facts, request.keys, request.channel);
   if (refused) return { commands: [{ type: 'BlockActivity', status: 'blocked_by_allowlist', reason: refused, now }], next: NONE };
   if (request.dryRun) return { commands: [{ type: 'SendDryRun', now }], next: NONE };
-  const commands: ActivityCommand[] = [];
+  let approvedByRule: string | undefined;
   if (!request.approvedByPerson) {
     const decision = evaluateRules(facts.rules.rules.values(), {
       channel: request.channel,
@@ -96,22 +101,30 @@ export function decideSend(request: SendPolicyRequest, facts: SendPolicyFacts): 
         next: { kind: 'approval', approvalId: request.approvalId, ruleId },
       };
     }
-    commands.push({ type: 'ApproveActivity', approvalId: null, ruleId: decision.rule!.ruleId, by: 'rule', now });
+    approvedByRule = decision.rule!.ruleId;
   }
   // Before any quota: a message the provider would refuse (closed messaging window) must not spend a unit.
   if (facts.windowClosed)
-    return { commands: [...commands, { type: 'RecordFailed', error: facts.windowClosed, quotaRefunded: false, now }], next: NONE };
+    return {
+      commands: [...ruleApproval(approvedByRule, now), { type: 'RecordFailed', error: facts.windowClosed, quotaRefunded: false, now }],
+      next: NONE,
+    };
   const { companyId, credentialId, dailyCap, timezone } = request.quota;
   return {
-    commands,
+    commands: [],
     next: {
       kind: 'reserve',
       bucket: { companyId, credentialId, day: localDay(request.now, timezone) },
+      ...(approvedByRule !== undefined ? { approvedByRule } : {}),
       cap: dailyCap,
       limits: { limits: effectiveLimits(request.channel, request.quota.limits), recipient: request.keys[0]!, tz: timezone },
     },
   };
 }
+
+/** The rule's approval as a step of its own (when no dispatch starts to carry it). */
+const ruleApproval = (ruleId: string | undefined, now: string): ActivityCommand[] =>
+  ruleId === undefined ? [] : [{ type: 'ApproveActivity', approvalId: null, ruleId, by: 'rule', now }];
 
 /** How a reservation ended: taken on `day` (the claim's, or a later one when that day was closed), or refused. */
 export interface Reservation {
@@ -122,30 +135,37 @@ export interface Reservation {
 }
 
 /**
- * The step a quota reservation leads to: the dispatch starts with a lease on the day the unit was taken, or the
- * send is blocked by the quota, naming the limit that refused it and when that limit reopens.
+ * The steps a quota reservation leads to: the dispatch starts with a lease on the day the unit was taken (and
+ * records the rule's approval, when a rule approved it now: one event for both), or the send is approved by its
+ * rule and blocked by the quota, naming the limit that refused it and when that limit reopens.
  */
-export function afterReservation(claim: QuotaClaim, r: Reservation, now: Date, leaseMs: number): ActivityCommand {
+export function afterReservation(claim: QuotaClaim, r: Reservation, now: Date, leaseMs: number): ActivityCommand[] {
   const iso = now.toISOString();
   if (!r.reserved) {
     const quota = r.refusal ? { limit: r.refusal.limit, retryAt: r.refusal.retryAt.toISOString() } : undefined;
     const daily = !r.refusal || (r.refusal.limit.per === 'day' && r.refusal.limit.unit === 'sends');
-    return {
-      type: 'BlockActivity',
-      status: 'blocked_by_quota',
-      reason: daily ? 'daily_cap_reached' : 'quota_limit_reached',
-      ...(quota ? { quota } : {}),
-      now: iso,
-    };
+    return [
+      ...ruleApproval(claim.approvedByRule, iso),
+      {
+        type: 'BlockActivity',
+        status: 'blocked_by_quota',
+        reason: daily ? 'daily_cap_reached' : 'quota_limit_reached',
+        ...(quota ? { quota } : {}),
+        now: iso,
+      },
+    ];
   }
   const { credentialId } = claim.bucket;
   const { day } = r;
-  return {
-    type: 'StartDispatch',
-    bucket: `${credentialId}.${day}`,
-    credentialId,
-    day,
-    leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
-    now: iso,
-  };
+  return [
+    {
+      type: 'StartDispatch',
+      bucket: `${credentialId}.${day}`,
+      credentialId,
+      day,
+      leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+      now: iso,
+      ...(claim.approvedByRule !== undefined ? { approvedByRule: claim.approvedByRule } : {}),
+    },
+  ];
 }

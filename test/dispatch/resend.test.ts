@@ -176,7 +176,7 @@ function suite(backend: 'pglite' | 'postgres') {
         }),
       );
       const copyEvents = await history(c, resentAs);
-      expect(copyEvents.map((e) => e.type)).toEqual(['ActivityRequested', 'ActivityApproved', 'ActivityDispatching', 'ActivitySent']);
+      expect(copyEvents.map((e) => e.type)).toEqual(['ActivityRequested', 'ActivityDispatching', 'ActivitySent']);
       expect(copyEvents[0]!.data).toMatchObject({
         activityId: resentAs,
         resendOf: activityId,

@@ -58,12 +58,13 @@ function suite(backend: 'pglite' | 'postgres', eventLog: 'sql' | 'eventstoredb' 
       const history = await request(t.app).get(`${c.base}/activities/${res.body.id}/history`);
       expect(history.body.events.map((e: { type: string }) => e.type)).toEqual([
         'ActivityRequested',
-        'ActivityApproved',
         'ActivityDispatching',
         'ActivitySent',
       ]);
+      // The rule's approval is part of the dispatch's start.
+      expect(history.body.events[1].data).toMatchObject({ approvedByRule: c.ruleId });
       // On the adapter the events are in the stand-in's log, not only in the read models.
-      if (standin) expect(standin.log.lastRevision(activityStream(res.body.id))).toBe(3n);
+      if (standin) expect(standin.log.lastRevision(activityStream(res.body.id))).toBe(2n);
       const buckets = await request(t.app).get(`${c.base}/credential-buckets`).query({ day: today() });
       expect(buckets.body.items).toEqual([{ credential: c.credentialId, day: today(), cap: 100, used: 1 }]);
     });

@@ -121,6 +121,23 @@ describe('activity decider: the lifecycle of a send', () => {
       .thenThrows('conflict');
   });
 
+  it('approved by a rule as its dispatch starts (from issue 19 on): one event, from requested only; the older two-event history folds alike', () => {
+    const startApproved = { ...COMMANDS.StartDispatch, approvedByRule: 'r1' } as const;
+    const dispatchingApproved: ActivityEvent = { type: 'ActivityDispatching', data: { ...dispatching.data, approvedByRule: 'r1' } };
+    activity.given([requested]).when(startApproved).then([dispatchingApproved]);
+    activity.given([requested, dispatchingApproved]).when(COMMANDS.RecordSent).then([sent]);
+    // A person's approval, a second start, a dispatch already approved: refused.
+    for (const history of [HISTORIES.draft_pending_approval, HISTORIES.approved, HISTORIES.dispatching, HISTORIES.sent])
+      activity.given(history).when(startApproved).thenThrows('invalid_state');
+    // The state a command decides on is the same either way.
+    expect(fold(activityDecider, [requested, dispatchingApproved])).toEqual(
+      fold(activityDecider, [requested, approvedByRule, dispatching]),
+    );
+    expect(fold(activityDecider, [requested, dispatchingApproved, sent])).toEqual(
+      fold(activityDecider, [requested, approvedByRule, dispatching, sent]),
+    );
+  });
+
   it('approved by a rule: approved, dispatching, sent', () => {
     activity
       .given([requested])

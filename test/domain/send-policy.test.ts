@@ -84,15 +84,15 @@ const RESERVE: SendDecision['next'] & { kind: 'reserve' } = {
   cap: 10,
   limits: { limits: [], recipient: TO, tz: 'Europe/Berlin' },
 };
+const BY_RULE = { ...RESERVE, approvedByRule: 'r1' };
 const NONE = { kind: 'none' } as const;
 const closed: ActivityError = { code: 'whatsapp_window_closed', message: 'closed' };
 const unresolved: ActivityError = { code: 'linkedin_recipient_unresolved', message: 'unknown' };
 
 describe('decideSend: the send policy', () => {
-  it('an allowed, unsuppressed recipient and an auto-approving rule: approved by the rule, then a unit of the day in the outbox timezone', () => {
-    given()
-      .when()
-      .then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }], next: RESERVE });
+  it('an allowed, unsuppressed recipient and an auto-approving rule: a unit of the day in the outbox timezone, approved by the rule', () => {
+    // The approval is recorded with what the reservation leads to (afterReservation), not as a step before it.
+    given().when().then({ commands: [], next: BY_RULE });
   });
 
   it('outside the allowlist, suppressed, or no recipient at all: blocked, whatever the rules say', () => {
@@ -116,10 +116,7 @@ describe('decideSend: the send policy', () => {
     // Allowed under any of its names (as a LinkedIn member is under its id and its profile URL).
     given({ allowlist: allowlist(entry(TO)) })
       .when({ keys: ['other-name@example.net', TO] })
-      .then({
-        commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }],
-        next: { ...RESERVE, limits: { ...RESERVE.limits, recipient: 'other-name@example.net' } },
-      });
+      .then({ commands: [], next: { ...BY_RULE, limits: { ...RESERVE.limits, recipient: 'other-name@example.net' } } });
   });
 
   it('a recipient the provider cannot name fails before any check and spends no unit', () => {
@@ -156,7 +153,7 @@ describe('decideSend: the send policy', () => {
     const r = rules(rule({ ruleId: 'late', priority: 5, action: 'queue_for_manual' }), rule({ ruleId: 'early', priority: 1, seq: 2 }));
     given({ rules: r })
       .when()
-      .then({ commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'early', by: 'rule', now: ISO }], next: RESERVE });
+      .then({ commands: [], next: { ...RESERVE, approvedByRule: 'early' } });
   });
 
   it('a closed messaging window fails after the approval and before the quota', () => {
@@ -184,46 +181,52 @@ describe('decideSend: the send policy', () => {
 
 describe('afterReservation', () => {
   const claim = { bucket: RESERVE.bucket, cap: 10, limits: RESERVE.limits };
+  const byRule = { ...claim, approvedByRule: 'r1' };
+  const approved = { type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO } as const;
+  const dispatch = {
+    type: 'StartDispatch',
+    bucket: 'k1.2026-12-03',
+    credentialId: 'k1',
+    day: '2026-12-03',
+    leaseUntil: new Date(NOW.getTime() + 60_000).toISOString(),
+    now: ISO,
+  } as const;
+  const capReached = { type: 'BlockActivity', status: 'blocked_by_quota', reason: 'daily_cap_reached', now: ISO } as const;
+
   it('a unit: the dispatch starts, leased for leaseMs; none: blocked by the quota', () => {
-    expect(afterReservation(claim, { reserved: true, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual({
-      type: 'StartDispatch',
-      bucket: 'k1.2026-12-03',
-      credentialId: 'k1',
-      day: '2026-12-03',
-      leaseUntil: new Date(NOW.getTime() + 60_000).toISOString(),
-      now: ISO,
-    });
-    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual({
-      type: 'BlockActivity',
-      status: 'blocked_by_quota',
-      reason: 'daily_cap_reached',
-      now: ISO,
-    });
+    expect(afterReservation(claim, { reserved: true, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual([dispatch]);
+    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual([capReached]);
+  });
+
+  it('approved by a rule just now: the dispatch carries the approval (one event), a block follows it as a step of its own', () => {
+    expect(afterReservation(byRule, { reserved: true, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual([
+      { ...dispatch, approvedByRule: 'r1' },
+    ]);
+    expect(afterReservation(byRule, { reserved: false, day: '2026-12-03', refusal: null }, NOW, 60_000)).toEqual([approved, capReached]);
   });
 
   it('a unit taken on the next day (the claimed one was closed): the dispatch names the day it was taken on', () => {
-    expect(afterReservation(claim, { reserved: true, day: '2026-12-04', refusal: null }, NOW, 60_000)).toMatchObject({
-      type: 'StartDispatch',
-      bucket: 'k1.2026-12-04',
-      day: '2026-12-04',
-    });
+    expect(afterReservation(claim, { reserved: true, day: '2026-12-04', refusal: null }, NOW, 60_000)).toMatchObject([
+      { type: 'StartDispatch', bucket: 'k1.2026-12-04', day: '2026-12-04' },
+    ]);
   });
 
   it('refused by a limit: blocked, naming the limit and when it reopens (the day cap keeps its own reason)', () => {
     const retryAt = new Date('2026-12-05T10:00:00.000Z');
     const week = { max: 100, per: '7d', unit: 'sends' } as const;
-    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: { limit: week, retryAt } }, NOW, 60_000)).toEqual({
-      type: 'BlockActivity',
-      status: 'blocked_by_quota',
-      reason: 'quota_limit_reached',
-      quota: { limit: week, retryAt: retryAt.toISOString() },
-      now: ISO,
-    });
+    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: { limit: week, retryAt } }, NOW, 60_000)).toEqual([
+      {
+        type: 'BlockActivity',
+        status: 'blocked_by_quota',
+        reason: 'quota_limit_reached',
+        quota: { limit: week, retryAt: retryAt.toISOString() },
+        now: ISO,
+      },
+    ]);
     const day = { max: 10, per: 'day', unit: 'sends' } as const;
-    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: { limit: day, retryAt } }, NOW, 60_000)).toMatchObject({
-      reason: 'daily_cap_reached',
-      quota: { limit: day },
-    });
+    expect(afterReservation(claim, { reserved: false, day: '2026-12-03', refusal: { limit: day, retryAt } }, NOW, 60_000)).toMatchObject([
+      { reason: 'daily_cap_reached', quota: { limit: day } },
+    ]);
   });
 
   it('the reservation counts the outbox limits with its channel defaults, for the recipient first key', () => {
@@ -234,9 +237,9 @@ describe('afterReservation', () => {
         quota: { ...REQUEST.quota, limits: [{ max: 5, per: 'hour', unit: 'sends' }] },
       })
       .then({
-        commands: [{ type: 'ApproveActivity', approvalId: null, ruleId: 'r1', by: 'rule', now: ISO }],
+        commands: [],
         next: {
-          ...RESERVE,
+          ...BY_RULE,
           limits: {
             limits: [
               { max: 5, per: 'hour', unit: 'sends' },

@@ -35,17 +35,17 @@ export async function emailCompany(
   for (const pattern of opts.allow ?? ['*@example.org']) {
     expect((await request(t.app).post(`${base}/allowlist`).send({ pattern })).status).toBe(201);
   }
+  let ruleId: string | null = null;
   if (opts.autoApprove ?? true) {
-    expect(
-      (
-        await request(t.app)
-          .post(`${base}/approval-rules`)
-          .send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 })
-      ).status,
-    ).toBe(201);
+    const rule = await request(t.app)
+      .post(`${base}/approval-rules`)
+      .send({ predicate: { channel: 'email' }, action: 'auto_approve', priority: 10 });
+    expect(rule.status).toBe(201);
+    ruleId = rule.body.id as string;
   }
   return {
     companyId,
+    ruleId,
     base,
     outboxId: outbox.body.id as string,
     secretRef: secret.body.ref as string,

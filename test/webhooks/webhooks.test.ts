@@ -214,7 +214,6 @@ describe('inbound webhooks and the messaging window', () => {
       });
       expect(await history(c, template.body.id)).toEqual([
         'ActivityRequested',
-        'ActivityApproved',
         'ActivityDispatching',
         'ActivitySent',
         'ActivityDeliveryUpdated',

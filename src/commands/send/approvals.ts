@@ -176,7 +176,7 @@ export class Approvals {
     const claim = decision.next;
     const r = await this.ctx.quota.reserve(claim.bucket, activity.id, claim.cap, now, claim.limits);
     activity.positions.add(r.position);
-    const s = await activity.apply([afterReservation(claim, r, now, deps.leaseMs)]);
+    const s = await activity.apply(afterReservation(claim, r, now, deps.leaseMs));
     return s.status === 'dispatching' ? this.delivery.deliver(activity, outbox, { ...claim.bucket, day: r.day }) : s;
   }
 }

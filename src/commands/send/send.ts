@@ -220,7 +220,7 @@ export class Sender {
       positions.add(r.position);
       reserved = r.reserved;
       bucket = { ...next.bucket, day: r.day };
-      steps.push(afterReservation(next, r, now, deps.leaseMs));
+      steps.push(...afterReservation(next, r, now, deps.leaseMs));
     }
     const activity = new ActivityHandle(activityId, activityDecider.initialState(), null, deps.store, actor, positions);
     try {
