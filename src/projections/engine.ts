@@ -6,7 +6,7 @@ import type { Db } from '../sql/db.js';
 import { spacedNotifier } from '../sql/notifier.js';
 import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
-import type { Projection } from './projection.js';
+import { type Projection, eventsFor } from './projection.js';
 import { RecentLog } from './recent-log.js';
 
 /** A projection's rows and checkpoint are made again from the event log after a crash: their commit need not wait for the disk. */
@@ -303,7 +303,7 @@ export class ProjectionEngine {
       return { read: 0 };
     }
     const last = batch[batch.length - 1]!.position;
-    const relevant = p.eventTypes ? batch.filter((e) => p.eventTypes!.includes(e.type)) : batch;
+    const relevant = eventsFor(p, batch);
     if (relevant.length === 0 && Date.now() - r.persistedAt < IDLE_CHECKPOINT_MS) {
       // Nothing to write: move on in memory (waitFor in this process sees it) and persist a little later.
       if (r.position === at) {

@@ -19,7 +19,18 @@ export interface Projection {
   tables: string[];
   /** Event types it reads; others only advance its checkpoint. All when absent. */
   eventTypes?: readonly string[];
+  /**
+   * Of the events of those types, the ones it writes anything for; the others only advance its checkpoint too, so
+   * a batch with none of them costs no transaction. All when absent.
+   */
+  writesFor?: (event: RecordedEvent) => boolean;
   apply(events: RecordedEvent[], ctx: ProjectionContext): Promise<void>;
+}
+
+/** The events of a batch that `p` writes for (`eventTypes`, then `writesFor`), in order: what the engine and the rebuild apply. */
+export function eventsFor(p: Projection, batch: RecordedEvent[]): RecordedEvent[] {
+  if (!p.eventTypes && !p.writesFor) return batch;
+  return batch.filter((e) => (!p.eventTypes || p.eventTypes.includes(e.type)) && (!p.writesFor || p.writesFor(e)));
 }
 
 /** A domain event as the store gives it back (one member of a union at a time, so that `type` narrows `data`). */
@@ -54,6 +65,8 @@ export interface BatchDefinition<E extends DomainEvent, T extends readonly E['ty
   tables: string[];
   /** The types it reads, each one of `E`'s: a type renamed or removed in the domain no longer compiles here. */
   eventTypes: T;
+  /** See `Projection.writesFor`; asked only of events of the listed types. */
+  writesFor?: (event: RecordedOf<Listed<E, T>>) => boolean;
   apply(events: RecordedOf<Listed<E, T>>[], ctx: ProjectionContext): Promise<void>;
   on?: never;
 }
@@ -71,8 +84,14 @@ export function defineProjection<E extends DomainEvent>() {
     // The one erasure: the engine and the rebuild hand over only events whose type is in `eventTypes`
     // (engine.ts, rebuild.ts), and each of those types is one of E's, whose data the command side wrote as E says.
     if (definition.apply) {
-      const { name, tables, eventTypes, apply } = definition;
-      return { name, tables, eventTypes, apply: (events, ctx) => apply(events as unknown as RecordedOf<Listed<E, T>>[], ctx) };
+      const { name, tables, eventTypes, writesFor, apply } = definition;
+      return {
+        name,
+        tables,
+        eventTypes,
+        ...(writesFor ? { writesFor: (e: RecordedEvent) => writesFor(e as unknown as RecordedOf<Listed<E, T>>) } : {}),
+        apply: (events, ctx) => apply(events as unknown as RecordedOf<Listed<E, T>>[], ctx),
+      };
     }
     const { name, tables, on } = definition;
     const handlers = new Map(Object.entries(on) as [string, (event: RecordedEvent, ctx: ProjectionContext) => Promise<unknown>][]);

@@ -1,7 +1,7 @@
 import { type EventStore, type Position, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import type { Db } from '../sql/db.js';
 import { lockCheckpoint, writeCheckpoint } from './checkpoints.js';
-import type { Projection } from './projection.js';
+import { type Projection, eventsFor } from './projection.js';
 
 export interface RebuildProgress {
   phase: 'building' | 'swapping' | 'done';
@@ -51,7 +51,7 @@ export async function rebuildProjection(opts: {
           const batch = await store.readAll({ after: position, maxCount: opts.batchSize });
           const inRange = limit ? batch.filter((e) => comparePositions(e.position, limit) <= 0) : batch;
           if (inRange.length === 0) return;
-          const relevant = p.eventTypes ? inRange.filter((e) => p.eventTypes!.includes(e.type)) : inRange;
+          const relevant = eventsFor(p, inRange);
           if (relevant.length > 0) await db.transaction((tx) => p.apply(relevant, { tx, table: aside }));
           applied += relevant.length;
           read += inRange.length;

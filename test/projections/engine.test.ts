@@ -230,6 +230,51 @@ function engineSuite(label: 'pglite' | 'postgres') {
       expect(await writes()).toBe(appliedBefore); // skipped events are not counted as applied
       expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
     });
+    it('events of its types that it writes nothing for (writesFor) are not handed to it and cost no transaction each', async () => {
+      await createTables(b.db);
+      let transactions = 0;
+      const counted = new Proxy(b.db, {
+        get(target, prop, receiver) {
+          if (prop === 'transaction')
+            return (fn: Parameters<Db['transaction']>[0], o: Parameters<Db['transaction']>[1]) => (
+              transactions++,
+              target.transaction(fn, o)
+            );
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const handed: string[] = [];
+      const base = notesProjection();
+      const e = engine(
+        {
+          ...base,
+          writesFor: (ev) => !(ev.data as { text: string }).text.endsWith(':skip'),
+          async apply(events, ctx) {
+            // The log holds earlier tests' notes too: only this test's are counted.
+            const texts = events.map((ev) => (ev.data as { text: string }).text).filter((t) => t.startsWith(tag));
+            handed.push(...texts.map((t) => t.slice(tag.length)));
+            await base.apply(events, ctx);
+          },
+        },
+        { pollMs: 5000, db: counted },
+      );
+      await e.start();
+      await e.waitFor(await note(b.store, 'first'), { timeoutMs: 10_000 });
+      const before = transactions;
+      let last: Position | null = null;
+      // 20 wake-ups, each with one event of its type that it writes nothing for.
+      for (let i = 0; i < 20; i++) {
+        last = await note(b.store, 'skip');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await e.waitFor(last!, { timeoutMs: 10_000 })).toBe(true);
+      expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
+      expect(await e.waitFor(await note(b.store, 'kept'), { timeoutMs: 10_000 })).toBe(true);
+      expect(handed).toEqual(['first', 'kept']);
+      expect(await count(b.db)).toBe(2);
+    });
+
     it('stops at a checkpoint and resumes from it', async () => {
       await createTables(b.db);
       const e1 = engine(notesProjection());
