@@ -172,6 +172,12 @@ export class EmailAdapter implements ChannelAdapter {
         transport.sendMail({
           from: cfg.fromName ? { name: cfg.fromName, address: cfg.fromAddress } : cfg.fromAddress,
           to: message.to,
+          // The activity's own: a copy the server takes twice (a retry after a lost reply) carries the same id,
+          // which receivers deduplicate on, and a bounce or a reply names the activity (In-Reply-To). Nodemailer
+          // would draw a random one per message.
+          messageId: messageIdOf(message.activityId, cfg.fromAddress),
+          // Said, not parsed again out of the headers just built.
+          envelope: { from: cfg.fromAddress, to: [message.to] },
           replyTo: cfg.replyTo,
           subject: p.subject,
           text: p.text,
@@ -216,6 +222,11 @@ export class EmailAdapter implements ChannelAdapter {
       deadline,
     );
   }
+}
+
+/** RFC 5322 §3.6.4: `<id-left@id-right>`, unique world-wide: the activity's UUID at the sender's domain. */
+export function messageIdOf(activityId: string, fromAddress: string): string {
+  return `<${activityId}@${fromAddress.slice(fromAddress.lastIndexOf('@') + 1)}>`;
 }
 
 export const emailAdapter: ChannelAdapter = new EmailAdapter();

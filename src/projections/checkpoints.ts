@@ -41,18 +41,33 @@ export async function lockCheckpoint(tx: Queryable, name: string): Promise<Check
 }
 
 /**
- * Moves the checkpoint from `from` to `to` in one statement, and only if it is still at `from`: the row lock
- * the update takes fences other instances (and a rebuild's swap) for the rest of the transaction, and one
- * waiting on such a lock sees the moved row and updates nothing. False: someone else moved it.
+ * Moves each named checkpoint from its `from` to its `to` in one statement, each only if it is still at its
+ * `from`: the row locks the update takes fence other instances (and a rebuild's swap) for the rest of the
+ * transaction, and one waiting on such a lock sees the moved row and updates nothing. Returns the names that
+ * moved; the others were moved by someone else.
  */
-export async function advanceCheckpoint(tx: Queryable, name: string, from: Position, to: Position, applied: number): Promise<boolean> {
-  const { rowCount } = await tx.query(
-    `UPDATE crm_projection_checkpoints
-        SET commit_pos = $4, prepare_pos = $5, updated_at = now(), events_applied = events_applied + $6
-      WHERE name = $1 AND commit_pos = $2 AND prepare_pos = $3`,
-    [name, from.commit.toString(), from.prepare.toString(), to.commit.toString(), to.prepare.toString(), applied],
+export async function advanceCheckpoints(
+  tx: Queryable,
+  moves: { name: string; from: Position; to: Position; applied: number }[],
+): Promise<Set<string>> {
+  if (moves.length === 0) return new Set();
+  const col = (f: (m: (typeof moves)[number]) => unknown) => moves.map(f);
+  const { rows } = await tx.query<{ name: string }>(
+    `UPDATE crm_projection_checkpoints c
+        SET commit_pos = m.to_c, prepare_pos = m.to_p, updated_at = now(), events_applied = c.events_applied + m.applied
+       FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bigint[]) AS m(name, from_c, from_p, to_c, to_p, applied)
+      WHERE c.name = m.name AND c.commit_pos = m.from_c AND c.prepare_pos = m.from_p
+      RETURNING c.name`,
+    [
+      col((m) => m.name),
+      col((m) => m.from.commit.toString()),
+      col((m) => m.from.prepare.toString()),
+      col((m) => m.to.commit.toString()),
+      col((m) => m.to.prepare.toString()),
+      col((m) => m.applied),
+    ],
   );
-  return rowCount === 1;
+  return new Set(rows.map((r) => r.name));
 }
 
 export async function writeCheckpoint(tx: Queryable, name: string, position: Position, applied: number, reset = false): Promise<void> {

@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs';
 import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { batcher } from '../concurrency/batcher.js';
 import type { Db } from '../sql/db.js';
 import { spacedNotifier } from '../sql/notifier.js';
-import { type Checkpoint, advanceCheckpoint, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
+import { type Checkpoint, advanceCheckpoints, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
 import { type Projection, eventsFor } from './projection.js';
 import { RecentLog } from './recent-log.js';
 
+import { type RebuildProgress, rebuildProjection } from './rebuild.js';
+
 /** A projection's rows and checkpoint are made again from the event log after a crash: their commit need not wait for the disk. */
 const REBUILDABLE = { rebuildable: true } as const;
-import { type RebuildProgress, rebuildProjection } from './rebuild.js';
 
 const PROGRESS_CHANNEL = 'crm_projection_progress';
 
@@ -50,11 +52,27 @@ interface Runner {
   rebuilding: RebuildProgress | null;
 }
 
+/** One projection's batch, to be committed together with the others' that are ready at the same moment. */
+interface Commit {
+  r: Runner;
+  from: Position;
+  to: Position;
+  events: RecordedEvent[];
+  /** null: committed; a position: someone else had moved the checkpoint there, nothing was applied. */
+  resolve: (stale: Position | null) => void;
+  reject: (err: unknown) => void;
+}
+
 const LAG_CAP = 100_000;
 /** The longest pause between retries of a failing batch (ms). */
 const MAX_RETRY_MS = 1000;
-/** A checkpoint over events a projection ignores is written at most this often (ms). */
+/**
+ * A checkpoint over events a projection ignores is written at most once per period of this length (ms). The
+ * periods are the same for every projection, so that the idle ones fall due together and share a transaction.
+ */
 const IDLE_CHECKPOINT_MS = 250;
+/** How many projections' batches one transaction commits at most. */
+const MAX_COMMITS_TOGETHER = 64;
 /**
  * After a batch that was not full, while nobody waits for the read models, a loop lets the log fill for this
  * long before reading again: fewer, larger batches (each costs a read, a horizon and a transaction). A caller
@@ -95,6 +113,12 @@ export class ProjectionEngine {
   private readonly progressNotice: ReturnType<typeof spacedNotifier>;
   private readonly reads = new Map<string, Promise<RecordedEvent[]>>();
   private readonly recent = new RecentLog(RECENT_EVENTS);
+  /**
+   * Loops that read the same batch resume together, and their commits go in one transaction: on a send, the
+   * activities and the quota units, and the checkpoints of the projections that had nothing to do, cost one
+   * BEGIN, one checkpoint statement and one COMMIT between them instead of one each.
+   */
+  private readonly commits: ReturnType<typeof batcher<Commit>>;
 
   constructor(private readonly opts: EngineOptions) {
     const names = opts.projections.map((p) => p.name);
@@ -107,6 +131,10 @@ export class ProjectionEngine {
     );
     this.logger = opts.logger ?? silentLogger;
     this.progressNotice = spacedNotifier(opts.db, PROGRESS_CHANNEL, this.instanceId, NOTICE_SPACING_MS);
+    this.commits = batcher<Commit>((items) => this.commitTogether(items), {
+      maxInFlight: opts.db.kind === 'pglite' ? 1 : 2,
+      maxItems: MAX_COMMITS_TOGETHER,
+    });
     this.batchSize = opts.batchSize ?? 500;
     this.pollMs = opts.pollMs ?? 1000;
     this.leadership = new Leadership(
@@ -296,7 +324,7 @@ export class ProjectionEngine {
         // Only skipped events since the last write: persisting that at every wake-up cost a transaction per
         // projection per append under load. This process's waitFor has the position already; other instances
         // see it within IDLE_CHECKPOINT_MS.
-        const due = r.persistedAt + IDLE_CHECKPOINT_MS - Date.now();
+        const due = idleCheckpointDue(r.persistedAt) - Date.now();
         if (due > 0) return { read: 0, persistInMs: due };
         await this.commit(r, from, at, []);
       }
@@ -304,7 +332,7 @@ export class ProjectionEngine {
     }
     const last = batch[batch.length - 1]!.position;
     const relevant = eventsFor(p, batch);
-    if (relevant.length === 0 && Date.now() - r.persistedAt < IDLE_CHECKPOINT_MS) {
+    if (relevant.length === 0 && Date.now() < idleCheckpointDue(r.persistedAt)) {
       // Nothing to write: move on in memory (waitFor in this process sees it) and persist a little later.
       if (r.position === at) {
         r.position = last;
@@ -318,21 +346,45 @@ export class ProjectionEngine {
 
   /** Applies events and moves the checkpoint in one transaction, fenced by the checkpoint row's lock. */
   private async commit(r: Runner, from: Position, to: Position, events: RecordedEvent[]): Promise<void> {
-    const p = r.projection;
-    const outcome = await this.opts.db.transaction(async (tx) => {
-      // The checkpoint moves first, fenced: if someone else (another instance, or a rebuild swap) moved it
-      // since the batch was read, nothing is applied and the engine re-reads from where it now is. Never back.
-      const moved = comparePositions(to, from) >= 0 && (await advanceCheckpoint(tx, p.name, from, to, events.length));
-      if (!moved) return { stale: (await lockCheckpoint(tx, p.name)).position };
-      if (events.length > 0) await p.apply(events, { tx, table: (t) => t });
-      return { stale: null };
-    }, REBUILDABLE);
-    const now = outcome.stale ?? to;
+    const stale = await new Promise<Position | null>((resolve, reject) => this.commits.add({ r, from, to, events, resolve, reject }));
+    const now = stale ?? to;
     r.position = now;
     r.persisted = now;
     r.persistedAt = Date.now();
-    this.publish(p.name, now);
-    if (!outcome.stale) this.announceProgress();
+    this.publish(r.projection.name, now);
+    if (!stale) this.announceProgress();
+  }
+
+  /**
+   * Several projections' batches in one transaction. The checkpoints move first, fenced: a projection whose
+   * checkpoint someone else moved since its batch was read (another instance, a rebuild's swap) applies nothing
+   * and re-reads from where it now is; never back. When the transaction fails, each batch goes again in one of
+   * its own, so that one projection's failure is its own.
+   */
+  private async commitTogether(items: Commit[]): Promise<void> {
+    try {
+      const stale = await this.opts.db.transaction(async (tx) => {
+        const forward = items.filter((c) => comparePositions(c.to, c.from) >= 0);
+        const moved = await advanceCheckpoints(
+          tx,
+          forward.map((c) => ({ name: c.r.projection.name, from: c.from, to: c.to, applied: c.events.length })),
+        );
+        const out: (Position | null)[] = [];
+        for (const c of items) {
+          const name = c.r.projection.name;
+          if (!moved.has(name)) out.push((await lockCheckpoint(tx, name)).position);
+          else {
+            if (c.events.length > 0) await c.r.projection.apply(c.events, { tx, table: (t) => t });
+            out.push(null);
+          }
+        }
+        return out;
+      }, REBUILDABLE);
+      items.forEach((c, i) => c.resolve(stale[i]!));
+    } catch (err) {
+      if (items.length === 1) items[0]!.reject(err);
+      else await Promise.all(items.map((c) => this.commitTogether([c])));
+    }
   }
 
   /**
@@ -420,4 +472,9 @@ export class ProjectionEngine {
       wakers.add(done);
     });
   }
+}
+
+/** When a checkpoint last written at `persistedAt` is next written over ignored events: the next period's start. */
+function idleCheckpointDue(persistedAt: number): number {
+  return (Math.floor(persistedAt / IDLE_CHECKPOINT_MS) + 1) * IDLE_CHECKPOINT_MS;
 }

@@ -266,6 +266,29 @@ describe('a visible unsubscribe link and List-Id', () => {
     expect(decoded(s.received[1]!)).toMatch(/^List-Id: <news\.acme\.example>\r?$/im);
   });
 
+  it("names the message after its activity (Message-ID and the provider's id), and hands the server the envelope it was given", async () => {
+    const envelopes: string[] = [];
+    const s = await server({
+      onMailFrom(address, _session, cb) {
+        envelopes.push(`from ${address.address}`);
+        cb();
+      },
+      onRcptTo(address, _session, cb) {
+        envelopes.push(`to ${address.address}`);
+        cb();
+      },
+    });
+    const adapter = new EmailAdapter(FAST);
+    const sent = await adapter.send(outbox(), `smtp://127.0.0.1:${s.port}`, {
+      ...message(),
+      activityId: '5d1c0e9a-7b7e-4f1e-9d43-0a3c2b1f9e77',
+    });
+    expect(sent.providerMessageId).toBe('<5d1c0e9a-7b7e-4f1e-9d43-0a3c2b1f9e77@acme.example>');
+    expect(decoded(s.received[0]!)).toMatch(/^Message-ID: <5d1c0e9a-7b7e-4f1e-9d43-0a3c2b1f9e77@acme\.example>\r?$/im);
+    expect(envelopes).toEqual(['from sales@acme.example', 'to ana@client.example']);
+    adapter.close();
+  });
+
   it('validates the outbox options', () => {
     const ok = (config: Record<string, unknown>) => OUTBOX_CONFIG.email.safeParse({ fromAddress: 'sales@acme.example', ...config }).success;
     expect(ok({ unsubscribeFooter: true, listId: 'news.acme.example' })).toBe(true);

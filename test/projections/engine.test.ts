@@ -29,10 +29,30 @@ function notesProjection(opts: { failOn?: () => string | null; shape?: (s: strin
   };
 }
 
+/** A second read model of the same events, recording the transaction each batch was written in. */
+function lengthsProjection(opts: { failOn?: () => string | null } = {}): Projection {
+  return {
+    name: 'lengths',
+    tables: ['test_lengths'],
+    eventTypes: ['Noted'],
+    async apply(events: RecordedEvent[], { tx, table }) {
+      for (const e of events) {
+        const text = (e.data as { text: string }).text;
+        await tx.query(
+          `INSERT INTO ${table('test_lengths')} (event_id, text, txid) VALUES ($1, $2, txid_current()) ON CONFLICT (event_id) DO NOTHING`,
+          [e.id, text],
+        );
+        if (opts.failOn?.() === text.slice(text.indexOf(':') + 1)) throw new Error(`refusing ${text}`);
+      }
+    },
+  };
+}
+
 async function createTables(db: Db) {
-  await db.exec(`CREATE TABLE IF NOT EXISTS test_notes (event_id uuid PRIMARY KEY, text text NOT NULL);
+  await db.exec(`CREATE TABLE IF NOT EXISTS test_notes (event_id uuid PRIMARY KEY, text text NOT NULL, txid bigint NOT NULL DEFAULT txid_current());
+                 CREATE TABLE IF NOT EXISTS test_lengths (event_id uuid PRIMARY KEY, text text NOT NULL, txid bigint NOT NULL);
                  CREATE TABLE IF NOT EXISTS test_applies (event_id uuid NOT NULL, engine text NOT NULL)`);
-  await db.exec(`TRUNCATE test_notes, test_applies; DELETE FROM crm_projection_checkpoints`);
+  await db.exec(`TRUNCATE test_notes, test_lengths, test_applies; DELETE FROM crm_projection_checkpoints`);
 }
 
 // The log outlives each test: every test tags its notes and counts only its own.
@@ -273,6 +293,69 @@ function engineSuite(label: 'pglite' | 'postgres') {
       expect(await e.waitFor(await note(b.store, 'kept'), { timeoutMs: 10_000 })).toBe(true);
       expect(handed).toEqual(['first', 'kept']);
       expect(await count(b.db)).toBe(2);
+    });
+
+    it('projections whose batches are ready together commit in one transaction; a failing one goes alone and the others commit', async () => {
+      await createTables(b.db);
+      for (let i = 0; i < 10; i++) await note(b.store, `old ${i}`);
+      let failing: string | null = null;
+      const both = (extra: Partial<ConstructorParameters<typeof ProjectionEngine>[0]> = {}) => {
+        const e = new ProjectionEngine({
+          store: b.store,
+          db: b.db,
+          projections: [notesProjection({ failOn: () => failing }), lengthsProjection()],
+          pollMs: 100,
+          standbyRetryMs: 100,
+          ...extra,
+        });
+        engines.push(e);
+        return e;
+      };
+      let transactions = 0;
+      const counted = new Proxy(b.db, {
+        get(target, prop, receiver) {
+          if (prop === 'transaction')
+            return (fn: Parameters<Db['transaction']>[0], o: Parameters<Db['transaction']>[1]) => (
+              transactions++,
+              target.transaction(fn, o)
+            );
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const e = both({ db: counted });
+      // Both start from the same checkpoint, read the same batch and commit it together.
+      await e.start();
+      const caughtUp = await note(b.store, 'caught up');
+      expect(await e.waitFor(caughtUp, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(11);
+      // Each of the old notes was written to both read models by the same transaction.
+      const together = await b.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM test_notes n JOIN test_lengths l USING (event_id) WHERE n.txid = l.txid AND n.text LIKE $1`,
+        [`${tag}old %`],
+      );
+      expect(together.rows[0]!.n).toBe(10);
+      const batches = await b.db.query<{ n: number }>(`SELECT count(DISTINCT txid)::int AS n FROM test_lengths`);
+      expect(transactions).toBeLessThanOrEqual(batches.rows[0]!.n + 2); // not one per projection and batch
+      const checkpoints = await b.db.query<{ name: string; applied: number }>(
+        `SELECT name, events_applied::int AS applied FROM crm_projection_checkpoints WHERE name IN ('notes', 'lengths') ORDER BY name`,
+      );
+      // Each counts what it applied (the log holds earlier tests' notes too).
+      const [lengthsCp, notesCp] = checkpoints.rows;
+      expect(lengthsCp!.applied).toBeGreaterThanOrEqual(11);
+      expect(notesCp!.applied).toBe(lengthsCp!.applied);
+
+      // A batch one of them refuses: the other's commits, in a transaction of its own.
+      failing = 'poison';
+      const poison = await note(b.store, 'poison');
+      expect(await e.waitFor(poison, { timeoutMs: 10_000, projections: ['lengths'] })).toBe(true);
+      expect(await e.waitFor(poison, { timeoutMs: 300, projections: ['notes'] })).toBe(false);
+      expect(await count(b.db)).toBe(11);
+      const lengths = await b.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_lengths WHERE text = $1`, [`${tag}poison`]);
+      expect(lengths.rows[0]!.n).toBe(1);
+      failing = null;
+      expect(await e.waitFor(poison, { timeoutMs: 10_000 })).toBe(true);
+      expect(await count(b.db)).toBe(12);
     });
 
     it('stops at a checkpoint and resumes from it', async () => {
