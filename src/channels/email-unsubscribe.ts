@@ -55,11 +55,16 @@ export const LIST_ID = /^(?=.{3,255}$)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0
  * outbox's own `listId`, else the outbox id under the sender's domain (a namespace the sender controls, as
  * RFC 2919 §2 asks). The sender's name is the human-readable phrase Gmail's guidelines ask for.
  */
+/** The domain of the outbox's sender address, lower-cased: the namespace its List-Id and Message-IDs live under. */
+export function senderDomain(fromAddress: string): string {
+  return fromAddress.slice(fromAddress.lastIndexOf('@') + 1).toLowerCase();
+}
+
 export function listId(
   cfg: { listId?: string; fromAddress: string; fromName?: string },
   outboxId: string,
 ): { url: string; comment?: string } {
-  const id = cfg.listId ?? `${outboxId}.${cfg.fromAddress.slice(cfg.fromAddress.lastIndexOf('@') + 1).toLowerCase()}`;
+  const id = cfg.listId ?? `${outboxId}.${senderDomain(cfg.fromAddress)}`;
   return cfg.fromName ? { url: id, comment: cfg.fromName } : { url: id };
 }
 

@@ -3,7 +3,7 @@ import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { isLoopbackHost } from '../config.js';
 import { type EgressPolicy, EgressRefusedError, UNRESTRICTED } from './egress.js';
-import { type UnsubscribeFooter, listId, unsubscribeHeaders, withUnsubscribeLink } from './email-unsubscribe.js';
+import { type UnsubscribeFooter, listId, senderDomain, unsubscribeHeaders, withUnsubscribeLink } from './email-unsubscribe.js';
 import { enhancedStatusOf, keptReply } from './smtp-reply.js';
 import { type SmtpPoolOptions, SmtpPools } from './smtp-pools.js';
 import { connectError, connectFirst, dialOrder } from './smtp-socket.js';
@@ -226,7 +226,7 @@ export class EmailAdapter implements ChannelAdapter {
 
 /** RFC 5322 §3.6.4: `<id-left@id-right>`, unique world-wide: the activity's UUID at the sender's domain. */
 export function messageIdOf(activityId: string, fromAddress: string): string {
-  return `<${activityId}@${fromAddress.slice(fromAddress.lastIndexOf('@') + 1)}>`;
+  return `<${activityId}@${senderDomain(fromAddress)}>`;
 }
 
 export const emailAdapter: ChannelAdapter = new EmailAdapter();

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, filter, firstValueFrom, map, of, timeout } from 'rxjs';
+import { isBackendDown } from '../backend-errors.js';
+import { batcher } from '../concurrency/batcher.js';
 import { type EventStore, type Position, type RecordedEvent, START, comparePositions, formatPosition } from '../eventstore/port.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { batcher } from '../concurrency/batcher.js';
 import type { Db } from '../sql/db.js';
 import { spacedNotifier } from '../sql/notifier.js';
 import { type Checkpoint, advanceCheckpoints, ensureCheckpoints, lockCheckpoint, readCheckpoints } from './checkpoints.js';
 import { Leadership } from './leadership.js';
 import { type Projection, eventsFor } from './projection.js';
-import { RecentLog } from './recent-log.js';
-
 import { type RebuildProgress, rebuildProjection } from './rebuild.js';
+import { RecentLog } from './recent-log.js';
 
 /** A projection's rows and checkpoint are made again from the event log after a crash: their commit need not wait for the disk. */
 const REBUILDABLE = { rebuildable: true } as const;
@@ -134,6 +134,8 @@ export class ProjectionEngine {
     this.commits = batcher<Commit>((items) => this.commitTogether(items), {
       maxInFlight: opts.db.kind === 'pglite' ? 1 : 2,
       maxItems: MAX_COMMITS_TOGETHER,
+      // PGlite runs in this thread: loops woken beside each other resume in separate callbacks (see `batcher`).
+      start: opts.db.kind === 'pglite' ? 'immediate' : 'microtask',
     });
     this.batchSize = opts.batchSize ?? 500;
     this.pollMs = opts.pollMs ?? 1000;
@@ -359,7 +361,8 @@ export class ProjectionEngine {
    * Several projections' batches in one transaction. The checkpoints move first, fenced: a projection whose
    * checkpoint someone else moved since its batch was read (another instance, a rebuild's swap) applies nothing
    * and re-reads from where it now is; never back. When the transaction fails, each batch goes again in one of
-   * its own, so that one projection's failure is its own.
+   * its own, so that one projection's failure is its own; not when the database is gone, which fails them all
+   * alike (each loop backs off), and one attempt per projection would only queue more connects at a dead pool.
    */
   private async commitTogether(items: Commit[]): Promise<void> {
     try {
@@ -382,7 +385,7 @@ export class ProjectionEngine {
       }, REBUILDABLE);
       items.forEach((c, i) => c.resolve(stale[i]!));
     } catch (err) {
-      if (items.length === 1) items[0]!.reject(err);
+      if (items.length === 1 || isBackendDown(err)) for (const c of items) c.reject(err);
       else await Promise.all(items.map((c) => this.commitTogether([c])));
     }
   }

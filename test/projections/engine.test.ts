@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EventStore, type Position, type RecordedEvent, comparePositions } from '../../src/eventstore/port.js';
+import { type EventStore, type Position, type RecordedEvent, START, comparePositions } from '../../src/eventstore/port.js';
 import { createSqlEventStore } from '../../src/eventstore/sql-event-store.js';
 import { ProjectionEngine } from '../../src/projections/engine.js';
 import type { Projection } from '../../src/projections/projection.js';
@@ -69,6 +69,20 @@ const count = async (db: Db, where = 'true') =>
   Number(
     (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM test_notes WHERE text ILIKE $1 AND ${where}`, [`${tag}%`])).rows[0]!.n,
   );
+
+/** `db`, counting the transactions begun through it. */
+function countingTransactions(db: Db): { db: Db; count: () => number } {
+  let n = 0;
+  const counted = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === 'transaction')
+        return (fn: Parameters<Db['transaction']>[0], o: Parameters<Db['transaction']>[1]) => (n++, target.transaction(fn, o));
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { db: counted, count: () => n };
+}
 
 function engineSuite(label: 'pglite' | 'postgres') {
   describe(`projection engine on ${label}`, () => {
@@ -207,15 +221,8 @@ function engineSuite(label: 'pglite' | 'postgres') {
 
     it('over events it ignores, persists its checkpoint soon after, not at every wake-up', async () => {
       await createTables(b.db);
-      let transactions = 0;
-      const counted = new Proxy(b.db, {
-        get(target, prop, receiver) {
-          if (prop === 'transaction') return (fn: Parameters<Db['transaction']>[0]) => (transactions++, target.transaction(fn));
-          const v = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? v.bind(target) : v;
-        },
-      });
-      const e = engine(notesProjection(), { pollMs: 5000, db: counted });
+      const counted = countingTransactions(b.db);
+      const e = engine(notesProjection(), { pollMs: 5000, db: counted.db });
       await e.start();
       await e.waitFor(await note(b.store, 'first'), { timeoutMs: 10_000 });
       const writes = async () =>
@@ -229,7 +236,7 @@ function engineSuite(label: 'pglite' | 'postgres') {
             `SELECT commit_pos::text AS c, prepare_pos::text AS p FROM crm_projection_checkpoints WHERE name = 'notes'`,
           )
         ).rows[0]!;
-      const before = transactions;
+      const before = counted.count();
       const appliedBefore = await writes();
       let last: Position | null = null;
       // 20 wake-ups, each with only events the projection does not read.
@@ -248,22 +255,11 @@ function engineSuite(label: 'pglite' | 'postgres') {
         )
         .toBe(true);
       expect(await writes()).toBe(appliedBefore); // skipped events are not counted as applied
-      expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
+      expect(counted.count() - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
     });
     it('events of its types that it writes nothing for (writesFor) are not handed to it and cost no transaction each', async () => {
       await createTables(b.db);
-      let transactions = 0;
-      const counted = new Proxy(b.db, {
-        get(target, prop, receiver) {
-          if (prop === 'transaction')
-            return (fn: Parameters<Db['transaction']>[0], o: Parameters<Db['transaction']>[1]) => (
-              transactions++,
-              target.transaction(fn, o)
-            );
-          const v = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? v.bind(target) : v;
-        },
-      });
+      const counted = countingTransactions(b.db);
       const handed: string[] = [];
       const base = notesProjection();
       const e = engine(
@@ -277,11 +273,11 @@ function engineSuite(label: 'pglite' | 'postgres') {
             await base.apply(events, ctx);
           },
         },
-        { pollMs: 5000, db: counted },
+        { pollMs: 5000, db: counted.db },
       );
       await e.start();
       await e.waitFor(await note(b.store, 'first'), { timeoutMs: 10_000 });
-      const before = transactions;
+      const before = counted.count();
       let last: Position | null = null;
       // 20 wake-ups, each with one event of its type that it writes nothing for.
       for (let i = 0; i < 20; i++) {
@@ -289,7 +285,7 @@ function engineSuite(label: 'pglite' | 'postgres') {
         await new Promise((r) => setTimeout(r, 5));
       }
       expect(await e.waitFor(last!, { timeoutMs: 10_000 })).toBe(true);
-      expect(transactions - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
+      expect(counted.count() - before).toBeLessThanOrEqual(5); // at most one per IDLE_CHECKPOINT_MS, not 20
       expect(await e.waitFor(await note(b.store, 'kept'), { timeoutMs: 10_000 })).toBe(true);
       expect(handed).toEqual(['first', 'kept']);
       expect(await count(b.db)).toBe(2);
@@ -311,19 +307,8 @@ function engineSuite(label: 'pglite' | 'postgres') {
         engines.push(e);
         return e;
       };
-      let transactions = 0;
-      const counted = new Proxy(b.db, {
-        get(target, prop, receiver) {
-          if (prop === 'transaction')
-            return (fn: Parameters<Db['transaction']>[0], o: Parameters<Db['transaction']>[1]) => (
-              transactions++,
-              target.transaction(fn, o)
-            );
-          const v = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? v.bind(target) : v;
-        },
-      });
-      const e = both({ db: counted });
+      const counted = countingTransactions(b.db);
+      const e = both({ db: counted.db });
       // Both start from the same checkpoint, read the same batch and commit it together.
       await e.start();
       const caughtUp = await note(b.store, 'caught up');
@@ -336,7 +321,7 @@ function engineSuite(label: 'pglite' | 'postgres') {
       );
       expect(together.rows[0]!.n).toBe(10);
       const batches = await b.db.query<{ n: number }>(`SELECT count(DISTINCT txid)::int AS n FROM test_lengths`);
-      expect(transactions).toBeLessThanOrEqual(batches.rows[0]!.n + 2); // not one per projection and batch
+      expect(counted.count()).toBeLessThanOrEqual(batches.rows[0]!.n + 2); // not one per projection and batch
       const checkpoints = await b.db.query<{ name: string; applied: number }>(
         `SELECT name, events_applied::int AS applied FROM crm_projection_checkpoints WHERE name IN ('notes', 'lengths') ORDER BY name`,
       );
@@ -356,6 +341,47 @@ function engineSuite(label: 'pglite' | 'postgres') {
       failing = null;
       expect(await e.waitFor(poison, { timeoutMs: 10_000 })).toBe(true);
       expect(await count(b.db)).toBe(12);
+    });
+
+    it('a joint transaction the database ends fails every batch in it at once; another failure retries each alone', async () => {
+      let failure: Error = new Error('unused');
+      let attempts = 0;
+      const failing = new Proxy(b.db, {
+        get(target, prop, receiver) {
+          if (prop === 'transaction') return () => (attempts++, Promise.reject(failure));
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const e = new ProjectionEngine({ store: b.store, db: failing, projections: [notesProjection(), lengthsProjection()] });
+      const internals = e as unknown as {
+        runners: Map<string, unknown>;
+        commitTogether(items: unknown[]): Promise<void>;
+      };
+      const commitBoth = async () => {
+        const outcomes: string[] = [];
+        const item = (name: string) => ({
+          r: internals.runners.get(name),
+          from: START,
+          to: START,
+          events: [],
+          resolve: () => outcomes.push(`${name} committed`),
+          reject: (err: Error) => outcomes.push(`${name} ${err.message}`),
+        });
+        attempts = 0;
+        await internals.commitTogether([item('notes'), item('lengths')]);
+        return { attempts, outcomes: outcomes.sort() };
+      };
+      failure = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+      expect(await commitBoth()).toEqual({
+        attempts: 1,
+        outcomes: [
+          'lengths terminating connection due to administrator command',
+          'notes terminating connection due to administrator command',
+        ],
+      });
+      failure = new Error('refusing the batch');
+      expect(await commitBoth()).toEqual({ attempts: 3, outcomes: ['lengths refusing the batch', 'notes refusing the batch'] });
     });
 
     it('stops at a checkpoint and resumes from it', async () => {
