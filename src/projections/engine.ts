@@ -145,6 +145,7 @@ export class ProjectionEngine {
       opts.standbyRetryMs ?? 1000,
       (err) => this.logger.warn('projection leadership session lost; standing by until the database answers', { error: err }),
       () => this.logger.info('projection leadership session re-established'),
+      () => this.wakeLoops(),
     );
   }
 

@@ -16,6 +16,8 @@ export class Leadership {
     private readonly retryMs: number,
     private readonly onError: (err: unknown) => void,
     private readonly onRecovered?: () => void,
+    /** Told when locks were taken, so that their holders start now rather than at their next poll. */
+    private readonly onGained?: () => void,
   ) {}
 
   isLeader(name: string): boolean {
@@ -56,16 +58,18 @@ export class Leadership {
   private async holdLocks(s: Queryable, onAlive: () => void): Promise<void> {
     try {
       while (!this.stopped) {
-        for (const name of this.names) {
-          if (this.held.has(name)) continue;
-          const { rows } = await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('crm_projection'), hashtext($1)) AS ok`, [
-            name,
-          ]);
-          if (rows[0]?.ok) this.held.add(name);
-        }
-        // Also proves the connection is alive: a dead one throws, and we stop believing we lead.
-        await s.query('SELECT 1');
+        const wanted = this.names.filter((n) => !this.held.has(n));
+        // One statement for every lock not held: the loops it frees start together (and read and commit their
+        // first batch together), not one round trip apart. With none wanted it is still a round trip, which
+        // proves the connection alive: a dead one throws, and we stop believing we lead.
+        const { rows } = await s.query<{ name: string; ok: boolean }>(
+          `SELECT name, pg_try_advisory_lock(hashtext('crm_projection'), hashtext(name)) AS ok FROM unnest($1::text[]) AS name`,
+          [wanted],
+        );
+        const gained = rows.filter((r) => r.ok).map((r) => r.name);
+        for (const name of gained) this.held.add(name);
         onAlive();
+        if (gained.length > 0) this.onGained?.();
         await this.sleep(this.retryMs);
       }
     } finally {

@@ -84,6 +84,27 @@ function countingTransactions(db: Db): { db: Db; count: () => number } {
   return { db: counted, count: () => n };
 }
 
+/** `db` whose sessions (the leadership's) answer each query `ms` late, as a loaded machine's may. */
+function slowSessions(db: Db, ms: number): Db {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === 'session')
+        return (fn: Parameters<Db['session']>[0]) =>
+          target.session((s) =>
+            fn({
+              ...s,
+              query: async (...args: Parameters<typeof s.query>) => {
+                await new Promise((r) => setTimeout(r, ms));
+                return s.query(...args);
+              },
+            } as typeof s),
+          );
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 function engineSuite(label: 'pglite' | 'postgres') {
   describe(`projection engine on ${label}`, () => {
     let b: TestBackend;
@@ -307,7 +328,8 @@ function engineSuite(label: 'pglite' | 'postgres') {
         engines.push(e);
         return e;
       };
-      const counted = countingTransactions(b.db);
+      // Slow leadership round trips: one lock per round trip once started the two loops a poll apart (seen on CI).
+      const counted = countingTransactions(slowSessions(b.db, 150));
       const e = both({ db: counted.db });
       // Both start from the same checkpoint, read the same batch and commit it together.
       await e.start();
