@@ -7,6 +7,7 @@ import { type UnsubscribeFooter, listId, senderDomain, unsubscribeHeaders, withU
 import { enhancedStatusOf, keptReply } from './smtp-reply.js';
 import { type SmtpPoolOptions, SmtpPools } from './smtp-pools.js';
 import { connectError, connectFirst, dialOrder } from './smtp-socket.js';
+import { wholeMessage } from './smtp-whole-message.js';
 import { type ChannelAdapter, ChannelError, type OutboxForAdapter, type OutgoingMessage } from './port.js';
 
 /** How long an SMTP send waits (ms), as nodemailer counts it. */
@@ -128,38 +129,40 @@ export class EmailAdapter implements ChannelAdapter {
     const port = url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587;
     const auth = url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined;
     const create = (pool: SmtpPoolOptions) =>
-      nodemailer.createTransport({
-        pool: true,
-        maxConnections: pool.maxConnections,
-        // A connection is given this many messages, then replaced (nodemailer's default is 100).
-        maxMessages: 1000,
-        idleTimeout: pool.idleMs,
-        // Requeued only when not a byte of the message went out (a connection the server dropped while idle):
-        // once one did, the message's fate is the send's own error, never a second copy.
-        maxRequeues: 1,
-        // The host's name stays nodemailer's host: TLS checks the certificate against it, whichever address was dialled.
-        host,
-        port,
-        secure: url.protocol === 'smtps:',
-        auth,
-        // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
-        tls: { rejectUnauthorized: !isLoopbackHost(host) },
-        // From the start of the send: our DNS check and connect (getSocket), the greeting and STARTTLS, one budget.
-        connectionTimeout: this.timeouts.connectMs,
-        greetingTimeout: this.timeouts.greetingMs,
-        socketTimeout: this.timeouts.socketMs,
-        getSocket: (
-          options: SMTPTransport.Options,
-          callback: (err: Error | null, socketOptions: { connection: Socket } | false) => void,
-        ) => {
-          // nodemailer's own connection deadline runs from this moment too (it passes it to proxies for that).
-          const startedAt = (options as { connectStartedAt?: number }).connectStartedAt ?? Date.now();
-          this.checkedSocket(host, port, startedAt + this.timeouts.connectMs).then(
-            (connection) => callback(null, connection ? { connection } : false),
-            (err: unknown) => callback(err as Error, false),
-          );
-        },
-      });
+      nodemailer
+        .createTransport({
+          pool: true,
+          maxConnections: pool.maxConnections,
+          // A connection is given this many messages, then replaced (nodemailer's default is 100).
+          maxMessages: 1000,
+          idleTimeout: pool.idleMs,
+          // Requeued only when not a byte of the message went out (a connection the server dropped while idle):
+          // once one did, the message's fate is the send's own error, never a second copy.
+          maxRequeues: 1,
+          // The host's name stays nodemailer's host: TLS checks the certificate against it, whichever address was dialled.
+          host,
+          port,
+          secure: url.protocol === 'smtps:',
+          auth,
+          // Plain SMTP to loopback (tests, local relays) needs no TLS; anywhere else STARTTLS is used when offered.
+          tls: { rejectUnauthorized: !isLoopbackHost(host) },
+          // From the start of the send: our DNS check and connect (getSocket), the greeting and STARTTLS, one budget.
+          connectionTimeout: this.timeouts.connectMs,
+          greetingTimeout: this.timeouts.greetingMs,
+          socketTimeout: this.timeouts.socketMs,
+          getSocket: (
+            options: SMTPTransport.Options,
+            callback: (err: Error | null, socketOptions: { connection: Socket } | false) => void,
+          ) => {
+            // nodemailer's own connection deadline runs from this moment too (it passes it to proxies for that).
+            const startedAt = (options as { connectStartedAt?: number }).connectStartedAt ?? Date.now();
+            this.checkedSocket(host, port, startedAt + this.timeouts.connectMs).then(
+              (connection) => callback(null, connection ? { connection } : false),
+              (err: unknown) => callback(err as Error, false),
+            );
+          },
+        })
+        .use('stream', wholeMessage);
     const cfg = outbox.config as unknown as EmailOutboxConfig;
     const p = withUnsubscribeLink(
       message.payload as { subject: string; text?: string; html?: string; headers?: Record<string, string> },
